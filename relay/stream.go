@@ -1,0 +1,288 @@
+package relay
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Info describes the media of a stream, known once its source has connected.
+type Info struct {
+	Video Codec // H264 or H265; empty when the camera sends no video
+	Audio Codec // PCMA, PCMU or empty
+	// Parameter sets from the SDP or in-band, for re-serving.
+	VPS, SPS, PPS []byte
+	Width, Height int
+}
+
+// StreamConfig configures a Stream.
+type StreamConfig struct {
+	// RingSize is how many units the stream keeps (a power of two; default
+	// 1024). It bounds how far a reader may lag and the GOP cache.
+	RingSize int
+	// MaxLag is how many units a reader may fall behind before it skips to
+	// the newest keyframe (default 256, about 10 s of 25 fps video with audio).
+	MaxLag int
+}
+
+// Stream is the fan-out hub of one camera stream. The source writes units;
+// any number of readers follow at their own pace. Write never blocks and
+// costs the same whatever the number of readers: units go into one shared
+// ring and each reader keeps its own cursor into it. A reader that falls
+// more than MaxLag behind skips to the newest keyframe (dropping P-frames
+// alone would corrupt the picture) and the skipped units are counted.
+type Stream struct {
+	mask   uint64
+	maxLag uint64
+	ring   []atomic.Pointer[Unit]
+	next   atomic.Uint64 // sequence number of the next unit to be written
+	// lastKey is 1 + the sequence number of the newest keyframe (0: none yet).
+	lastKey atomic.Uint64
+	wake    atomic.Pointer[chan struct{}]
+	closed  atomic.Bool
+
+	mu      sync.Mutex
+	info    Info
+	ready   chan struct{} // closed when info is first set
+	readers int
+
+	bytesIn   atomic.Uint64
+	unitsIn   atomic.Uint64
+	keysIn    atomic.Uint64
+	dropped   atomic.Uint64
+	startedAt time.Time
+}
+
+// NewStream creates an empty stream.
+func NewStream(cfg StreamConfig) *Stream {
+	size := cfg.RingSize
+	if size <= 0 {
+		size = 1024
+	}
+	if size&(size-1) != 0 {
+		p := 1
+		for p < size {
+			p <<= 1
+		}
+		size = p
+	}
+	lag := cfg.MaxLag
+	if lag <= 0 || lag >= size {
+		lag = min(256, size/2)
+	}
+	s := &Stream{
+		mask:      uint64(size - 1),
+		maxLag:    uint64(lag),
+		ring:      make([]atomic.Pointer[Unit], size),
+		ready:     make(chan struct{}),
+		startedAt: time.Now(),
+	}
+	ch := make(chan struct{})
+	s.wake.Store(&ch)
+	return s
+}
+
+// SetInfo records the stream's media description and marks it ready.
+func (s *Stream) SetInfo(info Info) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.info = info
+	select {
+	case <-s.ready:
+	default:
+		close(s.ready)
+	}
+}
+
+// Info returns the media description (zero until the source connects).
+func (s *Stream) Info() Info {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.info
+}
+
+// WaitReady waits until the source has described the stream, or ctx ends.
+func (s *Stream) WaitReady(ctx context.Context) error {
+	select {
+	case <-s.ready:
+		return nil
+	case <-ctx.Done():
+		return ErrNotReady
+	}
+}
+
+// Write publishes a unit to every reader. It never blocks. The unit must
+// not be modified afterwards.
+func (s *Stream) Write(u *Unit) {
+	if s.closed.Load() {
+		return
+	}
+	seq := s.next.Load()
+	u.seq = seq
+	s.ring[seq&s.mask].Store(u)
+	if u.Key {
+		s.lastKey.Store(seq + 1)
+		s.keysIn.Add(1)
+	}
+	s.next.Store(seq + 1)
+	s.unitsIn.Add(1)
+	s.bytesIn.Add(uint64(u.Size()))
+	s.broadcast()
+}
+
+func (s *Stream) broadcast() {
+	ch := make(chan struct{})
+	old := s.wake.Swap(&ch)
+	close(*old)
+}
+
+// Close ends the stream; readers get ErrStreamClosed once they are drained.
+func (s *Stream) Close() {
+	if s.closed.Swap(true) {
+		return
+	}
+	s.broadcast()
+}
+
+// Closed tells whether Close was called.
+func (s *Stream) Closed() bool { return s.closed.Load() }
+
+// GOP returns the cached units from the newest keyframe to the newest unit,
+// so a new viewer can start decoding at once. It is empty before the first
+// keyframe or when the GOP is longer than the ring.
+func (s *Stream) GOP() []*Unit {
+	end := s.next.Load()
+	k := s.lastKey.Load()
+	if k == 0 || end-(k-1) > s.mask {
+		return nil
+	}
+	out := make([]*Unit, 0, end-(k-1))
+	for seq := k - 1; seq < end; seq++ {
+		u := s.ring[seq&s.mask].Load()
+		if u == nil || u.seq != seq {
+			return nil
+		}
+		out = append(out, u)
+	}
+	return out
+}
+
+// Reader follows a stream from a position. A Reader is used by one goroutine.
+type Reader struct {
+	s        *Stream
+	cursor   uint64
+	dropped  uint64
+	untilKey bool // skipping everything until the next keyframe
+	done     bool
+}
+
+// NewReader returns a reader positioned after the newest unit; callers that
+// want the GOP cache take GOP() first and then read from the reader. The
+// reader counts towards Readers until Close.
+func (s *Stream) NewReader() *Reader {
+	s.mu.Lock()
+	s.readers++
+	s.mu.Unlock()
+	return &Reader{s: s, cursor: s.next.Load()}
+}
+
+// NewReaderFromGOP returns a reader positioned at the newest keyframe, so
+// its first unit is the start of the cached GOP (or the next keyframe).
+func (s *Stream) NewReaderFromGOP() *Reader {
+	r := s.NewReader()
+	if k := s.lastKey.Load(); k > 0 && r.cursor-(k-1) < s.maxLag {
+		r.cursor = k - 1
+	}
+	return r
+}
+
+// Readers is the number of open readers.
+func (s *Stream) Readers() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.readers
+}
+
+// Close releases the reader.
+func (r *Reader) Close() {
+	if r.done {
+		return
+	}
+	r.done = true
+	r.s.mu.Lock()
+	r.s.readers--
+	r.s.mu.Unlock()
+}
+
+// Dropped is the number of units this reader skipped because it lagged.
+func (r *Reader) Dropped() uint64 { return r.dropped }
+
+// Next returns the next unit, waiting for one if needed. A reader more than
+// MaxLag behind first skips to the newest keyframe.
+func (r *Reader) Next(ctx context.Context) (*Unit, error) {
+	s := r.s
+	for {
+		wake := s.wake.Load()
+		end := s.next.Load()
+		if r.cursor < end {
+			if end-r.cursor > s.maxLag {
+				r.skip(end)
+				continue
+			}
+			u := s.ring[r.cursor&s.mask].Load()
+			if u == nil || u.seq != r.cursor { // overwritten under us
+				r.skip(end)
+				continue
+			}
+			r.cursor++
+			if r.untilKey {
+				if !u.Key {
+					r.dropped++
+					s.dropped.Add(1)
+					continue
+				}
+				r.untilKey = false
+			}
+			return u, nil
+		}
+		if s.closed.Load() {
+			return nil, ErrStreamClosed
+		}
+		select {
+		case <-*wake:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// skip moves a lagging reader to the newest keyframe, or, when that is not
+// ahead of it within reach, to the live edge where it waits for the next one.
+func (r *Reader) skip(end uint64) {
+	s := r.s
+	target := end
+	if k := s.lastKey.Load(); k > 0 && k-1 > r.cursor && end-(k-1) <= s.maxLag {
+		target = k - 1
+	} else {
+		r.untilKey = true
+	}
+	n := target - r.cursor
+	r.dropped += n
+	s.dropped.Add(n)
+	r.cursor = target
+}
+
+// Stats is a snapshot of a stream's counters.
+type Stats struct {
+	Units, Keyframes, Bytes, Dropped uint64
+	Readers                          int
+}
+
+// Stats returns the stream's counters.
+func (s *Stream) Stats() Stats {
+	return Stats{
+		Units: s.unitsIn.Load(), Keyframes: s.keysIn.Load(), Bytes: s.bytesIn.Load(),
+		Dropped: s.dropped.Load(), Readers: s.Readers(),
+	}
+}

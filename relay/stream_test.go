@@ -1,0 +1,186 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+// gop writes n units where every gopLen-th is a keyframe, starting with one.
+func writeUnits(s *Stream, from, n, gopLen int) {
+	for i := from; i < from+n; i++ {
+		s.Write(&Unit{Codec: CodecH264, PTS: time.Duration(i) * 40 * time.Millisecond,
+			NALUs: [][]byte{{0x65, byte(i)}}, Key: i%gopLen == 0})
+	}
+}
+
+func TestReaderFromGOPStartsOnKeyframe(t *testing.T) {
+	s := NewStream(StreamConfig{RingSize: 256})
+	writeUnits(s, 0, 37, 25) // keyframes at 0 and 25
+	gop := s.GOP()
+	if len(gop) != 12 || !gop[0].Key || gop[0].PTS != 25*40*time.Millisecond {
+		t.Fatalf("GOP = %d units, first key=%v; want 12 starting at the keyframe 25", len(gop), len(gop) > 0 && gop[0].Key)
+	}
+	r := s.NewReaderFromGOP()
+	defer r.Close()
+	u, err := r.Next(context.Background())
+	if err != nil || !u.Key || u.PTS != gop[0].PTS {
+		t.Fatalf("first unit key=%v pts=%v err=%v; want the cached keyframe", u != nil && u.Key, u, err)
+	}
+}
+
+func TestGOPEmptyBeforeFirstKeyframe(t *testing.T) {
+	s := NewStream(StreamConfig{})
+	s.Write(&Unit{Codec: CodecH264, NALUs: [][]byte{{0x41}}})
+	if g := s.GOP(); g != nil {
+		t.Fatalf("GOP before any keyframe = %d units, want none", len(g))
+	}
+}
+
+func TestSlowReaderSkipsToKeyframeAndWriterNeverBlocks(t *testing.T) {
+	s := NewStream(StreamConfig{RingSize: 64, MaxLag: 16})
+	r := s.NewReader()
+	defer r.Close()
+	done := make(chan struct{})
+	go func() { writeUnits(s, 0, 200, 10); close(done) }() // reader reads nothing meanwhile
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("writer blocked on a reader that does not read")
+	}
+	u, err := r.Next(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !u.Key {
+		t.Fatalf("after lagging, first unit is not a keyframe (pts %v)", u.PTS)
+	}
+	if r.Dropped() == 0 || s.Stats().Dropped != r.Dropped() {
+		t.Fatalf("dropped reader=%d stream=%d, want equal and > 0", r.Dropped(), s.Stats().Dropped)
+	}
+	// From the keyframe on, units follow without gaps.
+	prev := u.PTS
+	for i := 0; i < 5; i++ {
+		u, err := r.Next(context.Background())
+		if err != nil {
+			break
+		}
+		if u.PTS != prev+40*time.Millisecond {
+			t.Fatalf("gap after skip: %v then %v", prev, u.PTS)
+		}
+		prev = u.PTS
+	}
+}
+
+func TestLaggingPastKeyframeWaitsForNextKey(t *testing.T) {
+	s := NewStream(StreamConfig{RingSize: 64, MaxLag: 8})
+	r := s.NewReader()
+	defer r.Close()
+	writeUnits(s, 0, 30, 100) // one keyframe at 0, then 29 P-frames: key is out of reach
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if u, err := r.Next(ctx); err == nil {
+		t.Fatalf("got unit pts %v key=%v, want to wait for the next keyframe", u.PTS, u.Key)
+	}
+	writeUnits(s, 30, 3, 100)
+	writeUnits(s, 100, 1, 100) // a keyframe
+	u, err := r.Next(context.Background())
+	if err != nil || !u.Key {
+		t.Fatalf("want the new keyframe, got %v err=%v", u, err)
+	}
+	if r.Dropped() != 33 {
+		t.Fatalf("dropped %d, want 33", r.Dropped())
+	}
+}
+
+func TestCloseEndsReadersAfterDrain(t *testing.T) {
+	s := NewStream(StreamConfig{})
+	r := s.NewReader()
+	writeUnits(s, 0, 2, 1)
+	s.Close()
+	for i := 0; i < 2; i++ {
+		if _, err := r.Next(context.Background()); err != nil {
+			t.Fatalf("unit %d: %v", i, err)
+		}
+	}
+	if _, err := r.Next(context.Background()); !errors.Is(err, ErrStreamClosed) {
+		t.Fatalf("err = %v, want ErrStreamClosed", err)
+	}
+	r.Close()
+	if s.Readers() != 0 {
+		t.Fatalf("readers = %d after close", s.Readers())
+	}
+}
+
+func TestConcurrentReadersSeeEveryUnitInOrder(t *testing.T) {
+	s := NewStream(StreamConfig{RingSize: 4096, MaxLag: 4000})
+	const n, readers = 2000, 8
+	var wg sync.WaitGroup
+	errs := make(chan error, readers)
+	for i := 0; i < readers; i++ {
+		r := s.NewReader()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer r.Close()
+			for want := 0; want < n; want++ {
+				u, err := r.Next(context.Background())
+				if err != nil {
+					errs <- err
+					return
+				}
+				if got := int(u.PTS / (40 * time.Millisecond)); got != want {
+					errs <- fmt.Errorf("got unit %d, want %d", got, want)
+					return
+				}
+			}
+		}()
+	}
+	writeUnits(s, 0, n, 50)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+// BenchmarkFanout measures one access unit written to a stream and read by
+// N readers, including the shared WebRTC packetization: ns/op and allocs/op
+// are per access unit per reader (b.N counts deliveries).
+func BenchmarkFanout(b *testing.B) {
+	for _, readers := range []int{1, 10, 100} {
+		b.Run(fmt.Sprintf("readers=%d", readers), func(b *testing.B) {
+			s := NewStream(StreamConfig{RingSize: 1 << 16, MaxLag: 1<<16 - 1})
+			nalu := make([]byte, 7500) // one 1.5 Mbps, 25 fps frame
+			nalu[0] = 0x41
+			units := b.N/readers + 1
+			var wg sync.WaitGroup
+			for i := 0; i < readers; i++ {
+				r := s.NewReader()
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					defer r.Close()
+					for {
+						u, err := r.Next(context.Background())
+						if err != nil {
+							return
+						}
+						_ = u.WebRTCPayloads()
+					}
+				}()
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for j := 0; j < units; j++ {
+				s.Write(&Unit{Codec: CodecH264, NALUs: [][]byte{nalu}, Key: j%50 == 0})
+			}
+			s.Close()
+			wg.Wait()
+			b.ReportMetric(float64(s.Stats().Dropped)/float64(units*readers), "dropped/delivery")
+		})
+	}
+}
