@@ -42,6 +42,7 @@ type Stream struct {
 	wake    atomic.Pointer[chan struct{}]
 	closed  atomic.Bool
 
+	wmu     sync.Mutex // serialises writers
 	mu      sync.Mutex
 	info    Info
 	ready   chan struct{} // closed when info is first set
@@ -115,6 +116,8 @@ func (s *Stream) WaitReady(ctx context.Context) error {
 // Write publishes a unit to every reader. It never blocks. The unit must
 // not be modified afterwards.
 func (s *Stream) Write(u *Unit) {
+	s.wmu.Lock() // audio and video may arrive on different goroutines
+	defer s.wmu.Unlock()
 	if s.closed.Load() {
 		return
 	}
@@ -193,6 +196,8 @@ func (s *Stream) NewReaderFromGOP() *Reader {
 	r := s.NewReader()
 	if k := s.lastKey.Load(); k > 0 && r.cursor-(k-1) < s.maxLag {
 		r.cursor = k - 1
+	} else {
+		r.untilKey = true // no keyframe in reach: start at the next one
 	}
 	return r
 }

@@ -1,0 +1,92 @@
+package ingest
+
+import (
+	"sync"
+	"time"
+)
+
+// State of a source.
+type State string
+
+// Source states.
+const (
+	StateConnecting State = "connecting"
+	StateOnline     State = "online"
+	StateOffline    State = "offline"
+	StateIdle       State = "idle" // on-demand source with no viewers
+)
+
+// Status is a snapshot of a source's health.
+type Status struct {
+	State      State     `json:"state"`
+	Since      time.Time `json:"since"`
+	Codec      string    `json:"codec,omitempty"`
+	Audio      string    `json:"audio,omitempty"`
+	Width      int       `json:"width,omitempty"`
+	Height     int       `json:"height,omitempty"`
+	FPS        float64   `json:"fps"`
+	Bitrate    int64     `json:"bitrate"` // bits per second
+	Reconnects int64     `json:"reconnects"`
+	BFrames    bool      `json:"b_frames"`
+	Transport  string    `json:"transport,omitempty"`
+	LastError  string    `json:"last_error,omitempty"`
+}
+
+// meter tracks a source's status; the packet path updates it under one lock.
+type meter struct {
+	mu     sync.Mutex
+	st     Status
+	win    time.Time
+	frames int
+	bytes  int
+	onEdge func(Status) // called on every state change, outside the lock
+}
+
+func (m *meter) set(state State, errMsg string) {
+	m.mu.Lock()
+	changed := m.st.State != state
+	if changed {
+		m.st.State, m.st.Since = state, time.Now()
+	}
+	if errMsg != "" || state == StateOnline {
+		m.st.LastError = errMsg
+	}
+	if state != StateOnline {
+		m.st.FPS, m.st.Bitrate = 0, 0
+	}
+	st := m.st
+	m.mu.Unlock()
+	if changed && m.onEdge != nil {
+		m.onEdge(st)
+	}
+}
+
+func (m *meter) update(f func(*Status)) {
+	m.mu.Lock()
+	f(&m.st)
+	m.mu.Unlock()
+}
+
+// unit counts one received unit; rates are published once a second.
+func (m *meter) unit(now time.Time, size int, video bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.win.IsZero() {
+		m.win = now
+	}
+	m.bytes += size
+	if video {
+		m.frames++
+	}
+	if d := now.Sub(m.win); d >= time.Second {
+		m.st.FPS = float64(m.frames) / d.Seconds()
+		m.st.Bitrate = int64(float64(m.bytes*8) / d.Seconds())
+		m.win, m.frames, m.bytes = now, 0, 0
+	}
+}
+
+func (m *meter) get() Status {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.st
+}
