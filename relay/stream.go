@@ -153,22 +153,11 @@ func (s *Stream) Closed() bool { return s.closed.Load() }
 
 // GOP returns the cached units from the newest keyframe to the newest unit,
 // so a new viewer can start decoding at once. It is empty before the first
-// keyframe or when the GOP is longer than the ring.
+// keyframe or when the GOP is longer than a reader may lag.
 func (s *Stream) GOP() []*Unit {
-	end := s.next.Load()
-	k := s.lastKey.Load()
-	if k == 0 || end-(k-1) > s.mask {
-		return nil
-	}
-	out := make([]*Unit, 0, end-(k-1))
-	for seq := k - 1; seq < end; seq++ {
-		u := s.ring[seq&s.mask].Load()
-		if u == nil || u.seq != seq {
-			return nil
-		}
-		out = append(out, u)
-	}
-	return out
+	gop, r := s.Join()
+	r.Close()
+	return gop
 }
 
 // Reader follows a stream from a position. A Reader is used by one goroutine.
@@ -290,4 +279,27 @@ func (s *Stream) Stats() Stats {
 		Units: s.unitsIn.Load(), Keyframes: s.keysIn.Load(), Bytes: s.bytesIn.Load(),
 		Dropped: s.dropped.Load(), Readers: s.Readers(),
 	}
+}
+
+// Join returns the cached GOP and a reader positioned right after it, taken
+// at one instant so nothing is lost or repeated between the two. Without a
+// cached keyframe the reader starts at the next keyframe.
+func (s *Stream) Join() ([]*Unit, *Reader) {
+	r := s.NewReader()
+	end := r.cursor
+	k := s.lastKey.Load()
+	if k == 0 || end-(k-1) > s.maxLag {
+		r.untilKey = true
+		return nil, r
+	}
+	gop := make([]*Unit, 0, end-(k-1))
+	for seq := k - 1; seq < end; seq++ {
+		u := s.ring[seq&s.mask].Load()
+		if u == nil || u.seq != seq {
+			r.untilKey = true
+			return nil, r
+		}
+		gop = append(gop, u)
+	}
+	return gop, r
 }

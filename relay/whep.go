@@ -1,0 +1,511 @@
+package relay
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
+	"github.com/pion/webrtc/v4"
+)
+
+// StreamProvider gives the WHEP server the stream of a camera, starting its
+// source if needed; release is called when the viewer leaves.
+type StreamProvider interface {
+	Acquire(ctx context.Context, cameraID, variant string) (stream *Stream, release func(), err error)
+}
+
+// ICEServer is a STUN or TURN server handed to clients and used by the server.
+type ICEServer struct {
+	URLs       []string `yaml:"urls" json:"urls"`
+	Username   string   `yaml:"username" json:"username,omitempty"`
+	Credential string   `yaml:"credential" json:"credential,omitempty"`
+}
+
+// WebRTCConfig configures the WHEP server.
+type WebRTCConfig struct {
+	UDPAddr    string // one muxed UDP port for every peer, e.g. ":8189"
+	TCPAddr    string // ICE-TCP on one port; empty disables
+	PublicIPs  []string
+	ICEServers []ICEServer
+	// ReadyTimeout bounds how long an offer waits for an on-demand source
+	// to connect (default 8 s).
+	ReadyTimeout time.Duration
+	// MaxSessions caps concurrent viewers (0: no cap).
+	MaxSessions int
+	Logger      *slog.Logger
+}
+
+// WHEP serves WebRTC viewers (WHEP, RFC 9725) from relay streams.
+type WHEP struct {
+	cfg      WebRTCConfig
+	api      *webrtc.API
+	udp      net.PacketConn
+	tcp      net.Listener
+	udpMux   ice.UDPMux
+	tcpMux   ice.TCPMux
+	provider StreamProvider
+	log      *slog.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	sessions map[string]*session
+}
+
+// NewWHEP opens the media ports and returns a WHEP server.
+func NewWHEP(cfg WebRTCConfig, provider StreamProvider) (*WHEP, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.ReadyTimeout <= 0 {
+		cfg.ReadyTimeout = 8 * time.Second
+	}
+	w := &WHEP{cfg: cfg, provider: provider, sessions: map[string]*session{},
+		log: cfg.Logger.With("component", "whep")}
+	w.ctx, w.cancel = context.WithCancel(context.Background())
+
+	m := &webrtc.MediaEngine{}
+	if err := registerCodecs(m); err != nil {
+		return nil, err
+	}
+	reg := &interceptor.Registry{}
+	if err := webrtc.ConfigureNack(m, reg); err != nil {
+		return nil, fmt.Errorf("nack: %w", err)
+	}
+	if err := webrtc.ConfigureRTCPReports(reg); err != nil {
+		return nil, fmt.Errorf("rtcp reports: %w", err)
+	}
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetICETimeouts(5*time.Second, 10*time.Second, 2*time.Second)
+	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
+	var err error
+	w.udp, err = net.ListenPacket("udp", cfg.UDPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("webrtc udp %s: %w", cfg.UDPAddr, err)
+	}
+	w.udpMux = webrtc.NewICEUDPMux(nil, w.udp)
+	se.SetICEUDPMux(w.udpMux)
+	if cfg.TCPAddr != "" {
+		w.tcp, err = net.Listen("tcp", cfg.TCPAddr)
+		if err != nil {
+			w.udp.Close()
+			return nil, fmt.Errorf("webrtc tcp %s: %w", cfg.TCPAddr, err)
+		}
+		w.tcpMux = webrtc.NewICETCPMux(nil, w.tcp, 64)
+		se.SetICETCPMux(w.tcpMux)
+		networks = append(networks, webrtc.NetworkTypeTCP4, webrtc.NetworkTypeTCP6)
+	}
+	se.SetNetworkTypes(networks)
+	if len(cfg.PublicIPs) > 0 {
+		se.SetNAT1To1IPs(cfg.PublicIPs, webrtc.ICECandidateTypeHost)
+	}
+	w.api = webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se))
+	return w, nil
+}
+
+// h264Profiles are offered so any browser's H.264 offer finds a match; the
+// profile actually sent is the camera's, which browsers decode regardless.
+var h264Profiles = []string{"42001f", "42e01f", "4d001f", "64001f"}
+
+func registerCodecs(m *webrtc.MediaEngine) error {
+	fb := []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"}}
+	pt := webrtc.PayloadType(102)
+	for _, p := range h264Profiles {
+		c := webrtc.RTPCodecParameters{PayloadType: pt, RTPCodecCapability: webrtc.RTPCodecCapability{
+			MimeType: webrtc.MimeTypeH264, ClockRate: 90000, RTCPFeedback: fb,
+			SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=" + p}}
+		if err := m.RegisterCodec(c, webrtc.RTPCodecTypeVideo); err != nil {
+			return fmt.Errorf("register h264: %w", err)
+		}
+		pt++
+	}
+	if err := m.RegisterCodec(webrtc.RTPCodecParameters{PayloadType: pt, RTPCodecCapability: webrtc.RTPCodecCapability{
+		MimeType: webrtc.MimeTypeH265, ClockRate: 90000, RTCPFeedback: fb}}, webrtc.RTPCodecTypeVideo); err != nil {
+		return fmt.Errorf("register h265: %w", err)
+	}
+	for _, a := range []webrtc.RTPCodecParameters{
+		{PayloadType: 0, RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMU, ClockRate: 8000}},
+		{PayloadType: 8, RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMA, ClockRate: 8000}},
+	} {
+		if err := m.RegisterCodec(a, webrtc.RTPCodecTypeAudio); err != nil {
+			return fmt.Errorf("register g711: %w", err)
+		}
+	}
+	return nil
+}
+
+// UDPAddr is the bound UDP media address.
+func (w *WHEP) UDPAddr() net.Addr { return w.udp.LocalAddr() }
+
+// ICEServers are the servers to advertise to clients (WHEP Link headers).
+func (w *WHEP) ICEServers() []ICEServer { return w.cfg.ICEServers }
+
+// Close ends every session and releases the ports.
+func (w *WHEP) Close() {
+	w.cancel()
+	w.mu.Lock()
+	all := make([]*session, 0, len(w.sessions))
+	for _, s := range w.sessions {
+		all = append(all, s)
+	}
+	w.mu.Unlock()
+	for _, s := range all {
+		s.close()
+	}
+	w.wg.Wait()
+	if w.tcpMux != nil {
+		w.tcpMux.Close()
+	}
+	w.udpMux.Close()
+	if w.tcp != nil {
+		w.tcp.Close()
+	}
+	w.udp.Close()
+}
+
+// Sessions is the number of live sessions for a camera ("" for all).
+func (w *WHEP) Sessions(cameraID string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if cameraID == "" {
+		return len(w.sessions)
+	}
+	n := 0
+	for _, s := range w.sessions {
+		if s.camera == cameraID {
+			n++
+		}
+	}
+	return n
+}
+
+// offerCodecs checks the offer parses and lists the video and audio codecs in it.
+func offerCodecs(offer string) (map[string]bool, error) {
+	var sd sdp.SessionDescription
+	if err := sd.UnmarshalString(offer); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadOffer, err)
+	}
+	codecs := map[string]bool{}
+	hasVideo := false
+	for _, md := range sd.MediaDescriptions {
+		if md.MediaName.Media == "video" {
+			hasVideo = true
+		}
+		for _, a := range md.Attributes {
+			if a.Key != "rtpmap" {
+				continue
+			}
+			parts := strings.Fields(a.Value)
+			if len(parts) == 2 {
+				name, _, _ := strings.Cut(parts[1], "/")
+				codecs[strings.ToUpper(name)] = true
+			}
+		}
+	}
+	if !hasVideo {
+		return nil, fmt.Errorf("%w: no video media section", ErrBadOffer)
+	}
+	return codecs, nil
+}
+
+// Offer starts a session for a camera stream and returns its id and answer.
+func (w *WHEP) Offer(ctx context.Context, cameraID, variant, offer string) (string, string, error) {
+	codecs, err := offerCodecs(offer)
+	if err != nil {
+		return "", "", err
+	}
+	if w.cfg.MaxSessions > 0 && w.Sessions("") >= w.cfg.MaxSessions {
+		return "", "", ErrTooManySessions
+	}
+	stream, release, err := w.provider.Acquire(w.ctx, cameraID, variant)
+	if err != nil {
+		return "", "", err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			release()
+		}
+	}()
+	readyCtx, cancel := context.WithTimeout(ctx, w.cfg.ReadyTimeout)
+	err = stream.WaitReady(readyCtx)
+	cancel()
+	if err != nil {
+		return "", "", fmt.Errorf("%w: no media within %s", ErrSourceUnavailable, w.cfg.ReadyTimeout)
+	}
+	info := stream.Info()
+	if !codecs[string(info.Video)] {
+		return "", "", fmt.Errorf("%w: camera sends %s", ErrCodecNotOffered, info.Video)
+	}
+	s, answer, err := w.newSession(cameraID, variant, stream, info, codecs, offer)
+	if err != nil {
+		return "", "", err
+	}
+	s.release = release
+	ok = true
+	return s.id, answer, nil
+}
+
+// Delete ends a session.
+func (w *WHEP) Delete(id string) error {
+	w.mu.Lock()
+	s, ok := w.sessions[id]
+	w.mu.Unlock()
+	if !ok {
+		return ErrSessionNotFound
+	}
+	s.close()
+	return nil
+}
+
+func newID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// mimeOf maps a relay codec to its WebRTC MIME type.
+func mimeOf(c Codec) string {
+	switch c {
+	case CodecH265:
+		return webrtc.MimeTypeH265
+	case CodecPCMA:
+		return webrtc.MimeTypePCMA
+	case CodecPCMU:
+		return webrtc.MimeTypePCMU
+	}
+	return webrtc.MimeTypeH264
+}
+
+func (w *WHEP) newSession(cameraID, variant string, stream *Stream, info Info, codecs map[string]bool, offer string) (*session, string, error) {
+	pc, err := w.api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return nil, "", fmt.Errorf("peer connection: %w", err)
+	}
+	s := &session{
+		w: w, id: newID(), camera: cameraID, variant: variant, stream: stream, pc: pc,
+		done: make(chan struct{}), log: w.log.With("camera", cameraID, "stream", variant),
+	}
+	s.video = newOutTrack(webrtc.RTPCodecTypeVideo, mimeOf(info.Video), "video")
+	if info.Video == CodecH264 && len(info.SPS) > 1 {
+		s.video.prefer = fmt.Sprintf("%02x", info.SPS[1])
+	}
+	fail := func(err error) (*session, string, error) {
+		_ = pc.Close()
+		return nil, "", err
+	}
+	if _, err := pc.AddTransceiverFromTrack(s.video, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
+		return fail(fmt.Errorf("add video: %w", err))
+	}
+	if info.Audio != "" && codecs[string(info.Audio)] {
+		s.audio = newOutTrack(webrtc.RTPCodecTypeAudio, mimeOf(info.Audio), "audio")
+		if _, err := pc.AddTransceiverFromTrack(s.audio, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
+			return fail(fmt.Errorf("add audio: %w", err))
+		}
+	}
+	for _, tr := range pc.GetTransceivers() {
+		if snd := tr.Sender(); snd != nil {
+			go drainRTCP(snd)
+		}
+	}
+	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+		switch st {
+		case webrtc.PeerConnectionStateConnected:
+			s.connectedOnce.Do(func() { close(s.connected) })
+		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
+			go s.close()
+		}
+	})
+	s.connected = make(chan struct{})
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
+		return fail(fmt.Errorf("%w: %v", ErrBadOffer, err))
+	}
+	answer, err := pc.CreateAnswer(nil)
+	if err != nil {
+		return fail(fmt.Errorf("%w: %v", ErrBadOffer, err))
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(answer); err != nil {
+		return fail(fmt.Errorf("local description: %w", err))
+	}
+	select {
+	case <-gathered:
+	case <-time.After(3 * time.Second):
+		return fail(errors.New("ICE gathering timed out"))
+	}
+	w.mu.Lock()
+	w.sessions[s.id] = s
+	w.mu.Unlock()
+	w.wg.Add(1)
+	go s.run()
+	return s, pc.LocalDescription().SDP, nil
+}
+
+// drainRTCP reads a sender's RTCP so the interceptors (NACK, reports) run.
+func drainRTCP(snd *webrtc.RTPSender) {
+	buf := make([]byte, 1500)
+	for {
+		if _, _, err := snd.Read(buf); err != nil {
+			return
+		}
+	}
+}
+
+// session is one WHEP viewer.
+type session struct {
+	w       *WHEP
+	id      string
+	camera  string
+	variant string
+	stream  *Stream
+	pc      *webrtc.PeerConnection
+	video   *outTrack
+	audio   *outTrack
+	release func()
+	log     *slog.Logger
+
+	connected     chan struct{}
+	connectedOnce sync.Once
+	done          chan struct{}
+	closeOnce     sync.Once
+
+	vseq, aseq uint16
+}
+
+func (s *session) close() {
+	s.closeOnce.Do(func() {
+		close(s.done)
+		_ = s.pc.Close()
+		s.w.mu.Lock()
+		delete(s.w.sessions, s.id)
+		s.w.mu.Unlock()
+		if s.release != nil {
+			s.release()
+		}
+	})
+}
+
+// run waits for the connection, sends the cached GOP as a quick burst and
+// then follows the stream live.
+func (s *session) run() {
+	defer s.w.wg.Done()
+	defer s.close()
+	select {
+	case <-s.connected:
+	case <-s.done:
+		return
+	case <-time.After(15 * time.Second):
+		s.log.Info("viewer never connected")
+		return
+	}
+	ctx, cancel := context.WithCancel(s.w.ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-s.done:
+		case <-ctx.Done():
+		}
+		cancel()
+	}()
+
+	gop, r := s.stream.Join()
+	defer r.Close()
+	var vbase uint32 = randUint32()
+	var abase uint32 = randUint32()
+	s.vseq, s.aseq = uint16(randUint32()), uint16(randUint32())
+	// Map PTS to RTP time so the newest cached frame is "now"; the burst
+	// before it is stamped 1 ms apart so the browser's jitter buffer does
+	// not grow to the GOP's length.
+	var anchor time.Duration
+	if len(gop) > 0 {
+		anchor = gop[len(gop)-1].PTS
+		n := 0
+		for _, u := range gop {
+			if u.Codec.IsVideo() {
+				n++
+			}
+		}
+		i := 0
+		for _, u := range gop {
+			if !u.Codec.IsVideo() {
+				continue
+			}
+			ts := vbase - uint32((n-1-i)*90)
+			i++
+			if err := s.sendVideo(ctx, u, ts, i == 1); err != nil {
+				return
+			}
+		}
+	} else {
+		anchor = -1
+	}
+	for {
+		u, err := r.Next(ctx)
+		if err != nil {
+			return
+		}
+		if anchor < 0 {
+			anchor = u.PTS
+		}
+		d := u.PTS - anchor
+		if u.Codec.IsVideo() {
+			if err := s.sendVideo(ctx, u, vbase+uint32(d*90000/time.Second), false); err != nil {
+				return
+			}
+		} else if s.audio != nil {
+			h := rtp.Header{Version: 2, SequenceNumber: s.aseq, Timestamp: abase + uint32(d*8000/time.Second), Marker: false}
+			s.aseq++
+			if _, err := s.audio.write(&h, u.Payload); err != nil {
+				return
+			}
+		}
+	}
+}
+
+// sendVideo writes one access unit. The first write of a session is retried
+// until SRTP is ready: pion reports "connected" before it is and silently
+// drops writes made meanwhile.
+func (s *session) sendVideo(ctx context.Context, u *Unit, ts uint32, first bool) error {
+	payloads := u.WebRTCPayloads()
+	for i, p := range payloads {
+		h := rtp.Header{Version: 2, SequenceNumber: s.vseq, Timestamp: ts, Marker: i == len(payloads)-1}
+		for {
+			n, err := s.video.write(&h, p)
+			if err != nil {
+				return err
+			}
+			if n > 0 || !first {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(2 * time.Millisecond):
+			}
+		}
+		first = false
+		s.vseq++
+	}
+	return nil
+}
+
+func randUint32() uint32 {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+}

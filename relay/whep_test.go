@@ -1,0 +1,160 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"sharpeyes"
+	"sharpeyes/camsim"
+	"sharpeyes/relay/whepclient"
+)
+
+// fakeProvider serves fixed streams; it counts acquisitions still held.
+type fakeProvider struct {
+	mu      sync.Mutex
+	streams map[string]*Stream
+	held    int
+}
+
+func (p *fakeProvider) Acquire(_ context.Context, id, variant string) (*Stream, func(), error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s, ok := p.streams[id]
+	if !ok {
+		return nil, nil, ErrUnknownCamera
+	}
+	p.held++
+	var once sync.Once
+	return s, func() { once.Do(func() { p.mu.Lock(); p.held--; p.mu.Unlock() }) }, nil
+}
+
+func (p *fakeProvider) Held() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.held
+}
+
+// feed writes the committed clip into a stream at 25 fps until ctx ends.
+func feed(ctx context.Context, t testing.TB, s *Stream) {
+	clip, err := camsim.ParseClip(sharpeyes.SubClip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetInfo(Info{Video: CodecH264, SPS: clip.SPS, PPS: clip.PPS, Width: clip.Width, Height: clip.Height})
+	tick := time.NewTicker(40 * time.Millisecond)
+	defer tick.Stop()
+	for i := 0; ; i++ {
+		au := clip.Units[i%len(clip.Units)]
+		key := au[0][0]&0x1f == 7
+		nalus := append([][]byte{camsim.TimestampSEI(time.Now())}, au...)
+		s.Write(&Unit{Codec: CodecH264, PTS: time.Duration(i) * 40 * time.Millisecond, NALUs: nalus, Key: key, Received: time.Now()})
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func newTestWHEP(t *testing.T) (*WHEP, *fakeProvider, context.CancelFunc) {
+	t.Helper()
+	s := NewStream(StreamConfig{})
+	ctx, cancel := context.WithCancel(context.Background())
+	var fed sync.WaitGroup
+	fed.Add(1)
+	go func() { defer fed.Done(); feed(ctx, t, s) }()
+	p := &fakeProvider{streams: map[string]*Stream{"cam1": s}}
+	w, err := NewWHEP(WebRTCConfig{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0", ReadyTimeout: time.Second}, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w, p, func() { w.Close(); cancel(); fed.Wait() }
+}
+
+func inProcess(w *WHEP, camera string) whepclient.Signal {
+	return func(ctx context.Context, offer string) (string, error) {
+		_, answer, err := w.Offer(ctx, camera, "main", offer)
+		return answer, err
+	}
+}
+
+func TestWHEPViewerStartsOnKeyframeAndReceivesFrames(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	w, p, stop := newTestWHEP(t)
+	defer stop()
+	time.Sleep(1300 * time.Millisecond) // join mid-GOP
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := whepclient.Dial(ctx, inProcess(w, "cam1"), whepclient.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first whepclient.Frame
+	select {
+	case first = <-c.Frames():
+	case <-ctx.Done():
+		t.Fatal("no frame")
+	}
+	if !first.Key || !first.HasParams {
+		t.Fatalf("first frame key=%v params=%v; want an IDR with SPS/PPS", first.Key, first.HasParams)
+	}
+	// Count live frames for 2 s after the burst.
+	start := time.Now()
+	n := 0
+	for time.Since(start) < 2*time.Second {
+		select {
+		case <-c.Frames():
+			n++
+		case <-ctx.Done():
+			t.Fatal("frames stopped")
+		}
+	}
+	if n < 45 { // 90% of 50, plus the burst
+		t.Fatalf("%d frames in 2 s, want >= 45", n)
+	}
+	if w.Sessions("cam1") != 1 || p.Held() != 1 {
+		t.Fatalf("sessions=%d held=%d, want 1 and 1", w.Sessions("cam1"), p.Held())
+	}
+	c.Close()
+	deadline := time.Now().Add(15 * time.Second)
+	for (w.Sessions("") != 0 || p.Held() != 0) && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if w.Sessions("") != 0 || p.Held() != 0 {
+		t.Fatalf("after the viewer left: sessions=%d held=%d", w.Sessions(""), p.Held())
+	}
+}
+
+func TestWHEPRefusesBadOffers(t *testing.T) {
+	w, p, stop := newTestWHEP(t)
+	defer stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	if _, _, err := w.Offer(ctx, "cam1", "main", "v=0\r\nthis is not sdp"); !errors.Is(err, ErrBadOffer) {
+		t.Errorf("garbage SDP: err = %v, want ErrBadOffer", err)
+	}
+	if _, err := whepclient.Dial(ctx, inProcess(w, "nope"), whepclient.Options{}); !errors.Is(err, ErrUnknownCamera) {
+		t.Errorf("unknown camera: err = %v, want ErrUnknownCamera", err)
+	}
+	if _, err := whepclient.Dial(ctx, inProcess(w, "cam1"), whepclient.Options{Codecs: []string{"VP8"}}); !errors.Is(err, ErrCodecNotOffered) {
+		t.Errorf("VP8-only offer: err = %v, want ErrCodecNotOffered", err)
+	}
+	if p.Held() != 0 || w.Sessions("") != 0 {
+		t.Fatalf("refused offers left held=%d sessions=%d", p.Held(), w.Sessions(""))
+	}
+}
+
+func TestWHEPDeleteUnknownSession(t *testing.T) {
+	w, _, stop := newTestWHEP(t)
+	defer stop()
+	if err := w.Delete("does-not-exist"); !errors.Is(err, ErrSessionNotFound) {
+		t.Fatalf("err = %v", err)
+	}
+}

@@ -1,0 +1,235 @@
+// Package whepclient is a WHEP viewer built on pion: it receives a camera's
+// H.264 video and hands out whole access units, for tests and load tools.
+package whepclient
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph264"
+	"github.com/pion/ice/v4"
+	"github.com/pion/webrtc/v4"
+)
+
+// Frame is one received access unit.
+type Frame struct {
+	NALUs     [][]byte
+	Key       bool // IDR present
+	HasParams bool // SPS and PPS present
+	Timestamp uint32
+	Received  time.Time
+}
+
+// Signal sends an offer and returns the answer (WHEP POST, or in-process).
+type Signal func(ctx context.Context, offer string) (answer string, err error)
+
+// Client is one viewer.
+type Client struct {
+	pc       *webrtc.PeerConnection
+	frames   chan Frame
+	packets  atomic.Uint64
+	lost     atomic.Uint64
+	overflow atomic.Uint64
+	closeFn  func()
+	once     sync.Once
+}
+
+// Options tunes a client.
+type Options struct {
+	// Codecs to offer: "H264" (default) or e.g. "VP8" to test refusals.
+	Codecs []string
+	// Buffer is how many frames may wait unread before being dropped (default 256).
+	Buffer int
+}
+
+// Dial negotiates a session through signal and starts receiving.
+func Dial(ctx context.Context, signal Signal, opt Options) (*Client, error) {
+	if len(opt.Codecs) == 0 {
+		opt.Codecs = []string{"H264"}
+	}
+	if opt.Buffer == 0 {
+		opt.Buffer = 256
+	}
+	m := &webrtc.MediaEngine{}
+	pt := webrtc.PayloadType(96)
+	for _, c := range opt.Codecs {
+		cap := webrtc.RTPCodecCapability{MimeType: "video/" + c, ClockRate: 90000}
+		if c == "H264" {
+			cap.SDPFmtpLine = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"
+		}
+		if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: cap, PayloadType: pt}, webrtc.RTPCodecTypeVideo); err != nil {
+			return nil, err
+		}
+		pt++
+	}
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se))
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{pc: pc, frames: make(chan Frame, opt.Buffer)}
+	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+		pc.Close()
+		return nil, err
+	}
+	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { c.read(tr) })
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		pc.Close()
+		return nil, err
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
+		pc.Close()
+		return nil, err
+	}
+	<-gathered
+	answer, err := signal(ctx, pc.LocalDescription().SDP)
+	if err != nil {
+		pc.Close()
+		return nil, err
+	}
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		pc.Close()
+		return nil, fmt.Errorf("answer: %w", err)
+	}
+	return c, nil
+}
+
+// Frames delivers received access units in order.
+func (c *Client) Frames() <-chan Frame { return c.frames }
+
+// Packets and Lost count RTP packets received and sequence gaps.
+func (c *Client) Packets() uint64 { return c.packets.Load() }
+
+// Lost counts RTP packets missing from the sequence.
+func (c *Client) Lost() uint64 { return c.lost.Load() }
+
+// State is the peer connection's state.
+func (c *Client) State() webrtc.PeerConnectionState { return c.pc.ConnectionState() }
+
+// OnClose sets what Close also does (e.g. a WHEP DELETE).
+func (c *Client) OnClose(f func()) { c.closeFn = f }
+
+// Close ends the session.
+func (c *Client) Close() {
+	c.once.Do(func() {
+		if c.closeFn != nil {
+			c.closeFn()
+		}
+		_ = c.pc.Close()
+	})
+}
+
+func (c *Client) read(tr *webrtc.TrackRemote) {
+	defer close(c.frames)
+	dec := &rtph264.Decoder{PacketizationMode: 1}
+	if err := dec.Init(); err != nil {
+		return
+	}
+	var lastSeq uint16
+	first := true
+	for {
+		pkt, _, err := tr.ReadRTP()
+		if err != nil {
+			return
+		}
+		c.packets.Add(1)
+		if !first {
+			if gap := pkt.SequenceNumber - lastSeq - 1; gap > 0 && gap < 1000 {
+				c.lost.Add(uint64(gap))
+			}
+		}
+		first, lastSeq = false, pkt.SequenceNumber
+		au, err := dec.Decode(pkt)
+		if err != nil {
+			continue
+		}
+		f := Frame{NALUs: au, Timestamp: pkt.Timestamp, Received: time.Now()}
+		sps, pps := false, false
+		for _, n := range au {
+			switch n[0] & 0x1f {
+			case 5:
+				f.Key = true
+			case 7:
+				sps = true
+			case 8:
+				pps = true
+			}
+		}
+		f.HasParams = sps && pps
+		select {
+		case c.frames <- f:
+		default:
+			c.overflow.Add(1)
+		}
+	}
+}
+
+// HTTPSignal POSTs the offer to a WHEP endpoint and remembers the session
+// URL; the returned func DELETEs it.
+func HTTPSignal(hc *http.Client, endpoint string) (Signal, func() string) {
+	var location string
+	return func(ctx context.Context, offer string) (string, error) {
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(offer))
+			if err != nil {
+				return "", err
+			}
+			req.Header.Set("Content-Type", "application/sdp")
+			resp, err := hc.Do(req)
+			if err != nil {
+				return "", err
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+			if resp.StatusCode != http.StatusCreated {
+				return "", &StatusError{Code: resp.StatusCode, Body: string(bytes.TrimSpace(body))}
+			}
+			loc, err := resp.Request.URL.Parse(resp.Header.Get("Location"))
+			if err != nil {
+				return "", err
+			}
+			location = loc.String()
+			return string(body), nil
+		}, func() string {
+			return location
+		}
+}
+
+// Delete ends a WHEP session by its URL.
+func Delete(hc *http.Client, location string) error {
+	if _, err := url.Parse(location); err != nil || location == "" {
+		return errors.New("no session URL")
+	}
+	req, _ := http.NewRequest(http.MethodDelete, location, nil)
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusNoContent {
+		return &StatusError{Code: resp.StatusCode}
+	}
+	return nil
+}
+
+// StatusError is a WHEP endpoint's refusal.
+type StatusError struct {
+	Code int
+	Body string
+}
+
+func (e *StatusError) Error() string { return fmt.Sprintf("WHEP status %d: %s", e.Code, e.Body) }
