@@ -25,7 +25,7 @@ type depacketizer struct {
 	decodeVideo  func(*rtp.Packet) ([][]byte, error)
 	isMoreNeeded func(error) bool
 
-	last     atomic.Int64 // unix nanos of the newest unit
+	last     atomic.Int64 // unix nanos of the newest packet
 	gotMedia atomic.Bool
 
 	mu          sync.Mutex // packet callbacks may run on several goroutines
@@ -54,6 +54,8 @@ func (d *depacketizer) videoPacket(c *gortsplib.Client, m *description.Media, p 
 	if !ok {
 		return
 	}
+	// Any packet proves the camera is alive, even before the first keyframe.
+	d.last.Store(time.Now().UnixNano())
 	au, err := d.decodeVideo(p)
 	if err != nil {
 		if !d.isMoreNeeded(err) {

@@ -125,10 +125,21 @@ func (s *Source) session(ctx context.Context) (bool, error) {
 	c := &gortsplib.Client{
 		Scheme:       s.url.Scheme,
 		Host:         s.url.Host,
-		ReadTimeout:  s.cfg.Timeout,
+		// Longer than the stall watchdog, so a silent stream is reported as
+		// a stall, while a camera that never answers a request still fails.
+		ReadTimeout:  s.cfg.Timeout * 3 / 2,
 		WriteTimeout: s.cfg.Timeout,
 		// A camera that never answers UDP gets TCP after this long.
 		InitialUDPReadTimeout: s.cfg.Timeout / 2,
+		OnTransportSwitch: func(err error) {
+			s.log.Info("switching transport", "reason", scrub(err.Error(), s.secret))
+		},
+		OnDecodeError: func(err error) {
+			s.log.Debug("decode", "error", scrub(err.Error(), s.secret))
+		},
+		OnPacketsLost: func(n uint64) {
+			s.meter.update(func(st *Status) { st.PacketsLost += int64(n) })
+		},
 	}
 	switch s.cfg.Transport {
 	case "tcp":

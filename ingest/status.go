@@ -18,18 +18,19 @@ const (
 
 // Status is a snapshot of a source's health.
 type Status struct {
-	State      State     `json:"state"`
-	Since      time.Time `json:"since"`
-	Codec      string    `json:"codec,omitempty"`
-	Audio      string    `json:"audio,omitempty"`
-	Width      int       `json:"width,omitempty"`
-	Height     int       `json:"height,omitempty"`
-	FPS        float64   `json:"fps"`
-	Bitrate    int64     `json:"bitrate"` // bits per second
-	Reconnects int64     `json:"reconnects"`
-	BFrames    bool      `json:"b_frames"`
-	Transport  string    `json:"transport,omitempty"`
-	LastError  string    `json:"last_error,omitempty"`
+	State       State     `json:"state"`
+	Since       time.Time `json:"since"`
+	Codec       string    `json:"codec,omitempty"`
+	Audio       string    `json:"audio,omitempty"`
+	Width       int       `json:"width,omitempty"`
+	Height      int       `json:"height,omitempty"`
+	FPS         float64   `json:"fps"`
+	Bitrate     int64     `json:"bitrate"` // bits per second
+	Reconnects  int64     `json:"reconnects"`
+	BFrames     bool      `json:"b_frames"`
+	PacketsLost int64     `json:"packets_lost"`
+	Transport   string    `json:"transport,omitempty"`
+	LastError   string    `json:"last_error,omitempty"`
 }
 
 // meter tracks a source's status; the packet path updates it under one lock.

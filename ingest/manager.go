@@ -1,0 +1,319 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"sharpeyes/relay"
+)
+
+// Variants of a camera stream.
+const (
+	Main = "main"
+	Sub  = "sub"
+)
+
+// CameraSpec is what the manager needs to pull a camera.
+type CameraSpec struct {
+	ID        string
+	Main, Sub string // RTSP URLs; Sub may be empty
+	Transport string
+	OnDemand  bool
+}
+
+// ManagerConfig configures a Manager.
+type ManagerConfig struct {
+	// IdleTimeout stops an on-demand pull this long after its last reader.
+	IdleTimeout time.Duration
+	// Source settings applied to every pull.
+	Timeout                time.Duration
+	BackoffMin, BackoffMax time.Duration
+	Stream                 relay.StreamConfig
+	Logger                 *slog.Logger
+	// OnState, if set, is called on every state change of a pull.
+	OnState func(cameraID, variant string, st Status)
+}
+
+// Manager runs the pulls of every known camera: on-demand pulls start with
+// their first reader and stop IdleTimeout after the last one; always-on
+// cameras are pulled continuously. It implements relay.StreamProvider.
+type Manager struct {
+	cfg ManagerConfig
+	log *slog.Logger
+
+	mu     sync.Mutex
+	cams   map[string]*camera
+	closed bool
+	wg     sync.WaitGroup
+}
+
+type camera struct {
+	spec  CameraSpec
+	pulls map[string]*pull
+}
+
+type pull struct {
+	stream  *relay.Stream
+	source  *Source
+	cancel  context.CancelFunc
+	readers int
+	idle    *time.Timer
+	done    chan struct{}
+}
+
+// NewManager returns an empty manager.
+func NewManager(cfg ManagerConfig) *Manager {
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Manager{cfg: cfg, log: cfg.Logger.With("component", "ingest"), cams: map[string]*camera{}}
+}
+
+func (c *camera) url(variant string) string {
+	if variant == Sub {
+		return c.spec.Sub
+	}
+	return c.spec.Main
+}
+
+// Upsert adds a camera or applies a changed definition. A change to its
+// URLs or transport restarts its pulls (viewers reconnect).
+func (m *Manager) Upsert(spec CameraSpec) error {
+	for _, u := range []string{spec.Main, spec.Sub} {
+		if u == "" {
+			continue
+		}
+		if _, err := NewSource(SourceConfig{URL: u, Transport: spec.Transport}, nil); err != nil {
+			return err
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil
+	}
+	c, ok := m.cams[spec.ID]
+	if ok && c.spec == spec {
+		return nil
+	}
+	if ok {
+		m.stopAllLocked(c)
+		c.spec = spec
+	} else {
+		c = &camera{spec: spec, pulls: map[string]*pull{}}
+		m.cams[spec.ID] = c
+	}
+	if !spec.OnDemand {
+		for _, v := range []string{Main, Sub} {
+			if c.url(v) != "" {
+				m.startLocked(c, v)
+			}
+		}
+	}
+	return nil
+}
+
+// Remove forgets a camera and stops its pulls; its viewers are disconnected.
+func (m *Manager) Remove(id string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if c, ok := m.cams[id]; ok {
+		m.stopAllLocked(c)
+		delete(m.cams, id)
+	}
+}
+
+// Sync makes the manager's cameras exactly specs (after a registry re-list).
+func (m *Manager) Sync(specs []CameraSpec) {
+	keep := map[string]bool{}
+	for _, s := range specs {
+		keep[s.ID] = true
+		if err := m.Upsert(s); err != nil {
+			m.log.Warn("camera not pulled", "camera", s.ID, "error", err)
+		}
+	}
+	m.mu.Lock()
+	var gone []string
+	for id := range m.cams {
+		if !keep[id] {
+			gone = append(gone, id)
+		}
+	}
+	m.mu.Unlock()
+	for _, id := range gone {
+		m.Remove(id)
+	}
+}
+
+func (m *Manager) stopAllLocked(c *camera) {
+	for v, p := range c.pulls {
+		m.stopLocked(c, v, p)
+	}
+}
+
+func (m *Manager) stopLocked(c *camera, variant string, p *pull) {
+	if p.idle != nil {
+		p.idle.Stop()
+	}
+	p.cancel()
+	p.stream.Close()
+	delete(c.pulls, variant)
+}
+
+func (m *Manager) startLocked(c *camera, variant string) *pull {
+	if p, ok := c.pulls[variant]; ok {
+		return p
+	}
+	id := c.spec.ID
+	stream := relay.NewStream(m.cfg.Stream)
+	src, err := NewSource(SourceConfig{
+		URL: c.url(variant), Transport: c.spec.Transport, Timeout: m.cfg.Timeout,
+		BackoffMin: m.cfg.BackoffMin, BackoffMax: m.cfg.BackoffMax,
+		Logger: m.log.With("camera", id, "stream", variant),
+		OnState: func(st Status) {
+			if m.cfg.OnState != nil {
+				m.cfg.OnState(id, variant, st)
+			}
+		},
+	}, stream)
+	if err != nil { // validated in Upsert
+		m.log.Error("source", "camera", id, "error", err)
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &pull{stream: stream, source: src, cancel: cancel, done: make(chan struct{})}
+	c.pulls[variant] = p
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		defer close(p.done)
+		src.Run(ctx)
+	}()
+	return p
+}
+
+// Acquire implements relay.StreamProvider.
+func (m *Manager) Acquire(_ context.Context, id, variant string) (*relay.Stream, func(), error) {
+	if variant == "" {
+		variant = Main
+	}
+	if variant != Main && variant != Sub {
+		return nil, nil, relay.ErrUnknownStream
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c, ok := m.cams[id]
+	if !ok || m.closed {
+		return nil, nil, fmt.Errorf("%w: %s", relay.ErrUnknownCamera, id)
+	}
+	if c.url(variant) == "" {
+		if variant == Sub { // cameras without a sub stream serve main
+			variant = Main
+		} else {
+			return nil, nil, fmt.Errorf("%w: %s has no %s stream", relay.ErrUnknownStream, id, variant)
+		}
+	}
+	p := m.startLocked(c, variant)
+	if p == nil {
+		return nil, nil, fmt.Errorf("%w: %s", relay.ErrSourceUnavailable, id)
+	}
+	if p.idle != nil {
+		p.idle.Stop()
+		p.idle = nil
+	}
+	p.readers++
+	var once sync.Once
+	release := func() { once.Do(func() { m.release(c, variant, p) }) }
+	return p.stream, release, nil
+}
+
+func (m *Manager) release(c *camera, variant string, p *pull) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p.readers--
+	if p.readers > 0 || !c.spec.OnDemand || c.pulls[variant] != p {
+		return
+	}
+	p.idle = time.AfterFunc(m.cfg.IdleTimeout, func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if p.readers == 0 && c.pulls[variant] == p {
+			m.log.Info("idle stop", "camera", c.spec.ID, "stream", variant)
+			m.stopLocked(c, variant, p)
+		}
+	})
+}
+
+// CameraStatus is the health of a camera's pulls.
+type CameraStatus struct {
+	Status
+	Viewers int `json:"viewers"`
+}
+
+// Status reports a camera: its main pull if running, else its sub pull,
+// else idle; viewers count readers of both.
+func (m *Manager) Status(id string) (CameraStatus, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c, ok := m.cams[id]
+	if !ok {
+		return CameraStatus{}, fmt.Errorf("%w: %s", relay.ErrUnknownCamera, id)
+	}
+	out := CameraStatus{Status: Status{State: StateIdle}}
+	found := false
+	for _, v := range []string{Main, Sub} {
+		p, ok := c.pulls[v]
+		if !ok {
+			continue
+		}
+		out.Viewers += p.readers
+		if !found {
+			out.Status = p.source.Status()
+			found = true
+		}
+	}
+	return out, nil
+}
+
+// StreamStats returns relay counters per running pull, keyed "id/variant".
+func (m *Manager) StreamStats() map[string]relay.Stats {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[string]relay.Stats{}
+	for id, c := range m.cams {
+		for v, p := range c.pulls {
+			out[id+"/"+v] = p.stream.Stats()
+		}
+	}
+	return out
+}
+
+// IDs lists the known cameras, sorted.
+func (m *Manager) IDs() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ids := make([]string, 0, len(m.cams))
+	for id := range m.cams {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// Close stops every pull and waits for them.
+func (m *Manager) Close() {
+	m.mu.Lock()
+	m.closed = true
+	for _, c := range m.cams {
+		m.stopAllLocked(c)
+	}
+	m.mu.Unlock()
+	m.wg.Wait()
+}
