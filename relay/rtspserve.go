@@ -1,0 +1,322 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v4"
+	"github.com/bluenviron/gortsplib/v4/pkg/base"
+	"github.com/bluenviron/gortsplib/v4/pkg/description"
+	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/pion/rtp"
+)
+
+// RTSPConfig configures the RTSP re-serve.
+type RTSPConfig struct {
+	Addr string // e.g. ":8554"
+	// ReadyTimeout bounds how long a DESCRIBE waits for an on-demand source.
+	ReadyTimeout time.Duration
+	// Linger keeps an unwatched path open this long, so DESCRIBE-then-SETUP
+	// clients and quick reconnects do not restart the camera pull.
+	Linger time.Duration
+	Logger *slog.Logger
+}
+
+// RTSPServer re-serves camera streams: rtsp://host/{camera-id} and
+// rtsp://host/{camera-id}/sub. Each path reads its relay stream once and
+// gortsplib fans the packets out to every RTSP client.
+type RTSPServer struct {
+	cfg      RTSPConfig
+	provider StreamProvider
+	server   *gortsplib.Server
+	listener net.Listener
+	log      *slog.Logger
+
+	mu    sync.Mutex
+	paths map[string]*rtspPath
+	wg    sync.WaitGroup
+	done  chan struct{}
+}
+
+type rtspPath struct {
+	key      string
+	ss       *gortsplib.ServerStream
+	release  func()
+	cancel   context.CancelFunc
+	sessions map[*gortsplib.ServerSession]struct{}
+	idleFrom time.Time
+}
+
+// NewRTSPServer starts listening.
+func NewRTSPServer(cfg RTSPConfig, provider StreamProvider) (*RTSPServer, error) {
+	if cfg.ReadyTimeout <= 0 {
+		cfg.ReadyTimeout = 8 * time.Second
+	}
+	if cfg.Linger <= 0 {
+		cfg.Linger = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	r := &RTSPServer{cfg: cfg, provider: provider, paths: map[string]*rtspPath{},
+		log: cfg.Logger.With("component", "rtsp"), done: make(chan struct{})}
+	r.server = &gortsplib.Server{
+		Handler:     r,
+		RTSPAddress: cfg.Addr,
+		Listen: func(network, address string) (net.Listener, error) {
+			l, err := net.Listen(network, address)
+			r.listener = l
+			return l, err
+		},
+	}
+	if err := r.server.Start(); err != nil {
+		return nil, fmt.Errorf("rtsp %s: %w", cfg.Addr, err)
+	}
+	r.wg.Add(1)
+	go r.janitor()
+	return r, nil
+}
+
+// Addr is the bound address.
+func (r *RTSPServer) Addr() string { return r.listener.Addr().String() }
+
+// Close stops the server and every path.
+func (r *RTSPServer) Close() {
+	close(r.done)
+	r.server.Close()
+	r.mu.Lock()
+	for _, p := range r.paths {
+		r.closePathLocked(p)
+	}
+	r.mu.Unlock()
+	r.wg.Wait()
+}
+
+func (r *RTSPServer) janitor() {
+	defer r.wg.Done()
+	t := time.NewTicker(r.cfg.Linger / 4)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-r.done:
+			return
+		}
+		r.mu.Lock()
+		for _, p := range r.paths {
+			if len(p.sessions) == 0 && time.Since(p.idleFrom) > r.cfg.Linger {
+				r.closePathLocked(p)
+			}
+		}
+		r.mu.Unlock()
+	}
+}
+
+func (r *RTSPServer) closePathLocked(p *rtspPath) {
+	if r.paths[p.key] != p {
+		return
+	}
+	p.cancel()
+	p.ss.Close()
+	p.release()
+	delete(r.paths, p.key)
+}
+
+// splitPath turns "/cam/sub" into ("cam", "sub") and "/cam" into ("cam", "main").
+func splitPath(path string) (string, string) {
+	path = strings.Trim(path, "/")
+	if id, ok := strings.CutSuffix(path, "/sub"); ok {
+		return id, "sub"
+	}
+	return path, "main"
+}
+
+func (r *RTSPServer) path(ctxPath string) (*rtspPath, *base.Response, error) {
+	id, variant := splitPath(ctxPath)
+	key := id + "/" + variant
+	r.mu.Lock()
+	if p, ok := r.paths[key]; ok {
+		r.mu.Unlock()
+		return p, nil, nil
+	}
+	r.mu.Unlock()
+
+	stream, release, err := r.provider.Acquire(context.Background(), id, variant)
+	if err != nil {
+		code := base.StatusNotFound
+		if !errors.Is(err, ErrUnknownCamera) && !errors.Is(err, ErrUnknownStream) {
+			code = base.StatusServiceUnavailable
+		}
+		return nil, &base.Response{StatusCode: code}, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.ReadyTimeout)
+	err = stream.WaitReady(ctx)
+	cancel()
+	if err != nil {
+		release()
+		return nil, &base.Response{StatusCode: base.StatusServiceUnavailable}, ErrSourceUnavailable
+	}
+	info := stream.Info()
+	var video format.Format
+	var enc func([][]byte) ([]*rtp.Packet, error)
+	switch info.Video {
+	case CodecH265:
+		f := &format.H265{PayloadTyp: 96, VPS: info.VPS, SPS: info.SPS, PPS: info.PPS}
+		e, err := f.CreateEncoder()
+		if err != nil {
+			release()
+			return nil, &base.Response{StatusCode: base.StatusInternalServerError}, err
+		}
+		video, enc = f, e.Encode
+	default:
+		f := &format.H264{PayloadTyp: 96, PacketizationMode: 1, SPS: info.SPS, PPS: info.PPS}
+		e, err := f.CreateEncoder()
+		if err != nil {
+			release()
+			return nil, &base.Response{StatusCode: base.StatusInternalServerError}, err
+		}
+		video, enc = f, e.Encode
+	}
+	vmedia := &description.Media{Type: description.MediaTypeVideo, Formats: []format.Format{video}}
+	desc := &description.Session{Medias: []*description.Media{vmedia}}
+	var amedia *description.Media
+	var aenc func([]byte) ([]*rtp.Packet, error)
+	if info.Audio == CodecPCMA || info.Audio == CodecPCMU {
+		f := &format.G711{PayloadTyp: 8, MULaw: info.Audio == CodecPCMU, SampleRate: 8000, ChannelCount: 1}
+		if info.Audio == CodecPCMU {
+			f.PayloadTyp = 0
+		}
+		if e, err := f.CreateEncoder(); err == nil {
+			amedia = &description.Media{Type: description.MediaTypeAudio, Formats: []format.Format{f}}
+			desc.Medias = append(desc.Medias, amedia)
+			aenc = e.Encode
+		}
+	}
+	ss := &gortsplib.ServerStream{Server: r.server, Desc: desc}
+	if err := ss.Initialize(); err != nil {
+		release()
+		return nil, &base.Response{StatusCode: base.StatusInternalServerError}, err
+	}
+	fctx, fcancel := context.WithCancel(context.Background())
+	p := &rtspPath{key: key, ss: ss, release: release, cancel: fcancel,
+		sessions: map[*gortsplib.ServerSession]struct{}{}, idleFrom: time.Now()}
+
+	r.mu.Lock()
+	if other, ok := r.paths[key]; ok { // lost a race with another client
+		r.mu.Unlock()
+		fcancel()
+		ss.Close()
+		release()
+		return other, nil, nil
+	}
+	r.paths[key] = p
+	r.mu.Unlock()
+
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		r.feed(fctx, stream, ss, vmedia, enc, amedia, aenc)
+		// The camera went away (removed or changed): drop its clients.
+		r.mu.Lock()
+		r.closePathLocked(p)
+		r.mu.Unlock()
+	}()
+	return p, nil, nil
+}
+
+// feed packetizes the relay stream once for every RTSP client of the path.
+func (r *RTSPServer) feed(ctx context.Context, stream *Stream, ss *gortsplib.ServerStream,
+	vmedia *description.Media, enc func([][]byte) ([]*rtp.Packet, error),
+	amedia *description.Media, aenc func([]byte) ([]*rtp.Packet, error)) {
+	gop, rd := stream.Join()
+	defer rd.Close()
+	vbase, abase := randUint32(), randUint32()
+	write := func(u *Unit) {
+		ntp := u.Received
+		if ntp.IsZero() {
+			ntp = time.Now()
+		}
+		if u.Codec.IsVideo() {
+			pkts, err := enc(u.NALUs)
+			if err != nil {
+				return
+			}
+			ts := vbase + uint32(u.PTS*90000/time.Second)
+			for _, p := range pkts {
+				p.Timestamp = ts
+				_ = ss.WritePacketRTPWithNTP(vmedia, p, ntp)
+			}
+			return
+		}
+		if amedia == nil {
+			return
+		}
+		pkts, err := aenc(u.Payload)
+		if err != nil {
+			return
+		}
+		ts := abase + uint32(u.PTS*8000/time.Second)
+		for _, p := range pkts {
+			p.Timestamp = ts
+			_ = ss.WritePacketRTPWithNTP(amedia, p, ntp)
+		}
+	}
+	for _, u := range gop {
+		write(u)
+	}
+	for {
+		u, err := rd.Next(ctx)
+		if err != nil {
+			return
+		}
+		write(u)
+	}
+}
+
+// OnDescribe implements gortsplib.ServerHandlerOnDescribe.
+func (r *RTSPServer) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
+	p, resp, err := r.path(ctx.Path)
+	if err != nil {
+		r.log.Info("describe refused", "path", ctx.Path, "error", err)
+		return resp, nil, err
+	}
+	return &base.Response{StatusCode: base.StatusOK}, p.ss, nil
+}
+
+// OnSetup implements gortsplib.ServerHandlerOnSetup.
+func (r *RTSPServer) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response, *gortsplib.ServerStream, error) {
+	p, resp, err := r.path(ctx.Path)
+	if err != nil {
+		return resp, nil, err
+	}
+	r.mu.Lock()
+	p.sessions[ctx.Session] = struct{}{}
+	r.mu.Unlock()
+	ctx.Session.SetUserData(p)
+	return &base.Response{StatusCode: base.StatusOK}, p.ss, nil
+}
+
+// OnPlay implements gortsplib.ServerHandlerOnPlay.
+func (r *RTSPServer) OnPlay(*gortsplib.ServerHandlerOnPlayCtx) (*base.Response, error) {
+	return &base.Response{StatusCode: base.StatusOK}, nil
+}
+
+// OnSessionClose implements gortsplib.ServerHandlerOnSessionClose.
+func (r *RTSPServer) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) {
+	p, ok := ctx.Session.UserData().(*rtspPath)
+	if !ok {
+		return
+	}
+	r.mu.Lock()
+	delete(p.sessions, ctx.Session)
+	if len(p.sessions) == 0 {
+		p.idleFrom = time.Now()
+	}
+	r.mu.Unlock()
+}
