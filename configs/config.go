@@ -1,0 +1,292 @@
+// Package configs holds the documented default configuration and loads,
+// overrides and validates the gateway's config.
+package configs
+
+import (
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/goccy/go-yaml"
+)
+
+// Default is the documented default config file.
+//
+//go:embed sharpeyes.yaml
+var Default []byte
+
+// EnvPrefix starts every environment override.
+const EnvPrefix = "SHARPEYES_"
+
+// Duration is a time.Duration written as "5s" in YAML.
+type Duration time.Duration
+
+// UnmarshalYAML implements yaml.BytesUnmarshaler.
+func (d *Duration) UnmarshalYAML(b []byte) error {
+	s := strings.Trim(strings.TrimSpace(string(b)), `"'`)
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a duration like 5s or 500ms", s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// D returns the time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// ICEServer is a STUN or TURN server.
+type ICEServer struct {
+	URLs       []string `yaml:"urls" json:"urls"`
+	Username   string   `yaml:"username" json:"username,omitempty"`
+	Credential string   `yaml:"credential" json:"credential,omitempty"`
+}
+
+// Config is the gateway's whole configuration.
+type Config struct {
+	DataDir  string `yaml:"data_dir"`
+	LogLevel string `yaml:"log_level"`
+	HTTP     struct {
+		Addr         string `yaml:"addr"`
+		MaxBodyBytes int64  `yaml:"max_body_bytes"`
+	} `yaml:"http"`
+	RTSP struct {
+		Addr string `yaml:"addr"`
+	} `yaml:"rtsp"`
+	WebRTC struct {
+		UDPAddr     string      `yaml:"udp_addr"`
+		TCPAddr     string      `yaml:"tcp_addr"`
+		PublicIPs   []string    `yaml:"public_ips"`
+		ICEServers  []ICEServer `yaml:"ice_servers"`
+		MaxSessions int         `yaml:"max_sessions"`
+	} `yaml:"webrtc"`
+	Ingest struct {
+		Timeout     Duration `yaml:"timeout"`
+		IdleTimeout Duration `yaml:"idle_timeout"`
+		BackoffMin  Duration `yaml:"backoff_min"`
+		BackoffMax  Duration `yaml:"backoff_max"`
+	} `yaml:"ingest"`
+	Relay struct {
+		RingSize int `yaml:"ring_size"`
+		MaxLag   int `yaml:"max_lag"`
+	} `yaml:"relay"`
+	Registry struct {
+		Endpoints   []string `yaml:"endpoints"`
+		Prefix      string   `yaml:"prefix"`
+		DialTimeout Duration `yaml:"dial_timeout"`
+	} `yaml:"registry"`
+	Auth struct {
+		AdminToken string `yaml:"admin_token"`
+	} `yaml:"auth"`
+}
+
+// Load reads the defaults, then file (if not empty), then the environment
+// (environ as from os.Environ), and validates the result.
+func Load(file string, environ []string) (*Config, error) {
+	c := &Config{}
+	if err := decode(Default, c); err != nil {
+		return nil, fmt.Errorf("built-in defaults: %w", err)
+	}
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		if err := decode(b, c); err != nil {
+			return nil, fmt.Errorf("config %s: %w", file, err)
+		}
+	}
+	if err := applyEnv(c, environ); err != nil {
+		return nil, err
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func decode(b []byte, c *Config) error {
+	if err := yaml.UnmarshalWithOptions(b, c, yaml.DisallowUnknownField()); err != nil {
+		return errors.New(yaml.FormatError(err, false, true))
+	}
+	return nil
+}
+
+// field is a leaf config key with its place in the struct.
+type field struct {
+	key string
+	v   reflect.Value
+}
+
+func leaves(v reflect.Value, prefix string, out *[]field) {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		tag := strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]
+		key := tag
+		if prefix != "" {
+			key = prefix + "." + tag
+		}
+		fv := v.Field(i)
+		if fv.Kind() == reflect.Struct && fv.Type() != reflect.TypeOf(Duration(0)) {
+			leaves(fv, key, out)
+			continue
+		}
+		*out = append(*out, field{key, fv})
+	}
+}
+
+// Keys lists every config key, e.g. "http.addr".
+func Keys() []string {
+	var fs []field
+	leaves(reflect.ValueOf(&Config{}).Elem(), "", &fs)
+	keys := make([]string, len(fs))
+	for i, f := range fs {
+		keys[i] = f.key
+	}
+	return keys
+}
+
+// EnvName is the environment variable that overrides key.
+func EnvName(key string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+func applyEnv(c *Config, environ []string) error {
+	var fs []field
+	leaves(reflect.ValueOf(c).Elem(), "", &fs)
+	byEnv := map[string]field{}
+	for _, f := range fs {
+		byEnv[EnvName(f.key)] = f
+	}
+	for _, kv := range environ {
+		name, val, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(name, EnvPrefix) {
+			continue
+		}
+		f, known := byEnv[name]
+		if !known {
+			return fmt.Errorf("environment variable %s does not name a config key", name)
+		}
+		if err := setValue(f.v, val); err != nil {
+			return fmt.Errorf("%s ('%s'): %w", name, f.key, err)
+		}
+	}
+	return nil
+}
+
+func setValue(v reflect.Value, s string) error {
+	switch {
+	case v.Type() == reflect.TypeOf(Duration(0)):
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("%q is not a duration like 5s", s)
+		}
+		v.SetInt(int64(d))
+	case v.Kind() == reflect.String:
+		v.SetString(s)
+	case v.Kind() == reflect.Int || v.Kind() == reflect.Int64:
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number", s)
+		}
+		v.SetInt(n)
+	case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.String:
+		var items []string
+		for _, p := range strings.Split(s, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				items = append(items, p)
+			}
+		}
+		v.Set(reflect.ValueOf(items))
+	case v.Kind() == reflect.Slice:
+		p := reflect.New(v.Type())
+		if err := json.Unmarshal([]byte(s), p.Interface()); err != nil {
+			return fmt.Errorf("want a JSON array: %w", err)
+		}
+		v.Set(p.Elem())
+	default:
+		return fmt.Errorf("cannot be set from the environment")
+	}
+	return nil
+}
+
+// Validate checks every value and names the key at fault.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("'%s' %s", key, fmt.Sprintf(format, a...)))
+	}
+	if c.DataDir == "" {
+		bad("data_dir", "must not be empty")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log_level", "must be debug, info, warn or error, not %q", c.LogLevel)
+	}
+	for key, addr := range map[string]string{"http.addr": c.HTTP.Addr, "rtsp.addr": c.RTSP.Addr, "webrtc.udp_addr": c.WebRTC.UDPAddr} {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			bad(key, "must be host:port, not %q", addr)
+		}
+	}
+	if c.WebRTC.TCPAddr != "" {
+		if _, _, err := net.SplitHostPort(c.WebRTC.TCPAddr); err != nil {
+			bad("webrtc.tcp_addr", "must be host:port or empty, not %q", c.WebRTC.TCPAddr)
+		}
+	}
+	for _, ip := range c.WebRTC.PublicIPs {
+		if net.ParseIP(ip) == nil {
+			bad("webrtc.public_ips", "must list IP addresses, not %q", ip)
+		}
+	}
+	for i, s := range c.WebRTC.ICEServers {
+		if len(s.URLs) == 0 {
+			bad(fmt.Sprintf("webrtc.ice_servers[%d].urls", i), "must not be empty")
+		}
+		for _, u := range s.URLs {
+			if !strings.HasPrefix(u, "stun:") && !strings.HasPrefix(u, "turn:") && !strings.HasPrefix(u, "turns:") {
+				bad(fmt.Sprintf("webrtc.ice_servers[%d].urls", i), "must be stun:, turn: or turns: URLs, not %q", u)
+			}
+		}
+	}
+	if c.WebRTC.MaxSessions < 0 {
+		bad("webrtc.max_sessions", "must not be negative")
+	}
+	if c.HTTP.MaxBodyBytes < 1024 {
+		bad("http.max_body_bytes", "must be at least 1024")
+	}
+	for key, d := range map[string]Duration{"ingest.timeout": c.Ingest.Timeout, "ingest.idle_timeout": c.Ingest.IdleTimeout,
+		"ingest.backoff_min": c.Ingest.BackoffMin, "ingest.backoff_max": c.Ingest.BackoffMax, "registry.dial_timeout": c.Registry.DialTimeout} {
+		if d <= 0 {
+			bad(key, "must be greater than zero")
+		}
+	}
+	if c.Ingest.BackoffMax < c.Ingest.BackoffMin {
+		bad("ingest.backoff_max", "must not be less than 'ingest.backoff_min'")
+	}
+	if n := c.Relay.RingSize; n < 64 || n&(n-1) != 0 {
+		bad("relay.ring_size", "must be a power of two, at least 64, not %d", n)
+	}
+	if c.Relay.MaxLag < 16 || c.Relay.MaxLag >= c.Relay.RingSize {
+		bad("relay.max_lag", "must be at least 16 and less than 'relay.ring_size'")
+	}
+	if !strings.HasPrefix(c.Registry.Prefix, "/") || !strings.HasSuffix(c.Registry.Prefix, "/") {
+		bad("registry.prefix", "must start and end with '/', not %q", c.Registry.Prefix)
+	}
+	for _, e := range c.Registry.Endpoints {
+		if !strings.HasPrefix(e, "http://") && !strings.HasPrefix(e, "https://") {
+			bad("registry.endpoints", "must be http:// or https:// URLs, not %q", e)
+		}
+	}
+	if t := c.Auth.AdminToken; t != "" && len(t) < 16 {
+		bad("auth.admin_token", "must be at least 16 characters")
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,86 @@
+package configs
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestShippedDefaultsLoadAndDocumentEveryKey(t *testing.T) {
+	c, err := Load("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTP.Addr != ":8080" || c.RTSP.Addr != ":8554" || c.WebRTC.UDPAddr != ":8189" || c.WebRTC.TCPAddr != ":8189" {
+		t.Fatalf("defaults: %+v", c)
+	}
+	if c.Ingest.Timeout.D() != 5*time.Second || c.Registry.Prefix != "/sharpeyes/" {
+		t.Fatalf("defaults: timeout %v prefix %q", c.Ingest.Timeout.D(), c.Registry.Prefix)
+	}
+	// Every key appears in the documented file.
+	for _, k := range Keys() {
+		leaf := k[strings.LastIndex(k, ".")+1:]
+		if !strings.Contains(string(Default), leaf+":") {
+			t.Errorf("key %s is not documented in sharpeyes.yaml", k)
+		}
+	}
+}
+
+func TestFileThenEnvironmentOverride(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(f, []byte("http:\n  addr: 127.0.0.1:7000\nregistry:\n  endpoints: [http://10.0.0.1:2379]\n"), 0o600)
+	c, err := Load(f, []string{
+		"SHARPEYES_HTTP_ADDR=127.0.0.1:9080",
+		"SHARPEYES_REGISTRY_ENDPOINTS=http://127.0.0.1:2379,http://127.0.0.1:22379",
+		"SHARPEYES_INGEST_TIMEOUT=2s",
+		`SHARPEYES_WEBRTC_ICE_SERVERS=[{"urls":["stun:127.0.0.1:3478"]}]`,
+		"PATH=/usr/bin",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTP.Addr != "127.0.0.1:9080" {
+		t.Errorf("http.addr = %q, want the environment's", c.HTTP.Addr)
+	}
+	if len(c.Registry.Endpoints) != 2 || c.Registry.Endpoints[1] != "http://127.0.0.1:22379" {
+		t.Errorf("endpoints = %v", c.Registry.Endpoints)
+	}
+	if c.Ingest.Timeout.D() != 2*time.Second || len(c.WebRTC.ICEServers) != 1 {
+		t.Errorf("timeout %v ice %v", c.Ingest.Timeout.D(), c.WebRTC.ICEServers)
+	}
+}
+
+func TestErrorsNameTheKey(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		file, env, want string
+	}{
+		{"http:\n  adr: x\n", "", "adr"},
+		{"ingest:\n  timeout: soon\n", "", "duration"},
+		{"", "SHARPEYES_INGEST_TIMEOUT=0s", "'ingest.timeout' must be greater than zero"},
+		{"", "SHARPEYES_HTTP_ADDR=nonsense", "'http.addr' must be host:port"},
+		{"", "SHARPEYES_HTTP_ADRESS=x", "SHARPEYES_HTTP_ADRESS does not name a config key"},
+		{"", "SHARPEYES_RELAY_RING_SIZE=1000", "'relay.ring_size' must be a power of two"},
+		{"", "SHARPEYES_AUTH_ADMIN_TOKEN=short", "'auth.admin_token' must be at least 16"},
+		{"", "SHARPEYES_WEBRTC_PUBLIC_IPS=example.com", "'webrtc.public_ips' must list IP addresses"},
+		{"", "SHARPEYES_REGISTRY_PREFIX=sharpeyes", "'registry.prefix' must start and end with '/'"},
+		{"", "SHARPEYES_WEBRTC_MAX_SESSIONS=many", "SHARPEYES_WEBRTC_MAX_SESSIONS ('webrtc.max_sessions')"},
+	}
+	for i, tc := range cases {
+		file := ""
+		if tc.file != "" {
+			file = filepath.Join(dir, "c.yaml")
+			os.WriteFile(file, []byte(tc.file), 0o600)
+		}
+		var env []string
+		if tc.env != "" {
+			env = []string{tc.env}
+		}
+		_, err := Load(file, env)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("case %d: err = %v, want it to mention %q", i, err, tc.want)
+		}
+	}
+}
