@@ -1,0 +1,116 @@
+package registry
+
+import (
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Streams are a camera's RTSP URLs.
+type Streams struct {
+	Main string `json:"main"`
+	Sub  string `json:"sub,omitempty"`
+}
+
+// Location is a WGS-84 position.
+type Location struct {
+	Lat float64 `json:"lat"`
+	Lon float64 `json:"lon"`
+}
+
+// Camera is a registered camera as stored in etcd.
+type Camera struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Streams   Streams   `json:"streams"`
+	Transport string    `json:"transport"`
+	OnDemand  bool      `json:"on_demand"`
+	Location  *Location `json:"location,omitempty"`
+	Grid      string    `json:"grid"`
+	Tags      []string  `json:"tags"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// idPattern accepts GB/T 28181 20-digit codes and simpler operator ids.
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// ValidID tells whether id is an acceptable camera id.
+func ValidID(id string) bool { return idPattern.MatchString(id) }
+
+// Normalize fills defaults (transport auto, empty tags) and trims names.
+func (c *Camera) Normalize() {
+	c.Name = strings.TrimSpace(c.Name)
+	if c.Transport == "" {
+		c.Transport = "auto"
+	}
+	if c.Tags == nil {
+		c.Tags = []string{}
+	}
+}
+
+// Validate checks every field and reports the first at fault.
+func (c *Camera) Validate() error {
+	if !ValidID(c.ID) {
+		return &FieldError{"id", "must be 1-64 characters of A-Z a-z 0-9 _ - (a GB/T 28181 20-digit code is recommended)"}
+	}
+	if c.Name == "" {
+		return &FieldError{"name", "is required"}
+	}
+	if len(c.Name) > 200 {
+		return &FieldError{"name", "must be at most 200 bytes"}
+	}
+	if c.Streams.Main == "" {
+		return &FieldError{"streams.main", "is required"}
+	}
+	if err := checkRTSP(c.Streams.Main); err != "" {
+		return &FieldError{"streams.main", err}
+	}
+	if c.Streams.Sub != "" {
+		if err := checkRTSP(c.Streams.Sub); err != "" {
+			return &FieldError{"streams.sub", err}
+		}
+	}
+	switch c.Transport {
+	case "auto", "tcp", "udp":
+	default:
+		return &FieldError{"transport", "must be auto, tcp or udp"}
+	}
+	if l := c.Location; l != nil {
+		if l.Lat < -90 || l.Lat > 90 {
+			return &FieldError{"location.lat", "must be between -90 and 90"}
+		}
+		if l.Lon < -180 || l.Lon > 180 {
+			return &FieldError{"location.lon", "must be between -180 and 180"}
+		}
+	}
+	if len(c.Tags) > 32 {
+		return &FieldError{"tags", "at most 32 tags"}
+	}
+	for _, t := range c.Tags {
+		if t == "" || len(t) > 64 {
+			return &FieldError{"tags", "each tag must be 1-64 bytes"}
+		}
+	}
+	if len(c.Grid) > 64 {
+		return &FieldError{"grid", "must be at most 64 bytes"}
+	}
+	return nil
+}
+
+// checkRTSP returns a message for a bad stream URL, never echoing the URL
+// (it may hold a password).
+func checkRTSP(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "is not a valid URL"
+	}
+	if u.Scheme != "rtsp" && u.Scheme != "rtsps" {
+		return "must be an rtsp:// or rtsps:// URL"
+	}
+	if u.Host == "" || u.Hostname() == "" {
+		return "must name a host"
+	}
+	return ""
+}

@@ -1,0 +1,236 @@
+// Package registry keeps the gateway's shared state in etcd: cameras now,
+// grid cells, nodes and users later. Readers list, then watch from the
+// list's revision + 1, and re-list after compaction.
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// Store reads and writes registry objects under a key prefix.
+type Store struct {
+	cli     *clientv3.Client
+	prefix  string
+	timeout time.Duration
+	log     *slog.Logger
+	now     func() time.Time
+}
+
+// NewStore returns a store on cli; every request is bounded by timeout.
+func NewStore(cli *clientv3.Client, prefix string, timeout time.Duration, log *slog.Logger) *Store {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Store{cli: cli, prefix: prefix, timeout: timeout, log: log.With("component", "registry"), now: time.Now}
+}
+
+func (s *Store) cameraKey(id string) string { return s.prefix + "cameras/" + id }
+func (s *Store) cameraPrefix() string        { return s.prefix + "cameras/" }
+
+func (s *Store) ctx(parent context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(parent, s.timeout)
+}
+
+// unavailable wraps etcd failures so the API can answer 503.
+func unavailable(err error) error {
+	return fmt.Errorf("%w: %v", ErrUnavailable, err)
+}
+
+// CreateCamera stores a new camera; ErrExists if the id is taken.
+func (s *Store) CreateCamera(ctx context.Context, c Camera) (Camera, error) {
+	c.Normalize()
+	if err := c.Validate(); err != nil {
+		return Camera{}, err
+	}
+	c.CreatedAt = s.now().UTC().Truncate(time.Millisecond)
+	c.UpdatedAt = c.CreatedAt
+	b, err := json.Marshal(c)
+	if err != nil {
+		return Camera{}, err
+	}
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	k := s.cameraKey(c.ID)
+	resp, err := s.cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(k), "=", 0)).
+		Then(clientv3.OpPut(k, string(b))).Commit()
+	if err != nil {
+		return Camera{}, unavailable(err)
+	}
+	if !resp.Succeeded {
+		return Camera{}, fmt.Errorf("camera %s: %w", c.ID, ErrExists)
+	}
+	return c, nil
+}
+
+// GetCamera returns one camera.
+func (s *Store) GetCamera(ctx context.Context, id string) (Camera, error) {
+	c, _, err := s.getCamera(ctx, id)
+	return c, err
+}
+
+func (s *Store) getCamera(ctx context.Context, id string) (Camera, int64, error) {
+	if !ValidID(id) {
+		return Camera{}, 0, fmt.Errorf("camera %q: %w", id, ErrNotFound)
+	}
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	resp, err := s.cli.Get(ctx, s.cameraKey(id))
+	if err != nil {
+		return Camera{}, 0, unavailable(err)
+	}
+	if len(resp.Kvs) == 0 {
+		return Camera{}, 0, fmt.Errorf("camera %s: %w", id, ErrNotFound)
+	}
+	var c Camera
+	if err := json.Unmarshal(resp.Kvs[0].Value, &c); err != nil {
+		return Camera{}, 0, fmt.Errorf("camera %s: stored value: %w", id, err)
+	}
+	return c, resp.Kvs[0].ModRevision, nil
+}
+
+// UpdateCamera applies change to a stored camera atomically (compare and
+// swap on its revision, retried on conflict). The id cannot change.
+func (s *Store) UpdateCamera(ctx context.Context, id string, change func(*Camera) error) (Camera, error) {
+	for attempt := 0; attempt < 5; attempt++ {
+		cur, rev, err := s.getCamera(ctx, id)
+		if err != nil {
+			return Camera{}, err
+		}
+		next := cur
+		next.Tags = append([]string(nil), cur.Tags...)
+		if err := change(&next); err != nil {
+			return Camera{}, err
+		}
+		next.ID, next.CreatedAt = cur.ID, cur.CreatedAt
+		next.Normalize()
+		if err := next.Validate(); err != nil {
+			return Camera{}, err
+		}
+		next.UpdatedAt = s.now().UTC().Truncate(time.Millisecond)
+		b, err := json.Marshal(next)
+		if err != nil {
+			return Camera{}, err
+		}
+		k := s.cameraKey(id)
+		tctx, cancel := s.ctx(ctx)
+		resp, err := s.cli.Txn(tctx).If(clientv3.Compare(clientv3.ModRevision(k), "=", rev)).
+			Then(clientv3.OpPut(k, string(b))).Commit()
+		cancel()
+		if err != nil {
+			return Camera{}, unavailable(err)
+		}
+		if resp.Succeeded {
+			return next, nil
+		}
+	}
+	return Camera{}, fmt.Errorf("camera %s: too many concurrent updates: %w", id, ErrUnavailable)
+}
+
+// DeleteCamera removes a camera; ErrNotFound if it was not there.
+func (s *Store) DeleteCamera(ctx context.Context, id string) error {
+	if !ValidID(id) {
+		return fmt.Errorf("camera %q: %w", id, ErrNotFound)
+	}
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	resp, err := s.cli.Delete(ctx, s.cameraKey(id))
+	if err != nil {
+		return unavailable(err)
+	}
+	if resp.Deleted == 0 {
+		return fmt.Errorf("camera %s: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// AllCameras lists every camera, sorted by id, with the revision read at.
+func (s *Store) AllCameras(ctx context.Context) ([]Camera, int64, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	resp, err := s.cli.Get(ctx, s.cameraPrefix(), clientv3.WithPrefix(), clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend))
+	if err != nil {
+		return nil, 0, unavailable(err)
+	}
+	out := make([]Camera, 0, len(resp.Kvs))
+	for _, kv := range resp.Kvs {
+		var c Camera
+		if err := json.Unmarshal(kv.Value, &c); err != nil {
+			s.log.Warn("skipping unreadable camera", "key", string(kv.Key), "error", err)
+			continue
+		}
+		out = append(out, c)
+	}
+	return out, resp.Header.Revision, nil
+}
+
+// CameraHandler receives the registry's cameras: the whole set on every
+// (re-)list, then each change.
+type CameraHandler interface {
+	SyncCameras([]Camera)
+	PutCamera(Camera)
+	DeleteCamera(id string)
+}
+
+// WatchCameras lists the cameras, then follows changes until ctx ends,
+// re-listing after compaction or a lost watch.
+func (s *Store) WatchCameras(ctx context.Context, h CameraHandler) {
+	for ctx.Err() == nil {
+		cams, rev, err := s.AllCameras(ctx)
+		if err != nil {
+			s.log.Warn("list cameras", "error", err)
+			sleep(ctx, time.Second)
+			continue
+		}
+		h.SyncCameras(cams)
+		err = s.watchFrom(ctx, rev+1, h)
+		if ctx.Err() != nil {
+			return
+		}
+		s.log.Info("camera watch ended; re-listing", "error", err)
+		sleep(ctx, 200*time.Millisecond)
+	}
+}
+
+func (s *Store) watchFrom(ctx context.Context, rev int64, h CameraHandler) error {
+	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	defer cancel()
+	prefix := s.cameraPrefix()
+	for resp := range s.cli.Watch(wctx, prefix, clientv3.WithPrefix(), clientv3.WithRev(rev)) {
+		if err := resp.Err(); err != nil {
+			if errors.Is(err, rpctypes.ErrCompacted) {
+				return fmt.Errorf("compacted at %d: %w", resp.CompactRevision, err)
+			}
+			return err
+		}
+		for _, ev := range resp.Events {
+			id := strings.TrimPrefix(string(ev.Kv.Key), prefix)
+			if ev.Type == clientv3.EventTypeDelete {
+				h.DeleteCamera(id)
+				continue
+			}
+			var c Camera
+			if err := json.Unmarshal(ev.Kv.Value, &c); err != nil {
+				s.log.Warn("skipping unreadable camera", "camera", id, "error", err)
+				continue
+			}
+			h.PutCamera(c)
+		}
+	}
+	return errors.New("watch channel closed")
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
