@@ -282,16 +282,29 @@ func (m *Manager) Status(id string) (CameraStatus, error) {
 	return out, nil
 }
 
-// StreamStats returns relay counters per running pull, keyed "id/variant".
-func (m *Manager) StreamStats() map[string]relay.Stats {
+// PullStat describes one running pull, for metrics.
+type PullStat struct {
+	Camera, Variant string
+	Status          Status
+	Relay           relay.Stats
+}
+
+// Pulls lists the running pulls, sorted by camera and variant.
+func (m *Manager) Pulls() []PullStat {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := map[string]relay.Stats{}
+	var out []PullStat
 	for id, c := range m.cams {
 		for v, p := range c.pulls {
-			out[id+"/"+v] = p.stream.Stats()
+			out = append(out, PullStat{Camera: id, Variant: v, Status: p.source.Status(), Relay: p.stream.Stats()})
 		}
 	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Camera != out[j].Camera {
+			return out[i].Camera < out[j].Camera
+		}
+		return out[i].Variant < out[j].Variant
+	})
 	return out
 }
 

@@ -34,7 +34,7 @@ func NewStore(cli *clientv3.Client, prefix string, timeout time.Duration, log *s
 }
 
 func (s *Store) cameraKey(id string) string { return s.prefix + "cameras/" + id }
-func (s *Store) cameraPrefix() string        { return s.prefix + "cameras/" }
+func (s *Store) cameraPrefix() string       { return s.prefix + "cameras/" }
 
 func (s *Store) ctx(parent context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(parent, s.timeout)

@@ -225,13 +225,10 @@ func offerCodecs(offer string) (map[string]bool, error) {
 
 // Offer starts a session for a camera stream and returns its id and answer.
 func (w *WHEP) Offer(ctx context.Context, cameraID, variant, offer string) (string, string, error) {
-	codecs, err := offerCodecs(offer)
-	if err != nil {
-		return "", "", err
-	}
 	if w.cfg.MaxSessions > 0 && w.Sessions("") >= w.cfg.MaxSessions {
 		return "", "", ErrTooManySessions
 	}
+	// The camera first, so an unknown one is a 404 whatever the offer.
 	stream, release, err := w.provider.Acquire(w.ctx, cameraID, variant)
 	if err != nil {
 		return "", "", err
@@ -242,6 +239,10 @@ func (w *WHEP) Offer(ctx context.Context, cameraID, variant, offer string) (stri
 			release()
 		}
 	}()
+	codecs, err := offerCodecs(offer)
+	if err != nil {
+		return "", "", err
+	}
 	readyCtx, cancel := context.WithTimeout(ctx, w.cfg.ReadyTimeout)
 	err = stream.WaitReady(readyCtx)
 	cancel()

@@ -1,0 +1,386 @@
+package api
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"sharpeyes/ingest"
+	"sharpeyes/registry"
+)
+
+// cameraInput is the body of POST and PUT. OnDemand defaults to true.
+type cameraInput struct {
+	ID        string             `json:"id"`
+	Name      string             `json:"name"`
+	Streams   registry.Streams   `json:"streams"`
+	Transport string             `json:"transport"`
+	OnDemand  *bool              `json:"on_demand"`
+	Location  *registry.Location `json:"location"`
+	Grid      string             `json:"grid"`
+	Tags      []string           `json:"tags"`
+}
+
+func (in cameraInput) camera() registry.Camera {
+	od := true
+	if in.OnDemand != nil {
+		od = *in.OnDemand
+	}
+	return registry.Camera{ID: in.ID, Name: in.Name, Streams: in.Streams, Transport: in.Transport,
+		OnDemand: od, Location: in.Location, Grid: in.Grid, Tags: in.Tags}
+}
+
+// cameraView is a camera as answered: stream passwords replaced by ***.
+type cameraView struct {
+	registry.Camera
+	DistanceM *float64 `json:"distance_m,omitempty"`
+}
+
+func view(c registry.Camera) cameraView {
+	c.Streams.Main = ingest.RedactURL(c.Streams.Main)
+	if c.Streams.Sub != "" {
+		c.Streams.Sub = ingest.RedactURL(c.Streams.Sub)
+	}
+	return cameraView{Camera: c}
+}
+
+// keepSecret lets a client send back a URL as it was shown (password ***)
+// without wiping the stored password: same user and host keep the secret.
+func keepSecret(incoming, stored string) string {
+	in, err1 := url.Parse(incoming)
+	old, err2 := url.Parse(stored)
+	if err1 != nil || err2 != nil || in.User == nil || old.User == nil {
+		return incoming
+	}
+	if p, ok := in.User.Password(); !ok || p != "***" {
+		return incoming
+	}
+	if in.User.Username() != old.User.Username() || in.Host != old.Host {
+		return incoming
+	}
+	pw, _ := old.User.Password()
+	in.User = url.UserPassword(old.User.Username(), pw)
+	return in.String()
+}
+
+func (s *Server) createCamera(c *gin.Context) {
+	var in cameraInput
+	if err := bindJSON(c, &in); err != nil {
+		writeError(c, err)
+		return
+	}
+	cam, err := s.store.CreateCamera(c.Request.Context(), in.camera())
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	s.log.Info("camera created", "camera", cam.ID, "main", ingest.RedactURL(cam.Streams.Main))
+	c.Header("Location", "/api/v1/cameras/"+cam.ID)
+	c.JSON(http.StatusCreated, view(cam))
+}
+
+func (s *Server) getCamera(c *gin.Context) {
+	cam, err := s.store.GetCamera(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, view(cam))
+}
+
+func (s *Server) putCamera(c *gin.Context) {
+	var in cameraInput
+	if err := bindJSON(c, &in); err != nil {
+		writeError(c, err)
+		return
+	}
+	id := c.Param("id")
+	if in.ID != "" && in.ID != id {
+		writeError(c, &registry.FieldError{Field: "id", Msg: "does not match the URL"})
+		return
+	}
+	in.ID = id
+	next := in.camera()
+	cam, err := s.store.UpdateCamera(c.Request.Context(), id, func(cur *registry.Camera) error {
+		next.Streams.Main = keepSecret(next.Streams.Main, cur.Streams.Main)
+		next.Streams.Sub = keepSecret(next.Streams.Sub, cur.Streams.Sub)
+		*cur = next
+		return nil
+	})
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, view(cam))
+}
+
+// patchCamera applies a JSON merge patch (RFC 7396).
+func (s *Server) patchCamera(c *gin.Context) {
+	var patch map[string]any
+	if err := bindJSON(c, &patch); err != nil {
+		writeError(c, err)
+		return
+	}
+	if patch == nil {
+		writeError(c, fmt.Errorf("%w: want a JSON object", ErrBadRequest))
+		return
+	}
+	for _, ro := range []string{"id", "created_at", "updated_at"} {
+		if _, ok := patch[ro]; ok {
+			writeError(c, &registry.FieldError{Field: ro, Msg: "cannot be changed"})
+			return
+		}
+	}
+	cam, err := s.store.UpdateCamera(c.Request.Context(), c.Param("id"), func(cur *registry.Camera) error {
+		b, _ := json.Marshal(cur)
+		var doc map[string]any
+		_ = json.Unmarshal(b, &doc)
+		merged, _ := mergePatch(doc, patch).(map[string]any)
+		b, _ = json.Marshal(merged)
+		dec := json.NewDecoder(strings.NewReader(string(b)))
+		dec.DisallowUnknownFields()
+		var next registry.Camera
+		if err := dec.Decode(&next); err != nil {
+			return jsonError(err)
+		}
+		next.Streams.Main = keepSecret(next.Streams.Main, cur.Streams.Main)
+		next.Streams.Sub = keepSecret(next.Streams.Sub, cur.Streams.Sub)
+		*cur = next
+		return nil
+	})
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, view(cam))
+}
+
+// mergePatch implements RFC 7396.
+func mergePatch(target, patch any) any {
+	p, ok := patch.(map[string]any)
+	if !ok {
+		return patch
+	}
+	t, ok := target.(map[string]any)
+	if !ok {
+		t = map[string]any{}
+	}
+	for k, v := range p {
+		if v == nil {
+			delete(t, k)
+			continue
+		}
+		t[k] = mergePatch(t[k], v)
+	}
+	return t
+}
+
+func (s *Server) deleteCamera(c *gin.Context) {
+	if err := s.store.DeleteCamera(c.Request.Context(), c.Param("id")); err != nil {
+		writeError(c, err)
+		return
+	}
+	s.log.Info("camera deleted", "camera", c.Param("id"))
+	c.Status(http.StatusNoContent)
+}
+
+// statusView is GET /cameras/{id}/status.
+type statusView struct {
+	ingest.Status
+	Viewers int    `json:"viewers"`
+	Node    string `json:"node"`
+}
+
+func (s *Server) cameraStatus(c *gin.Context) {
+	id := c.Param("id")
+	if _, err := s.store.GetCamera(c.Request.Context(), id); err != nil {
+		writeError(c, err)
+		return
+	}
+	st, err := s.pulls.Status(id)
+	if err != nil { // registered but not yet seen by the watch
+		st = ingest.CameraStatus{Status: ingest.Status{State: ingest.StateConnecting}}
+	}
+	c.JSON(http.StatusOK, statusView{Status: st.Status, Viewers: st.Viewers, Node: s.cfg.NodeID})
+}
+
+type listPage struct {
+	Items      []cameraView `json:"items"`
+	NextCursor string       `json:"next_cursor"`
+}
+
+// listCameras filters by grid, status, tag and near=lat,lon&radius=m
+// (sorted by distance, with distance_m), and pages with limit and cursor.
+func (s *Server) listCameras(c *gin.Context) {
+	limit, err := intParam(c, "limit", 100, 1, 1000)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	var near *registry.Location
+	radius := 0.0
+	if v := c.Query("near"); v != "" {
+		lat, lon, ok := parseLatLon(v)
+		if !ok {
+			writeError(c, &queryError{"near", "must be lat,lon in degrees"})
+			return
+		}
+		near = &registry.Location{Lat: lat, Lon: lon}
+		radius = 1000
+		if r := c.Query("radius"); r != "" {
+			radius, err = strconv.ParseFloat(r, 64)
+			if err != nil || radius <= 0 || radius > 100_000 {
+				writeError(c, &queryError{"radius", "must be metres, between 0 and 100000"})
+				return
+			}
+		}
+	}
+	offset, after, err := decodeCursor(c.Query("cursor"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	grid, state, tag := c.Query("grid"), c.Query("status"), c.Query("tag")
+	switch state {
+	case "", "online", "offline", "connecting", "idle":
+	default:
+		writeError(c, &queryError{"status", "must be online, offline, connecting or idle"})
+		return
+	}
+	all, _, err := s.store.AllCameras(c.Request.Context())
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	var rows []cameraView
+	for _, cam := range all {
+		if grid != "" && cam.Grid != grid {
+			continue
+		}
+		if tag != "" && !contains(cam.Tags, tag) {
+			continue
+		}
+		if state != "" {
+			st, err := s.pulls.Status(cam.ID)
+			if err != nil || string(st.State) != state {
+				continue
+			}
+		}
+		v := view(cam)
+		if near != nil {
+			if cam.Location == nil {
+				continue
+			}
+			d := haversine(*near, *cam.Location)
+			if d > radius {
+				continue
+			}
+			v.DistanceM = &d
+		}
+		rows = append(rows, v)
+	}
+	page := listPage{Items: []cameraView{}}
+	if near != nil {
+		sort.SliceStable(rows, func(i, j int) bool { return *rows[i].DistanceM < *rows[j].DistanceM })
+		if offset > len(rows) {
+			offset = len(rows)
+		}
+		rows = rows[offset:]
+		if len(rows) > limit {
+			page.NextCursor = encodeCursor(offset+limit, "")
+			rows = rows[:limit]
+		}
+	} else {
+		start := sort.Search(len(rows), func(i int) bool { return rows[i].ID > after })
+		rows = rows[start:]
+		if len(rows) > limit {
+			rows = rows[:limit]
+			page.NextCursor = encodeCursor(0, rows[limit-1].ID)
+		}
+	}
+	page.Items = append(page.Items, rows...)
+	c.JSON(http.StatusOK, page)
+}
+
+func contains(xs []string, x string) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+func intParam(c *gin.Context, name string, def, lo, hi int) (int, error) {
+	v := c.Query(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, &queryError{name, fmt.Sprintf("must be a whole number from %d to %d", lo, hi)}
+	}
+	return n, nil
+}
+
+func parseLatLon(s string) (float64, float64, bool) {
+	a, b, ok := strings.Cut(s, ",")
+	if !ok {
+		return 0, 0, false
+	}
+	lat, err1 := strconv.ParseFloat(strings.TrimSpace(a), 64)
+	lon, err2 := strconv.ParseFloat(strings.TrimSpace(b), 64)
+	if err1 != nil || err2 != nil || lat < -90 || lat > 90 || lon < -180 || lon > 180 {
+		return 0, 0, false
+	}
+	return lat, lon, true
+}
+
+// haversine is the great-circle distance in metres.
+func haversine(a, b registry.Location) float64 {
+	const r = 6371008.8
+	rad := math.Pi / 180
+	dlat, dlon := (b.Lat-a.Lat)*rad, (b.Lon-a.Lon)*rad
+	h := math.Sin(dlat/2)*math.Sin(dlat/2) + math.Cos(a.Lat*rad)*math.Cos(b.Lat*rad)*math.Sin(dlon/2)*math.Sin(dlon/2)
+	return 2 * r * math.Asin(math.Sqrt(h))
+}
+
+// Cursors are opaque to clients: "id:<last id>" or "off:<offset>", base64url.
+func encodeCursor(offset int, after string) string {
+	raw := "id:" + after
+	if after == "" {
+		raw = "off:" + strconv.Itoa(offset)
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(raw))
+}
+
+func decodeCursor(s string) (int, string, error) {
+	if s == "" {
+		return 0, "", nil
+	}
+	bad := &queryError{"cursor", "is not a cursor this server gave out"}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return 0, "", bad
+	}
+	kind, val, _ := strings.Cut(string(b), ":")
+	switch kind {
+	case "id":
+		return 0, val, nil
+	case "off":
+		n, err := strconv.Atoi(val)
+		if err != nil || n < 0 {
+			return 0, "", bad
+		}
+		return n, "", nil
+	}
+	return 0, "", bad
+}

@@ -1,0 +1,47 @@
+package api
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// collector reads per-camera figures at scrape time: no goroutines, no
+// state to keep in step with cameras coming and going.
+type collector struct {
+	pulls Pulls
+	whep  WHEPServer
+}
+
+var (
+	descState      = prometheus.NewDesc("sharpeyes_camera_up", "1 when the camera stream is online, 0 otherwise.", []string{"camera", "stream"}, nil)
+	descBitrate    = prometheus.NewDesc("sharpeyes_camera_bitrate_bits_per_second", "Bitrate received from the camera.", []string{"camera", "stream"}, nil)
+	descFPS        = prometheus.NewDesc("sharpeyes_camera_fps", "Video frames per second received from the camera.", []string{"camera", "stream"}, nil)
+	descViewers    = prometheus.NewDesc("sharpeyes_camera_viewers", "Readers (WebRTC and RTSP) of the camera stream.", []string{"camera", "stream"}, nil)
+	descReconnects = prometheus.NewDesc("sharpeyes_camera_reconnects_total", "Reconnections to the camera since its pull started.", []string{"camera", "stream"}, nil)
+	descDropped    = prometheus.NewDesc("sharpeyes_camera_dropped_frames_total", "Frames skipped for viewers that fell behind.", []string{"camera", "stream"}, nil)
+	descFrames     = prometheus.NewDesc("sharpeyes_camera_frames_total", "Units received from the camera since its pull started.", []string{"camera", "stream"}, nil)
+	descSessions   = prometheus.NewDesc("sharpeyes_webrtc_sessions", "Open WebRTC (WHEP) sessions.", nil, nil)
+)
+
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descState, descBitrate, descFPS, descViewers, descReconnects, descDropped, descFrames, descSessions} {
+		ch <- d
+	}
+}
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	for _, p := range c.pulls.Pulls() {
+		up := 0.0
+		if p.Status.State == "online" {
+			up = 1
+		}
+		l := []string{p.Camera, p.Variant}
+		ch <- prometheus.MustNewConstMetric(descState, prometheus.GaugeValue, up, l...)
+		ch <- prometheus.MustNewConstMetric(descBitrate, prometheus.GaugeValue, float64(p.Status.Bitrate), l...)
+		ch <- prometheus.MustNewConstMetric(descFPS, prometheus.GaugeValue, p.Status.FPS, l...)
+		ch <- prometheus.MustNewConstMetric(descViewers, prometheus.GaugeValue, float64(p.Relay.Readers), l...)
+		ch <- prometheus.MustNewConstMetric(descReconnects, prometheus.CounterValue, float64(p.Status.Reconnects), l...)
+		ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(p.Relay.Dropped), l...)
+		ch <- prometheus.MustNewConstMetric(descFrames, prometheus.CounterValue, float64(p.Relay.Units), l...)
+	}
+	ch <- prometheus.MustNewConstMetric(descSessions, prometheus.GaugeValue, float64(c.whep.Sessions("")))
+}

@@ -1,0 +1,161 @@
+// Package api is the gateway's HTTP surface: REST API, WHEP, web UI,
+// /metrics and /healthz, on one gin engine.
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"sharpeyes/ingest"
+	"sharpeyes/registry"
+	"sharpeyes/relay"
+)
+
+// CameraStore is what the API needs of the registry.
+type CameraStore interface {
+	CreateCamera(ctx context.Context, c registry.Camera) (registry.Camera, error)
+	GetCamera(ctx context.Context, id string) (registry.Camera, error)
+	UpdateCamera(ctx context.Context, id string, change func(*registry.Camera) error) (registry.Camera, error)
+	DeleteCamera(ctx context.Context, id string) error
+	AllCameras(ctx context.Context) ([]registry.Camera, int64, error)
+}
+
+// Pulls is what the API needs of ingest.
+type Pulls interface {
+	Status(id string) (ingest.CameraStatus, error)
+	Pulls() []ingest.PullStat
+}
+
+// WHEPServer is what the API needs of the WebRTC side.
+type WHEPServer interface {
+	Offer(ctx context.Context, cameraID, variant, offer string) (id, answer string, err error)
+	Delete(id string) error
+	Sessions(cameraID string) int
+	ICEServers() []relay.ICEServer
+}
+
+// Config configures the API.
+type Config struct {
+	AdminToken   string
+	MaxBodyBytes int64
+	NodeID       string
+	Web          fs.FS // the browser UI; nil serves none
+	Logger       *slog.Logger
+}
+
+// Server holds the handlers' collaborators.
+type Server struct {
+	cfg   Config
+	store CameraStore
+	pulls Pulls
+	whep  WHEPServer
+	log   *slog.Logger
+	reg   *prometheus.Registry
+}
+
+// New builds the API server.
+func New(cfg Config, store CameraStore, pulls Pulls, whep WHEPServer) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 1 << 20
+	}
+	s := &Server{cfg: cfg, store: store, pulls: pulls, whep: whep, log: cfg.Logger.With("component", "api")}
+	s.reg = prometheus.NewRegistry()
+	s.reg.MustRegister(&collector{pulls: pulls, whep: whep})
+	return s
+}
+
+// Handler returns the gin engine with every route.
+func (s *Server) Handler() http.Handler {
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.Use(gin.Recovery(), s.logRequests, s.limitBody)
+	r.HandleMethodNotAllowed = true
+	r.NoRoute(func(c *gin.Context) {
+		if strings.HasPrefix(c.Request.URL.Path, "/api/") {
+			c.JSON(http.StatusNotFound, apiError{Error: "no such route"})
+			return
+		}
+		c.Status(http.StatusNotFound)
+	})
+	r.NoMethod(func(c *gin.Context) {
+		c.JSON(http.StatusMethodNotAllowed, apiError{Error: "method not allowed"})
+	})
+
+	r.GET("/healthz", s.healthz)
+	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{})))
+
+	v1 := r.Group("/api/v1")
+	// Reads and WHEP are open until access control lands; writes need the token.
+	v1.GET("/cameras", s.listCameras)
+	v1.GET("/cameras/:id", s.getCamera)
+	v1.GET("/cameras/:id/status", s.cameraStatus)
+
+	w := v1.Group("", s.requireToken)
+	w.POST("/cameras", s.createCamera)
+	w.PUT("/cameras/:id", s.putCamera)
+	w.PATCH("/cameras/:id", s.patchCamera)
+	w.DELETE("/cameras/:id", s.deleteCamera)
+
+	whep := v1.Group("/whep", cors)
+	whep.OPTIONS("/:id", s.whepOptions)
+	whep.POST("/:id", s.whepOffer)
+	whep.OPTIONS("/:id/:session", s.whepOptions)
+	whep.PATCH("/:id/:session", s.whepPatch)
+	whep.DELETE("/:id/:session", s.whepDelete)
+
+	if s.cfg.Web != nil {
+		r.GET("/", gin.WrapH(http.FileServerFS(s.cfg.Web)))
+		r.GET("/assets/*file", gin.WrapH(http.FileServerFS(s.cfg.Web)))
+	}
+	return r
+}
+
+func (s *Server) healthz(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"status": "ok", "node": s.cfg.NodeID})
+}
+
+// requireToken checks Authorization: Bearer TOKEN in constant time.
+func (s *Server) requireToken(c *gin.Context) {
+	h := c.GetHeader("Authorization")
+	tok, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok || s.cfg.AdminToken == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.AdminToken)) != 1 {
+		c.Header("WWW-Authenticate", `Bearer realm="sharpeyes"`)
+		writeError(c, ErrUnauthorized)
+		return
+	}
+	c.Next()
+}
+
+func (s *Server) limitBody(c *gin.Context) {
+	if c.Request.ContentLength > s.cfg.MaxBodyBytes {
+		writeError(c, ErrTooLarge)
+		return
+	}
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes)
+	c.Next()
+}
+
+// logRequests logs method, path and status; query strings are left out
+// since they are not needed and could carry secrets.
+func (s *Server) logRequests(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	lvl := slog.LevelDebug
+	if c.Writer.Status() >= 500 {
+		lvl = slog.LevelWarn
+	}
+	s.log.Log(c.Request.Context(), lvl, "request", "method", c.Request.Method, "path", c.Request.URL.Path,
+		"status", c.Writer.Status(), "took", time.Since(start).Round(time.Microsecond))
+}

@@ -1,0 +1,94 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+)
+
+// cors lets browser players on other origins use WHEP.
+func cors(c *gin.Context) {
+	h := c.Writer.Header()
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("Access-Control-Allow-Methods", "OPTIONS, POST, PATCH, DELETE")
+	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, If-Match")
+	h.Set("Access-Control-Expose-Headers", "Location, Link, ETag, Accept-Patch")
+	c.Next()
+}
+
+func (s *Server) whepOptions(c *gin.Context) {
+	s.iceLinks(c)
+	c.Header("Accept-Post", "application/sdp")
+	c.Status(http.StatusNoContent)
+}
+
+// iceLinks advertises STUN/TURN servers as WHEP Link headers (RFC 9725 4.4).
+func (s *Server) iceLinks(c *gin.Context) {
+	for _, srv := range s.whep.ICEServers() {
+		for _, u := range srv.URLs {
+			v := fmt.Sprintf(`<%s>; rel="ice-server"`, u)
+			if srv.Username != "" {
+				v += fmt.Sprintf(`; username="%s"; credential="%s"; credential-type="password"`, srv.Username, srv.Credential)
+			}
+			c.Writer.Header().Add("Link", v)
+		}
+	}
+}
+
+func (s *Server) whepOffer(c *gin.Context) {
+	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	if err != nil || mt != "application/sdp" {
+		writeError(c, fmt.Errorf("%w: WHEP offers must be application/sdp", ErrUnsupportedMedia))
+		return
+	}
+	body, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(c, fmt.Errorf("%w (limit %d bytes)", ErrTooLarge, mbe.Limit))
+			return
+		}
+		writeError(c, fmt.Errorf("%w: %v", ErrBadRequest, err))
+		return
+	}
+	variant := c.DefaultQuery("stream", "main")
+	if variant != "main" && variant != "sub" {
+		writeError(c, &queryError{"stream", "must be main or sub"})
+		return
+	}
+	id := c.Param("id")
+	sid, answer, err := s.whep.Offer(c.Request.Context(), id, variant, string(body))
+	if err != nil {
+		s.log.Info("whep offer refused", "camera", id, "stream", variant, "error", err)
+		writeError(c, err)
+		return
+	}
+	s.iceLinks(c)
+	c.Header("Location", "/api/v1/whep/"+id+"/"+sid)
+	c.Header("ETag", `"`+sid+`"`)
+	c.Data(http.StatusCreated, "application/sdp", []byte(answer))
+}
+
+// whepPatch: trickle ICE and ICE restarts are not supported; all candidates
+// are in the answer (RFC 9725 allows a 405 here).
+func (s *Server) whepPatch(c *gin.Context) {
+	c.Header("Allow", "DELETE, OPTIONS")
+	writeErrorStatus(c, http.StatusMethodNotAllowed, "trickle ICE is not supported: every candidate is in the answer")
+}
+
+func (s *Server) whepDelete(c *gin.Context) {
+	if err := s.whep.Delete(c.Param("session")); err != nil {
+		writeError(c, err)
+		return
+	}
+	c.Status(http.StatusOK)
+}
+
+func writeErrorStatus(c *gin.Context, code int, msg string) {
+	c.AbortWithStatusJSON(code, apiError{Error: strings.TrimSpace(msg)})
+}

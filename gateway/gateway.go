@@ -1,0 +1,201 @@
+// Package gateway wires the components into a running gateway: registry,
+// ingest, relay (WHEP and RTSP re-serve) and the HTTP API, started in
+// dependency order and closed in reverse.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"sharpeyes/api"
+	"sharpeyes/configs"
+	"sharpeyes/ingest"
+	"sharpeyes/registry"
+	"sharpeyes/relay"
+)
+
+// Gateway is a running node.
+type Gateway struct {
+	cfg     *configs.Config
+	log     *slog.Logger
+	etcd    *registry.Embedded
+	cli     *clientv3.Client
+	store   *registry.Store
+	manager *ingest.Manager
+	whep    *relay.WHEP
+	rtsp    *relay.RTSPServer
+	http    *http.Server
+	httpLn  net.Listener
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	closed sync.Once
+}
+
+// Options are the parts of a gateway that do not come from the config file.
+type Options struct {
+	Logger *slog.Logger
+	Web    fs.FS // browser UI; nil serves none
+}
+
+// Start brings a gateway up; on error everything started is closed again.
+func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
+	log := opt.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	g := &Gateway{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			g.Close()
+		}
+	}()
+	endpoints := cfg.Registry.Endpoints
+	if len(endpoints) == 0 {
+		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+			return nil, fmt.Errorf("data_dir: %w", err)
+		}
+		g.etcd, err = registry.StartEmbedded(cfg.DataDir, 30*time.Second)
+		if err != nil {
+			return nil, err
+		}
+		endpoints = []string{g.etcd.Endpoint}
+	}
+	g.cli, err = registry.Connect(endpoints, cfg.Registry.DialTimeout.D())
+	if err != nil {
+		return nil, err
+	}
+	g.store = registry.NewStore(g.cli, cfg.Registry.Prefix, cfg.Registry.DialTimeout.D(), log)
+
+	g.manager = ingest.NewManager(ingest.ManagerConfig{
+		IdleTimeout: cfg.Ingest.IdleTimeout.D(), Timeout: cfg.Ingest.Timeout.D(),
+		BackoffMin: cfg.Ingest.BackoffMin.D(), BackoffMax: cfg.Ingest.BackoffMax.D(),
+		Stream: relay.StreamConfig{RingSize: cfg.Relay.RingSize, MaxLag: cfg.Relay.MaxLag},
+		Logger: log,
+	})
+	ice := make([]relay.ICEServer, len(cfg.WebRTC.ICEServers))
+	for i, s := range cfg.WebRTC.ICEServers {
+		ice[i] = relay.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential}
+	}
+	g.whep, err = relay.NewWHEP(relay.WebRTCConfig{
+		UDPAddr: cfg.WebRTC.UDPAddr, TCPAddr: cfg.WebRTC.TCPAddr, PublicIPs: cfg.WebRTC.PublicIPs,
+		ICEServers: ice, MaxSessions: cfg.WebRTC.MaxSessions, ReadyTimeout: cfg.Ingest.Timeout.D() + 3*time.Second,
+		Logger: log,
+	}, g.manager)
+	if err != nil {
+		return nil, err
+	}
+	g.rtsp, err = relay.NewRTSPServer(relay.RTSPConfig{Addr: cfg.RTSP.Addr, Logger: log}, g.manager)
+	if err != nil {
+		return nil, err
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	g.cancel = cancel
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		g.store.WatchCameras(ctx, &follower{m: g.manager, log: log})
+	}()
+
+	node, _ := os.Hostname()
+	srv := api.New(api.Config{AdminToken: cfg.Auth.AdminToken, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
+		NodeID: node, Web: opt.Web, Logger: log}, g.store, g.manager, g.whep)
+	g.httpLn, err = net.Listen("tcp", cfg.HTTP.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("http %s: %w", cfg.HTTP.Addr, err)
+	}
+	g.http = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		if err := g.http.Serve(g.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server", "error", err)
+		}
+	}()
+	log.Info("gateway started", "http", g.httpLn.Addr().String(), "rtsp", g.rtsp.Addr(),
+		"webrtc_udp", g.whep.UDPAddr().String(), "registry", registryMode(cfg))
+	return g, nil
+}
+
+func registryMode(cfg *configs.Config) string {
+	if len(cfg.Registry.Endpoints) == 0 {
+		return "embedded"
+	}
+	return "external"
+}
+
+// HTTPAddr is the bound HTTP address.
+func (g *Gateway) HTTPAddr() string { return g.httpLn.Addr().String() }
+
+// RTSPAddr is the bound RTSP re-serve address.
+func (g *Gateway) RTSPAddr() string { return g.rtsp.Addr() }
+
+// Store is the camera registry.
+func (g *Gateway) Store() *registry.Store { return g.store }
+
+// Close shuts down in reverse order of start.
+func (g *Gateway) Close() {
+	g.closed.Do(func() {
+		if g.http != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = g.http.Shutdown(ctx)
+			cancel()
+		}
+		if g.cancel != nil {
+			g.cancel()
+		}
+		if g.rtsp != nil {
+			g.rtsp.Close()
+		}
+		if g.whep != nil {
+			g.whep.Close()
+		}
+		if g.manager != nil {
+			g.manager.Close()
+		}
+		g.wg.Wait()
+		if g.cli != nil {
+			g.cli.Close()
+		}
+		if g.etcd != nil {
+			g.etcd.Close()
+		}
+	})
+}
+
+// follower applies registry changes to the ingest manager.
+type follower struct {
+	m   *ingest.Manager
+	log *slog.Logger
+}
+
+func spec(c registry.Camera) ingest.CameraSpec {
+	return ingest.CameraSpec{ID: c.ID, Main: c.Streams.Main, Sub: c.Streams.Sub, Transport: c.Transport, OnDemand: c.OnDemand}
+}
+
+func (f *follower) SyncCameras(cs []registry.Camera) {
+	specs := make([]ingest.CameraSpec, len(cs))
+	for i, c := range cs {
+		specs[i] = spec(c)
+	}
+	f.m.Sync(specs)
+}
+
+func (f *follower) PutCamera(c registry.Camera) {
+	if err := f.m.Upsert(spec(c)); err != nil {
+		f.log.Warn("camera not pulled", "camera", c.ID, "error", err)
+	}
+}
+
+func (f *follower) DeleteCamera(id string) { f.m.Remove(id) }
