@@ -345,3 +345,6 @@ func (f *Fleet) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) {
 	delete(f.sessions, ctx.Session)
 	f.mu.Unlock()
 }
+
+// Cameras is the number of cameras in the fleet.
+func (f *Fleet) Cameras() int { return f.cfg.Cameras }

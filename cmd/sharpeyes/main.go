@@ -1,0 +1,196 @@
+// Command sharpeyes is the video aggregation gateway.
+//
+//	sharpeyes serve [--config FILE]   run a gateway node
+//	sharpeyes demo  [--config FILE]   run with simulated cameras around Slender West Lake
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"sharpeyes"
+	"sharpeyes/camsim"
+	"sharpeyes/configs"
+	"sharpeyes/gateway"
+	"sharpeyes/registry"
+	"sharpeyes/web"
+)
+
+const usage = `usage: sharpeyes <command> [flags]
+
+commands:
+  serve   run a gateway node (--config FILE)
+  demo    run a gateway with 16 simulated cameras and print its URL
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "serve":
+		err = serve(os.Args[2:], false)
+	case "demo":
+		err = serve(os.Args[2:], true)
+	case "-h", "--help", "help":
+		fmt.Print(usage)
+		return
+	default:
+		fmt.Fprintf(os.Stderr, "unknown command %q\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sharpeyes:", err)
+		os.Exit(1)
+	}
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+func serve(args []string, demo bool) error {
+	name := "serve"
+	if demo {
+		name = "demo"
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	file := fs.String("config", "", "config file (YAML); the built-in defaults apply without one")
+	cameras := fs.Int("cameras", 16, "demo: number of simulated cameras (1-16)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	env := os.Environ()
+	if demo {
+		var cleanup func()
+		var err error
+		env, cleanup, err = demoEnv(env)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+	}
+	cfg, err := configs.Load(*file, env)
+	if err != nil {
+		return err
+	}
+	if cfg.Auth.AdminToken == "" {
+		return errors.New("'auth.admin_token' must be set for serve (config file or SHARPEYES_AUTH_ADMIN_TOKEN)")
+	}
+	log := newLogger(os.Stderr, cfg.LogLevel)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	var fleet *camsim.Fleet
+	if demo {
+		n := min(max(*cameras, 1), 16)
+		fleet, err = camsim.Start(camsim.Config{Listen: "127.0.0.1:0", Cameras: n,
+			Main: sharpeyes.MainClip, Sub: sharpeyes.SubClip, Logger: log})
+		if err != nil {
+			return err
+		}
+		defer fleet.Close()
+	}
+	g, err := gateway.Start(cfg, gateway.Options{Logger: log, Web: web.FS()})
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	if demo {
+		if err := registerDemo(ctx, g.Store(), fleet); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("\nsharpeyes is running: %s\n", browseURL(g.HTTPAddr()))
+	fmt.Printf("RTSP re-serve:        rtsp://%s/<camera-id>\n", displayAddr(g.RTSPAddr()))
+	if demo {
+		fmt.Printf("admin token:          %s\n", cfg.Auth.AdminToken)
+		fmt.Printf("try:                  curl %s/api/v1/cameras\n", browseURL(g.HTTPAddr()))
+	}
+	fmt.Println("press Ctrl-C to stop")
+	<-ctx.Done()
+	fmt.Println("\nstopping…")
+	return nil
+}
+
+// demoEnv gives the demo a fresh data directory and an admin token unless
+// the environment already sets them.
+func demoEnv(env []string) ([]string, func(), error) {
+	has := func(name string) bool {
+		for _, kv := range env {
+			if strings.HasPrefix(kv, name+"=") {
+				return true
+			}
+		}
+		return false
+	}
+	cleanup := func() {}
+	if !has(configs.EnvName("data_dir")) {
+		dir, err := os.MkdirTemp("", "sharpeyes-demo-")
+		if err != nil {
+			return nil, nil, err
+		}
+		cleanup = func() { os.RemoveAll(dir) }
+		env = append(env, configs.EnvName("data_dir")+"="+dir)
+	}
+	if !has(configs.EnvName("auth.admin_token")) {
+		b := make([]byte, 16)
+		_, _ = rand.Read(b)
+		env = append(env, configs.EnvName("auth.admin_token")+"="+hex.EncodeToString(b))
+	}
+	return env, cleanup, nil
+}
+
+func registerDemo(ctx context.Context, store *registry.Store, fleet *camsim.Fleet) error {
+	cams, err := configs.DemoCameras()
+	if err != nil {
+		return err
+	}
+	for i, dc := range cams {
+		if i >= fleet.Cameras() {
+			break
+		}
+		cam := registry.Camera{ID: dc.ID, Name: dc.Name, OnDemand: !dc.AlwaysOn, Tags: dc.Tags,
+			Streams:  registry.Streams{Main: fleet.URL(i+1, false), Sub: fleet.URL(i+1, true)},
+			Location: &registry.Location{Lat: dc.Lat, Lon: dc.Lon}}
+		if _, err := store.CreateCamera(ctx, cam); errors.Is(err, registry.ErrExists) {
+			_, err = store.UpdateCamera(ctx, cam.ID, func(c *registry.Camera) error { *c = cam; return nil })
+			if err != nil {
+				return err
+			}
+		} else if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// browseURL turns a listen address into a URL a person can open.
+func browseURL(addr string) string { return "http://" + displayAddr(addr) }
+
+func displayAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if host == "" || host == "::" || host == "0.0.0.0" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}

@@ -1,0 +1,195 @@
+// sharpeyes live wall: camera list with status, 1/4/9/16 split, WHEP playback.
+'use strict';
+
+const I18N = {
+  zh: { title: '雪亮工程 · 视频汇聚网关', filter: '搜索摄像机', close: '关闭', lang: 'English',
+        online: '在线', offline: '离线', connecting: '连接中', idle: '按需', empty: '点击左侧摄像机播放',
+        loading: '正在连接…', failed: '无法播放', retry: '秒后重试', summary: (on, all) => `在线 ${on} / 共 ${all}` },
+  en: { title: 'Sharp Eyes · Video Gateway', filter: 'Search cameras', close: 'Close', lang: '中文',
+        online: 'online', offline: 'offline', connecting: 'connecting', idle: 'on demand', empty: 'Pick a camera on the left',
+        loading: 'Connecting…', failed: 'Cannot play', retry: 's to retry', summary: (on, all) => `${on} of ${all} online` },
+};
+let lang = localStorage.getItem('lang') || 'zh';
+const t = (k) => I18N[lang][k];
+
+const state = { cameras: [], status: {}, layout: 4, tiles: [], selected: 0 };
+window.__sharpeyes = state; // for tests and debugging
+
+function applyLang() {
+  document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
+  document.querySelectorAll('[data-i18n]').forEach(e => { e.textContent = t(e.dataset.i18n); });
+  document.querySelectorAll('[data-i18n-placeholder]').forEach(e => { e.placeholder = t(e.dataset.i18nPlaceholder); });
+  document.getElementById('lang').textContent = t('lang');
+  document.title = t('title');
+  renderList(); renderSummary();
+  state.tiles.forEach(tile => tile.cam || setMsg(tile, t('empty')));
+}
+
+async function api(path) {
+  const r = await fetch(path);
+  if (!r.ok) throw new Error(`${r.status}`);
+  return r.json();
+}
+
+async function loadCameras() {
+  const page = await api('/api/v1/cameras?limit=1000');
+  state.cameras = page.items;
+  await Promise.all(state.cameras.map(async c => {
+    try { state.status[c.id] = await api(`/api/v1/cameras/${encodeURIComponent(c.id)}/status`); } catch (e) { /* keep last */ }
+  }));
+  renderList(); renderSummary();
+}
+
+function renderSummary() {
+  const on = state.cameras.filter(c => (state.status[c.id] || {}).state === 'online').length;
+  document.getElementById('summary').textContent = I18N[lang].summary(on, state.cameras.length);
+}
+
+function renderList() {
+  const ul = document.getElementById('cameras');
+  const q = document.getElementById('filter').value.trim().toLowerCase();
+  ul.replaceChildren(...state.cameras
+    .filter(c => !q || c.name.toLowerCase().includes(q) || c.id.includes(q) || (c.tags || []).some(x => x.includes(q)))
+    .map(c => {
+      const st = (state.status[c.id] || {}).state || 'idle';
+      const li = document.createElement('li');
+      li.dataset.id = c.id;
+      li.title = t(st);
+      li.innerHTML = `<span class="dot ${st}"></span><span><span class="name"></span><span class="id"></span></span>`;
+      li.querySelector('.name').textContent = c.name;
+      li.querySelector('.id').textContent = c.id;
+      li.onclick = () => assign(state.selected, c);
+      return li;
+    }));
+}
+
+function setMsg(tile, text) { tile.msg.textContent = text; tile.msg.style.display = text ? 'flex' : 'none'; }
+
+// WHEP (RFC 9725): POST the offer, get the answer and a session URL.
+async function whep(video, cameraId, stream) {
+  const pc = new RTCPeerConnection();
+  pc.addTransceiver('video', { direction: 'recvonly' });
+  pc.addTransceiver('audio', { direction: 'recvonly' });
+  pc.ontrack = (e) => { if (!video.srcObject) video.srcObject = e.streams[0] || new MediaStream([e.track]); };
+  await pc.setLocalDescription(await pc.createOffer());
+  await new Promise(res => { // non-trickle: wait for candidates, briefly
+    if (pc.iceGatheringState === 'complete') return res();
+    const done = () => { if (pc.iceGatheringState === 'complete') res(); };
+    pc.addEventListener('icegatheringstatechange', done);
+    setTimeout(res, 1500);
+  });
+  const r = await fetch(`/api/v1/whep/${encodeURIComponent(cameraId)}?stream=${stream}`, {
+    method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp });
+  if (r.status !== 201) {
+    pc.close();
+    let msg = `${r.status}`;
+    try { msg += ' ' + (await r.json()).error; } catch (e) { /* not JSON */ }
+    throw new Error(msg);
+  }
+  const location = r.headers.get('Location');
+  await pc.setRemoteDescription({ type: 'answer', sdp: await r.text() });
+  return { pc, close: () => { pc.close(); if (location) fetch(location, { method: 'DELETE' }).catch(() => {}); } };
+}
+
+function stopTile(tile) {
+  clearTimeout(tile.retry);
+  if (tile.session) tile.session.close();
+  tile.session = null;
+  tile.video.srcObject = null;
+}
+
+async function play(tile) {
+  stopTile(tile);
+  const cam = tile.cam;
+  if (!cam) return;
+  setMsg(tile, t('loading'));
+  try {
+    const s = await whep(tile.video, cam.id, 'sub');
+    if (tile.cam !== cam) { s.close(); return; }
+    tile.session = s;
+    s.pc.addEventListener('connectionstatechange', () => {
+      if (['failed', 'closed', 'disconnected'].includes(s.pc.connectionState) && tile.session === s) scheduleRetry(tile, t('failed'));
+    });
+    tile.video.onplaying = () => setMsg(tile, '');
+  } catch (e) {
+    scheduleRetry(tile, `${t('failed')} (${e.message})`);
+  }
+}
+
+function scheduleRetry(tile, why) {
+  stopTile(tile);
+  setMsg(tile, `${why} · 3${t('retry')}`);
+  tile.retry = setTimeout(() => play(tile), 3000);
+}
+
+function assign(i, cam) {
+  const tile = state.tiles[i];
+  tile.cam = cam;
+  tile.name.textContent = cam.name;
+  play(tile);
+  select((i + 1) % state.tiles.length);
+}
+
+function select(i) {
+  state.selected = i;
+  state.tiles.forEach((tile, j) => tile.el.classList.toggle('sel', i === j));
+}
+
+function buildWall(n) {
+  const old = state.tiles;
+  state.tiles = [];
+  const wall = document.getElementById('wall');
+  wall.className = `wall n${n}`;
+  wall.replaceChildren();
+  for (let i = 0; i < n; i++) {
+    const el = document.createElement('div');
+    el.className = 'tile';
+    el.innerHTML = '<video autoplay muted playsinline></video><div class="label"><span class="dot"></span><span class="nm"></span></div><div class="msg"></div>';
+    const tile = { el, video: el.querySelector('video'), name: el.querySelector('.nm'), dot: el.querySelector('.dot'), msg: el.querySelector('.msg'), cam: null };
+    el.onclick = () => select(i);
+    el.ondblclick = () => tile.cam && openFull(tile.cam);
+    wall.appendChild(el);
+    state.tiles.push(tile);
+    const prev = old[i];
+    if (prev && prev.cam) { tile.cam = prev.cam; tile.name.textContent = prev.cam.name; prev.session && prev.session.close(); play(tile); }
+    else setMsg(tile, t('empty'));
+  }
+  old.slice(n).forEach(stopTile);
+  document.querySelectorAll('.layouts button').forEach(b => b.classList.toggle('on', +b.dataset.layout === n));
+  select(0);
+}
+
+let full = null;
+async function openFull(cam) {
+  document.getElementById('full').classList.remove('hidden');
+  document.getElementById('fullname').textContent = cam.name;
+  const v = document.getElementById('fullvideo');
+  v.srcObject = null;
+  try { full = await whep(v, cam.id, 'main'); } catch (e) { document.getElementById('fullname').textContent = `${cam.name} · ${t('failed')} (${e.message})`; }
+}
+function closeFull() {
+  document.getElementById('full').classList.add('hidden');
+  if (full) full.close();
+  full = null;
+}
+
+function refreshDots() {
+  state.tiles.forEach(tile => { if (tile.cam) tile.dot.className = 'dot ' + ((state.status[tile.cam.id] || {}).state || 'idle'); });
+}
+
+async function main() {
+  document.querySelectorAll('.layouts button').forEach(b => { b.onclick = () => buildWall(+b.dataset.layout); });
+  document.getElementById('lang').onclick = () => { lang = lang === 'zh' ? 'en' : 'zh'; localStorage.setItem('lang', lang); applyLang(); };
+  document.getElementById('filter').oninput = renderList;
+  document.getElementById('fullclose').onclick = closeFull;
+  document.addEventListener('keydown', e => { if (e.key === 'Escape') closeFull(); });
+  const n = +(new URLSearchParams(location.search).get('layout') || 4);
+  buildWall([1, 4, 9, 16].includes(n) ? n : 4);
+  applyLang();
+  try { await loadCameras(); } catch (e) { document.getElementById('summary').textContent = e.message; }
+  state.cameras.slice(0, state.tiles.length).forEach((c, i) => assign(i, c));
+  select(0);
+  refreshDots();
+  setInterval(async () => { try { await loadCameras(); refreshDots(); } catch (e) { /* offline API: keep showing */ } }, 3000);
+}
+main();
