@@ -34,10 +34,14 @@ async function api(path) {
 async function loadCameras() {
   const page = await api('/api/v1/cameras?limit=1000');
   state.cameras = page.items;
+  renderList();
+}
+
+async function loadStatus() {
   await Promise.all(state.cameras.map(async c => {
     try { state.status[c.id] = await api(`/api/v1/cameras/${encodeURIComponent(c.id)}/status`); } catch (e) { /* keep last */ }
   }));
-  renderList(); renderSummary();
+  renderList(); renderSummary(); refreshDots();
 }
 
 function renderSummary() {
@@ -72,12 +76,9 @@ async function whep(video, cameraId, stream) {
   pc.addTransceiver('audio', { direction: 'recvonly' });
   pc.ontrack = (e) => { if (!video.srcObject) video.srcObject = e.streams[0] || new MediaStream([e.track]); };
   await pc.setLocalDescription(await pc.createOffer());
-  await new Promise(res => { // non-trickle: wait for candidates, briefly
-    if (pc.iceGatheringState === 'complete') return res();
-    const done = () => { if (pc.iceGatheringState === 'complete') res(); };
-    pc.addEventListener('icegatheringstatechange', done);
-    setTimeout(res, 1500);
-  });
+  // No trickle and no wait for gathering: the server learns this browser's
+  // address from its first connectivity check (a peer-reflexive candidate).
+  performance.mark(`whep-post:${cameraId}`);
   const r = await fetch(`/api/v1/whep/${encodeURIComponent(cameraId)}?stream=${stream}`, {
     method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp });
   if (r.status !== 201) {
@@ -86,6 +87,8 @@ async function whep(video, cameraId, stream) {
     try { msg += ' ' + (await r.json()).error; } catch (e) { /* not JSON */ }
     throw new Error(msg);
   }
+  performance.mark(`whep-answer:${cameraId}`);
+  pc.addEventListener('connectionstatechange', () => { if (pc.connectionState === 'connected') performance.mark(`connected:${cameraId}`); });
   const location = r.headers.get('Location');
   await pc.setRemoteDescription({ type: 'answer', sdp: await r.text() });
   return { pc, close: () => { pc.close(); if (location) fetch(location, { method: 'DELETE' }).catch(() => {}); } };
@@ -189,7 +192,7 @@ async function main() {
   try { await loadCameras(); } catch (e) { document.getElementById('summary').textContent = e.message; }
   state.cameras.slice(0, state.tiles.length).forEach((c, i) => assign(i, c));
   select(0);
-  refreshDots();
-  setInterval(async () => { try { await loadCameras(); refreshDots(); } catch (e) { /* offline API: keep showing */ } }, 3000);
+  loadStatus();
+  setInterval(async () => { try { await loadCameras(); await loadStatus(); } catch (e) { /* API unreachable: keep playing */ } }, 3000);
 }
 main();

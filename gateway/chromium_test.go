@@ -1,0 +1,77 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"sharpeyes/camsim"
+	"sharpeyes/configs"
+	"sharpeyes/web"
+)
+
+// TestChromiumPlaysCameraFromWebPage loads the live wall in headless
+// Chromium (Debian's, driven by playwright-core) and requires a decoded
+// video frame within 2 s of navigation start.
+func TestChromiumPlaysCameraFromWebPage(t *testing.T) {
+	chromium := os.Getenv("CHROMIUM")
+	if chromium == "" {
+		chromium = "/usr/bin/chromium"
+	}
+	script, _ := filepath.Abs("../web/e2e/play.mjs")
+	if _, err := os.Stat(chromium); err != nil {
+		t.Fatalf("%s missing: run `make deps` (installs chromium)", chromium)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(script), "node_modules", "playwright-core")); err != nil {
+		t.Fatal("playwright-core missing: run `make deps` (npm ci in web/e2e)")
+	}
+	cfg, err := configs.Load("", []string{
+		"SHARPEYES_DATA_DIR=" + t.TempDir(), "SHARPEYES_HTTP_ADDR=127.0.0.1:0", "SHARPEYES_RTSP_ADDR=127.0.0.1:0",
+		"SHARPEYES_WEBRTC_UDP_ADDR=127.0.0.1:0", "SHARPEYES_WEBRTC_TCP_ADDR=127.0.0.1:0", "SHARPEYES_AUTH_ADMIN_TOKEN=" + token,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := Start(cfg, Options{Web: web.FS()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	fleet := startFleet(t, "127.0.0.1:0", camsim.Config{Cameras: 1})
+	defer fleet.Close()
+	api := apiClient{t, "http://" + g.HTTPAddr()}
+	if code, r := api.json("POST", "/api/v1/cameras", map[string]any{"id": "32100200001320000001", "name": "瘦西湖路东口",
+		"on_demand": false, "streams": map[string]string{"main": fleet.URL(1, false), "sub": fleet.URL(1, true)}}); code != http.StatusCreated {
+		t.Fatalf("create: %d %v", code, r)
+	}
+	eventually(t, 10*time.Second, "camera online", func() bool { return api.state("32100200001320000001") == "online" })
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", script, api.base+"/?layout=1")
+	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
+	out, err := cmd.Output()
+	if err != nil {
+		var stderr []byte
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = ee.Stderr
+		}
+		t.Fatalf("play.mjs: %v\n%s\n%s", err, out, stderr)
+	}
+	var res struct {
+		FirstDecodedMS int `json:"first_decoded_ms"`
+		FramesDecoded  int `json:"frames_decoded"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("play.mjs output %q: %v", out, err)
+	}
+	t.Logf("first frame decoded %d ms after navigation start (%d frames)", res.FirstDecodedMS, res.FramesDecoded)
+	if res.FirstDecodedMS <= 0 || res.FirstDecodedMS > 2000 {
+		t.Fatalf("framesDecoded > 0 at %d ms after load, want within 2000 ms", res.FirstDecodedMS)
+	}
+}
