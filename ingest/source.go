@@ -18,6 +18,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph264"
 	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph265"
+	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
 	"github.com/pion/rtp"
 
 	"sharpeyes/relay"
@@ -180,6 +181,13 @@ func (s *Source) session(ctx context.Context) (bool, error) {
 	for {
 		select {
 		case err := <-errc:
+			// gortsplib's play timeouts mean media stopped while the
+			// session stayed up: a stall, whichever clock noticed first.
+			var tcpTO liberrors.ErrClientTCPTimeout
+			var udpTO liberrors.ErrClientUDPTimeout
+			if errors.As(err, &tcpTO) || errors.As(err, &udpTO) {
+				return dp.online(), fmt.Errorf("%w (%v)", ErrStalled, err)
+			}
 			return dp.online(), fmt.Errorf("session: %w", err)
 		case <-tick.C:
 			if last := dp.lastUnit(); time.Since(last) > s.cfg.Timeout {

@@ -240,9 +240,14 @@ func TestStallGoesOfflineThenRecoversWithContinuousPTS(t *testing.T) {
 		t.Fatal("no reconnect counted")
 	}
 
+	reconnects := src.Status().Reconnects
 	f.Drop(1) // a camera reboot as seen from the network
+	deadline := time.Now().Add(5 * time.Second)
+	for src.Status().Reconnects == reconnects && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
 	waitState(t, src, StateOnline, 5*time.Second)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var prev time.Duration
 	for i := 0; i < 30; i++ {
