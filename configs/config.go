@@ -85,6 +85,9 @@ type Config struct {
 	Auth struct {
 		AdminToken string `yaml:"admin_token"`
 	} `yaml:"auth"`
+	Debug struct {
+		PprofAddr string `yaml:"pprof_addr"`
+	} `yaml:"debug"`
 }
 
 // Load reads the defaults, then file (if not empty), then the environment
@@ -283,6 +286,11 @@ func (c *Config) Validate() error {
 	for _, e := range c.Registry.Endpoints {
 		if !strings.HasPrefix(e, "http://") && !strings.HasPrefix(e, "https://") {
 			bad("registry.endpoints", "must be http:// or https:// URLs, not %q", e)
+		}
+	}
+	if a := c.Debug.PprofAddr; a != "" {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			bad("debug.pprof_addr", "must be host:port or empty, not %q", a)
 		}
 	}
 	if t := c.Auth.AdminToken; t != "" && len(t) < 16 {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"sync"
 	"time"
@@ -36,6 +37,7 @@ type Gateway struct {
 	rtsp    *relay.RTSPServer
 	http    *http.Server
 	httpLn  net.Listener
+	pprof   *http.Server
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -123,6 +125,11 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 			log.Error("http server", "error", err)
 		}
 	}()
+	if cfg.Debug.PprofAddr != "" {
+		if err := g.startPprof(cfg.Debug.PprofAddr); err != nil {
+			return nil, err
+		}
+	}
 	log.Info("gateway started", "http", g.httpLn.Addr().String(), "rtsp", g.rtsp.Addr(),
 		"webrtc_udp", g.whep.UDPAddr().String(), "registry", registryMode(cfg))
 	return g, nil
@@ -147,6 +154,9 @@ func (g *Gateway) Store() *registry.Store { return g.store }
 // Close shuts down in reverse order of start.
 func (g *Gateway) Close() {
 	g.closed.Do(func() {
+		if g.pprof != nil {
+			_ = g.pprof.Close()
+		}
 		if g.http != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			_ = g.http.Shutdown(ctx)
@@ -199,3 +209,24 @@ func (f *follower) PutCamera(c registry.Camera) {
 }
 
 func (f *follower) DeleteCamera(id string) { f.m.Remove(id) }
+
+// startPprof serves Go's profiling endpoints on their own listener, so they
+// are never exposed on the API port by accident.
+func (g *Gateway) startPprof(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("debug.pprof_addr %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	g.pprof = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		_ = g.pprof.Serve(ln)
+	}()
+	return nil
+}

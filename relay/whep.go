@@ -10,6 +10,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/ice/v4"
@@ -63,6 +64,8 @@ type WHEP struct {
 
 	mu       sync.Mutex
 	sessions map[string]*session
+
+	retransmits uint64Counter
 }
 
 // NewWHEP opens the media ports and returns a WHEP server.
@@ -81,10 +84,9 @@ func NewWHEP(cfg WebRTCConfig, provider StreamProvider) (*WHEP, error) {
 	if err := registerCodecs(m); err != nil {
 		return nil, err
 	}
+	// NACKs are answered by each session from the shared payloads (nack.go),
+	// not by pion's responder, which copies every packet per viewer.
 	reg := &interceptor.Registry{}
-	if err := webrtc.ConfigureNack(m, reg); err != nil {
-		return nil, fmt.Errorf("nack: %w", err)
-	}
 	if err := webrtc.ConfigureRTCPReports(reg); err != nil {
 		return nil, fmt.Errorf("rtcp reports: %w", err)
 	}
@@ -320,8 +322,14 @@ func (w *WHEP) newSession(cameraID, variant string, stream *Stream, info Info, c
 		}
 	}
 	for _, tr := range pc.GetTransceivers() {
-		if snd := tr.Sender(); snd != nil {
-			go drainRTCP(snd)
+		snd := tr.Sender()
+		if snd == nil {
+			continue
+		}
+		if snd.Track() == s.video {
+			go readRTCP(snd, s.video, &s.sent, &w.retransmits)
+		} else {
+			go readRTCP(snd, nil, nil, nil)
 		}
 	}
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
@@ -357,16 +365,6 @@ func (w *WHEP) newSession(cameraID, variant string, stream *Stream, info Info, c
 	return s, pc.LocalDescription().SDP, nil
 }
 
-// drainRTCP reads a sender's RTCP so the interceptors (NACK, reports) run.
-func drainRTCP(snd *webrtc.RTPSender) {
-	buf := make([]byte, 1500)
-	for {
-		if _, _, err := snd.Read(buf); err != nil {
-			return
-		}
-	}
-}
-
 // session is one WHEP viewer.
 type session struct {
 	w       *WHEP
@@ -386,6 +384,7 @@ type session struct {
 	closeOnce     sync.Once
 
 	vseq, aseq uint16
+	sent       sentRing // video packets by sequence number, for NACKs
 }
 
 func (s *session) close() {
@@ -491,6 +490,7 @@ func (s *session) sendVideo(ctx context.Context, u *Unit, ts uint32, first bool)
 				return err
 			}
 			if n > 0 || !first {
+				s.sent.put(&h, p)
 				break
 			}
 			select {
@@ -510,3 +510,15 @@ func randUint32() uint32 {
 	_, _ = rand.Read(b[:])
 	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
 }
+
+// uint64Counter is a counter safe for concurrent use.
+type uint64Counter struct{ v atomic.Uint64 }
+
+func (c *uint64Counter) add(n uint64) {
+	if c != nil {
+		c.v.Add(n)
+	}
+}
+
+// Retransmits counts packets resent in answer to NACKs.
+func (w *WHEP) Retransmits() uint64 { return w.retransmits.v.Load() }

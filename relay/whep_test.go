@@ -92,7 +92,7 @@ func TestWHEPViewerStartsOnKeyframeAndReceivesFrames(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := whepclient.Dial(ctx, inProcess(w, "cam1"), whepclient.Options{})
+	c, err := whepclient.Dial(ctx, inProcess(w, "cam1"), whepclient.Options{AcceptReplays: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,11 +119,26 @@ func TestWHEPViewerStartsOnKeyframeAndReceivesFrames(t *testing.T) {
 	if n < 45 { // 90% of 50, plus the burst
 		t.Fatalf("%d frames in 2 s, want >= 45", n)
 	}
+	// NACK: ask for two packets already received; both come again.
+	seq := c.LastSeq()
+	if err := c.NACK(seq-1, seq-2); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for c.Duplicates() < 2 && time.Now().Before(deadline) {
+		select {
+		case <-c.Frames():
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if c.Duplicates() < 2 || w.Retransmits() < 2 {
+		t.Fatalf("NACK answered with %d resends (server counted %d), want 2", c.Duplicates(), w.Retransmits())
+	}
 	if w.Sessions("cam1") != 1 || p.Held() != 1 {
 		t.Fatalf("sessions=%d held=%d, want 1 and 1", w.Sessions("cam1"), p.Held())
 	}
 	c.Close()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline = time.Now().Add(15 * time.Second)
 	for (w.Sessions("") != 0 || p.Held() != 0) && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}

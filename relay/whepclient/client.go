@@ -17,6 +17,7 @@ import (
 
 	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph264"
 	"github.com/pion/ice/v4"
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -39,6 +40,9 @@ type Client struct {
 	packets  atomic.Uint64
 	lost     atomic.Uint64
 	overflow atomic.Uint64
+	dups     atomic.Uint64
+	lastSeq  atomic.Uint32
+	ssrc     atomic.Uint32
 	closeFn  func()
 	once     sync.Once
 }
@@ -49,6 +53,9 @@ type Options struct {
 	Codecs []string
 	// Buffer is how many frames may wait unread before being dropped (default 256).
 	Buffer int
+	// AcceptReplays turns SRTP replay protection off so that resends of
+	// packets already received (NACK tests on a lossless loopback) arrive.
+	AcceptReplays bool
 }
 
 // Dial negotiates a session through signal and starts receiving.
@@ -75,6 +82,7 @@ func Dial(ctx context.Context, signal Signal, opt Options) (*Client, error) {
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.DisableSRTPReplayProtection(opt.AcceptReplays)
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se))
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
@@ -118,6 +126,18 @@ func (c *Client) Packets() uint64 { return c.packets.Load() }
 // Lost counts RTP packets missing from the sequence.
 func (c *Client) Lost() uint64 { return c.lost.Load() }
 
+// Duplicates counts packets that arrived again (answers to NACKs).
+func (c *Client) Duplicates() uint64 { return c.dups.Load() }
+
+// LastSeq is the newest RTP sequence number received.
+func (c *Client) LastSeq() uint16 { return uint16(c.lastSeq.Load()) }
+
+// NACK asks the sender to resend packets (RFC 4585 generic NACK).
+func (c *Client) NACK(seqs ...uint16) error {
+	return c.pc.WriteRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{
+		MediaSSRC: c.ssrc.Load(), Nacks: rtcp.NackPairsFromSequenceNumbers(seqs)}})
+}
+
 // State is the peer connection's state.
 func (c *Client) State() webrtc.PeerConnectionState { return c.pc.ConnectionState() }
 
@@ -149,11 +169,17 @@ func (c *Client) read(tr *webrtc.TrackRemote) {
 		}
 		c.packets.Add(1)
 		if !first {
+			if int16(pkt.SequenceNumber-lastSeq) <= 0 { // a resend or a duplicate
+				c.dups.Add(1)
+				continue
+			}
 			if gap := pkt.SequenceNumber - lastSeq - 1; gap > 0 && gap < 1000 {
 				c.lost.Add(uint64(gap))
 			}
 		}
 		first, lastSeq = false, pkt.SequenceNumber
+		c.lastSeq.Store(uint32(lastSeq))
+		c.ssrc.Store(uint32(pkt.SSRC))
 		au, err := dec.Decode(pkt)
 		if err != nil {
 			continue

@@ -1,0 +1,73 @@
+package relay
+
+import (
+	"sync"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// sentRingSize is how many packets a viewer can ask to be resent: about
+// three seconds of a 1.5 Mbps camera, plenty for any RTT a NACK can fix.
+const sentRingSize = 512
+
+// sentRing answers NACKs (RFC 4585) from the packets already sent. pion's
+// NACK responder copies every outgoing packet into a per-viewer buffer;
+// our payloads are immutable and shared across viewers, so keeping a
+// reference costs neither a copy nor the memory.
+type sentRing struct {
+	mu      sync.Mutex
+	entries [sentRingSize]sentPacket
+}
+
+type sentPacket struct {
+	seq     uint16
+	ts      uint32
+	marker  bool
+	payload []byte
+}
+
+func (r *sentRing) put(h *rtp.Header, payload []byte) {
+	r.mu.Lock()
+	r.entries[h.SequenceNumber%sentRingSize] = sentPacket{seq: h.SequenceNumber, ts: h.Timestamp, marker: h.Marker, payload: payload}
+	r.mu.Unlock()
+}
+
+func (r *sentRing) get(seq uint16) (sentPacket, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e := r.entries[seq%sentRingSize]
+	return e, e.payload != nil && e.seq == seq
+}
+
+// readRTCP reads a sender's RTCP (the report interceptor needs it read) and
+// resends what NACKs ask for, on the same SSRC as pion's responder does.
+func readRTCP(snd *webrtc.RTPSender, track *outTrack, sent *sentRing, retransmits *uint64Counter) {
+	for {
+		pkts, _, err := snd.ReadRTCP()
+		if err != nil {
+			return
+		}
+		if track == nil || sent == nil {
+			continue
+		}
+		for _, p := range pkts {
+			nack, ok := p.(*rtcp.TransportLayerNack)
+			if !ok {
+				continue
+			}
+			for _, pair := range nack.Nacks {
+				pair.Range(func(seq uint16) bool {
+					if e, ok := sent.get(seq); ok {
+						h := rtp.Header{Version: 2, SequenceNumber: e.seq, Timestamp: e.ts, Marker: e.marker}
+						if _, err := track.write(&h, e.payload); err == nil {
+							retransmits.add(1)
+						}
+					}
+					return true
+				})
+			}
+		}
+	}
+}
