@@ -20,10 +20,13 @@ var (
 	descDropped    = prometheus.NewDesc("sharpeyes_camera_dropped_frames_total", "Frames skipped for viewers that fell behind.", []string{"camera", "stream"}, nil)
 	descFrames     = prometheus.NewDesc("sharpeyes_camera_frames_total", "Units received from the camera since its pull started.", []string{"camera", "stream"}, nil)
 	descSessions   = prometheus.NewDesc("sharpeyes_webrtc_sessions", "Open WebRTC (WHEP) sessions.", nil, nil)
+	descSendCalls  = prometheus.NewDesc("sharpeyes_webrtc_batched_send_calls_total", "System calls that sent batched (UDP GSO) video packets.", nil, nil)
+	descSendPkts   = prometheus.NewDesc("sharpeyes_webrtc_batched_packets_total", "Video packets sent through batched (UDP GSO) calls.", nil, nil)
+	descResends    = prometheus.NewDesc("sharpeyes_webrtc_nack_retransmits_total", "Packets resent in answer to viewers' NACKs.", nil, nil)
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descState, descBitrate, descFPS, descViewers, descReconnects, descDropped, descFrames, descSessions} {
+	for _, d := range []*prometheus.Desc{descState, descBitrate, descFPS, descViewers, descReconnects, descDropped, descFrames, descSessions, descSendCalls, descSendPkts, descResends} {
 		ch <- d
 	}
 }
@@ -44,4 +47,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descFrames, prometheus.CounterValue, float64(p.Relay.Units), l...)
 	}
 	ch <- prometheus.MustNewConstMetric(descSessions, prometheus.GaugeValue, float64(c.whep.Sessions("")))
+	calls, pkts := c.whep.SendStats()
+	ch <- prometheus.MustNewConstMetric(descSendCalls, prometheus.CounterValue, float64(calls))
+	ch <- prometheus.MustNewConstMetric(descSendPkts, prometheus.CounterValue, float64(pkts))
+	ch <- prometheus.MustNewConstMetric(descResends, prometheus.CounterValue, float64(c.whep.Retransmits()))
 }

@@ -41,6 +41,8 @@ type WHEPServer interface {
 	Delete(id string) error
 	Sessions(cameraID string) int
 	ICEServers() []relay.ICEServer
+	SendStats() (calls, packets uint64)
+	Retransmits() uint64
 }
 
 // Config configures the API.

@@ -66,6 +66,7 @@ type Config struct {
 		PublicIPs   []string    `yaml:"public_ips"`
 		ICEServers  []ICEServer `yaml:"ice_servers"`
 		MaxSessions int         `yaml:"max_sessions"`
+		UDPGSO      bool        `yaml:"udp_gso"`
 	} `yaml:"webrtc"`
 	Ingest struct {
 		Timeout     Duration `yaml:"timeout"`
@@ -194,6 +195,12 @@ func setValue(v reflect.Value, s string) error {
 		v.SetInt(int64(d))
 	case v.Kind() == reflect.String:
 		v.SetString(s)
+	case v.Kind() == reflect.Bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", s)
+		}
+		v.SetBool(b)
 	case v.Kind() == reflect.Int || v.Kind() == reflect.Int64:
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {

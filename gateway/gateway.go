@@ -91,7 +91,7 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 	}
 	g.whep, err = relay.NewWHEP(relay.WebRTCConfig{
 		UDPAddr: cfg.WebRTC.UDPAddr, TCPAddr: cfg.WebRTC.TCPAddr, PublicIPs: cfg.WebRTC.PublicIPs,
-		ICEServers: ice, MaxSessions: cfg.WebRTC.MaxSessions, ReadyTimeout: cfg.Ingest.Timeout.D() + 3*time.Second,
+		ICEServers: ice, MaxSessions: cfg.WebRTC.MaxSessions, DisableGSO: !cfg.WebRTC.UDPGSO, ReadyTimeout: cfg.Ingest.Timeout.D() + 3*time.Second,
 		Logger: log,
 	}, g.manager)
 	if err != nil {

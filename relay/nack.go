@@ -25,8 +25,13 @@ type sentPacket struct {
 	seq     uint16
 	ts      uint32
 	marker  bool
+	resends uint8
 	payload []byte
 }
+
+// maxResends bounds how often one packet is resent, so a viewer that keeps
+// asking (a broken NACK generator, or an attacker) cannot multiply our load.
+const maxResends = 2
 
 func (r *sentRing) put(h *rtp.Header, payload []byte) {
 	r.mu.Lock()
@@ -34,11 +39,16 @@ func (r *sentRing) put(h *rtp.Header, payload []byte) {
 	r.mu.Unlock()
 }
 
-func (r *sentRing) get(seq uint16) (sentPacket, bool) {
+// take returns the packet with seq for resending, counting the resend.
+func (r *sentRing) take(seq uint16) (sentPacket, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	e := r.entries[seq%sentRingSize]
-	return e, e.payload != nil && e.seq == seq
+	e := &r.entries[seq%sentRingSize]
+	if e.payload == nil || e.seq != seq || e.resends >= maxResends {
+		return sentPacket{}, false
+	}
+	e.resends++
+	return *e, true
 }
 
 // readRTCP reads a sender's RTCP (the report interceptor needs it read) and
@@ -59,7 +69,7 @@ func readRTCP(snd *webrtc.RTPSender, track *outTrack, sent *sentRing, retransmit
 			}
 			for _, pair := range nack.Nacks {
 				pair.Range(func(seq uint16) bool {
-					if e, ok := sent.get(seq); ok {
+					if e, ok := sent.take(seq); ok {
 						h := rtp.Header{Version: 2, SequenceNumber: e.seq, Timestamp: e.ts, Marker: e.marker}
 						if _, err := track.write(&h, e.payload); err == nil {
 							retransmits.add(1)

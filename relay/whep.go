@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -44,7 +45,10 @@ type WebRTCConfig struct {
 	ReadyTimeout time.Duration
 	// MaxSessions caps concurrent viewers (0: no cap).
 	MaxSessions int
-	Logger      *slog.Logger
+	// DisableGSO sends every packet with its own system call instead of
+	// batching a frame's packets with UDP GSO (gso.go).
+	DisableGSO bool
+	Logger     *slog.Logger
 }
 
 // WHEP serves WebRTC viewers (WHEP, RFC 9725) from relay streams.
@@ -52,6 +56,7 @@ type WHEP struct {
 	cfg      WebRTCConfig
 	api      *webrtc.API
 	udp      net.PacketConn
+	gso      *gsoConn
 	tcp      net.Listener
 	udpMux   ice.UDPMux
 	tcpMux   ice.TCPMux
@@ -100,7 +105,13 @@ func NewWHEP(cfg WebRTCConfig, provider StreamProvider) (*WHEP, error) {
 	if err != nil {
 		return nil, fmt.Errorf("webrtc udp %s: %w", cfg.UDPAddr, err)
 	}
-	w.udpMux = webrtc.NewICEUDPMux(nil, w.udp)
+	udpConn, ok := w.udp.(*net.UDPConn)
+	if !ok {
+		w.udp.Close()
+		return nil, fmt.Errorf("webrtc udp %s: not a UDP socket", cfg.UDPAddr)
+	}
+	w.gso = newGSOConn(udpConn, !cfg.DisableGSO, w.log)
+	w.udpMux = webrtc.NewICEUDPMux(nil, w.gso)
 	se.SetICEUDPMux(w.udpMux)
 	if cfg.TCPAddr != "" {
 		w.tcp, err = net.Listen("tcp", cfg.TCPAddr)
@@ -357,6 +368,12 @@ func (w *WHEP) newSession(cameraID, variant string, stream *Stream, info Info, c
 	case <-time.After(3 * time.Second):
 		return fail(errors.New("ICE gathering timed out"))
 	}
+	// Follow the selected pair's address: UDP GSO batches per destination.
+	if snd := pc.GetSenders(); len(snd) > 0 && snd[0].Transport() != nil {
+		ice := snd[0].Transport().ICETransport()
+		ice.OnSelectedCandidatePairChange(func(p *webrtc.ICECandidatePair) { s.setRemote(p) })
+		s.ice = ice
+	}
 	w.mu.Lock()
 	w.sessions[s.id] = s
 	w.mu.Unlock()
@@ -385,6 +402,23 @@ type session struct {
 
 	vseq, aseq uint16
 	sent       sentRing // video packets by sequence number, for NACKs
+
+	ice    *webrtc.ICETransport
+	remote atomic.Pointer[netip.AddrPort] // viewer's UDP address; nil over ICE-TCP
+}
+
+func (s *session) setRemote(p *webrtc.ICECandidatePair) {
+	if p == nil || p.Remote == nil || p.Remote.Protocol != webrtc.ICEProtocolUDP {
+		s.remote.Store(nil)
+		return
+	}
+	ip, err := netip.ParseAddr(p.Remote.Address)
+	if err != nil {
+		s.remote.Store(nil)
+		return
+	}
+	ap := netip.AddrPortFrom(ip, p.Remote.Port)
+	s.remote.Store(&ap)
 }
 
 func (s *session) close() {
@@ -423,6 +457,11 @@ func (s *session) run() {
 		cancel()
 	}()
 
+	if s.remote.Load() == nil && s.ice != nil {
+		if p, err := s.ice.GetSelectedCandidatePair(); err == nil {
+			s.setRemote(p)
+		}
+	}
 	gop, r := s.stream.Join()
 	defer r.Close()
 	var vbase uint32 = randUint32()
@@ -481,6 +520,11 @@ func (s *session) run() {
 // until SRTP is ready: pion reports "connected" before it is and silently
 // drops writes made meanwhile.
 func (s *session) sendVideo(ctx context.Context, u *Unit, ts uint32, first bool) error {
+	// Not on the first write: until SRTP is ready the DTLS handshake is
+	// still talking to this address, and it must not wait in a queue.
+	if ap := s.remote.Load(); ap != nil && !first && s.w.gso.hold(*ap) {
+		defer func() { _ = s.w.gso.flush(*ap) }()
+	}
 	payloads := u.WebRTCPayloads()
 	for i, p := range payloads {
 		h := rtp.Header{Version: 2, SequenceNumber: s.vseq, Timestamp: ts, Marker: i == len(payloads)-1}
@@ -519,6 +563,10 @@ func (c *uint64Counter) add(n uint64) {
 		c.v.Add(n)
 	}
 }
+
+// SendStats reports system calls made for batched video packets and the
+// packets they carried.
+func (w *WHEP) SendStats() (calls, packets uint64) { return w.gso.stats() }
 
 // Retransmits counts packets resent in answer to NACKs.
 func (w *WHEP) Retransmits() uint64 { return w.retransmits.v.Load() }

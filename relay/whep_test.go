@@ -134,6 +134,17 @@ func TestWHEPViewerStartsOnKeyframeAndReceivesFrames(t *testing.T) {
 	if c.Duplicates() < 2 || w.Retransmits() < 2 {
 		t.Fatalf("NACK answered with %d resends (server counted %d), want 2", c.Duplicates(), w.Retransmits())
 	}
+	// Asking again and again gets at most maxResends copies.
+	for i := 0; i < 5; i++ {
+		_ = c.NACK(seq - 1)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := w.Retransmits(); n != 3 {
+		t.Fatalf("server resent %d packets in all, want 3 (seq-1 twice, seq-2 once)", n)
+	}
+	if calls, pkts := w.SendStats(); w.gso.enabled.Load() && (calls == 0 || pkts <= calls) {
+		t.Fatalf("UDP GSO: %d packets in %d calls, want batching", pkts, calls)
+	}
 	if w.Sessions("cam1") != 1 || p.Held() != 1 {
 		t.Fatalf("sessions=%d held=%d, want 1 and 1", w.Sessions("cam1"), p.Held())
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph264"
 	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 )
@@ -83,7 +84,14 @@ func Dial(ctx context.Context, signal Signal, opt Options) (*Client, error) {
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.DisableSRTPReplayProtection(opt.AcceptReplays)
-	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se))
+	// Receiver reports only, as a browser on a lossless link sends. pion's
+	// default NACK generator misses packets that arrive before the track is
+	// bound and asks for them again and again.
+	reg := &interceptor.Registry{}
+	if err := webrtc.ConfigureRTCPReports(reg); err != nil {
+		return nil, err
+	}
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se), webrtc.WithInterceptorRegistry(reg))
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return nil, err
