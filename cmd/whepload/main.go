@@ -116,9 +116,18 @@ func run(ctx context.Context, url string, n int, ramp, dur time.Duration, pid in
 	}
 
 	// Progress: one line a second while ramping and measuring.
+	// On a terminal the line is redrawn every second; in a log, a new
+	// line every five seconds.
+	tty := isTerminal(os.Stderr)
+	ticks := 0
 	progress := func(phase string) {
-		if !quiet {
+		ticks++
+		switch {
+		case quiet:
+		case tty:
 			fmt.Fprintf(os.Stderr, "\r%-8s viewers %4d/%d  frames %8d", phase, connected.Load(), n, totalFrames.Load())
+		case ticks%5 == 0:
+			fmt.Fprintf(os.Stderr, "%-8s viewers %4d/%d  frames %8d\n", phase, connected.Load(), n, totalFrames.Load())
 		}
 	}
 	tick := time.NewTicker(time.Second)
@@ -156,7 +165,7 @@ measure:
 	if pid > 0 {
 		rss, _ = rssMB(pid)
 	}
-	if !quiet {
+	if !quiet && tty {
 		fmt.Fprintln(os.Stderr)
 	}
 	cancel()
@@ -288,4 +297,9 @@ func rssMB(pid int) (float64, error) {
 		}
 	}
 	return 0, fmt.Errorf("no VmRSS for pid %d", pid)
+}
+
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
