@@ -15,3 +15,9 @@ var MainClip []byte
 //
 //go:embed testdata/sub.h264
 var SubClip []byte
+
+// H265Clip is 2 s of 640x360 25 fps H.265 (about 300 kbps, no B-frames,
+// IRAP every 2 s, VPS/SPS/PPS before each, access unit delimiters), Annex-B.
+//
+//go:embed testdata/h265.h265
+var H265Clip []byte

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net"
 	"strconv"
@@ -19,9 +20,11 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
-	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph264"
+	"github.com/bluenviron/gortsplib/v4/pkg/format/rtplpcm"
 	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/g711"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/pion/rtp"
 )
 
 // Config describes a fleet. Cameras are reachable at rtsp://Listen/camN (main)
@@ -33,8 +36,12 @@ type Config struct {
 	UDPRTPAddress  string
 	UDPRTCPAddress string
 	Cameras        int
-	Main, Sub      []byte // Annex-B clips
-	FPS            int    // default 25
+	Main, Sub      []byte // H.264 Annex-B clips
+	// H265, when set, replaces Main and Sub: every stream serves this H.265 clip.
+	H265 []byte
+	// Audio adds a G.711 A-law track (8 kHz mono, a 1 kHz tone) to every stream.
+	Audio bool
+	FPS   int // default 25
 	User, Pass     string // when set, clients must authenticate (basic or digest)
 	// DropEvery closes every client session at this interval (0: never).
 	DropEvery time.Duration
@@ -62,7 +69,9 @@ type track struct {
 	clip    *Clip
 	stream  *gortsplib.ServerStream
 	media   *description.Media
-	enc     *rtph264.Encoder
+	encode  func([][]byte) ([]*rtp.Packet, error)
+	audio   *description.Media // nil without audio
+	aenc    *rtplpcm.Encoder
 	offset  int // start position in the clip, so cameras' GOPs do not align
 	stalled atomic.Bool
 }
@@ -78,13 +87,20 @@ func Start(cfg Config) (*Fleet, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	mainClip, err := ParseClip(cfg.Main)
-	if err != nil {
-		return nil, fmt.Errorf("camsim: main %w", err)
-	}
-	subClip, err := ParseClip(cfg.Sub)
-	if err != nil {
-		return nil, fmt.Errorf("camsim: sub %w", err)
+	var mainClip, subClip *Clip
+	var err error
+	if cfg.H265 != nil {
+		if mainClip, err = ParseClipH265(cfg.H265); err != nil {
+			return nil, fmt.Errorf("camsim: h265 %w", err)
+		}
+		subClip = mainClip
+	} else {
+		if mainClip, err = ParseClip(cfg.Main); err != nil {
+			return nil, fmt.Errorf("camsim: main %w", err)
+		}
+		if subClip, err = ParseClip(cfg.Sub); err != nil {
+			return nil, fmt.Errorf("camsim: sub %w", err)
+		}
 	}
 	f := &Fleet{
 		cfg:      cfg,
@@ -134,17 +150,52 @@ func Start(cfg Config) (*Fleet, error) {
 }
 
 func (f *Fleet) newTrack(clip *Clip, offset int) (*track, error) {
-	forma := &format.H264{PayloadTyp: 96, PacketizationMode: 1, SPS: clip.SPS, PPS: clip.PPS}
-	media := &description.Media{Type: description.MediaTypeVideo, Formats: []format.Format{forma}}
-	stream := &gortsplib.ServerStream{Server: f.server, Desc: &description.Session{Medias: []*description.Media{media}}}
-	if err := stream.Initialize(); err != nil {
+	t := &track{clip: clip, offset: offset}
+	var forma format.Format
+	if clip.H265 {
+		h := &format.H265{PayloadTyp: 96, VPS: clip.VPS, SPS: clip.SPS, PPS: clip.PPS}
+		enc, err := h.CreateEncoder()
+		if err != nil {
+			return nil, fmt.Errorf("camsim: encoder: %w", err)
+		}
+		forma, t.encode = h, enc.Encode
+	} else {
+		h := &format.H264{PayloadTyp: 96, PacketizationMode: 1, SPS: clip.SPS, PPS: clip.PPS}
+		enc, err := h.CreateEncoder()
+		if err != nil {
+			return nil, fmt.Errorf("camsim: encoder: %w", err)
+		}
+		forma, t.encode = h, enc.Encode
+	}
+	t.media = &description.Media{Type: description.MediaTypeVideo, Formats: []format.Format{forma}}
+	desc := &description.Session{Medias: []*description.Media{t.media}}
+	if f.cfg.Audio {
+		g := &format.G711{PayloadTyp: 8, MULaw: false, SampleRate: 8000, ChannelCount: 1}
+		enc, err := g.CreateEncoder()
+		if err != nil {
+			return nil, fmt.Errorf("camsim: audio encoder: %w", err)
+		}
+		t.audio = &description.Media{Type: description.MediaTypeAudio, Formats: []format.Format{g}}
+		t.aenc = enc
+		desc.Medias = append(desc.Medias, t.audio)
+	}
+	t.stream = &gortsplib.ServerStream{Server: f.server, Desc: desc}
+	if err := t.stream.Initialize(); err != nil {
 		return nil, fmt.Errorf("camsim: stream: %w", err)
 	}
-	enc := &rtph264.Encoder{PayloadType: 96, PacketizationMode: 1}
-	if err := enc.Init(); err != nil {
-		return nil, fmt.Errorf("camsim: encoder: %w", err)
+	return t, nil
+}
+
+// tone is one frame period of a 1 kHz sine as 16-bit big-endian samples,
+// A-law encoded: a whole number of cycles, so it loops without clicks.
+func tone(samples int) []byte {
+	lpcm := make([]byte, 2*samples)
+	for i := 0; i < samples; i++ {
+		v := int16(8000 * math.Sin(2*math.Pi*1000*float64(i)/8000))
+		lpcm[2*i], lpcm[2*i+1] = byte(uint16(v)>>8), byte(v)
 	}
-	return &track{clip: clip, stream: stream, media: media, enc: enc, offset: offset}, nil
+	out, _ := g711.Alaw(lpcm).Marshal()
+	return out
 }
 
 // Path is the RTSP path of camera i (1-based): "camI" or "camI/sub".
@@ -244,7 +295,8 @@ func (f *Fleet) run(t *track) {
 	frame := time.Second / time.Duration(f.cfg.FPS)
 	tsStep := uint32(90000 / f.cfg.FPS)
 	start := time.Now()
-	baseTS := rand.Uint32()
+	baseTS, audioBase := rand.Uint32(), rand.Uint32()
+	audioFrame := tone(8000 / f.cfg.FPS)
 	for n := 0; ; n++ {
 		deadline := start.Add(time.Duration(n) * frame)
 		if d := time.Until(deadline); d > 0 {
@@ -263,8 +315,11 @@ func (f *Fleet) run(t *track) {
 		}
 		src := t.clip.Units[(t.offset+n)%len(t.clip.Units)]
 		now := time.Now()
-		au := withSEI(src, TimestampSEI(now))
-		pkts, err := t.enc.Encode(au)
+		au := src
+		if !t.clip.H265 {
+			au = withSEI(src, TimestampSEI(now))
+		}
+		pkts, err := t.encode(au)
 		if err != nil {
 			f.log.Error("encode", "error", err)
 			continue
@@ -273,6 +328,15 @@ func (f *Fleet) run(t *track) {
 		for _, p := range pkts {
 			p.Timestamp = ts
 			_ = t.stream.WritePacketRTPWithNTP(t.media, p, now)
+		}
+		if t.audio != nil {
+			apkts, err := t.aenc.Encode(audioFrame)
+			if err == nil {
+				for _, p := range apkts {
+					p.Timestamp = audioBase + uint32(n*len(audioFrame))
+					_ = t.stream.WritePacketRTPWithNTP(t.audio, p, now)
+				}
+			}
 		}
 	}
 }

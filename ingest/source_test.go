@@ -284,3 +284,50 @@ func TestRedactURL(t *testing.T) {
 		}
 	}
 }
+
+func TestPullsH265WithParamSetsAndG711Audio(t *testing.T) {
+	f := startFleet(t, camsim.Config{H265: sharpeyes.H265Clip, Audio: true, Cameras: 1})
+	src, st, _ := runSource(t, SourceConfig{URL: f.URL(1, false), Transport: "tcp"})
+	r := st.NewReaderFromGOP()
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Second)
+	defer cancel()
+	keys, audio, video := 0, 0, 0
+	for keys < 2 || audio < 10 {
+		u, err := r.Next(ctx)
+		if err != nil {
+			t.Fatalf("after %d video (%d keys) and %d audio units: %v", video, keys, audio, err)
+		}
+		switch u.Codec {
+		case relay.CodecPCMA:
+			audio++
+			if len(u.Payload) != 320 { // 40 ms at 8 kHz
+				t.Fatalf("audio unit of %d bytes, want 320", len(u.Payload))
+			}
+		case relay.CodecH265:
+			if video == 0 && !u.Key {
+				t.Fatal("first video unit is not a keyframe")
+			}
+			video++
+			if u.Key {
+				keys++
+				types := []byte{}
+				for _, n := range u.NALUs[:3] {
+					types = append(types, (n[0]>>1)&0x3f)
+				}
+				if types[0] != 32 || types[1] != 33 || types[2] != 34 {
+					t.Fatalf("keyframe starts with NAL types %v, want VPS SPS PPS (32 33 34)", types)
+				}
+			}
+		default:
+			t.Fatalf("unexpected codec %q", u.Codec)
+		}
+	}
+	s := waitState(t, src, StateOnline, time.Second)
+	if s.Codec != "H265" || s.Audio != "PCMA" || s.Width != 640 || s.Height != 360 {
+		t.Fatalf("status %+v, want H265 640x360 with PCMA", s)
+	}
+	if info := st.Info(); info.VPS == nil || info.Audio != relay.CodecPCMA {
+		t.Fatalf("stream info %+v lacks VPS or audio", info)
+	}
+}

@@ -15,3 +15,9 @@ enc() { # size profile bitrate out
 }
 enc 1280x720 high 1500k main.h264
 enc 640x360 main 400k sub.h264
+# H.265 for the H.265 path (2 s, 640x360, ~300 kbps, VPS/SPS/PPS before every IRAP).
+ffmpeg -hide_banner -loglevel error -y \
+  -f lavfi -i "testsrc2=size=640x360:rate=25,noise=alls=12:allf=t+u" -t 2 \
+  -c:v libx265 -preset veryfast \
+  -x265-params "bframes=0:keyint=50:min-keyint=50:scenecut=0:repeat-headers=1:aud=1:info=0:log-level=error" \
+  -b:v 300k -pix_fmt yuv420p -f hevc h265.h265

@@ -25,12 +25,22 @@ func main() {
 	dropEvery := flag.Duration("drop-every", 0, "close every client session at this interval (fault)")
 	stallAfter := flag.Duration("stall-after", 0, "stop sending media on every camera after this long, keeping sessions open (fault)")
 	refuse := flag.Bool("refuse", false, "answer every DESCRIBE with 503 (fault)")
+	codec := flag.String("codec", "h264", "video codec: h264 (main 1280x720, sub 640x360) or h265 (640x360 on both)")
+	audio := flag.Bool("audio", false, "add a G.711 A-law track (8 kHz, 1 kHz tone)")
 	flag.Parse()
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	cfg := camsim.Config{
 		Listen: *listen, Cameras: *n, Main: sharpeyes.MainClip, Sub: sharpeyes.SubClip,
-		User: *user, Pass: *pass, DropEvery: *dropEvery, Logger: log,
+		User: *user, Pass: *pass, DropEvery: *dropEvery, Audio: *audio, Logger: log,
+	}
+	switch *codec {
+	case "h264":
+	case "h265":
+		cfg.H265 = sharpeyes.H265Clip
+	default:
+		log.Error("--codec must be h264 or h265")
+		os.Exit(2)
 	}
 	if *udp > 0 {
 		host := "127.0.0.1"
