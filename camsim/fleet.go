@@ -40,9 +40,9 @@ type Config struct {
 	// H265, when set, replaces Main and Sub: every stream serves this H.265 clip.
 	H265 []byte
 	// Audio adds a G.711 A-law track (8 kHz mono, a 1 kHz tone) to every stream.
-	Audio bool
-	FPS   int // default 25
-	User, Pass     string // when set, clients must authenticate (basic or digest)
+	Audio      bool
+	FPS        int    // default 25
+	User, Pass string // when set, clients must authenticate (basic or digest)
 	// DropEvery closes every client session at this interval (0: never).
 	DropEvery time.Duration
 	Logger    *slog.Logger

@@ -376,3 +376,67 @@ func TestBadInputGetsClearErrorsWhileOthersKeepWatching(t *testing.T) {
 		t.Fatal("a password leaked in the camera list")
 	}
 }
+
+func TestCodecsAudioAndICETCP(t *testing.T) {
+	g := startGateway(t)
+	h265 := startFleet(t, "127.0.0.1:0", camsim.Config{H265: sharpeyes.H265Clip, Cameras: 1})
+	defer h265.Close()
+	withAudio := startFleet(t, "127.0.0.1:0", camsim.Config{Audio: true, Cameras: 1})
+	defer withAudio.Close()
+	api := apiClient{t, "http://" + g.HTTPAddr()}
+	for id, u := range map[string]string{"hevc": h265.URL(1, false), "talk": withAudio.URL(1, true)} {
+		if code, r := api.json("POST", "/api/v1/cameras", map[string]any{"id": id, "name": id, "streams": map[string]string{"main": u}}); code != 201 {
+			t.Fatalf("create %s: %d %v", id, code, r)
+		}
+	}
+
+	// An H.265 camera and a viewer that only decodes H.264: a clear 406, not a black tile.
+	_, err := watch(t, api.base, "hevc", "main")
+	var se *whepclient.StatusError
+	if !errors.As(err, &se) || se.Code != http.StatusNotAcceptable || !strings.Contains(se.Body, "H265") {
+		t.Fatalf("H.264-only viewer of an H.265 camera: %v, want 406 naming H265", err)
+	}
+	_, st := api.json("GET", "/api/v1/cameras/hevc/status", nil)
+	if st["codec"] != "H265" {
+		t.Fatalf("status %v, want codec H265", st)
+	}
+
+	// G.711 audio is relayed as is next to the video.
+	sig, _ := whepclient.HTTPSignal(http.DefaultClient, api.base+"/api/v1/whep/talk")
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	c, err := whepclient.Dial(ctx, sig, whepclient.Options{Audio: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	eventually(t, 10*time.Second, "audio packets", func() bool { n, _ := c.AudioPackets(); return n > 25 })
+	if _, pt := c.AudioPackets(); pt != 8 {
+		t.Fatalf("audio payload type %d, want 8 (PCMA)", pt)
+	}
+	select {
+	case f := <-c.Frames():
+		if !f.Key {
+			t.Fatal("first video frame is not a keyframe")
+		}
+	case <-ctx.Done():
+		t.Fatal("no video next to the audio")
+	}
+
+	// A viewer that can only use TCP gets video through ICE-TCP.
+	sig2, _ := whepclient.HTTPSignal(http.DefaultClient, api.base+"/api/v1/whep/talk")
+	tc, err := whepclient.Dial(ctx, sig2, whepclient.Options{TCP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tc.Close()
+	n := 0
+	for n < 25 {
+		select {
+		case <-tc.Frames():
+			n++
+		case <-ctx.Done():
+			t.Fatalf("ICE-TCP viewer got %d frames, state %s", n, tc.State())
+		}
+	}
+}

@@ -41,6 +41,8 @@ type Client struct {
 	packets  atomic.Uint64
 	lost     atomic.Uint64
 	overflow atomic.Uint64
+	audio    atomic.Uint64
+	audioPT  atomic.Uint32
 	dups     atomic.Uint64
 	lastSeq  atomic.Uint32
 	ssrc     atomic.Uint32
@@ -57,6 +59,10 @@ type Options struct {
 	// AcceptReplays turns SRTP replay protection off so that resends of
 	// packets already received (NACK tests on a lossless loopback) arrive.
 	AcceptReplays bool
+	// Audio also offers G.711 (PCMA, PCMU) audio and counts its packets.
+	Audio bool
+	// TCP restricts ICE to TCP, as a viewer behind a UDP-blocking firewall.
+	TCP bool
 }
 
 // Dial negotiates a session through signal and starts receiving.
@@ -79,10 +85,24 @@ func Dial(ctx context.Context, signal Signal, opt Options) (*Client, error) {
 		}
 		pt++
 	}
+	if opt.Audio {
+		for _, a := range []webrtc.RTPCodecParameters{
+			{PayloadType: 8, RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMA, ClockRate: 8000}},
+			{PayloadType: 0, RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMU, ClockRate: 8000}},
+		} {
+			if err := m.RegisterCodec(a, webrtc.RTPCodecTypeAudio); err != nil {
+				return nil, err
+			}
+		}
+	}
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	if opt.TCP {
+		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeTCP4})
+	} else {
+		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	}
 	se.DisableSRTPReplayProtection(opt.AcceptReplays)
 	// Receiver reports only, as a browser on a lossless link sends. pion's
 	// default NACK generator misses packets that arrive before the track is
@@ -101,7 +121,19 @@ func Dial(ctx context.Context, signal Signal, opt Options) (*Client, error) {
 		pc.Close()
 		return nil, err
 	}
-	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { c.read(tr) })
+	if opt.Audio {
+		if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+			pc.Close()
+			return nil, err
+		}
+	}
+	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		if tr.Kind() == webrtc.RTPCodecTypeAudio {
+			c.readAudio(tr)
+			return
+		}
+		c.read(tr)
+	})
 	offer, err := pc.CreateOffer(nil)
 	if err != nil {
 		pc.Close()
@@ -133,6 +165,20 @@ func (c *Client) Packets() uint64 { return c.packets.Load() }
 
 // Lost counts RTP packets missing from the sequence.
 func (c *Client) Lost() uint64 { return c.lost.Load() }
+
+// AudioPackets counts audio RTP packets received, and the payload type of the last.
+func (c *Client) AudioPackets() (uint64, uint8) { return c.audio.Load(), uint8(c.audioPT.Load()) }
+
+func (c *Client) readAudio(tr *webrtc.TrackRemote) {
+	for {
+		pkt, _, err := tr.ReadRTP()
+		if err != nil {
+			return
+		}
+		c.audio.Add(1)
+		c.audioPT.Store(uint32(pkt.PayloadType))
+	}
+}
 
 // Duplicates counts packets that arrived again (answers to NACKs).
 func (c *Client) Duplicates() uint64 { return c.dups.Load() }
