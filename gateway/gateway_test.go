@@ -23,9 +23,9 @@ import (
 
 const token = "test-admin-token-0123456789"
 
-func startGateway(t *testing.T) *Gateway {
+func startGateway(t *testing.T, extraEnv ...string) *Gateway {
 	t.Helper()
-	cfg, err := configs.Load("", []string{
+	cfg, err := configs.Load("", append([]string{
 		"SHARPEYES_DATA_DIR=" + t.TempDir(),
 		"SHARPEYES_HTTP_ADDR=127.0.0.1:0",
 		"SHARPEYES_RTSP_ADDR=127.0.0.1:0",
@@ -36,7 +36,7 @@ func startGateway(t *testing.T) *Gateway {
 		"SHARPEYES_INGEST_IDLE_TIMEOUT=1s",
 		"SHARPEYES_INGEST_BACKOFF_MIN=100ms",
 		"SHARPEYES_INGEST_BACKOFF_MAX=500ms",
-	})
+	}, extraEnv...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -438,5 +438,35 @@ func TestCodecsAudioAndICETCP(t *testing.T) {
 		case <-ctx.Done():
 			t.Fatalf("ICE-TCP viewer got %d frames, state %s", n, tc.State())
 		}
+	}
+}
+
+func TestHealthzAndICEServerLinks(t *testing.T) {
+	g := startGateway(t, `SHARPEYES_WEBRTC_ICE_SERVERS=[{"urls":["stun:127.0.0.1:3478"]},{"urls":["turn:127.0.0.1:3478"],"username":"u","credential":"p"}]`)
+	api := apiClient{t, "http://" + g.HTTPAddr()}
+	code, body := api.do("GET", "/healthz", "", nil, false)
+	if code != 200 || !strings.Contains(string(body), `"status":"ok"`) {
+		t.Fatalf("healthz: %d %s", code, body)
+	}
+	req, _ := http.NewRequest("OPTIONS", api.base+"/api/v1/whep/any", nil)
+	req.Header.Set("Origin", "https://wall.example")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	links := resp.Header.Values("Link")
+	if resp.StatusCode != 204 || len(links) != 2 || !strings.Contains(links[0], `<stun:127.0.0.1:3478>; rel="ice-server"`) ||
+		!strings.Contains(links[1], `username="u"; credential="p"`) {
+		t.Fatalf("OPTIONS: %d, Link %q", resp.StatusCode, links)
+	}
+	if resp.Header.Get("Access-Control-Allow-Origin") != "*" || !strings.Contains(resp.Header.Get("Access-Control-Expose-Headers"), "Location") {
+		t.Fatalf("CORS headers missing: %v", resp.Header)
+	}
+	if code, _ := api.do("PATCH", "/api/v1/whep/any/session", "application/trickle-ice-sdpfrag", []byte("a=x"), false); code != 405 {
+		t.Fatalf("PATCH: %d, want 405", code)
+	}
+	if code, _ := api.do("DELETE", "/api/v1/whep/any/nosuchsession", "", nil, false); code != 404 {
+		t.Fatalf("DELETE unknown session: %d, want 404", code)
 	}
 }

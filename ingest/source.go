@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -134,6 +135,7 @@ func (s *Source) session(ctx context.Context) (bool, error) {
 		InitialUDPReadTimeout: s.cfg.Timeout / 2,
 		OnTransportSwitch: func(err error) {
 			s.log.Info("switching transport", "reason", scrub(err.Error(), s.secret))
+			s.meter.update(func(st *Status) { st.Transport = "TCP" })
 		},
 		OnDecodeError: func(err error) {
 			s.log.Debug("decode", "error", scrub(err.Error(), s.secret))
@@ -167,9 +169,6 @@ func (s *Source) session(ctx context.Context) (bool, error) {
 	}
 	if _, err := c.Play(nil); err != nil {
 		return false, fmt.Errorf("play: %w", err)
-	}
-	if tr := c.Transport; tr != nil {
-		s.meter.update(func(st *Status) { st.Transport = tr.String() })
 	}
 
 	// gortsplib's read timeout covers a silent TCP connection; this watchdog
@@ -214,9 +213,11 @@ func (s *Source) setup(c *gortsplib.Client, desc *description.Session) (*depacke
 		dp.isMoreNeeded = func(err error) bool {
 			return errors.Is(err, rtph264.ErrMorePacketsNeeded) || errors.Is(err, rtph264.ErrNonStartingPacketAndNoPrevious)
 		}
-		if _, err := c.Setup(desc.BaseURL, m, 0, 0); err != nil {
+		resp, err := c.Setup(desc.BaseURL, m, 0, 0)
+		if err != nil {
 			return nil, fmt.Errorf("setup video: %w", err)
 		}
+		s.noteTransport(resp)
 		c.OnPacketRTP(m, h264f, func(p *rtp.Packet) { dp.videoPacket(c, m, p) })
 	} else if m := desc.FindFormat(&h265f); m != nil {
 		info.Video = relay.CodecH265
@@ -229,9 +230,11 @@ func (s *Source) setup(c *gortsplib.Client, desc *description.Session) (*depacke
 		dp.isMoreNeeded = func(err error) bool {
 			return errors.Is(err, rtph265.ErrMorePacketsNeeded) || errors.Is(err, rtph265.ErrNonStartingPacketAndNoPrevious)
 		}
-		if _, err := c.Setup(desc.BaseURL, m, 0, 0); err != nil {
+		resp, err := c.Setup(desc.BaseURL, m, 0, 0)
+		if err != nil {
 			return nil, fmt.Errorf("setup video: %w", err)
 		}
+		s.noteTransport(resp)
 		c.OnPacketRTP(m, h265f, func(p *rtp.Packet) { dp.videoPacket(c, m, p) })
 	} else {
 		return nil, ErrNoVideo
@@ -290,4 +293,13 @@ func (s *Source) notePTS(pts time.Duration, now time.Time) {
 	}
 	s.lastWall = now
 	s.ptsMu.Unlock()
+}
+
+// noteTransport records the transport the camera accepted in SETUP.
+func (s *Source) noteTransport(resp *base.Response) {
+	tr := "UDP"
+	if resp != nil && strings.Contains(strings.Join(resp.Header["Transport"], ","), "/TCP") {
+		tr = "TCP"
+	}
+	s.meter.update(func(st *Status) { st.Transport = tr })
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -329,5 +330,59 @@ func TestPullsH265WithParamSetsAndG711Audio(t *testing.T) {
 	}
 	if info := st.Info(); info.VPS == nil || info.Audio != relay.CodecPCMA {
 		t.Fatalf("stream info %+v lacks VPS or audio", info)
+	}
+}
+
+// freeUDPPair finds an even UDP port whose successor is free too (RTP, RTCP).
+func freeUDPPair(t *testing.T) (int, int) {
+	t.Helper()
+	for i := 0; i < 50; i++ {
+		a, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := a.LocalAddr().(*net.UDPAddr).Port
+		a.Close()
+		if p%2 == 1 {
+			p--
+		}
+		x, err1 := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+		y, err2 := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p+1)))
+		if x != nil {
+			x.Close()
+		}
+		if y != nil {
+			y.Close()
+		}
+		if err1 == nil && err2 == nil {
+			return p, p + 1
+		}
+	}
+	t.Fatal("no free UDP port pair")
+	return 0, 0
+}
+
+func TestUDPAndAutoTransports(t *testing.T) {
+	rtpPort, rtcpPort := freeUDPPair(t)
+	f := startFleet(t, camsim.Config{
+		UDPRTPAddress:  "127.0.0.1:" + strconv.Itoa(rtpPort),
+		UDPRTCPAddress: "127.0.0.1:" + strconv.Itoa(rtcpPort),
+	})
+	for _, tr := range []string{"udp", "auto"} {
+		src, _, _ := runSource(t, SourceConfig{URL: f.URL(1, true), Transport: tr})
+		st := waitState(t, src, StateOnline, 5*time.Second)
+		if st.Transport != "UDP" {
+			t.Fatalf("transport %q: session used %q, want UDP", tr, st.Transport)
+		}
+	}
+	// A TCP-only camera: "auto" falls back to TCP, "udp" fails clearly.
+	tcpOnly := startFleet(t, camsim.Config{})
+	src, _, _ := runSource(t, SourceConfig{URL: tcpOnly.URL(1, true), Transport: "auto"})
+	if st := waitState(t, src, StateOnline, 5*time.Second); st.Transport != "TCP" {
+		t.Fatalf("auto against a TCP-only camera used %q", st.Transport)
+	}
+	src, _, _ = runSource(t, SourceConfig{URL: tcpOnly.URL(1, true), Transport: "udp"})
+	if st := waitState(t, src, StateOffline, 5*time.Second); st.LastError == "" {
+		t.Fatal("udp against a TCP-only camera went offline without a reason")
 	}
 }

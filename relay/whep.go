@@ -315,11 +315,13 @@ func (w *WHEP) newSession(cameraID, variant string, stream *Stream, info Info, c
 		w: w, id: newID(), camera: cameraID, variant: variant, stream: stream, pc: pc,
 		done: make(chan struct{}), log: w.log.With("camera", cameraID, "stream", variant),
 	}
+	s.ctx, s.cancel = context.WithCancel(w.ctx)
 	s.video = newOutTrack(webrtc.RTPCodecTypeVideo, mimeOf(info.Video), "video")
 	if info.Video == CodecH264 && len(info.SPS) > 1 {
 		s.video.prefer = fmt.Sprintf("%02x", info.SPS[1])
 	}
 	fail := func(err error) (*session, string, error) {
+		s.cancel()
 		_ = pc.Close()
 		return nil, "", err
 	}
@@ -395,6 +397,8 @@ type session struct {
 	release func()
 	log     *slog.Logger
 
+	ctx           context.Context
+	cancel        context.CancelFunc
 	connected     chan struct{}
 	connectedOnce sync.Once
 	done          chan struct{}
@@ -424,6 +428,7 @@ func (s *session) setRemote(p *webrtc.ICECandidatePair) {
 func (s *session) close() {
 	s.closeOnce.Do(func() {
 		close(s.done)
+		s.cancel()
 		_ = s.pc.Close()
 		s.w.mu.Lock()
 		delete(s.w.sessions, s.id)
@@ -447,15 +452,7 @@ func (s *session) run() {
 		s.log.Info("viewer never connected")
 		return
 	}
-	ctx, cancel := context.WithCancel(s.w.ctx)
-	defer cancel()
-	go func() {
-		select {
-		case <-s.done:
-		case <-ctx.Done():
-		}
-		cancel()
-	}()
+	ctx := s.ctx // cancelled by close, or when the server closes
 
 	if s.remote.Load() == nil && s.ice != nil {
 		if p, err := s.ice.GetSelectedCandidatePair(); err == nil {
