@@ -71,6 +71,11 @@ func keepSecret(incoming, stored string) string {
 	return in.String()
 }
 
+func keepSecrets(next, cur *registry.Camera) {
+	next.Streams.Main = keepSecret(next.Streams.Main, cur.Streams.Main)
+	next.Streams.Sub = keepSecret(next.Streams.Sub, cur.Streams.Sub)
+}
+
 func (s *Server) createCamera(c *gin.Context) {
 	var in cameraInput
 	if err := bindJSON(c, &in); err != nil {
@@ -110,8 +115,7 @@ func (s *Server) putCamera(c *gin.Context) {
 	in.ID = id
 	next := in.camera()
 	cam, err := s.store.UpdateCamera(c.Request.Context(), id, func(cur *registry.Camera) error {
-		next.Streams.Main = keepSecret(next.Streams.Main, cur.Streams.Main)
-		next.Streams.Sub = keepSecret(next.Streams.Sub, cur.Streams.Sub)
+		keepSecrets(&next, cur)
 		*cur = next
 		return nil
 	})
@@ -151,8 +155,7 @@ func (s *Server) patchCamera(c *gin.Context) {
 		if err := dec.Decode(&next); err != nil {
 			return jsonError(err)
 		}
-		next.Streams.Main = keepSecret(next.Streams.Main, cur.Streams.Main)
-		next.Streams.Sub = keepSecret(next.Streams.Sub, cur.Streams.Sub)
+		keepSecrets(&next, cur)
 		*cur = next
 		return nil
 	})

@@ -19,11 +19,22 @@ type Clip struct {
 	PPS    []byte
 }
 
-// ParseClip splits an H.264 Annex-B stream into access units. Access unit
-// delimiters start a unit and are dropped (cameras rarely send them);
-// the clip must start with an IDR and contain SPS and PPS.
-func ParseClip(annexb []byte) (*Clip, error) {
-	var nalus h264.AnnexB
+// nalKind classifies a NAL unit for splitting a clip.
+type nalKind int
+
+const (
+	nalOther nalKind = iota
+	nalAUD
+	nalVPS
+	nalSPS
+	nalPPS
+)
+
+// split cuts an Annex-B stream into access units at access unit delimiters
+// (which are dropped: cameras rarely send them) and keeps the first
+// parameter sets.
+func split(annexb []byte, kind func([]byte) nalKind) (*Clip, error) {
+	var nalus h264.AnnexB // Annex-B framing is the same for H.264 and H.265
 	if err := nalus.Unmarshal(annexb); err != nil {
 		return nil, fmt.Errorf("clip: %w", err)
 	}
@@ -36,28 +47,52 @@ func ParseClip(annexb []byte) (*Clip, error) {
 		}
 	}
 	for _, n := range nalus {
-		if len(n) == 0 {
+		if len(n) < 2 {
 			continue
 		}
-		typ := h264.NALUType(n[0] & 0x1f)
-		switch typ {
-		case h264.NALUTypeAccessUnitDelimiter:
+		switch kind(n) {
+		case nalAUD:
 			flush()
 			continue
-		case h264.NALUTypeSPS:
-			if c.SPS == nil {
-				c.SPS = n
-			}
-		case h264.NALUTypePPS:
-			if c.PPS == nil {
-				c.PPS = n
-			}
+		case nalVPS:
+			c.VPS = firstOf(c.VPS, n)
+		case nalSPS:
+			c.SPS = firstOf(c.SPS, n)
+		case nalPPS:
+			c.PPS = firstOf(c.PPS, n)
 		}
 		cur = append(cur, n)
 	}
 	flush()
 	if len(c.Units) == 0 || c.SPS == nil || c.PPS == nil {
 		return nil, fmt.Errorf("clip: %w", errClipIncomplete)
+	}
+	return c, nil
+}
+
+func firstOf(have, n []byte) []byte {
+	if have != nil {
+		return have
+	}
+	return n
+}
+
+// ParseClip splits an H.264 Annex-B stream into access units; it must start
+// with an IDR and contain SPS and PPS.
+func ParseClip(annexb []byte) (*Clip, error) {
+	c, err := split(annexb, func(n []byte) nalKind {
+		switch h264.NALUType(n[0] & 0x1f) {
+		case h264.NALUTypeAccessUnitDelimiter:
+			return nalAUD
+		case h264.NALUTypeSPS:
+			return nalSPS
+		case h264.NALUTypePPS:
+			return nalPPS
+		}
+		return nalOther
+	})
+	if err != nil {
+		return nil, err
 	}
 	if !h264.IsRandomAccess(c.Units[0]) {
 		return nil, fmt.Errorf("clip: %w", errClipNoIDR)
@@ -73,43 +108,24 @@ func ParseClip(annexb []byte) (*Clip, error) {
 // ParseClipH265 is ParseClip for H.265: it must start with an IRAP picture
 // and contain VPS, SPS and PPS.
 func ParseClipH265(annexb []byte) (*Clip, error) {
-	var nalus h264.AnnexB // Annex-B framing is the same for both codecs
-	if err := nalus.Unmarshal(annexb); err != nil {
-		return nil, fmt.Errorf("clip: %w", err)
-	}
-	c := &Clip{H265: true}
-	var cur [][]byte
-	flush := func() {
-		if len(cur) > 0 {
-			c.Units = append(c.Units, cur)
-			cur = nil
-		}
-	}
-	for _, n := range nalus {
-		if len(n) < 2 {
-			continue
-		}
+	c, err := split(annexb, func(n []byte) nalKind {
 		switch h265.NALUType((n[0] >> 1) & 0x3f) {
 		case h265.NALUType_AUD_NUT:
-			flush()
-			continue
+			return nalAUD
 		case h265.NALUType_VPS_NUT:
-			if c.VPS == nil {
-				c.VPS = n
-			}
+			return nalVPS
 		case h265.NALUType_SPS_NUT:
-			if c.SPS == nil {
-				c.SPS = n
-			}
+			return nalSPS
 		case h265.NALUType_PPS_NUT:
-			if c.PPS == nil {
-				c.PPS = n
-			}
+			return nalPPS
 		}
-		cur = append(cur, n)
+		return nalOther
+	})
+	if err != nil {
+		return nil, err
 	}
-	flush()
-	if len(c.Units) == 0 || c.VPS == nil || c.SPS == nil || c.PPS == nil {
+	c.H265 = true
+	if c.VPS == nil {
 		return nil, fmt.Errorf("clip: %w", errClipIncomplete)
 	}
 	if !h265.IsRandomAccess(c.Units[0]) {

@@ -54,6 +54,7 @@ type Fleet struct {
 	log      *slog.Logger
 	server   *gortsplib.Server
 	listener net.Listener
+	tracksMu sync.RWMutex
 	tracks   map[string]*track // by path: "cam1", "cam1/sub"
 	refuse   atomic.Bool
 
@@ -123,6 +124,11 @@ func Start(cfg Config) (*Fleet, error) {
 	if err := f.server.Start(); err != nil {
 		return nil, fmt.Errorf("camsim: listen %s: %w", cfg.Listen, err)
 	}
+	// The server already accepts connections: requests wait on tracksMu
+	// until every track exists (a client may reconnect the instant a
+	// restarted camera listens again).
+	f.tracksMu.Lock()
+	defer f.tracksMu.Unlock()
 	for i := 1; i <= cfg.Cameras; i++ {
 		offset := rand.IntN(len(mainClip.Units))
 		for _, sub := range []bool{false, true} {
@@ -132,7 +138,9 @@ func Start(cfg Config) (*Fleet, error) {
 			}
 			t, err := f.newTrack(clip, offset)
 			if err != nil {
+				f.tracksMu.Unlock()
 				f.Close()
+				f.tracksMu.Lock() // for the deferred unlock
 				return nil, err
 			}
 			f.tracks[Path(i, sub)] = t
@@ -357,6 +365,8 @@ func withSEI(au [][]byte, sei []byte) [][]byte {
 }
 
 func (f *Fleet) lookup(path string) (*track, bool) {
+	f.tracksMu.RLock()
+	defer f.tracksMu.RUnlock()
 	t, ok := f.tracks[strings.Trim(path, "/")]
 	return t, ok
 }

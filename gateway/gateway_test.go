@@ -201,6 +201,20 @@ func TestLiveVideoEndToEnd(t *testing.T) {
 		t.Fatalf("status after restart: %v, want reconnects >= 1", r)
 	}
 
+	// A client that PUTs back what it read (password shown as ***) keeps
+	// the stored password.
+	_, shown := api.json("GET", "/api/v1/cameras/32100200001320000001", nil)
+	shown["name"] = "瘦西湖路东口（改）"
+	delete(shown, "created_at")
+	delete(shown, "updated_at")
+	if code, r := api.json("PUT", "/api/v1/cameras/32100200001320000001", shown); code != http.StatusOK {
+		t.Fatalf("PUT back: %d %v", code, r)
+	}
+	stored, err := g.Store().GetCamera(context.Background(), "32100200001320000001")
+	if err != nil || !strings.Contains(stored.Streams.Main, "Cam-Secret-9") || stored.Name != "瘦西湖路东口（改）" {
+		t.Fatalf("after PUT back the stored camera is %+v (%v); want the password kept", stored.Name, err)
+	}
+
 	// Metrics name the camera.
 	_, m := api.do("GET", "/metrics", "", nil, false)
 	if !strings.Contains(string(m), `sharpeyes_camera_fps{camera="32100200001320000001",stream="main"}`) ||

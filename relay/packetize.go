@@ -4,12 +4,41 @@ package relay
 // for the RTP header, extensions and the SRTP auth tag.
 const webrtcPayloadMax = 1160
 
-// packetizeH264 splits an access unit into RFC 6184 payloads: small NAL units
-// are aggregated into STAP-A packets, large ones fragmented into FU-A.
-func packetizeH264(nalus [][]byte, max int) [][]byte {
+// rtpScheme describes how one codec's NAL units go into RTP payloads:
+// small units aggregated, large ones fragmented.
+type rtpScheme struct {
+	nalHeader int                       // bytes of NAL unit header (1 for H.264, 2 for H.265)
+	aggHeader func(first []byte) []byte // aggregation packet header
+	fuHeader  func(n []byte) []byte     // fragmentation unit header without the S/E byte
+	fuType    func(n []byte) byte       // the original NAL type for the FU header
+}
+
+// H.264, RFC 6184: STAP-A (24) and FU-A (28).
+var h264Scheme = rtpScheme{
+	nalHeader: 1,
+	aggHeader: func(first []byte) []byte { return []byte{first[0]&0x60 | 24} },
+	fuHeader:  func(n []byte) []byte { return []byte{n[0]&0xe0 | 28} },
+	fuType:    func(n []byte) byte { return n[0] & 0x1f },
+}
+
+// H.265, RFC 7798: aggregation packets (48) and fragmentation units (49);
+// F, LayerId and TID are kept from the unit.
+var h265Scheme = rtpScheme{
+	nalHeader: 2,
+	aggHeader: func(first []byte) []byte { return []byte{first[0]&0x81 | 48<<1, first[1]} },
+	fuHeader:  func(n []byte) []byte { return []byte{n[0]&0x81 | 49<<1, n[1]} },
+	fuType:    func(n []byte) byte { return (n[0] >> 1) & 0x3f },
+}
+
+func packetizeH264(nalus [][]byte, max int) [][]byte { return h264Scheme.packetize(nalus, max) }
+func packetizeH265(nalus [][]byte, max int) [][]byte { return h265Scheme.packetize(nalus, max) }
+
+// packetize splits an access unit into payloads of at most max bytes.
+func (sc rtpScheme) packetize(nalus [][]byte, max int) [][]byte {
 	var out [][]byte
 	var batch [][]byte
-	batchSize := 1 // STAP-A header
+	aggLen := len(sc.aggHeader(make([]byte, sc.nalHeader)))
+	batchSize := aggLen
 	flush := func() {
 		switch len(batch) {
 		case 0:
@@ -17,26 +46,22 @@ func packetizeH264(nalus [][]byte, max int) [][]byte {
 			out = append(out, batch[0])
 		default:
 			p := make([]byte, 0, batchSize)
-			nri := byte(0)
-			for _, n := range batch {
-				nri = max8(nri, n[0]&0x60)
-			}
-			p = append(p, nri|24)
+			p = append(p, sc.aggHeader(batch[0])...)
 			for _, n := range batch {
 				p = append(p, byte(len(n)>>8), byte(len(n)))
 				p = append(p, n...)
 			}
 			out = append(out, p)
 		}
-		batch, batchSize = batch[:0], 1
+		batch, batchSize = batch[:0], aggLen
 	}
 	for _, n := range nalus {
-		if len(n) == 0 {
+		if len(n) < sc.nalHeader {
 			continue
 		}
-		if len(n)+2+1 > max {
+		if len(n)+2+aggLen > max {
 			flush()
-			out = appendFUA(out, n, max)
+			out = sc.fragment(out, n, max)
 			continue
 		}
 		if batchSize+2+len(n) > max {
@@ -49,95 +74,31 @@ func packetizeH264(nalus [][]byte, max int) [][]byte {
 	return out
 }
 
-func appendFUA(out [][]byte, n []byte, max int) [][]byte {
-	indicator := n[0]&0xe0 | 28
-	typ := n[0] & 0x1f
-	body := n[1:]
-	chunk := max - 2
+// fragment splits one NAL unit into fragmentation units sharing one buffer.
+func (sc rtpScheme) fragment(out [][]byte, n []byte, max int) [][]byte {
+	hdr := sc.fuHeader(n)
+	typ := sc.fuType(n)
+	body := n[sc.nalHeader:]
+	over := len(hdr) + 1
+	chunk := max - over
 	frags := (len(body) + chunk - 1) / chunk
-	buf := make([]byte, len(body)+2*frags) // one allocation for every fragment
+	buf := make([]byte, len(body)+over*frags) // one allocation for every fragment
 	for first := true; len(body) > 0; first = false {
 		size := min(chunk, len(body))
-		hdr := typ
+		fu := typ
 		if first {
-			hdr |= 0x80
+			fu |= 0x80
 		}
 		if size == len(body) {
-			hdr |= 0x40
+			fu |= 0x40
 		}
-		p := buf[: 2+size : 2+size]
-		buf = buf[2+size:]
-		p[0], p[1] = indicator, hdr
-		copy(p[2:], body[:size])
+		p := buf[: over+size : over+size]
+		buf = buf[over+size:]
+		copy(p, hdr)
+		p[len(hdr)] = fu
+		copy(p[over:], body[:size])
 		out = append(out, p)
 		body = body[size:]
 	}
 	return out
-}
-
-// packetizeH265 splits an access unit into RFC 7798 payloads: single NAL unit
-// packets, aggregation packets (type 48) and fragmentation units (type 49).
-func packetizeH265(nalus [][]byte, max int) [][]byte {
-	var out [][]byte
-	var batch [][]byte
-	batchSize := 2
-	flush := func() {
-		switch len(batch) {
-		case 0:
-		case 1:
-			out = append(out, batch[0])
-		default:
-			p := make([]byte, 0, batchSize)
-			// F, LayerId and TID from the first unit, type 48 (AP).
-			p = append(p, batch[0][0]&0x81|48<<1, batch[0][1])
-			for _, n := range batch {
-				p = append(p, byte(len(n)>>8), byte(len(n)))
-				p = append(p, n...)
-			}
-			out = append(out, p)
-		}
-		batch, batchSize = batch[:0], 2
-	}
-	for _, n := range nalus {
-		if len(n) < 2 {
-			continue
-		}
-		if len(n)+2+2 > max {
-			flush()
-			typ := (n[0] >> 1) & 0x3f
-			h0, h1 := n[0]&0x81|49<<1, n[1]
-			body := n[2:]
-			chunk := max - 3
-			for first := true; len(body) > 0; first = false {
-				size := min(chunk, len(body))
-				fu := typ
-				if first {
-					fu |= 0x80
-				}
-				if size == len(body) {
-					fu |= 0x40
-				}
-				p := make([]byte, 3+size)
-				p[0], p[1], p[2] = h0, h1, fu
-				copy(p[3:], body[:size])
-				out = append(out, p)
-				body = body[size:]
-			}
-			continue
-		}
-		if batchSize+2+len(n) > max {
-			flush()
-		}
-		batch = append(batch, n)
-		batchSize += 2 + len(n)
-	}
-	flush()
-	return out
-}
-
-func max8(a, b byte) byte {
-	if a > b {
-		return a
-	}
-	return b
 }
