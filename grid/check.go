@@ -11,10 +11,10 @@ import (
 
 // Problem is one defect found in an import; the import is refused whole.
 type Problem struct {
-	Feature int     `json:"feature"`          // 0-based index in the FeatureCollection; -1 for the set
-	Code    string  `json:"code,omitempty"`   // the cell concerned
-	Field   string  `json:"field,omitempty"`  // property or "geometry"
-	Msg     string  `json:"message"`          // what is wrong, in words an operator can act on
+	Feature int     `json:"feature"`           // 0-based index in the FeatureCollection; -1 for the set
+	Code    string  `json:"code,omitempty"`    // the cell concerned
+	Field   string  `json:"field,omitempty"`   // property or "geometry"
+	Msg     string  `json:"message"`           // what is wrong, in words an operator can act on
 	AreaM2  float64 `json:"area_m2,omitempty"` // for overlaps, gaps and spills
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/planar"
+	"github.com/tidwall/rtree"
 )
 
 // tilingSamples is how many points the tiling check tests per parent. The
@@ -42,9 +43,10 @@ func checkTiling(parent *Cell, kids []*Cell) []Problem {
 	gaps := 0
 	var gapAt orb.Point
 	pBound := parent.Geometry.Bound()
-	kBounds := make([]orb.Bound, len(kids))
+	var tree rtree.RTreeG[int]
 	for i, k := range kids {
-		kBounds[i] = k.Geometry.Bound()
+		b := k.Geometry.Bound()
+		tree.Insert(b.Min, b.Max, i)
 	}
 	var hits []int
 	for y := box.Min[1] + dLat*phase; y < box.Max[1]; y += dLat {
@@ -52,11 +54,13 @@ func checkTiling(parent *Cell, kids []*Cell) []Problem {
 			pt := orb.Point{x, y}
 			inParent := pBound.Contains(pt) && planar.MultiPolygonContains(parent.Geometry, pt)
 			hits = hits[:0]
-			for i, k := range kids {
-				if kBounds[i].Contains(pt) && planar.MultiPolygonContains(k.Geometry, pt) {
+			tree.Search(pt, pt, func(_, _ [2]float64, i int) bool {
+				if planar.MultiPolygonContains(kids[i].Geometry, pt) {
 					hits = append(hits, i)
 				}
-			}
+				return true
+			})
+			sort.Ints(hits)
 			switch {
 			case inParent && len(hits) == 0:
 				if gaps == 0 {
