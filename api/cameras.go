@@ -13,6 +13,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"sharpeyes/grid"
 	"sharpeyes/ingest"
 	"sharpeyes/registry"
 )
@@ -27,6 +28,13 @@ type cameraInput struct {
 	Location  *registry.Location `json:"location"`
 	Grid      string             `json:"grid"`
 	Tags      []string           `json:"tags"`
+
+	// Read-only fields of a camera as answered; accepted and ignored so
+	// that a client can send back what it read.
+	Cells     json.RawMessage `json:"cells,omitempty"`
+	CreatedAt json.RawMessage `json:"created_at,omitempty"`
+	UpdatedAt json.RawMessage `json:"updated_at,omitempty"`
+	DistanceM json.RawMessage `json:"distance_m,omitempty"`
 }
 
 func (in cameraInput) camera() registry.Camera {
@@ -38,18 +46,37 @@ func (in cameraInput) camera() registry.Camera {
 		OnDemand: od, Location: in.Location, Grid: in.Grid, Tags: in.Tags}
 }
 
-// cameraView is a camera as answered: stream passwords replaced by ***.
+// cameraView is a camera as answered: stream passwords replaced by ***,
+// grid the cell in force (set by hand or found from the location) and
+// cells the base and special cells it belongs to.
 type cameraView struct {
 	registry.Camera
+	Cells     cellsOf  `json:"cells"`
 	DistanceM *float64 `json:"distance_m,omitempty"`
 }
 
-func view(c registry.Camera) cameraView {
+func (s *Server) view(ix *grid.Index, c registry.Camera) cameraView {
+	cells := locate(ix, c)
 	c.Streams.Main = ingest.RedactURL(c.Streams.Main)
 	if c.Streams.Sub != "" {
 		c.Streams.Sub = ingest.RedactURL(c.Streams.Sub)
 	}
-	return cameraView{Camera: c}
+	c.Grid = cells.Base
+	return cameraView{Camera: c, Cells: cells}
+}
+
+// manualGrid keeps a grid sent back unchanged from a view from becoming a
+// manual override: only a grid other than the one found by location is.
+func manualGrid(ix *grid.Index, next registry.Camera) string {
+	if next.Grid == "" {
+		return ""
+	}
+	probe := next
+	probe.Grid = ""
+	if found := locate(ix, probe); found.Base == next.Grid {
+		return ""
+	}
+	return next.Grid
 }
 
 // keepSecret lets a client send back a URL as it was shown (password ***)
@@ -82,14 +109,20 @@ func (s *Server) createCamera(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	cam, err := s.store.CreateCamera(c.Request.Context(), in.camera())
+	next := in.camera()
+	if err := s.checkGrid(next.Grid); err != nil {
+		writeError(c, err)
+		return
+	}
+	cam, err := s.store.CreateCamera(c.Request.Context(), next)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
+	s.sync.PutCamera(cam)
 	s.log.Info("camera created", "camera", cam.ID, "main", ingest.RedactURL(cam.Streams.Main))
 	c.Header("Location", "/api/v1/cameras/"+cam.ID)
-	c.JSON(http.StatusCreated, view(cam))
+	c.JSON(http.StatusCreated, s.view(s.grids.Index(), cam))
 }
 
 func (s *Server) getCamera(c *gin.Context) {
@@ -98,7 +131,8 @@ func (s *Server) getCamera(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, view(cam))
+	s.sync.PutCamera(cam)
+	c.JSON(http.StatusOK, s.view(s.grids.Index(), cam))
 }
 
 func (s *Server) putCamera(c *gin.Context) {
@@ -114,6 +148,12 @@ func (s *Server) putCamera(c *gin.Context) {
 	}
 	in.ID = id
 	next := in.camera()
+	ix := s.grids.Index()
+	next.Grid = manualGrid(ix, next)
+	if err := s.checkGrid(next.Grid); err != nil {
+		writeError(c, err)
+		return
+	}
 	cam, err := s.store.UpdateCamera(c.Request.Context(), id, func(cur *registry.Camera) error {
 		keepSecrets(&next, cur)
 		*cur = next
@@ -123,7 +163,8 @@ func (s *Server) putCamera(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, view(cam))
+	s.sync.PutCamera(cam)
+	c.JSON(http.StatusOK, s.view(s.grids.Index(), cam))
 }
 
 // patchCamera applies a JSON merge patch (RFC 7396).
@@ -143,6 +184,9 @@ func (s *Server) patchCamera(c *gin.Context) {
 			return
 		}
 	}
+	delete(patch, "cells")
+	delete(patch, "distance_m")
+	ix := s.grids.Index()
 	cam, err := s.store.UpdateCamera(c.Request.Context(), c.Param("id"), func(cur *registry.Camera) error {
 		b, _ := json.Marshal(cur)
 		var doc map[string]any
@@ -156,6 +200,12 @@ func (s *Server) patchCamera(c *gin.Context) {
 			return jsonError(err)
 		}
 		keepSecrets(&next, cur)
+		if _, patched := patch["grid"]; patched {
+			next.Grid = manualGrid(ix, next)
+		}
+		if err := s.checkGrid(next.Grid); err != nil {
+			return err
+		}
 		*cur = next
 		return nil
 	})
@@ -163,7 +213,19 @@ func (s *Server) patchCamera(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, view(cam))
+	s.sync.PutCamera(cam)
+	c.JSON(http.StatusOK, s.view(s.grids.Index(), cam))
+}
+
+// checkGrid accepts an empty grid or a known cell code.
+func (s *Server) checkGrid(code string) error {
+	if code == "" || s.grids.Index().Len() == 0 {
+		return nil // before any import, grids are free text
+	}
+	if _, ok := s.grids.Index().Get(code); !ok {
+		return &registry.FieldError{Field: "grid", Msg: "is not a known grid cell code"}
+	}
+	return nil
 }
 
 // mergePatch implements RFC 7396.
@@ -187,10 +249,12 @@ func mergePatch(target, patch any) any {
 }
 
 func (s *Server) deleteCamera(c *gin.Context) {
-	if err := s.store.DeleteCamera(c.Request.Context(), c.Param("id")); err != nil {
+	rev, err := s.store.DeleteCamera(c.Request.Context(), c.Param("id"))
+	if err != nil {
 		writeError(c, err)
 		return
 	}
+	s.sync.DeleteCamera(c.Param("id"), rev)
 	s.log.Info("camera deleted", "camera", c.Param("id"))
 	c.Status(http.StatusNoContent)
 }
@@ -251,7 +315,7 @@ func (s *Server) listCameras(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	grid, state, tag := c.Query("grid"), c.Query("status"), c.Query("tag")
+	gridCode, state, tag := c.Query("grid"), c.Query("status"), c.Query("tag")
 	switch state {
 	case "", "online", "offline", "connecting", "idle":
 	default:
@@ -263,9 +327,11 @@ func (s *Server) listCameras(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
+	ix := s.grids.Index()
 	var rows []cameraView
 	for _, cam := range all {
-		if grid != "" && cam.Grid != grid {
+		v := s.view(ix, cam)
+		if gridCode != "" && !inGrid(ix, v.Cells, gridCode) {
 			continue
 		}
 		if tag != "" && !contains(cam.Tags, tag) {
@@ -277,7 +343,6 @@ func (s *Server) listCameras(c *gin.Context) {
 				continue
 			}
 		}
-		v := view(cam)
 		if near != nil {
 			if cam.Location == nil {
 				continue

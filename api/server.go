@@ -5,6 +5,7 @@ package api
 import (
 	"context"
 	"crypto/subtle"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -25,7 +26,7 @@ type CameraStore interface {
 	CreateCamera(ctx context.Context, c registry.Camera) (registry.Camera, error)
 	GetCamera(ctx context.Context, id string) (registry.Camera, error)
 	UpdateCamera(ctx context.Context, id string, change func(*registry.Camera) error) (registry.Camera, error)
-	DeleteCamera(ctx context.Context, id string) error
+	DeleteCamera(ctx context.Context, id string) (int64, error)
 	AllCameras(ctx context.Context) ([]registry.Camera, int64, error)
 }
 
@@ -45,34 +46,60 @@ type WHEPServer interface {
 	Retransmits() uint64
 }
 
+// CameraSync applies the API's own camera writes to the local pulls at once,
+// so a viewer can ask for a camera the moment it is created; the registry
+// watch brings the same change (and everyone else's) moments later.
+type CameraSync interface {
+	PutCamera(registry.Camera)
+	DeleteCamera(id string, rev int64)
+}
+
+type noSync struct{}
+
+func (noSync) PutCamera(registry.Camera)  {}
+func (noSync) DeleteCamera(string, int64) {}
+
 // Config configures the API.
 type Config struct {
 	AdminToken   string
 	MaxBodyBytes int64
-	NodeID       string
-	Web          fs.FS // the browser UI; nil serves none
-	Logger       *slog.Logger
+	// MaxImportBytes limits bulk imports (grids, cameras) instead.
+	MaxImportBytes int64
+	NodeID         string
+	Web            fs.FS // the browser UI; nil serves none
+	Sync           CameraSync
+	Logger         *slog.Logger
 }
 
 // Server holds the handlers' collaborators.
 type Server struct {
-	cfg   Config
-	store CameraStore
-	pulls Pulls
-	whep  WHEPServer
-	log   *slog.Logger
-	reg   *prometheus.Registry
+	cfg       Config
+	store     CameraStore
+	gridStore GridStore
+	grids     Grids
+	sync      CameraSync
+	pulls     Pulls
+	whep      WHEPServer
+	log       *slog.Logger
+	reg       *prometheus.Registry
 }
 
 // New builds the API server.
-func New(cfg Config, store CameraStore, pulls Pulls, whep WHEPServer) *Server {
+func New(cfg Config, store CameraStore, gridStore GridStore, grids Grids, pulls Pulls, whep WHEPServer) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 1 << 20
 	}
-	s := &Server{cfg: cfg, store: store, pulls: pulls, whep: whep, log: cfg.Logger.With("component", "api")}
+	if cfg.MaxImportBytes < cfg.MaxBodyBytes {
+		cfg.MaxImportBytes = max(32<<20, cfg.MaxBodyBytes)
+	}
+	s := &Server{cfg: cfg, store: store, gridStore: gridStore, grids: grids, pulls: pulls, whep: whep,
+		sync: cfg.Sync, log: cfg.Logger.With("component", "api")}
+	if s.sync == nil {
+		s.sync = noSync{}
+	}
 	s.reg = prometheus.NewRegistry()
 	s.reg.MustRegister(&collector{pulls: pulls, whep: whep})
 	return s
@@ -103,12 +130,16 @@ func (s *Server) Handler() http.Handler {
 	v1.GET("/cameras", s.listCameras)
 	v1.GET("/cameras/:id", s.getCamera)
 	v1.GET("/cameras/:id/status", s.cameraStatus)
+	v1.GET("/grids", s.listGrids)
+	v1.GET("/grids/:code", s.getGrid)
+	v1.GET("/grids/:code/cameras", s.gridCameras)
 
 	w := v1.Group("", s.requireToken)
 	w.POST("/cameras", s.createCamera)
 	w.PUT("/cameras/:id", s.putCamera)
 	w.PATCH("/cameras/:id", s.patchCamera)
 	w.DELETE("/cameras/:id", s.deleteCamera)
+	w.POST("/grids/import", s.importGrids)
 
 	whep := v1.Group("/whep", cors)
 	whep.OPTIONS("/:id", s.whepOptions)
@@ -141,11 +172,15 @@ func (s *Server) requireToken(c *gin.Context) {
 }
 
 func (s *Server) limitBody(c *gin.Context) {
-	if c.Request.ContentLength > s.cfg.MaxBodyBytes {
-		writeError(c, ErrTooLarge)
+	limit := s.cfg.MaxBodyBytes
+	if strings.HasSuffix(c.Request.URL.Path, "/import") {
+		limit = s.cfg.MaxImportBytes
+	}
+	if c.Request.ContentLength > limit {
+		writeError(c, fmt.Errorf("%w (limit %d bytes)", ErrTooLarge, limit))
 		return
 	}
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes)
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
 	c.Next()
 }
 

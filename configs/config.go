@@ -54,8 +54,9 @@ type Config struct {
 	DataDir  string `yaml:"data_dir"`
 	LogLevel string `yaml:"log_level"`
 	HTTP     struct {
-		Addr         string `yaml:"addr"`
-		MaxBodyBytes int64  `yaml:"max_body_bytes"`
+		Addr           string `yaml:"addr"`
+		MaxBodyBytes   int64  `yaml:"max_body_bytes"`
+		MaxImportBytes int64  `yaml:"max_import_bytes"`
 	} `yaml:"http"`
 	RTSP struct {
 		Addr string `yaml:"addr"`
@@ -271,6 +272,9 @@ func (c *Config) Validate() error {
 	}
 	if c.HTTP.MaxBodyBytes < 1024 {
 		bad("http.max_body_bytes", "must be at least 1024")
+	}
+	if c.HTTP.MaxImportBytes < c.HTTP.MaxBodyBytes {
+		bad("http.max_import_bytes", "must be at least 'http.max_body_bytes'")
 	}
 	for key, d := range map[string]Duration{"ingest.timeout": c.Ingest.Timeout, "ingest.idle_timeout": c.Ingest.IdleTimeout,
 		"ingest.backoff_min": c.Ingest.BackoffMin, "ingest.backoff_max": c.Ingest.BackoffMax, "registry.dial_timeout": c.Registry.DialTimeout} {

@@ -20,6 +20,7 @@ import (
 
 	"sharpeyes/api"
 	"sharpeyes/configs"
+	"sharpeyes/grid"
 	"sharpeyes/ingest"
 	"sharpeyes/registry"
 	"sharpeyes/relay"
@@ -32,6 +33,7 @@ type Gateway struct {
 	etcd    *registry.Embedded
 	cli     *clientv3.Client
 	store   *registry.Store
+	grids   grid.Live
 	manager *ingest.Manager
 	whep    *relay.WHEP
 	rtsp    *relay.RTSPServer
@@ -102,17 +104,24 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 		return nil, err
 	}
 
+	fol := &follower{m: g.manager, log: log}
 	ctx, cancel := context.WithCancel(context.Background())
 	g.cancel = cancel
 	g.wg.Add(1)
 	go func() {
 		defer g.wg.Done()
-		g.store.WatchCameras(ctx, &follower{m: g.manager, log: log})
+		g.store.WatchCameras(ctx, fol)
 	}()
 
 	node, _ := os.Hostname()
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		g.store.WatchGrids(ctx, func(set registry.GridSet, cells []grid.Cell) { g.grids.Set(set.Version, cells) })
+	}()
 	srv := api.New(api.Config{AdminToken: cfg.Auth.AdminToken, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
-		NodeID: node, Web: opt.Web, Logger: log}, g.store, g.manager, g.whep)
+		MaxImportBytes: cfg.HTTP.MaxImportBytes, NodeID: node, Web: opt.Web, Logger: log, Sync: fol},
+		g.store, g.store, &g.grids, g.manager, g.whep)
 	g.httpLn, err = net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("http %s: %w", cfg.HTTP.Addr, err)
@@ -147,6 +156,9 @@ func (g *Gateway) HTTPAddr() string { return g.httpLn.Addr().String() }
 
 // RTSPAddr is the bound RTSP re-serve address.
 func (g *Gateway) RTSPAddr() string { return g.rtsp.Addr() }
+
+// Grids is the grid index in force.
+func (g *Gateway) Grids() *grid.Index { return g.grids.Index() }
 
 // Store is the camera registry.
 func (g *Gateway) Store() *registry.Store { return g.store }
@@ -184,31 +196,61 @@ func (g *Gateway) Close() {
 	})
 }
 
-// follower applies registry changes to the ingest manager.
+// follower applies registry changes to the ingest manager. It sees each
+// change twice, from the API that made it and from the watch, in either
+// order, and keeps the newest by etcd revision.
 type follower struct {
 	m   *ingest.Manager
 	log *slog.Logger
+
+	mu   sync.Mutex
+	revs map[string]int64 // newest revision applied per camera (deletions too)
 }
 
 func spec(c registry.Camera) ingest.CameraSpec {
 	return ingest.CameraSpec{ID: c.ID, Main: c.Streams.Main, Sub: c.Streams.Sub, Transport: c.Transport, OnDemand: c.OnDemand}
 }
 
+// newer records rev for id and reports whether it is newer than what was applied.
+func (f *follower) newer(id string, rev int64) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.revs == nil {
+		f.revs = map[string]int64{}
+	}
+	if rev != 0 && rev <= f.revs[id] {
+		return false
+	}
+	f.revs[id] = rev
+	return true
+}
+
 func (f *follower) SyncCameras(cs []registry.Camera) {
 	specs := make([]ingest.CameraSpec, len(cs))
+	f.mu.Lock()
+	f.revs = map[string]int64{}
 	for i, c := range cs {
 		specs[i] = spec(c)
+		f.revs[c.ID] = c.Rev
 	}
+	f.mu.Unlock()
 	f.m.Sync(specs)
 }
 
 func (f *follower) PutCamera(c registry.Camera) {
+	if !f.newer(c.ID, c.Rev) {
+		return
+	}
 	if err := f.m.Upsert(spec(c)); err != nil {
 		f.log.Warn("camera not pulled", "camera", c.ID, "error", err)
 	}
 }
 
-func (f *follower) DeleteCamera(id string) { f.m.Remove(id) }
+func (f *follower) DeleteCamera(id string, rev int64) {
+	if f.newer(id, rev) {
+		f.m.Remove(id)
+	}
+}
 
 // startPprof serves Go's profiling endpoints on their own listener, so they
 // are never exposed on the API port by accident.

@@ -31,6 +31,9 @@ type Camera struct {
 	Tags      []string  `json:"tags"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// Rev is the etcd revision this version was written at (not stored):
+	// it orders writes seen directly and through the watch.
+	Rev int64 `json:"-"`
 }
 
 // idPattern accepts GB/T 28181 20-digit codes and simpler operator ids.

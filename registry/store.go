@@ -68,6 +68,7 @@ func (s *Store) CreateCamera(ctx context.Context, c Camera) (Camera, error) {
 	if !resp.Succeeded {
 		return Camera{}, fmt.Errorf("camera %s: %w", c.ID, ErrExists)
 	}
+	c.Rev = resp.Header.Revision
 	return c, nil
 }
 
@@ -94,7 +95,8 @@ func (s *Store) getCamera(ctx context.Context, id string) (Camera, int64, error)
 	if err := json.Unmarshal(resp.Kvs[0].Value, &c); err != nil {
 		return Camera{}, 0, fmt.Errorf("camera %s: stored value: %w", id, err)
 	}
-	return c, resp.Kvs[0].ModRevision, nil
+	c.Rev = resp.Kvs[0].ModRevision
+	return c, c.Rev, nil
 }
 
 // UpdateCamera applies change to a stored camera atomically (compare and
@@ -129,27 +131,29 @@ func (s *Store) UpdateCamera(ctx context.Context, id string, change func(*Camera
 			return Camera{}, unavailable(err)
 		}
 		if resp.Succeeded {
+			next.Rev = resp.Header.Revision
 			return next, nil
 		}
 	}
 	return Camera{}, fmt.Errorf("camera %s: too many concurrent updates: %w", id, ErrUnavailable)
 }
 
-// DeleteCamera removes a camera; ErrNotFound if it was not there.
-func (s *Store) DeleteCamera(ctx context.Context, id string) error {
+// DeleteCamera removes a camera and returns the revision of the deletion;
+// ErrNotFound if it was not there.
+func (s *Store) DeleteCamera(ctx context.Context, id string) (int64, error) {
 	if !ValidID(id) {
-		return fmt.Errorf("camera %q: %w", id, ErrNotFound)
+		return 0, fmt.Errorf("camera %q: %w", id, ErrNotFound)
 	}
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
 	resp, err := s.cli.Delete(ctx, s.cameraKey(id))
 	if err != nil {
-		return unavailable(err)
+		return 0, unavailable(err)
 	}
 	if resp.Deleted == 0 {
-		return fmt.Errorf("camera %s: %w", id, ErrNotFound)
+		return 0, fmt.Errorf("camera %s: %w", id, ErrNotFound)
 	}
-	return nil
+	return resp.Header.Revision, nil
 }
 
 // AllCameras lists every camera, sorted by id, with the revision read at.
@@ -167,6 +171,7 @@ func (s *Store) AllCameras(ctx context.Context) ([]Camera, int64, error) {
 			s.log.Warn("skipping unreadable camera", "key", string(kv.Key), "error", err)
 			continue
 		}
+		c.Rev = kv.ModRevision
 		out = append(out, c)
 	}
 	return out, resp.Header.Revision, nil
@@ -177,7 +182,8 @@ func (s *Store) AllCameras(ctx context.Context) ([]Camera, int64, error) {
 type CameraHandler interface {
 	SyncCameras([]Camera)
 	PutCamera(Camera)
-	DeleteCamera(id string)
+	// DeleteCamera reports a deletion at revision rev.
+	DeleteCamera(id string, rev int64)
 }
 
 // WatchCameras lists the cameras, then follows changes until ctx ends,
@@ -214,7 +220,7 @@ func (s *Store) watchFrom(ctx context.Context, rev int64, h CameraHandler) error
 		for _, ev := range resp.Events {
 			id := strings.TrimPrefix(string(ev.Kv.Key), prefix)
 			if ev.Type == clientv3.EventTypeDelete {
-				h.DeleteCamera(id)
+				h.DeleteCamera(id, ev.Kv.ModRevision)
 				continue
 			}
 			var c Camera
@@ -222,6 +228,7 @@ func (s *Store) watchFrom(ctx context.Context, rev int64, h CameraHandler) error
 				s.log.Warn("skipping unreadable camera", "camera", id, "error", err)
 				continue
 			}
+			c.Rev = ev.Kv.ModRevision
 			h.PutCamera(c)
 		}
 	}

@@ -52,10 +52,10 @@ func TestCameraCRUD(t *testing.T) {
 	if got.Location.Lat != 32.41 {
 		t.Fatalf("a refused update changed the stored camera: %+v", got.Location)
 	}
-	if err := s.DeleteCamera(ctx, c.ID); err != nil {
+	if _, err := s.DeleteCamera(ctx, c.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteCamera(ctx, c.ID); !errors.Is(err, ErrNotFound) {
+	if _, err := s.DeleteCamera(ctx, c.ID); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("second delete: %v", err)
 	}
 	if _, err := s.GetCamera(ctx, "../../etc"); !errors.Is(err, ErrNotFound) {
@@ -100,7 +100,7 @@ func (r *recorder) SyncCameras(cs []Camera) {
 	}
 }
 func (r *recorder) PutCamera(c Camera) { r.mu.Lock(); r.cams[c.ID] = c; r.mu.Unlock() }
-func (r *recorder) DeleteCamera(id string) {
+func (r *recorder) DeleteCamera(id string, _ int64) {
 	r.mu.Lock()
 	delete(r.cams, id)
 	r.mu.Unlock()
