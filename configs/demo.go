@@ -27,3 +27,9 @@ func DemoCameras() ([]DemoCamera, error) {
 	}
 	return cams, nil
 }
+
+// DemoGrids is the reference street's grid GeoJSON (configs/demo/grids.geojson,
+// made by `go run ./configs/demo/gen`).
+//
+//go:embed demo/grids.geojson
+var DemoGrids []byte

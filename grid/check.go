@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/geojson"
@@ -40,9 +41,14 @@ func Parse(b []byte) ([]Cell, []Problem) {
 	}
 	var probs []Problem
 	cells := make([]Cell, 0, len(head.Features))
+	index := make([]int, 0, len(head.Features)) // feature index of each parsed cell
+	broken := map[string]bool{}                 // codes of features with problems
 	for i, raw := range head.Features {
 		if p := checkRawRings(i, raw); len(p) > 0 {
 			probs = append(probs, p...)
+			if p[0].Code != "" {
+				broken[p[0].Code] = true
+			}
 			continue
 		}
 		f, err := geojson.UnmarshalFeature(raw)
@@ -54,10 +60,24 @@ func Parse(b []byte) ([]Cell, []Problem) {
 		probs = append(probs, p...)
 		if len(p) == 0 {
 			cells = append(cells, c)
+			index = append(index, i)
+		} else if c.Code != "" {
+			broken[c.Code] = true
 		}
 	}
 	if len(probs) == 0 {
 		probs = Check(cells)
+	} else {
+		// Report the hierarchy's problems too, so one pass shows them all;
+		// a parent that is only missing because its own feature is broken
+		// is not reported twice. Tiling waits for a sound set.
+		for _, p := range hierarchy(cells) {
+			if strings.HasPrefix(p.Msg, "unknown parent ") && broken[cells[p.Feature].Parent] {
+				continue
+			}
+			p.Feature = index[p.Feature]
+			probs = append(probs, p)
+		}
 	}
 	if len(probs) > 0 {
 		return nil, probs
@@ -204,6 +224,39 @@ func segmentsCross(p1, p2, p3, p4 orb.Point) bool {
 // A cell without a parent is a root at any level: an import may cover one
 // street's subtree.
 func Check(cells []Cell) []Problem {
+	if probs := hierarchy(cells); len(probs) > 0 {
+		return probs // tiling needs a sound hierarchy
+	}
+	idx := map[string]int{}
+	byCode := map[string]*Cell{}
+	for i := range cells {
+		idx[cells[i].Code] = i
+		byCode[cells[i].Code] = &cells[i]
+	}
+	var probs []Problem
+	children := map[string][]*Cell{}
+	for i := range cells {
+		if c := &cells[i]; c.Parent != "" && c.Kind == Base {
+			children[c.Parent] = append(children[c.Parent], c)
+		}
+	}
+	parents := make([]string, 0, len(children))
+	for p := range children {
+		parents = append(parents, p)
+	}
+	sort.Strings(parents)
+	for _, p := range parents {
+		for _, pr := range checkTiling(byCode[p], children[p]) {
+			pr.Feature = idx[pr.Code]
+			probs = append(probs, pr)
+		}
+	}
+	return probs
+}
+
+// hierarchy checks codes are unique, parents known and levels one below
+// their parent; Feature in its problems indexes cells.
+func hierarchy(cells []Cell) []Problem {
 	var probs []Problem
 	idx := map[string]int{}
 	byCode := map[string]*Cell{}
@@ -235,26 +288,6 @@ func Check(cells []Cell) []Problem {
 	}
 	if cycle := findCycle(byCode); cycle != "" {
 		probs = append(probs, Problem{Feature: idx[cycle], Code: cycle, Field: "parent", Msg: "parents form a cycle through " + cycle})
-	}
-	if len(probs) > 0 {
-		return probs // tiling needs a sound hierarchy
-	}
-	children := map[string][]*Cell{}
-	for i := range cells {
-		if c := &cells[i]; c.Parent != "" && c.Kind == Base {
-			children[c.Parent] = append(children[c.Parent], c)
-		}
-	}
-	parents := make([]string, 0, len(children))
-	for p := range children {
-		parents = append(parents, p)
-	}
-	sort.Strings(parents)
-	for _, p := range parents {
-		for _, pr := range checkTiling(byCode[p], children[p]) {
-			pr.Feature = idx[pr.Code]
-			probs = append(probs, pr)
-		}
 	}
 	return probs
 }

@@ -168,3 +168,36 @@ func BenchmarkCheck10kCells(b *testing.B) {
 		}
 	}
 }
+
+func TestOnePassReportsFeatureAndHierarchyProblems(t *testing.T) {
+	cs := fixture()
+	cs[5].Parent = "C9"               // unknown parent
+	cs[6].Geometry[0][0][1][0] = 10.0 // outside China
+	in := encode(t, cs)
+	_, probs := Parse(in)
+	var fc struct {
+		Features []struct {
+			Properties struct{ Code string } `json:"properties"`
+		} `json:"features"`
+	}
+	_ = json.Unmarshal(in, &fc)
+	g3 := -1
+	for i, f := range fc.Features {
+		if f.Properties.Code == "G3" {
+			g3 = i
+		}
+	}
+	var msgs []string
+	for _, p := range probs {
+		msgs = append(msgs, p.Code+": "+p.Msg)
+	}
+	all := strings.Join(msgs, "\n")
+	if !strings.Contains(all, "G3: unknown parent C9") || !strings.Contains(all, "SP: coordinate") {
+		t.Fatalf("want both problems in one report, got:\n%s", all)
+	}
+	for _, p := range probs {
+		if p.Code == "G3" && p.Feature != g3 {
+			t.Fatalf("G3 reported at feature %d, want %d", p.Feature, g3)
+		}
+	}
+}

@@ -23,6 +23,7 @@ import (
 	"sharpeyes/camsim"
 	"sharpeyes/configs"
 	"sharpeyes/gateway"
+	"sharpeyes/grid"
 	"sharpeyes/registry"
 	"sharpeyes/web"
 )
@@ -32,6 +33,8 @@ const usage = `usage: sharpeyes <command> [flags]
 commands:
   serve   run a gateway node (--config FILE)
   demo    run a gateway with 16 simulated cameras and print its URL
+  grids import [--server URL] [--token TOKEN] FILE
+          replace the grid cells with a GeoJSON FeatureCollection (all or nothing)
 `
 
 func main() {
@@ -45,6 +48,8 @@ func main() {
 		err = serve(os.Args[2:], false)
 	case "demo":
 		err = serve(os.Args[2:], true)
+	case "grids":
+		err = gridsCmd(os.Args[2:])
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return
@@ -158,6 +163,13 @@ func demoEnv(env []string) ([]string, func(), error) {
 }
 
 func registerDemo(ctx context.Context, store *registry.Store, fleet *camsim.Fleet) error {
+	cells, probs := grid.Parse(configs.DemoGrids)
+	if len(probs) > 0 {
+		return fmt.Errorf("demo grids: %s", probs[0].Msg)
+	}
+	if _, err := store.ImportGrids(ctx, cells); err != nil {
+		return err
+	}
 	cams, err := configs.DemoCameras()
 	if err != nil {
 		return err
