@@ -125,8 +125,17 @@ func (s *Server) createCamera(c *gin.Context) {
 	c.JSON(http.StatusCreated, s.view(s.grids.Index(), cam))
 }
 
+// camera reads one camera from the catalog.
+func (s *Server) camera(id string) (registry.Camera, error) {
+	cam, ok := s.catalog.Get(id)
+	if !ok {
+		return registry.Camera{}, fmt.Errorf("camera %q: %w", id, registry.ErrNotFound)
+	}
+	return cam, nil
+}
+
 func (s *Server) getCamera(c *gin.Context) {
-	cam, err := s.store.GetCamera(c.Request.Context(), c.Param("id"))
+	cam, err := s.camera(c.Param("id"))
 	if err != nil {
 		writeError(c, err)
 		return
@@ -268,7 +277,7 @@ type statusView struct {
 
 func (s *Server) cameraStatus(c *gin.Context) {
 	id := c.Param("id")
-	if _, err := s.store.GetCamera(c.Request.Context(), id); err != nil {
+	if _, err := s.camera(id); err != nil {
 		writeError(c, err)
 		return
 	}
@@ -322,10 +331,15 @@ func (s *Server) listCameras(c *gin.Context) {
 		writeError(c, &queryError{"status", "must be online, offline, connecting or idle"})
 		return
 	}
-	all, _, err := s.store.AllCameras(c.Request.Context())
-	if err != nil {
-		writeError(c, err)
-		return
+	var all []registry.Camera
+	dist := map[string]float64{}
+	if near != nil {
+		for _, n := range s.catalog.Near(near.Lat, near.Lon, radius) {
+			all = append(all, n.Camera)
+			dist[n.ID] = n.DistanceM
+		}
+	} else {
+		all = s.catalog.All()
 	}
 	ix := s.grids.Index()
 	var rows []cameraView
@@ -344,20 +358,13 @@ func (s *Server) listCameras(c *gin.Context) {
 			}
 		}
 		if near != nil {
-			if cam.Location == nil {
-				continue
-			}
-			d := haversine(*near, *cam.Location)
-			if d > radius {
-				continue
-			}
+			d := math.Round(dist[cam.ID]*10) / 10
 			v.DistanceM = &d
 		}
 		rows = append(rows, v)
 	}
 	page := listPage{Items: []cameraView{}}
-	if near != nil {
-		sort.SliceStable(rows, func(i, j int) bool { return *rows[i].DistanceM < *rows[j].DistanceM })
+	if near != nil { // already nearest first
 		if offset > len(rows) {
 			offset = len(rows)
 		}
@@ -410,15 +417,6 @@ func parseLatLon(s string) (float64, float64, bool) {
 		return 0, 0, false
 	}
 	return lat, lon, true
-}
-
-// haversine is the great-circle distance in metres.
-func haversine(a, b registry.Location) float64 {
-	const r = 6371008.8
-	rad := math.Pi / 180
-	dlat, dlon := (b.Lat-a.Lat)*rad, (b.Lon-a.Lon)*rad
-	h := math.Sin(dlat/2)*math.Sin(dlat/2) + math.Cos(a.Lat*rad)*math.Cos(b.Lat*rad)*math.Sin(dlon/2)*math.Sin(dlon/2)
-	return 2 * r * math.Asin(math.Sqrt(h))
 }
 
 // Cursors are opaque to clients: "id:<last id>" or "off:<offset>", base64url.

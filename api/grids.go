@@ -6,7 +6,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"sort"
 
 	"github.com/gin-gonic/gin"
 	"github.com/paulmach/orb"
@@ -94,11 +93,7 @@ func (s *Server) importGrids(c *gin.Context) {
 		return
 	}
 	before := map[string]cellsOf{}
-	cams, _, err := s.store.AllCameras(c.Request.Context())
-	if err != nil {
-		writeError(c, err)
-		return
-	}
+	cams := s.catalog.All()
 	old := s.grids.Index()
 	for _, cam := range cams {
 		before[cam.ID] = locate(old, cam)
@@ -200,12 +195,7 @@ func (s *Server) gridCameras(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	cams, _, err := s.store.AllCameras(c.Request.Context())
-	if err != nil {
-		writeError(c, err)
-		return
-	}
-	sort.Slice(cams, func(i, j int) bool { return cams[i].ID < cams[j].ID })
+	cams := s.catalog.All()
 	page := listPage{Items: []cameraView{}}
 	for _, cam := range cams {
 		if cam.ID <= after {

@@ -21,13 +21,19 @@ import (
 	"sharpeyes/relay"
 )
 
-// CameraStore is what the API needs of the registry.
+// CameraStore is what the API needs to write cameras.
 type CameraStore interface {
 	CreateCamera(ctx context.Context, c registry.Camera) (registry.Camera, error)
-	GetCamera(ctx context.Context, id string) (registry.Camera, error)
 	UpdateCamera(ctx context.Context, id string, change func(*registry.Camera) error) (registry.Camera, error)
 	DeleteCamera(ctx context.Context, id string) (int64, error)
-	AllCameras(ctx context.Context) ([]registry.Camera, int64, error)
+}
+
+// Catalog is where the API reads cameras: the registry's in-memory mirror.
+type Catalog interface {
+	Get(id string) (registry.Camera, bool)
+	All() []registry.Camera
+	Near(lat, lon, radius float64) []registry.NearCamera
+	Ready() <-chan struct{}
 }
 
 // Pulls is what the API needs of ingest.
@@ -75,6 +81,7 @@ type Config struct {
 type Server struct {
 	cfg       Config
 	store     CameraStore
+	catalog   Catalog
 	gridStore GridStore
 	grids     Grids
 	sync      CameraSync
@@ -85,7 +92,7 @@ type Server struct {
 }
 
 // New builds the API server.
-func New(cfg Config, store CameraStore, gridStore GridStore, grids Grids, pulls Pulls, whep WHEPServer) *Server {
+func New(cfg Config, store CameraStore, catalog Catalog, gridStore GridStore, grids Grids, pulls Pulls, whep WHEPServer) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -95,7 +102,7 @@ func New(cfg Config, store CameraStore, gridStore GridStore, grids Grids, pulls 
 	if cfg.MaxImportBytes < cfg.MaxBodyBytes {
 		cfg.MaxImportBytes = max(32<<20, cfg.MaxBodyBytes)
 	}
-	s := &Server{cfg: cfg, store: store, gridStore: gridStore, grids: grids, pulls: pulls, whep: whep,
+	s := &Server{cfg: cfg, store: store, catalog: catalog, gridStore: gridStore, grids: grids, pulls: pulls, whep: whep,
 		sync: cfg.Sync, log: cfg.Logger.With("component", "api")}
 	if s.sync == nil {
 		s.sync = noSync{}
@@ -125,7 +132,7 @@ func (s *Server) Handler() http.Handler {
 	r.GET("/healthz", s.healthz)
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{})))
 
-	v1 := r.Group("/api/v1")
+	v1 := r.Group("/api/v1", s.waitCatalog)
 	// Reads and WHEP are open until access control lands; writes need the token.
 	v1.GET("/cameras", s.listCameras)
 	v1.GET("/cameras/:id", s.getCamera)
@@ -153,6 +160,19 @@ func (s *Server) Handler() http.Handler {
 		r.GET("/assets/*file", gin.WrapH(http.FileServerFS(s.cfg.Web)))
 	}
 	return r
+}
+
+// waitCatalog holds requests made while the gateway starts until the
+// camera catalog has its first listing (503 after 10 s).
+func (s *Server) waitCatalog(c *gin.Context) {
+	select {
+	case <-s.catalog.Ready():
+		c.Next()
+	case <-time.After(10 * time.Second):
+		writeError(c, fmt.Errorf("%w: camera list not loaded yet", registry.ErrUnavailable))
+	case <-c.Request.Context().Done():
+		c.Abort()
+	}
 }
 
 func (s *Server) healthz(c *gin.Context) {

@@ -33,6 +33,7 @@ type Gateway struct {
 	etcd    *registry.Embedded
 	cli     *clientv3.Client
 	store   *registry.Store
+	catalog *registry.Catalog
 	grids   grid.Live
 	manager *ingest.Manager
 	whep    *relay.WHEP
@@ -80,6 +81,7 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 		return nil, err
 	}
 	g.store = registry.NewStore(g.cli, cfg.Registry.Prefix, cfg.Registry.DialTimeout.D(), log)
+	g.catalog = registry.NewCatalog()
 
 	g.manager = ingest.NewManager(ingest.ManagerConfig{
 		IdleTimeout: cfg.Ingest.IdleTimeout.D(), Timeout: cfg.Ingest.Timeout.D(),
@@ -104,7 +106,7 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 		return nil, err
 	}
 
-	fol := &follower{m: g.manager, log: log}
+	fol := &follower{m: g.manager, catalog: g.catalog, log: log}
 	ctx, cancel := context.WithCancel(context.Background())
 	g.cancel = cancel
 	g.wg.Add(1)
@@ -121,7 +123,7 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 	}()
 	srv := api.New(api.Config{AdminToken: cfg.Auth.AdminToken, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 		MaxImportBytes: cfg.HTTP.MaxImportBytes, NodeID: node, Web: opt.Web, Logger: log, Sync: fol},
-		g.store, g.store, &g.grids, g.manager, g.whep)
+		g.store, g.catalog, g.store, &g.grids, g.manager, g.whep)
 	g.httpLn, err = net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("http %s: %w", cfg.HTTP.Addr, err)
@@ -159,6 +161,9 @@ func (g *Gateway) RTSPAddr() string { return g.rtsp.Addr() }
 
 // Grids is the grid index in force.
 func (g *Gateway) Grids() *grid.Index { return g.grids.Index() }
+
+// Catalog is the in-memory camera list.
+func (g *Gateway) Catalog() *registry.Catalog { return g.catalog }
 
 // Store is the camera registry.
 func (g *Gateway) Store() *registry.Store { return g.store }
@@ -200,8 +205,9 @@ func (g *Gateway) Close() {
 // change twice, from the API that made it and from the watch, in either
 // order, and keeps the newest by etcd revision.
 type follower struct {
-	m   *ingest.Manager
-	log *slog.Logger
+	m       *ingest.Manager
+	catalog *registry.Catalog
+	log     *slog.Logger
 
 	mu   sync.Mutex
 	revs map[string]int64 // newest revision applied per camera (deletions too)
@@ -234,10 +240,12 @@ func (f *follower) SyncCameras(cs []registry.Camera) {
 		f.revs[c.ID] = c.Rev
 	}
 	f.mu.Unlock()
+	f.catalog.SyncCameras(cs)
 	f.m.Sync(specs)
 }
 
 func (f *follower) PutCamera(c registry.Camera) {
+	f.catalog.PutCamera(c)
 	if !f.newer(c.ID, c.Rev) {
 		return
 	}
@@ -247,6 +255,7 @@ func (f *follower) PutCamera(c registry.Camera) {
 }
 
 func (f *follower) DeleteCamera(id string, rev int64) {
+	f.catalog.DeleteCamera(id, rev)
 	if f.newer(id, rev) {
 		f.m.Remove(id)
 	}
