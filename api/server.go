@@ -26,6 +26,7 @@ type CameraStore interface {
 	CreateCamera(ctx context.Context, c registry.Camera) (registry.Camera, error)
 	UpdateCamera(ctx context.Context, id string, change func(*registry.Camera) error) (registry.Camera, error)
 	DeleteCamera(ctx context.Context, id string) (int64, error)
+	ImportCameras(ctx context.Context, cams []registry.Camera, upsert bool) (created, updated int, err error)
 }
 
 // Catalog is where the API reads cameras: the registry's in-memory mirror.
@@ -143,6 +144,7 @@ func (s *Server) Handler() http.Handler {
 
 	w := v1.Group("", s.requireToken)
 	w.POST("/cameras", s.createCamera)
+	w.POST("/cameras/import", s.importCameras)
 	w.PUT("/cameras/:id", s.putCamera)
 	w.PATCH("/cameras/:id", s.patchCamera)
 	w.DELETE("/cameras/:id", s.deleteCamera)

@@ -241,3 +241,86 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-time.After(d):
 	}
 }
+
+// ImportCameras writes validated cameras all or nothing: created when new,
+// replaced when upsert is set and they exist (ErrExists otherwise). etcd
+// caps operations per transaction, so large imports go in batches and a
+// failed batch undoes the ones before it.
+func (s *Store) ImportCameras(ctx context.Context, cams []Camera, upsert bool) (created, updated int, err error) {
+	const batch = 64
+	type undo struct {
+		key  string
+		prev []byte // nil: the key did not exist
+	}
+	var done []undo
+	rollback := func() {
+		for i := len(done) - 1; i >= 0; i-- {
+			tctx, cancel := s.ctx(context.Background())
+			if done[i].prev == nil {
+				_, _ = s.cli.Delete(tctx, done[i].key)
+			} else {
+				_, _ = s.cli.Put(tctx, done[i].key, string(done[i].prev))
+			}
+			cancel()
+		}
+	}
+	now := s.now().UTC().Truncate(time.Millisecond)
+	for i := 0; i < len(cams); i += batch {
+		chunk := cams[i:min(i+batch, len(cams))]
+		keys := make([]string, len(chunk))
+		gets := make([]clientv3.Op, len(chunk))
+		for j, c := range chunk {
+			keys[j] = s.cameraKey(c.ID)
+			gets[j] = clientv3.OpGet(keys[j])
+		}
+		tctx, cancel := s.ctx(ctx)
+		cur, err := s.cli.Txn(tctx).Then(gets...).Commit()
+		cancel()
+		if err != nil {
+			rollback()
+			return 0, 0, unavailable(err)
+		}
+		var cmps []clientv3.Cmp
+		var puts []clientv3.Op
+		var undos []undo
+		for j, c := range chunk {
+			kvs := cur.Responses[j].GetResponseRange().Kvs
+			c.CreatedAt, c.UpdatedAt = now, now
+			if len(kvs) > 0 {
+				if !upsert {
+					rollback()
+					return 0, 0, fmt.Errorf("camera %s: %w", c.ID, ErrExists)
+				}
+				var old Camera
+				if json.Unmarshal(kvs[0].Value, &old) == nil {
+					c.CreatedAt = old.CreatedAt
+				}
+				cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(keys[j]), "=", kvs[0].ModRevision))
+				undos = append(undos, undo{keys[j], kvs[0].Value})
+				updated++
+			} else {
+				cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(keys[j]), "=", 0))
+				undos = append(undos, undo{keys[j], nil})
+				created++
+			}
+			b, err := json.Marshal(c)
+			if err != nil {
+				rollback()
+				return 0, 0, err
+			}
+			puts = append(puts, clientv3.OpPut(keys[j], string(b)))
+		}
+		tctx, cancel = s.ctx(ctx)
+		resp, err := s.cli.Txn(tctx).If(cmps...).Then(puts...).Commit()
+		cancel()
+		if err != nil || !resp.Succeeded {
+			rollback()
+			if err != nil {
+				return 0, 0, unavailable(err)
+			}
+			return 0, 0, fmt.Errorf("cameras changed during the import; nothing was imported: %w", ErrExists)
+		}
+		done = append(done, undos...)
+	}
+	return created, updated, nil
+}

@@ -35,6 +35,8 @@ commands:
   demo    run a gateway with 16 simulated cameras and print its URL
   grids import [--server URL] [--token TOKEN] FILE
           replace the grid cells with a GeoJSON FeatureCollection (all or nothing)
+  cameras import [--server URL] [--token TOKEN] [--upsert] FILE.csv|FILE.json
+          add cameras in bulk (all or nothing, bad rows named)
 `
 
 func main() {
@@ -50,6 +52,8 @@ func main() {
 		err = serve(os.Args[2:], true)
 	case "grids":
 		err = gridsCmd(os.Args[2:])
+	case "cameras":
+		err = camerasCmd(os.Args[2:])
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return
