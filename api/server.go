@@ -138,6 +138,7 @@ func (s *Server) Handler() http.Handler {
 	v1.GET("/cameras", s.listCameras)
 	v1.GET("/cameras/:id", s.getCamera)
 	v1.GET("/cameras/:id/status", s.cameraStatus)
+	v1.GET("/openapi.yaml", s.openapi)
 	v1.GET("/grids", s.listGrids)
 	v1.GET("/grids/:code", s.getGrid)
 	v1.GET("/grids/:code/cameras", s.gridCameras)

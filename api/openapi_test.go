@@ -1,0 +1,51 @@
+package api
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+	"github.com/goccy/go-yaml"
+)
+
+// TestOpenAPICoversEveryRoute fails when a route registered under /api/v1
+// is missing from openapi.yaml, or the document names a route that is gone.
+func TestOpenAPICoversEveryRoute(t *testing.T) {
+	var doc struct {
+		OpenAPI string                    `yaml:"openapi"`
+		Paths   map[string]map[string]any `yaml:"paths"`
+	}
+	if err := yaml.Unmarshal(OpenAPI, &doc); err != nil {
+		t.Fatalf("openapi.yaml: %v", err)
+	}
+	if !strings.HasPrefix(doc.OpenAPI, "3.") {
+		t.Fatalf("openapi version %q", doc.OpenAPI)
+	}
+	s := New(Config{}, nil, nil, nil, nil, nil, nil)
+	engine := s.Handler().(*gin.Engine)
+	param := regexp.MustCompile(`:([A-Za-z_]+)`)
+	registered := map[string]bool{}
+	for _, r := range engine.Routes() {
+		path, ok := strings.CutPrefix(r.Path, "/api/v1")
+		if !ok {
+			continue
+		}
+		path = param.ReplaceAllString(path, "{$1}")
+		method := strings.ToLower(r.Method)
+		registered[method+" "+path] = true
+		if _, ok := doc.Paths[path][method]; !ok {
+			t.Errorf("route %s %s is not in openapi.yaml", r.Method, path)
+		}
+	}
+	for path, ops := range doc.Paths {
+		for method := range ops {
+			if method == "parameters" {
+				continue
+			}
+			if !registered[method+" "+path] {
+				t.Errorf("openapi.yaml documents %s %s, which is not a route", strings.ToUpper(method), path)
+			}
+		}
+	}
+}
