@@ -4,15 +4,17 @@
 const I18N = {
   zh: { title: '雪亮工程 · 视频汇聚网关', filter: '搜索摄像机', close: '关闭', lang: 'English',
         online: '在线', offline: '离线', connecting: '连接中', idle: '按需', empty: '点击左侧摄像机播放',
-        loading: '正在连接…', failed: '无法播放', retry: '秒后重试', summary: (on, all) => `在线 ${on} / 共 ${all}` },
+        loading: '正在连接…', failed: '无法播放', retry: '秒后重试', summary: (on, all) => `在线 ${on} / 共 ${all}`,
+        grids: '网格', all: '全部' },
   en: { title: 'Sharp Eyes · Video Gateway', filter: 'Search cameras', close: 'Close', lang: '中文',
         online: 'online', offline: 'offline', connecting: 'connecting', idle: 'on demand', empty: 'Pick a camera on the left',
-        loading: 'Connecting…', failed: 'Cannot play', retry: 's to retry', summary: (on, all) => `${on} of ${all} online` },
+        loading: 'Connecting…', failed: 'Cannot play', retry: 's to retry', summary: (on, all) => `${on} of ${all} online`,
+        grids: 'Grids', all: 'All' },
 };
 let lang = localStorage.getItem('lang') || 'zh';
 const t = (k) => I18N[lang][k];
 
-const state = { cameras: [], status: {}, layout: 4, tiles: [], selected: 0 };
+const state = { cameras: [], status: {}, layout: 4, tiles: [], selected: 0, cells: {}, grid: '' };
 window.__sharpeyes = state; // for tests and debugging
 
 function applyLang() {
@@ -49,10 +51,53 @@ function renderSummary() {
   document.getElementById('summary').textContent = I18N[lang].summary(on, state.cameras.length);
 }
 
+// within tells whether cell code lies in root's subtree.
+function within(code, root) {
+  for (let c = state.cells[code]; c; c = state.cells[c.parent]) if (c.code === root) return true;
+  return false;
+}
+
+function inGrid(cam, root) {
+  const cells = cam.cells || {};
+  return (cells.base && within(cells.base, root)) || (cells.special || []).some(s => within(s, root));
+}
+
+async function loadGrids() {
+  const page = await api('/api/v1/grids');
+  state.cells = Object.fromEntries(page.items.map(c => [c.code, c]));
+  renderTree();
+}
+
+function renderTree() {
+  const ul = document.getElementById('tree');
+  const kids = {};
+  Object.values(state.cells).forEach(c => { (kids[c.parent || ''] = kids[c.parent || ''] || []).push(c); });
+  Object.values(kids).forEach(l => l.sort((a, b) => (a.kind === b.kind ? a.code.localeCompare(b.code) : a.kind === 'base' ? -1 : 1)));
+  const items = [];
+  const walk = (parent, depth) => (kids[parent] || []).forEach(c => {
+    const li = document.createElement('li');
+    const n = state.cameras.filter(cam => inGrid(cam, c.code)).length;
+    li.style.paddingLeft = `${10 + depth * 14}px`;
+    li.className = (c.kind === 'special' ? 'special' : '') + (state.grid === c.code ? ' on' : '');
+    li.textContent = c.name;
+    const count = document.createElement('span');
+    count.className = 'n';
+    count.textContent = n;
+    li.appendChild(count);
+    li.title = c.code;
+    li.onclick = () => { state.grid = state.grid === c.code ? '' : c.code; renderTree(); renderList(); };
+    items.push(li);
+    if (depth < 2 || state.grid === c.code || (state.grid && within(state.grid, c.code))) walk(c.code, depth + 1);
+  });
+  walk('', 0);
+  ul.replaceChildren(...items);
+}
+
 function renderList() {
   const ul = document.getElementById('cameras');
   const q = document.getElementById('filter').value.trim().toLowerCase();
   ul.replaceChildren(...state.cameras
+    .filter(c => !state.grid || inGrid(c, state.grid))
     .filter(c => !q || c.name.toLowerCase().includes(q) || c.id.includes(q) || (c.tags || []).some(x => x.includes(q)))
     .map(c => {
       const st = (state.status[c.id] || {}).state || 'idle';
@@ -185,6 +230,7 @@ async function main() {
   document.getElementById('lang').onclick = () => { lang = lang === 'zh' ? 'en' : 'zh'; localStorage.setItem('lang', lang); applyLang(); };
   document.getElementById('filter').oninput = renderList;
   document.getElementById('fullclose').onclick = closeFull;
+  document.getElementById('allgrids').onclick = () => { state.grid = ''; renderTree(); renderList(); };
   document.addEventListener('keydown', e => { if (e.key === 'Escape') closeFull(); });
   const n = +(new URLSearchParams(location.search).get('layout') || 4);
   buildWall([1, 4, 9, 16].includes(n) ? n : 4);
@@ -193,6 +239,7 @@ async function main() {
   state.cameras.slice(0, state.tiles.length).forEach((c, i) => assign(i, c));
   select(0);
   loadStatus();
-  setInterval(async () => { try { await loadCameras(); await loadStatus(); } catch (e) { /* API unreachable: keep playing */ } }, 3000);
+  loadGrids().catch(() => { /* no grids imported yet */ });
+  setInterval(async () => { try { await loadCameras(); await loadStatus(); renderTree(); } catch (e) { /* API unreachable: keep playing */ } }, 3000);
 }
 main();
