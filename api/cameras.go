@@ -281,11 +281,21 @@ func (s *Server) cameraStatus(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
+	if owner := s.cluster.Owner(id); owner.ID != s.cluster.Self().ID {
+		// Pulled by another node, which publishes the status under its lease.
+		view := statusView{Status: ingest.Status{State: ingest.StateIdle}, Node: owner.ID}
+		if rs, err := s.cluster.RemoteStatus(c.Request.Context(), id); err == nil {
+			_ = json.Unmarshal(rs.Status, &view.Status)
+			view.Node = rs.Node
+		}
+		c.JSON(http.StatusOK, view)
+		return
+	}
 	st, err := s.pulls.Status(id)
 	if err != nil { // registered but not yet seen by the watch
 		st = ingest.CameraStatus{Status: ingest.Status{State: ingest.StateConnecting}}
 	}
-	c.JSON(http.StatusOK, statusView{Status: st.Status, Viewers: st.Viewers, Node: s.cfg.NodeID})
+	c.JSON(http.StatusOK, statusView{Status: st.Status, Viewers: st.Viewers, Node: s.cluster.Self().ID})
 }
 
 type listPage struct {

@@ -61,6 +61,24 @@ type CameraSync interface {
 	DeleteCamera(id string, rev int64)
 }
 
+// Cluster is what the API needs to know about the other gateway nodes.
+type Cluster interface {
+	Self() registry.Node
+	Owner(cameraID string) registry.Node
+	Nodes() []registry.Node
+	RemoteStatus(ctx context.Context, cameraID string) (registry.CameraStatus, error)
+}
+
+// alone is the cluster of a gateway with no peers.
+type alone struct{ self registry.Node }
+
+func (a alone) Self() registry.Node        { return a.self }
+func (a alone) Owner(string) registry.Node { return a.self }
+func (a alone) Nodes() []registry.Node     { return []registry.Node{a.self} }
+func (a alone) RemoteStatus(context.Context, string) (registry.CameraStatus, error) {
+	return registry.CameraStatus{}, registry.ErrNotFound
+}
+
 type noSync struct{}
 
 func (noSync) PutCamera(registry.Camera)  {}
@@ -75,6 +93,7 @@ type Config struct {
 	NodeID         string
 	Web            fs.FS // the browser UI; nil serves none
 	Sync           CameraSync
+	Cluster        Cluster // nil: a single node
 	Logger         *slog.Logger
 }
 
@@ -86,6 +105,7 @@ type Server struct {
 	gridStore GridStore
 	grids     Grids
 	sync      CameraSync
+	cluster   Cluster
 	pulls     Pulls
 	whep      WHEPServer
 	log       *slog.Logger
@@ -107,6 +127,10 @@ func New(cfg Config, store CameraStore, catalog Catalog, gridStore GridStore, gr
 		sync: cfg.Sync, log: cfg.Logger.With("component", "api")}
 	if s.sync == nil {
 		s.sync = noSync{}
+	}
+	s.cluster = cfg.Cluster
+	if s.cluster == nil {
+		s.cluster = alone{registry.Node{ID: cfg.NodeID}}
 	}
 	s.reg = prometheus.NewRegistry()
 	s.reg.MustRegister(&collector{pulls: pulls, whep: whep})
@@ -139,6 +163,7 @@ func (s *Server) Handler() http.Handler {
 	v1.GET("/cameras/:id", s.getCamera)
 	v1.GET("/cameras/:id/status", s.cameraStatus)
 	v1.GET("/openapi.yaml", s.openapi)
+	v1.GET("/nodes", s.listNodes)
 	v1.GET("/grids", s.listGrids)
 	v1.GET("/grids/:code", s.getGrid)
 	v1.GET("/grids/:code/cameras", s.gridCameras)
@@ -176,6 +201,14 @@ func (s *Server) waitCatalog(c *gin.Context) {
 	case <-c.Request.Context().Done():
 		c.Abort()
 	}
+}
+
+func (s *Server) listNodes(c *gin.Context) {
+	nodes := s.cluster.Nodes()
+	if nodes == nil {
+		nodes = []registry.Node{}
+	}
+	c.JSON(http.StatusOK, gin.H{"items": nodes, "next_cursor": "", "self": s.cluster.Self().ID})
 }
 
 func (s *Server) healthz(c *gin.Context) {

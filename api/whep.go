@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
+
+	"sharpeyes/registry"
 )
 
 // cors lets browser players on other origins use WHEP.
@@ -62,6 +64,16 @@ func (s *Server) whepOffer(c *gin.Context) {
 		return
 	}
 	id := c.Param("id")
+	if _, ok := s.catalog.Get(id); !ok {
+		writeError(c, fmt.Errorf("camera %q: %w", id, registry.ErrNotFound))
+		return
+	}
+	// The node pulling the camera serves its viewers: send them there.
+	// 307 keeps the method and the offer (RFC 9110 15.4.8).
+	if owner := s.cluster.Owner(id); owner.ID != s.cluster.Self().ID && owner.HTTP != "" {
+		c.Redirect(http.StatusTemporaryRedirect, strings.TrimSuffix(owner.HTTP, "/")+c.Request.URL.RequestURI())
+		return
+	}
 	sid, answer, err := s.whep.Offer(c.Request.Context(), id, variant, string(body))
 	if err != nil {
 		s.log.Info("whep offer refused", "camera", id, "stream", variant, "error", err)

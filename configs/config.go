@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -21,6 +22,8 @@ import (
 //
 //go:embed sharpeyes.yaml
 var Default []byte
+
+var nodeIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 // EnvPrefix starts every environment override.
 const EnvPrefix = "SHARPEYES_"
@@ -79,10 +82,16 @@ type Config struct {
 		RingSize int `yaml:"ring_size"`
 		MaxLag   int `yaml:"max_lag"`
 	} `yaml:"relay"`
+	Node struct {
+		ID            string `yaml:"id"`
+		AdvertiseHTTP string `yaml:"advertise_http"`
+		AdvertiseRTSP string `yaml:"advertise_rtsp"`
+	} `yaml:"node"`
 	Registry struct {
 		Endpoints   []string `yaml:"endpoints"`
 		Prefix      string   `yaml:"prefix"`
 		DialTimeout Duration `yaml:"dial_timeout"`
+		LeaseTTL    Duration `yaml:"lease_ttl"`
 	} `yaml:"registry"`
 	Auth struct {
 		AdminToken string `yaml:"admin_token"`
@@ -277,7 +286,8 @@ func (c *Config) Validate() error {
 		bad("http.max_import_bytes", "must be at least 'http.max_body_bytes'")
 	}
 	for key, d := range map[string]Duration{"ingest.timeout": c.Ingest.Timeout, "ingest.idle_timeout": c.Ingest.IdleTimeout,
-		"ingest.backoff_min": c.Ingest.BackoffMin, "ingest.backoff_max": c.Ingest.BackoffMax, "registry.dial_timeout": c.Registry.DialTimeout} {
+		"ingest.backoff_min": c.Ingest.BackoffMin, "ingest.backoff_max": c.Ingest.BackoffMax, "registry.dial_timeout": c.Registry.DialTimeout,
+		"registry.lease_ttl": c.Registry.LeaseTTL} {
 		if d <= 0 {
 			bad(key, "must be greater than zero")
 		}
@@ -302,6 +312,21 @@ func (c *Config) Validate() error {
 	if a := c.Debug.PprofAddr; a != "" {
 		if _, _, err := net.SplitHostPort(a); err != nil {
 			bad("debug.pprof_addr", "must be host:port or empty, not %q", a)
+		}
+	}
+	if c.Registry.LeaseTTL > 0 && c.Registry.LeaseTTL.D() < 2*time.Second {
+		bad("registry.lease_ttl", "must be at least 2s")
+	}
+	if c.Node.ID != "" && !nodeIDPattern.MatchString(c.Node.ID) {
+		bad("node.id", "must be 1-64 characters of A-Z a-z 0-9 . _ -, not %q", c.Node.ID)
+	}
+	for key, u := range map[string]string{"node.advertise_http": c.Node.AdvertiseHTTP, "node.advertise_rtsp": c.Node.AdvertiseRTSP} {
+		want := "http"
+		if key == "node.advertise_rtsp" {
+			want = "rtsp"
+		}
+		if u != "" && !strings.HasPrefix(u, want+"://") && !strings.HasPrefix(u, want+"s://") {
+			bad(key, "must be a %s:// URL, not %q", want, u)
 		}
 	}
 	if t := c.Auth.AdminToken; t != "" && len(t) < 16 {

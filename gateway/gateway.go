@@ -34,6 +34,7 @@ type Gateway struct {
 	cli     *clientv3.Client
 	store   *registry.Store
 	catalog *registry.Catalog
+	members *registry.Membership
 	grids   grid.Live
 	manager *ingest.Manager
 	whep    *relay.WHEP
@@ -83,12 +84,17 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 	g.store = registry.NewStore(g.cli, cfg.Registry.Prefix, cfg.Registry.DialTimeout.D(), log)
 	g.catalog = registry.NewCatalog()
 
+	ctx, cancel := context.WithCancel(context.Background())
+	g.cancel = cancel
+	fol := &follower{catalog: g.catalog, log: log}
 	g.manager = ingest.NewManager(ingest.ManagerConfig{
 		IdleTimeout: cfg.Ingest.IdleTimeout.D(), Timeout: cfg.Ingest.Timeout.D(),
 		BackoffMin: cfg.Ingest.BackoffMin.D(), BackoffMax: cfg.Ingest.BackoffMax.D(),
-		Stream: relay.StreamConfig{RingSize: cfg.Relay.RingSize, MaxLag: cfg.Relay.MaxLag},
-		Logger: log,
+		Stream:  relay.StreamConfig{RingSize: cfg.Relay.RingSize, MaxLag: cfg.Relay.MaxLag},
+		Logger:  log,
+		OnState: fol.publish,
 	})
+	fol.m = g.manager
 	ice := make([]relay.ICEServer, len(cfg.WebRTC.ICEServers))
 	for i, s := range cfg.WebRTC.ICEServers {
 		ice[i] = relay.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential}
@@ -106,28 +112,42 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 		return nil, err
 	}
 
-	fol := &follower{m: g.manager, catalog: g.catalog, log: log}
-	ctx, cancel := context.WithCancel(context.Background())
-	g.cancel = cancel
+	g.httpLn, err = net.Listen("tcp", cfg.HTTP.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("http %s: %w", cfg.HTTP.Addr, err)
+	}
+	self := registry.Node{ID: cfg.Node.ID, HTTP: cfg.Node.AdvertiseHTTP, RTSP: cfg.Node.AdvertiseRTSP, Started: time.Now().UTC()}
+	if self.ID == "" {
+		self.ID, _ = os.Hostname()
+	}
+	if self.HTTP == "" {
+		self.HTTP = "http://" + reachable(g.httpLn.Addr().String())
+	}
+	if self.RTSP == "" {
+		self.RTSP = "rtsp://" + reachable(g.rtsp.Addr())
+	}
+	g.members = g.store.Join(ctx, self, cfg.Registry.LeaseTTL.D(), func([]registry.Node) { fol.rebalance() })
+	fol.members = g.members
+	select { // know the other nodes before taking cameras, so a joining node takes only its share
+	case <-g.members.Ready():
+	case <-time.After(cfg.Registry.DialTimeout.D()):
+		log.Warn("node list not read in time; starting with what is known")
+	}
 	g.wg.Add(1)
 	go func() {
 		defer g.wg.Done()
 		g.store.WatchCameras(ctx, fol)
 	}()
 
-	node, _ := os.Hostname()
 	g.wg.Add(1)
 	go func() {
 		defer g.wg.Done()
 		g.store.WatchGrids(ctx, func(set registry.GridSet, cells []grid.Cell) { g.grids.Set(set.Version, cells) })
 	}()
 	srv := api.New(api.Config{AdminToken: cfg.Auth.AdminToken, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
-		MaxImportBytes: cfg.HTTP.MaxImportBytes, NodeID: node, Web: opt.Web, Logger: log, Sync: fol},
+		MaxImportBytes: cfg.HTTP.MaxImportBytes, NodeID: self.ID, Web: opt.Web, Logger: log, Sync: fol,
+		Cluster: &cluster{members: g.members, store: g.store}},
 		g.store, g.catalog, g.store, &g.grids, g.manager, g.whep)
-	g.httpLn, err = net.Listen("tcp", cfg.HTTP.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("http %s: %w", cfg.HTTP.Addr, err)
-	}
 	g.http = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	g.wg.Add(1)
 	go func() {
@@ -141,7 +161,7 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 			return nil, err
 		}
 	}
-	log.Info("gateway started", "http", g.httpLn.Addr().String(), "rtsp", g.rtsp.Addr(),
+	log.Info("gateway started", "node", self.ID, "http", g.httpLn.Addr().String(), "rtsp", g.rtsp.Addr(),
 		"webrtc_udp", g.whep.UDPAddr().String(), "registry", registryMode(cfg))
 	return g, nil
 }
@@ -192,6 +212,9 @@ func (g *Gateway) Close() {
 			g.manager.Close()
 		}
 		g.wg.Wait()
+		if g.members != nil {
+			g.members.Wait()
+		}
 		if g.cli != nil {
 			g.cli.Close()
 		}
@@ -203,18 +226,35 @@ func (g *Gateway) Close() {
 
 // follower applies registry changes to the ingest manager. It sees each
 // change twice, from the API that made it and from the watch, in either
-// order, and keeps the newest by etcd revision.
+// order, and keeps the newest by etcd revision. A camera this node owns is
+// pulled from the camera; one owned by another node becomes an on-demand
+// relay of that node's RTSP re-serve, so RTSP viewers here still get it.
 type follower struct {
 	m       *ingest.Manager
 	catalog *registry.Catalog
+	members *registry.Membership
 	log     *slog.Logger
 
 	mu   sync.Mutex
 	revs map[string]int64 // newest revision applied per camera (deletions too)
 }
 
-func spec(c registry.Camera) ingest.CameraSpec {
-	return ingest.CameraSpec{ID: c.ID, Main: c.Streams.Main, Sub: c.Streams.Sub, Transport: c.Transport, OnDemand: c.OnDemand}
+// owned tells whether this node pulls the camera itself.
+func (f *follower) owned(id string) (bool, registry.Node) {
+	o := f.members.Owner(id)
+	return o.ID == f.members.Self().ID, o
+}
+
+func (f *follower) spec(c registry.Camera) ingest.CameraSpec {
+	own, o := f.owned(c.ID)
+	if own || o.RTSP == "" {
+		return ingest.CameraSpec{ID: c.ID, Main: c.Streams.Main, Sub: c.Streams.Sub, Transport: c.Transport, OnDemand: c.OnDemand}
+	}
+	relay := ingest.CameraSpec{ID: c.ID, Main: o.RTSP + "/" + c.ID, Transport: "tcp", OnDemand: true}
+	if c.Streams.Sub != "" {
+		relay.Sub = o.RTSP + "/" + c.ID + "/sub"
+	}
+	return relay
 }
 
 // newer records rev for id and reports whether it is newer than what was applied.
@@ -232,15 +272,27 @@ func (f *follower) newer(id string, rev int64) bool {
 }
 
 func (f *follower) SyncCameras(cs []registry.Camera) {
-	specs := make([]ingest.CameraSpec, len(cs))
 	f.mu.Lock()
 	f.revs = map[string]int64{}
-	for i, c := range cs {
-		specs[i] = spec(c)
+	for _, c := range cs {
 		f.revs[c.ID] = c.Rev
 	}
 	f.mu.Unlock()
 	f.catalog.SyncCameras(cs)
+	f.rebalance()
+}
+
+// rebalance re-applies every camera after the node set changed; pulls whose
+// owner did not change are left alone (Upsert of an unchanged spec is a no-op).
+func (f *follower) rebalance() {
+	if f.m == nil || f.members == nil {
+		return
+	}
+	cams := f.catalog.All()
+	specs := make([]ingest.CameraSpec, len(cams))
+	for i, c := range cams {
+		specs[i] = f.spec(c)
+	}
 	f.m.Sync(specs)
 }
 
@@ -249,7 +301,7 @@ func (f *follower) PutCamera(c registry.Camera) {
 	if !f.newer(c.ID, c.Rev) {
 		return
 	}
-	if err := f.m.Upsert(spec(c)); err != nil {
+	if err := f.m.Upsert(f.spec(c)); err != nil {
 		f.log.Warn("camera not pulled", "camera", c.ID, "error", err)
 	}
 }
@@ -259,6 +311,49 @@ func (f *follower) DeleteCamera(id string, rev int64) {
 	if f.newer(id, rev) {
 		f.m.Remove(id)
 	}
+}
+
+// publish writes the status of cameras this node pulls, under its lease.
+func (f *follower) publish(id, variant string, st ingest.Status) {
+	if f.members == nil || variant != ingest.Main {
+		return
+	}
+	if own, _ := f.owned(id); !own {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := f.members.PutStatus(ctx, id, st); err != nil {
+			f.log.Debug("status not published", "camera", id, "error", err)
+		}
+	}()
+}
+
+// cluster answers the API's questions about ownership.
+type cluster struct {
+	members *registry.Membership
+	store   *registry.Store
+}
+
+func (c *cluster) Self() registry.Node           { return c.members.Self() }
+func (c *cluster) Owner(id string) registry.Node { return c.members.Owner(id) }
+func (c *cluster) Nodes() []registry.Node        { return c.members.Nodes() }
+func (c *cluster) RemoteStatus(ctx context.Context, id string) (registry.CameraStatus, error) {
+	return c.store.Status(ctx, id)
+}
+
+// reachable turns a listen address into one peers can dial: an empty or
+// unspecified host becomes 127.0.0.1 (set node.advertise_* for real hosts).
+func reachable(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
 }
 
 // startPprof serves Go's profiling endpoints on their own listener, so they

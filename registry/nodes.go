@@ -64,7 +64,12 @@ type Membership struct {
 	onChange func([]Node)
 	ready    chan struct{}
 	once     sync.Once
+	wg       sync.WaitGroup
 }
+
+// Wait returns once the membership's goroutines have ended (after the
+// context given to Join ends; the lease is revoked on the way out).
+func (m *Membership) Wait() { m.wg.Wait() }
 
 func (s *Store) nodeKey(id string) string   { return s.prefix + "nodes/" + id }
 func (s *Store) nodePrefix() string         { return s.prefix + "nodes/" }
@@ -75,8 +80,9 @@ func (s *Store) statusKey(id string) string { return s.prefix + "status/" + id }
 func (s *Store) Join(ctx context.Context, self Node, ttl time.Duration, onChange func([]Node)) *Membership {
 	m := &Membership{store: s, self: self, ttl: max(int(ttl.Seconds()), 2), nodes: map[string]Node{},
 		onChange: onChange, ready: make(chan struct{})}
-	go m.keepRegistered(ctx)
-	go m.follow(ctx)
+	m.wg.Add(2)
+	go func() { defer m.wg.Done(); m.keepRegistered(ctx) }()
+	go func() { defer m.wg.Done(); m.follow(ctx) }()
 	return m
 }
 
