@@ -14,6 +14,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -127,8 +128,9 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 		self.RTSP = "rtsp://" + reachable(g.rtsp.Addr())
 	}
 	g.members = g.store.Join(ctx, self, cfg.Registry.LeaseTTL.D(), func([]registry.Node) { fol.rebalance() })
-	fol.members = g.members
-	select { // know the other nodes before taking cameras, so a joining node takes only its share
+	fol.members.Store(g.members)
+	fol.rebalance() // callbacks before the Store above were skipped
+	select {        // know the other nodes before taking cameras, so a joining node takes only its share
 	case <-g.members.Ready():
 	case <-time.After(cfg.Registry.DialTimeout.D()):
 		log.Warn("node list not read in time; starting with what is known")
@@ -232,7 +234,7 @@ func (g *Gateway) Close() {
 type follower struct {
 	m       *ingest.Manager
 	catalog *registry.Catalog
-	members *registry.Membership
+	members atomic.Pointer[registry.Membership] // set once Join returns
 	log     *slog.Logger
 
 	mu   sync.Mutex
@@ -241,8 +243,12 @@ type follower struct {
 
 // owned tells whether this node pulls the camera itself.
 func (f *follower) owned(id string) (bool, registry.Node) {
-	o := f.members.Owner(id)
-	return o.ID == f.members.Self().ID, o
+	m := f.members.Load()
+	if m == nil {
+		return true, registry.Node{}
+	}
+	o := m.Owner(id)
+	return o.ID == m.Self().ID, o
 }
 
 func (f *follower) spec(c registry.Camera) ingest.CameraSpec {
@@ -285,7 +291,7 @@ func (f *follower) SyncCameras(cs []registry.Camera) {
 // rebalance re-applies every camera after the node set changed; pulls whose
 // owner did not change are left alone (Upsert of an unchanged spec is a no-op).
 func (f *follower) rebalance() {
-	if f.m == nil || f.members == nil {
+	if f.m == nil || f.members.Load() == nil {
 		return
 	}
 	cams := f.catalog.All()
@@ -315,7 +321,8 @@ func (f *follower) DeleteCamera(id string, rev int64) {
 
 // publish writes the status of cameras this node pulls, under its lease.
 func (f *follower) publish(id, variant string, st ingest.Status) {
-	if f.members == nil || variant != ingest.Main {
+	m := f.members.Load()
+	if m == nil || variant != ingest.Main {
 		return
 	}
 	if own, _ := f.owned(id); !own {
@@ -324,7 +331,7 @@ func (f *follower) publish(id, variant string, st ingest.Status) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if err := f.members.PutStatus(ctx, id, st); err != nil {
+		if err := m.PutStatus(ctx, id, st); err != nil {
 			f.log.Debug("status not published", "camera", id, "error", err)
 		}
 	}()
