@@ -1,6 +1,6 @@
 # sharpeyes — `make test` installs what the tests need, then runs them all.
 GO      ?= go
-APT_PKGS = ffmpeg chromium
+APT_PKGS = ffmpeg chromium etcd-server
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all build test deps deps-apt deps-npm vet bench run clean
@@ -13,13 +13,15 @@ build:
 	CGO_ENABLED=0 $(GO) build -o bin/whepload ./cmd/whepload
 
 # Install only what is missing: ffmpeg/ffprobe (RTSP peer), Debian's chromium
-# (the WebRTC viewer) and playwright-core (drives it; never downloads a browser).
+# (the WebRTC viewer), etcd-server (cluster tests) and playwright-core
+# (drives chromium; never downloads a browser).
 deps: deps-apt deps-npm
 
 deps-apt:
 	@missing=""; \
 	command -v ffprobe >/dev/null || missing="$$missing ffmpeg"; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	command -v etcd >/dev/null || missing="$$missing etcd-server"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
