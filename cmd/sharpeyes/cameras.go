@@ -39,28 +39,19 @@ func camerasCmd(args []string) error {
 	if strings.EqualFold(filepath.Ext(fs.Arg(0)), ".json") {
 		ctype = "application/json"
 	}
-	url := strings.TrimSuffix(*server, "/") + "/api/v1/cameras/import"
+	path := "/api/v1/cameras/import"
 	if *upsert {
-		url += "?mode=upsert"
+		path += "?mode=upsert"
 	}
 	bar := &progress{total: len(body), w: os.Stderr, label: "uploading"}
-	req, err := http.NewRequest(http.MethodPost, url, io.TeeReader(bytes.NewReader(body), bar))
-	if err != nil {
-		return err
-	}
-	req.ContentLength = int64(len(body))
-	req.Header.Set("Content-Type", ctype)
-	req.Header.Set("Authorization", "Bearer "+*token)
 	done := make(chan struct{})
 	go bar.spin(done) // the server checks every row before writing: show it is busy
-	resp, err := (&http.Client{Timeout: 10 * time.Minute}).Do(req)
+	code, raw, err := postToGateway(*server, path, *token, ctype, io.TeeReader(bytes.NewReader(body), bar), int64(len(body)))
 	close(done)
 	bar.finish()
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
 	var rep struct {
 		Error   string `json:"error"`
 		Created int    `json:"created"`
@@ -73,9 +64,9 @@ func camerasCmd(args []string) error {
 		} `json:"rows"`
 	}
 	if err := json.Unmarshal(raw, &rep); err != nil {
-		return fmt.Errorf("gateway answered %s: %s", resp.Status, bytes.TrimSpace(raw))
+		return answerError(code, raw)
 	}
-	if resp.StatusCode != http.StatusOK {
+	if code != http.StatusOK {
 		fmt.Fprintln(os.Stderr, rep.Error)
 		for _, r := range rep.Rows {
 			field := ""
@@ -84,7 +75,7 @@ func camerasCmd(args []string) error {
 			}
 			fmt.Fprintf(os.Stderr, "  row %d (%s)%s: %s\n", r.Row, r.ID, field, r.Error)
 		}
-		return fmt.Errorf("import refused (%s)", resp.Status)
+		return fmt.Errorf("import refused (%d %s)", code, http.StatusText(code))
 	}
 	fmt.Printf("imported: %d created, %d updated\n", rep.Created, rep.Updated)
 	return nil

@@ -6,11 +6,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
-	"strings"
-	"time"
 )
 
 // gridsCmd runs `sharpeyes grids import FILE`: it sends a GeoJSON
@@ -32,18 +29,10 @@ func gridsCmd(args []string) error {
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequest(http.MethodPost, strings.TrimSuffix(*server, "/")+"/api/v1/grids/import", bytes.NewReader(body))
+	code, raw, err := postToGateway(*server, "/api/v1/grids/import", *token, "application/geo+json", bytes.NewReader(body), int64(len(body)))
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", "application/geo+json")
-	req.Header.Set("Authorization", "Bearer "+*token)
-	resp, err := (&http.Client{Timeout: 2 * time.Minute}).Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
 	var rep struct {
 		Error    string `json:"error"`
 		Version  string `json:"version"`
@@ -57,9 +46,9 @@ func gridsCmd(args []string) error {
 		} `json:"problems"`
 	}
 	if err := json.Unmarshal(raw, &rep); err != nil {
-		return fmt.Errorf("gateway answered %s: %s", resp.Status, bytes.TrimSpace(raw))
+		return answerError(code, raw)
 	}
-	if resp.StatusCode != http.StatusOK {
+	if code != http.StatusOK {
 		fmt.Fprintln(os.Stderr, rep.Error)
 		for i, p := range rep.Problems {
 			where := fmt.Sprintf("feature %d", p.Feature)
@@ -68,7 +57,7 @@ func gridsCmd(args []string) error {
 			}
 			fmt.Fprintf(os.Stderr, "%3d. %s: %s\n", i+1, where, p.Msg)
 		}
-		return fmt.Errorf("import refused (%s)", resp.Status)
+		return fmt.Errorf("import refused (%d %s)", code, http.StatusText(code))
 	}
 	fmt.Printf("imported %d cells as version %s; %d camera(s) re-linked\n", rep.Cells, rep.Version, rep.Relinked)
 	return nil
