@@ -1,9 +1,11 @@
 # sharpeyes — `make test` installs what the tests need, then runs them all.
 GO      ?= go
-APT_PKGS = ffmpeg chromium etcd-server
+APT_PKGS = ffmpeg chromium etcd-server postgresql
+# The case store's tests run against SQLite and this PostgreSQL.
+export CASES_TEST_POSTGRES_DSN ?= postgres://sharpeyes_test:sharpeyes_test@127.0.0.1:5432/sharpeyes_test?sslmode=disable
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build test deps deps-apt deps-npm vet bench run clean
+.PHONY: all build test deps deps-apt deps-npm deps-postgres vet bench run clean
 
 all: build
 
@@ -14,14 +16,16 @@ build:
 
 # Install only what is missing: ffmpeg/ffprobe (RTSP peer), Debian's chromium
 # (the WebRTC viewer), etcd-server (cluster tests) and playwright-core
-# (drives chromium; never downloads a browser).
-deps: deps-apt deps-npm
+# (drives chromium; never downloads a browser); PostgreSQL is started and
+# given a test database (scripts/test-postgres.sh).
+deps: deps-apt deps-npm deps-postgres
 
 deps-apt:
 	@missing=""; \
 	command -v ffprobe >/dev/null || missing="$$missing ffmpeg"; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	command -v etcd >/dev/null || missing="$$missing etcd-server"; \
+	command -v pg_lsclusters >/dev/null && [ -n "$$(pg_lsclusters -h 2>/dev/null)" ] || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
@@ -30,6 +34,9 @@ deps-apt:
 deps-npm:
 	@command -v node >/dev/null || { echo "node is required (apt-get install nodejs npm)"; exit 1; }
 	@[ -d web/e2e/node_modules/playwright-core ] || (cd web/e2e && npm ci --no-audit --no-fund --loglevel=error)
+
+deps-postgres: deps-apt
+	@scripts/test-postgres.sh
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }

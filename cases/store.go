@@ -1,0 +1,447 @@
+package cases
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL for a cluster
+	_ "modernc.org/sqlite"             // SQLite without cgo, the default
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Case is one case.
+type Case struct {
+	ID          string     `json:"id"`
+	State       State      `json:"state"`
+	Source      string     `json:"source"` // event, hotline, grid-report
+	Category    string     `json:"category"`
+	Title       string     `json:"title"`
+	Description string     `json:"description"`
+	Grid        string     `json:"grid"`
+	CameraID    string     `json:"camera_id,omitempty"`
+	IncidentID  string     `json:"incident_id,omitempty"`
+	Lat         *float64   `json:"lat,omitempty"`
+	Lon         *float64   `json:"lon,omitempty"`
+	Priority    int        `json:"priority"`
+	Assignee    string     `json:"assignee,omitempty"`
+	Reporter    string     `json:"reporter,omitempty"`
+	LimitDays   int        `json:"limit_days"`
+	Escalation  int        `json:"escalation"`
+	SLAStart    time.Time  `json:"sla_start"`
+	Paused      int64      `json:"paused_ms"`
+	SuspendedAt *time.Time `json:"suspended_at,omitempty"`
+	Rating      *int       `json:"rating,omitempty"`
+	DuplicateOf string     `json:"duplicate_of,omitempty"`
+	Reopened    int        `json:"reopened"`
+	CreatedAt   time.Time  `json:"created_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
+	ClosedAt    *time.Time `json:"closed_at,omitempty"`
+	Version     int        `json:"-"`
+}
+
+// AuditRow is one append-only record of a transition or escalation.
+type AuditRow struct {
+	CaseID     string          `json:"case_id"`
+	N          int             `json:"n"`
+	At         time.Time       `json:"at"`
+	Actor      string          `json:"actor"`
+	Role       Role            `json:"role"`
+	Action     string          `json:"action"`
+	From       State           `json:"from"`
+	To         State           `json:"to"`
+	Escalation int             `json:"escalation"`
+	Note       string          `json:"note,omitempty"`
+	Detail     json.RawMessage `json:"detail,omitempty"`
+}
+
+// Store keeps cases in SQL: SQLite by default, PostgreSQL for a cluster.
+type Store struct {
+	db       *sql.DB
+	postgres bool
+	cal      *Calendar
+	now      func() time.Time
+}
+
+// Open connects to driver ("sqlite" or "pgx") at dsn and migrates; cal
+// measures suspensions in working time.
+func Open(ctx context.Context, driver, dsn string, cal *Calendar) (*Store, error) {
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("cases store: %w", err)
+	}
+	s := &Store{db: db, postgres: driver == "pgx", cal: cal, now: time.Now}
+	if !s.postgres {
+		db.SetMaxOpenConns(1) // SQLite has one writer; queueing here beats "database is locked"
+		for _, p := range []string{"PRAGMA journal_mode=WAL", "PRAGMA busy_timeout=5000", "PRAGMA synchronous=NORMAL"} {
+			if _, err := db.ExecContext(ctx, p); err != nil {
+				db.Close()
+				return nil, fmt.Errorf("cases store: %s: %w", p, err)
+			}
+		}
+	}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// q rewrites ? placeholders as $n for PostgreSQL.
+func (s *Store) q(query string) string {
+	if !s.postgres {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	names, _ := fs.Glob(migrations, "migrations/*.sql")
+	sort.Strings(names)
+	for _, name := range names {
+		v, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(name, "migrations/"), "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("migration %s: bad name", name)
+		}
+		var done int
+		if err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`), v).Scan(&done); err != nil {
+			return fmt.Errorf("migrations: %w", err)
+		}
+		if done > 0 {
+			continue
+		}
+		body, _ := migrations.ReadFile(name)
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		for _, stmt := range strings.Split(string(body), ";") {
+			if strings.TrimSpace(stripComments(stmt)) == "" {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				tx.Rollback()
+				return fmt.Errorf("migration %s: %w", name, err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`), v, s.now().UnixMilli()); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %s: %w", name, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("migration %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func stripComments(s string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(l), "--") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+func newCaseID(now time.Time) string {
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	return "C" + now.Format("20060102") + "-" + strings.ToUpper(strconv.FormatInt(now.UnixMilli()%86_400_000, 36)+hex.EncodeToString(b))
+}
+
+const caseColumns = `id, state, source, category, title, description, grid, camera_id, incident_id, lat, lon, priority,
+	assignee, reporter, limit_days, escalation, sla_start, paused_ms, suspended_at, rating, duplicate_of, reopened,
+	created_at, updated_at, closed_at, version`
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+func msPtr(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UnixMilli()
+}
+
+// Create stores a new case (state received unless set) with its first audit row.
+func (s *Store) Create(ctx context.Context, c Case, who Actor, note string) (Case, error) {
+	now := s.now().UTC().Truncate(time.Millisecond)
+	if c.ID == "" {
+		c.ID = newCaseID(now)
+	}
+	if c.State == "" {
+		c.State = Received
+	}
+	if c.Title == "" || c.Category == "" || c.Source == "" {
+		return Case{}, fmt.Errorf("%w: a case needs a title, a category and a source", ErrMissing)
+	}
+	if c.Priority < 1 || c.Priority > 4 {
+		return Case{}, fmt.Errorf("%w: priority must be 1 to 4", ErrMissing)
+	}
+	if c.LimitDays < 1 {
+		return Case{}, fmt.Errorf("%w: limit_days must be at least 1", ErrMissing)
+	}
+	c.CreatedAt, c.UpdatedAt, c.Version = now, now, 1
+	if c.SLAStart.IsZero() {
+		c.SLAStart = now
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return Case{}, err
+	}
+	defer tx.Rollback()
+	_, err = tx.ExecContext(ctx, s.q(`INSERT INTO cases (`+caseColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`),
+		c.ID, string(c.State), c.Source, c.Category, c.Title, c.Description, c.Grid, c.CameraID, c.IncidentID, c.Lat, c.Lon,
+		c.Priority, c.Assignee, c.Reporter, c.LimitDays, c.Escalation, ms(c.SLAStart), c.Paused, msPtr(c.SuspendedAt),
+		c.Rating, c.DuplicateOf, c.Reopened, ms(c.CreatedAt), ms(c.UpdatedAt), msPtr(c.ClosedAt), c.Version)
+	if err != nil {
+		return Case{}, fmt.Errorf("create case: %w", err)
+	}
+	if err := s.audit(ctx, tx, AuditRow{CaseID: c.ID, At: now, Actor: who.ID, Role: who.Role, Action: "create",
+		To: c.State, Note: note}); err != nil {
+		return Case{}, err
+	}
+	return c, tx.Commit()
+}
+
+type scanner interface{ Scan(...any) error }
+
+func scanCase(r scanner) (Case, error) {
+	var c Case
+	var state string
+	var slaStart, created, updated int64
+	var suspended, closed sql.NullInt64
+	var rating sql.NullInt64
+	var lat, lon sql.NullFloat64
+	err := r.Scan(&c.ID, &state, &c.Source, &c.Category, &c.Title, &c.Description, &c.Grid, &c.CameraID, &c.IncidentID,
+		&lat, &lon, &c.Priority, &c.Assignee, &c.Reporter, &c.LimitDays, &c.Escalation, &slaStart, &c.Paused, &suspended,
+		&rating, &c.DuplicateOf, &c.Reopened, &created, &updated, &closed, &c.Version)
+	if err != nil {
+		return Case{}, err
+	}
+	c.State = State(state)
+	c.SLAStart, c.CreatedAt, c.UpdatedAt = time.UnixMilli(slaStart).UTC(), time.UnixMilli(created).UTC(), time.UnixMilli(updated).UTC()
+	if suspended.Valid {
+		t := time.UnixMilli(suspended.Int64).UTC()
+		c.SuspendedAt = &t
+	}
+	if closed.Valid {
+		t := time.UnixMilli(closed.Int64).UTC()
+		c.ClosedAt = &t
+	}
+	if rating.Valid {
+		v := int(rating.Int64)
+		c.Rating = &v
+	}
+	if lat.Valid && lon.Valid {
+		c.Lat, c.Lon = &lat.Float64, &lon.Float64
+	}
+	return c, nil
+}
+
+// Get returns one case.
+func (s *Store) Get(ctx context.Context, id string) (Case, error) {
+	c, err := scanCase(s.db.QueryRowContext(ctx, s.q(`SELECT `+caseColumns+` FROM cases WHERE id = ?`), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Case{}, fmt.Errorf("case %s: %w", id, ErrNotFound)
+	}
+	return c, err
+}
+
+func (s *Store) audit(ctx context.Context, tx *sql.Tx, row AuditRow) error {
+	var n int
+	if err := tx.QueryRowContext(ctx, s.q(`SELECT COALESCE(MAX(n), 0) FROM case_audit WHERE case_id = ?`), row.CaseID).Scan(&n); err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	if row.Detail == nil {
+		row.Detail = json.RawMessage("{}")
+	}
+	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO case_audit (case_id, n, at, actor, role, action, from_state, to_state, escalation, note, detail)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?)`),
+		row.CaseID, n+1, ms(row.At), row.Actor, string(row.Role), row.Action, string(row.From), string(row.To), row.Escalation, row.Note, string(row.Detail))
+	if err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	return nil
+}
+
+// Audit lists a case's audit rows in order.
+func (s *Store) Audit(ctx context.Context, id string) ([]AuditRow, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT case_id, n, at, actor, role, action, from_state, to_state, escalation, note, detail
+		FROM case_audit WHERE case_id = ? ORDER BY n`), id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []AuditRow
+	for rows.Next() {
+		var r AuditRow
+		var at int64
+		var role, from, to, detail string
+		if err := rows.Scan(&r.CaseID, &r.N, &at, &r.Actor, &role, &r.Action, &from, &to, &r.Escalation, &r.Note, &detail); err != nil {
+			return nil, err
+		}
+		r.At, r.Role, r.From, r.To, r.Detail = time.UnixMilli(at).UTC(), Role(role), State(from), State(to), json.RawMessage(detail)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Act takes an action on a case: checks it with Next, applies its effects
+// and appends the audit row, in one transaction (retried if the case
+// changed meanwhile).
+func (s *Store) Act(ctx context.Context, id string, act Action, who Actor, a Args) (Case, error) {
+	for attempt := 0; attempt < 5; attempt++ {
+		c, err := s.Get(ctx, id)
+		if err != nil {
+			return Case{}, err
+		}
+		to, err := Next(c.State, act, who, c.Assignee, a)
+		if err != nil {
+			return Case{}, err
+		}
+		now := s.now().UTC().Truncate(time.Millisecond)
+		from := c.State
+		if from == Suspended && c.SuspendedAt != nil { // the clock resumes
+			c.Paused += s.cal.WorkTime(*c.SuspendedAt, now).Milliseconds()
+			c.SuspendedAt = nil
+		}
+		apply(&c, from, to, act, a, now)
+		detail, _ := json.Marshal(a)
+		ok, err := s.update(ctx, c, AuditRow{CaseID: c.ID, At: now, Actor: who.ID, Role: who.Role, Action: string(act),
+			From: from, To: to, Escalation: c.Escalation, Note: a.Note, Detail: detail})
+		if err != nil {
+			return Case{}, err
+		}
+		if ok {
+			return c, nil
+		}
+	}
+	return Case{}, fmt.Errorf("case %s: changed by others too often; try again", id)
+}
+
+// apply sets what a transition changes besides the state.
+func apply(c *Case, from, to State, act Action, a Args, now time.Time) {
+	c.State, c.UpdatedAt = to, now
+	switch act {
+	case Dispatch:
+		c.Assignee = a.Assignee
+	case Extend:
+		c.LimitDays += a.ExtendDays
+	case Suspend:
+		c.SuspendedAt = &now
+	case Evaluate:
+		r := a.Rating
+		c.Rating = &r
+	case MarkDuplicate:
+		c.DuplicateOf = a.Of
+	}
+	if to == Closed {
+		c.ClosedAt = &now
+	}
+	if to == InProgress && (from == Closed || from == Evaluated || act == Verify) {
+		c.Reopened++
+		c.ClosedAt = nil
+	}
+}
+
+func (s *Store) update(ctx context.Context, c Case, row AuditRow) (bool, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, s.q(`UPDATE cases SET state=?, assignee=?, limit_days=?, escalation=?, paused_ms=?, suspended_at=?,
+		rating=?, duplicate_of=?, reopened=?, updated_at=?, closed_at=?, version=version+1 WHERE id=? AND version=?`),
+		string(c.State), c.Assignee, c.LimitDays, c.Escalation, c.Paused, msPtr(c.SuspendedAt), c.Rating, c.DuplicateOf,
+		c.Reopened, ms(c.UpdatedAt), msPtr(c.ClosedAt), c.ID, c.Version)
+	if err != nil {
+		return false, fmt.Errorf("update case: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return false, nil // changed meanwhile
+	}
+	if err := s.audit(ctx, tx, row); err != nil {
+		return false, err
+	}
+	return true, tx.Commit()
+}
+
+// Escalate raises the 督办 level of every open, running case whose SLA
+// clock has passed a threshold, with an audit row each; it returns them.
+func (s *Store) Escalate(ctx context.Context, cal *Calendar, now time.Time) ([]Case, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+caseColumns+` FROM cases WHERE state NOT IN (?,?,?,?,?) AND escalation < 3`),
+		string(Closed), string(Evaluated), string(Rejected), string(Duplicate), string(Suspended))
+	if err != nil {
+		return nil, err
+	}
+	var open []Case
+	for rows.Next() {
+		c, err := scanCase(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		open = append(open, c)
+	}
+	rows.Close()
+	var raised []Case
+	for _, c := range open {
+		lvl := cal.LevelAt(c.SLAStart, now, c.LimitDays, time.Duration(c.Paused)*time.Millisecond)
+		if lvl <= c.Escalation {
+			continue
+		}
+		c.Escalation, c.UpdatedAt = lvl, now.UTC().Truncate(time.Millisecond)
+		detail, _ := json.Marshal(map[string]any{"deadline": cal.Deadline(c.SLAStart, c.LimitDays, time.Duration(c.Paused)*time.Millisecond),
+			"notify": []string{"grid_chief:" + c.Grid, "centre"}})
+		ok, err := s.update(ctx, c, AuditRow{CaseID: c.ID, At: c.UpdatedAt, Actor: "sla-clock", Role: System,
+			Action: "escalate", From: c.State, To: c.State, Escalation: lvl, Note: escalationNote(lvl), Detail: detail})
+		if err != nil {
+			return raised, err
+		}
+		if ok {
+			c.Version++
+			raised = append(raised, c)
+		}
+	}
+	return raised, nil
+}
+
+func escalationNote(lvl int) string {
+	switch lvl {
+	case LevelWarning:
+		return "督办 1: 80% of the time limit used"
+	case LevelOverdue:
+		return "督办 2: overdue"
+	}
+	return "督办 3: overdue by five more working days"
+}

@@ -1,0 +1,201 @@
+package cases
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+// stores runs f against SQLite and PostgreSQL (CASES_TEST_POSTGRES_DSN, set
+// by `make test`, which starts a local PostgreSQL).
+func stores(t *testing.T, f func(t *testing.T, s *Store, clock *fakeClock)) {
+	cal := testCalendar(t)
+	t.Run("sqlite", func(t *testing.T) {
+		s, err := Open(context.Background(), "sqlite", filepath.Join(t.TempDir(), "cases.db"), cal)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		clock := &fakeClock{t: time.Date(2026, 9, 30, 1, 0, 0, 0, time.UTC)}
+		s.now = clock.Now
+		f(t, s, clock)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		dsn := os.Getenv("CASES_TEST_POSTGRES_DSN")
+		if dsn == "" {
+			t.Fatal("CASES_TEST_POSTGRES_DSN is not set: run `make test` (it starts PostgreSQL)")
+		}
+		s, err := Open(context.Background(), "pgx", dsn, cal)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		for _, tbl := range []string{"case_audit", "cases"} {
+			if _, err := s.db.Exec("DELETE FROM " + tbl); err != nil {
+				t.Fatal(err)
+			}
+		}
+		clock := &fakeClock{t: time.Date(2026, 9, 30, 1, 0, 0, 0, time.UTC)}
+		s.now = clock.Now
+		f(t, s, clock)
+	})
+}
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+
+func testCalendar(t *testing.T) *Calendar {
+	cal, err := NewCalendar(shanghai(t),
+		[]string{"2026-10-01", "2026-10-02", "2026-10-03", "2026-10-04", "2026-10-05", "2026-10-06", "2026-10-07"},
+		[]string{"2026-10-10"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cal
+}
+
+func newCase(t *testing.T, s *Store) Case {
+	c, err := s.Create(context.Background(), Case{Source: "event", Category: "tamper", Title: "摄像机遮挡", Grid: "32100300100101",
+		Priority: 2, LimitDays: 3}, Actor{ID: "gateway", Role: System}, "from incident I-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestFiveHandlingsLifecycleWithAudit(t *testing.T) {
+	stores(t, func(t *testing.T, s *Store, _ *fakeClock) {
+		ctx := context.Background()
+		c := newCase(t, s)
+		centre := Actor{ID: "centre-1", Role: Dispatcher}
+		police := Actor{ID: "dept-police", Role: Department}
+		steps := []struct {
+			act  Action
+			who  Actor
+			args Args
+			want State
+		}{
+			{Register, centre, Args{Note: "登记"}, Registered},
+			{Dispatch, centre, Args{Assignee: "dept-police"}, Dispatched},
+			{Return, police, Args{Reason: "非本部门"}, Returned},
+			{Dispatch, centre, Args{Assignee: "dept-police"}, Dispatched},
+			{Accept, police, Args{}, Accepted},
+			{Start, police, Args{}, InProgress},
+			{Resolve, police, Args{Note: "已清理遮挡物"}, Verifying},
+			{Verify, centre, Args{}, Closed},
+			{Evaluate, Actor{ID: "chief-1", Role: GridChief}, Args{Rating: 5}, Evaluated},
+		}
+		for _, st := range steps {
+			got, err := s.Act(ctx, c.ID, st.act, st.who, st.args)
+			if err != nil || got.State != st.want {
+				t.Fatalf("%s: %s %v, want %s", st.act, got.State, err, st.want)
+			}
+		}
+		// Refused: nothing is written.
+		if _, err := s.Act(ctx, c.ID, Accept, police, Args{}); !errors.Is(err, ErrTransition) {
+			t.Fatalf("accept on an evaluated case: %v", err)
+		}
+		rows, err := s.Audit(ctx, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) != len(steps)+1 {
+			t.Fatalf("%d audit rows, want %d", len(rows), len(steps)+1)
+		}
+		prev := Received
+		for i, st := range steps {
+			r := rows[i+1]
+			if r.N != i+2 || r.Action != string(st.act) || r.From != prev || r.To != st.want || r.Actor != st.who.ID {
+				t.Fatalf("audit row %d = %+v, want %s %s→%s by %s", i+1, r, st.act, prev, st.want, st.who.ID)
+			}
+			prev = st.want
+		}
+		got, _ := s.Get(ctx, c.ID)
+		if got.Assignee != "dept-police" || got.Rating == nil || *got.Rating != 5 || got.ClosedAt == nil {
+			t.Fatalf("stored case %+v", got)
+		}
+	})
+}
+
+func TestSLAEscalationWithFakeClock(t *testing.T) {
+	stores(t, func(t *testing.T, s *Store, clock *fakeClock) {
+		ctx := context.Background()
+		loc := shanghai(t)
+		at := func(v string) time.Time {
+			x, _ := time.ParseInLocation("2006-01-02 15:04", v, loc)
+			return x
+		}
+		clock.Set(at("2026-09-30 09:00"))
+		c := newCase(t, s)
+		paused := newCase(t, s)
+		if _, err := s.Act(ctx, paused.ID, Register, Actor{ID: "c", Role: Dispatcher}, Args{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Act(ctx, paused.ID, Suspend, Actor{ID: "c", Role: Dispatcher}, Args{Reason: "等待业主"}); err != nil {
+			t.Fatal(err)
+		}
+		cal := testCalendar(t)
+		var levels []string
+		for _, now := range []string{"2026-10-05 12:00", "2026-10-09 18:37", "2026-10-09 20:00", "2026-10-10 09:01", "2026-10-16 09:00", "2026-10-20 09:00"} {
+			raised, err := s.Escalate(ctx, cal, at(now))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range raised {
+				if r.ID == paused.ID {
+					t.Fatalf("a suspended case escalated at %s", now)
+				}
+				levels = append(levels, fmt.Sprintf("%s:%d", now, r.Escalation))
+			}
+		}
+		want := "[2026-10-09 18:37:1 2026-10-10 09:01:2 2026-10-16 09:00:3]"
+		if fmt.Sprint(levels) != want {
+			t.Fatalf("escalations %v, want %s", levels, want)
+		}
+		rows, _ := s.Audit(ctx, c.ID)
+		if len(rows) != 4 || rows[3].Action != "escalate" || rows[3].Escalation != 3 || rows[3].Note == "" {
+			t.Fatalf("audit %+v", rows)
+		}
+	})
+}
+
+func TestConcurrentActionsOneWins(t *testing.T) {
+	stores(t, func(t *testing.T, s *Store, _ *fakeClock) {
+		ctx := context.Background()
+		c := newCase(t, s)
+		var wg sync.WaitGroup
+		var ok, refused int
+		var mu sync.Mutex
+		for i := 0; i < 8; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := s.Act(ctx, c.ID, Register, Actor{ID: "c", Role: Dispatcher}, Args{})
+				mu.Lock()
+				defer mu.Unlock()
+				if err == nil {
+					ok++
+				} else if errors.Is(err, ErrTransition) {
+					refused++
+				} else {
+					t.Errorf("unexpected: %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		rows, _ := s.Audit(ctx, c.ID)
+		if ok != 1 || refused != 7 || len(rows) != 2 {
+			t.Fatalf("%d registered, %d refused, %d audit rows; want 1, 7, 2", ok, refused, len(rows))
+		}
+	})
+}
