@@ -17,9 +17,9 @@ var expected = map[string]State{
 	"accepted start": InProgress, "accepted extend": Extended, "accepted suspend": Suspended,
 	"in_progress resolve": Verifying, "in_progress extend": Extended, "in_progress suspend": Suspended,
 	"verifying verify": Closed,
-	"closed evaluate": Evaluated, "closed reopen": InProgress,
+	"closed evaluate":  Evaluated, "closed reopen": InProgress,
 	"evaluated reopen": InProgress,
-	"returned reject": Rejected, "returned dispatch": Dispatched,
+	"returned reject":  Rejected, "returned dispatch": Dispatched,
 	"extended start": InProgress, "extended resolve": Verifying, "extended suspend": Suspended,
 	"suspended start": InProgress,
 }
