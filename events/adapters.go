@@ -1,0 +1,218 @@
+package events
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/text/encoding/simplifiedchinese"
+)
+
+// FromONVIF reads a WS-BaseNotification Notify (or one NotificationMessage)
+// from an ONVIF device. The message does not name our camera, so the
+// integrator gives cameraID (e.g. in the URL it configured on the device).
+func FromONVIF(body []byte, cameraID string) ([]Event, error) {
+	var doc struct {
+		Messages []struct {
+			Topic   string `xml:"Topic"`
+			Message struct {
+				Msg struct {
+					UtcTime   string `xml:"UtcTime,attr"`
+					Operation string `xml:"PropertyOperation,attr"`
+					Source    []item `xml:"Source>SimpleItem"`
+					Data      []item `xml:"Data>SimpleItem"`
+				} `xml:"Message"`
+			} `xml:"Message"`
+		} `xml:"Body>Notify>NotificationMessage"`
+	}
+	if err := xml.Unmarshal(body, &doc); err != nil {
+		return nil, fmt.Errorf("%w: ONVIF notification is not XML: %v", ErrInvalid, err)
+	}
+	var out []Event
+	for i, m := range doc.Messages {
+		topic := strings.TrimSpace(m.Topic)
+		kind := onvifKind(topic)
+		if kind == "" {
+			return nil, &FieldError{"kind", fmt.Sprintf("message %d: ONVIF topic %q has no mapping", i, topic)}
+		}
+		t, err := time.Parse(time.RFC3339Nano, m.Message.Msg.UtcTime)
+		if err != nil {
+			return nil, &FieldError{"time", fmt.Sprintf("message %d: UtcTime %q is not a time", i, m.Message.Msg.UtcTime)}
+		}
+		phase := PhasePulse
+		for _, d := range m.Message.Msg.Data {
+			switch strings.ToLower(d.Value) {
+			case "true":
+				phase = PhaseStart
+			case "false":
+				phase = PhaseEnd
+			}
+		}
+		if m.Message.Msg.Operation == "Initialized" && phase == PhaseEnd {
+			continue // the initial "all quiet" a device sends on subscription
+		}
+		src := ""
+		for _, s := range m.Message.Msg.Source {
+			src += s.Name + "=" + s.Value + ";"
+		}
+		raw, _ := json.Marshal(map[string]any{"topic": topic, "source": src, "data": m.Message.Msg.Data})
+		out = append(out, Event{Source: "onvif", SourceEventID: digest(cameraID, topic, src, m.Message.Msg.UtcTime, phase),
+			CameraID: cameraID, Kind: kind, Phase: phase, Time: t, Raw: raw})
+	}
+	if len(out) == 0 && len(doc.Messages) == 0 {
+		return nil, fmt.Errorf("%w: no NotificationMessage in the ONVIF body", ErrInvalid)
+	}
+	return out, nil
+}
+
+type item struct {
+	Name  string `xml:"Name,attr" json:"name"`
+	Value string `xml:"Value,attr" json:"value"`
+}
+
+func onvifKind(topic string) string {
+	t := strings.ToLower(topic)
+	switch {
+	case strings.Contains(t, "globalscenechange"), strings.Contains(t, "tamper"):
+		return Tamper
+	case strings.Contains(t, "signalloss"):
+		return VideoLoss
+	case strings.Contains(t, "motionalarm"), strings.Contains(t, "cellmotiondetector"), strings.Contains(t, "motiondetector"):
+		return Motion
+	case strings.Contains(t, "linedetector"):
+		return LineCross
+	case strings.Contains(t, "fielddetector"):
+		return Intrusion
+	case strings.Contains(t, "loitering"):
+		return Loiter
+	case strings.Contains(t, "device/trigger/digitalinput"):
+		return IO
+	case strings.Contains(t, "storage"):
+		return StorageFault
+	}
+	return ""
+}
+
+// FromISAPI reads a Hikvision EventNotificationAlert, XML or JSON, for a
+// camera; ISAPI alerts carry no unique id, so one is derived from the content.
+func FromISAPI(body []byte, cameraID string) (Event, error) {
+	var a struct {
+		IPAddress   string `xml:"ipAddress" json:"ipAddress"`
+		ChannelID   string `xml:"channelID" json:"channelID"`
+		DateTime    string `xml:"dateTime" json:"dateTime"`
+		EventType   string `xml:"eventType" json:"eventType"`
+		EventState  string `xml:"eventState" json:"eventState"`
+		Description string `xml:"eventDescription" json:"eventDescription"`
+		PostCount   int    `xml:"activePostCount" json:"activePostCount"`
+	}
+	trimmed := strings.TrimSpace(string(body))
+	var err error
+	if strings.HasPrefix(trimmed, "{") {
+		err = json.Unmarshal(body, &a)
+	} else {
+		err = xml.Unmarshal(body, &a)
+	}
+	if err != nil {
+		return Event{}, fmt.Errorf("%w: ISAPI EventNotificationAlert: %v", ErrInvalid, err)
+	}
+	kind, ok := isapiKinds[strings.ToLower(a.EventType)]
+	if !ok {
+		return Event{}, &FieldError{"kind", fmt.Sprintf("ISAPI eventType %q has no mapping", a.EventType)}
+	}
+	t, err := time.Parse(time.RFC3339, a.DateTime)
+	if err != nil {
+		return Event{}, &FieldError{"time", fmt.Sprintf("ISAPI dateTime %q is not RFC 3339", a.DateTime)}
+	}
+	phase := PhasePulse
+	switch strings.ToLower(a.EventState) {
+	case "active":
+		phase = PhaseStart
+	case "inactive":
+		phase = PhaseEnd
+	}
+	raw, _ := json.Marshal(a)
+	return Event{Source: "isapi", SourceEventID: digest(a.IPAddress, a.ChannelID, a.EventType, a.DateTime, a.EventState, strconv.Itoa(a.PostCount)),
+		CameraID: cameraID, Kind: kind, Phase: phase, Time: t, Raw: raw}, nil
+}
+
+var isapiKinds = map[string]string{
+	"vmd": Motion, "linedetection": LineCross, "fielddetection": Intrusion, "regionentrance": Intrusion,
+	"tamperdetection": Tamper, "shelteralarm": Tamper, "videoloss": VideoLoss, "loitering": Loiter,
+	"peoplegathering": Crowd, "firedetection": FireSmoke, "smokedetection": FireSmoke, "unattendedbaggage": ObjectLeft,
+	"io": IO, "diskfull": StorageFault, "diskerror": StorageFault, "hdfull": StorageFault, "hderror": StorageFault,
+}
+
+// FromGB28181 reads a GB/T 28181 alarm notification (MANSCDP Notify with
+// CmdType Alarm). DeviceID is the camera's 20-digit code, our camera id.
+func FromGB28181(body []byte) (Event, error) {
+	var n struct {
+		CmdType   string   `xml:"CmdType"`
+		SN        string   `xml:"SN"`
+		DeviceID  string   `xml:"DeviceID"`
+		Priority  int      `xml:"AlarmPriority"`
+		Method    int      `xml:"AlarmMethod"`
+		Time      string   `xml:"AlarmTime"`
+		Desc      string   `xml:"AlarmDescription"`
+		AlarmType int      `xml:"Info>AlarmType"`
+		Longitude *float64 `xml:"Longitude"`
+		Latitude  *float64 `xml:"Latitude"`
+	}
+	// MANSCDP bodies are usually GB2312/GBK (GB18030 covers both).
+	dec := xml.NewDecoder(strings.NewReader(string(body)))
+	dec.CharsetReader = func(label string, r io.Reader) (io.Reader, error) {
+		switch strings.ToLower(label) {
+		case "gb2312", "gbk", "gb18030":
+			return simplifiedchinese.GB18030.NewDecoder().Reader(r), nil
+		case "utf-8", "utf8":
+			return r, nil
+		}
+		return nil, fmt.Errorf("unsupported charset %q", label)
+	}
+	if err := dec.Decode(&n); err != nil {
+		return Event{}, fmt.Errorf("%w: GB/T 28181 alarm: %v", ErrInvalid, err)
+	}
+	if !strings.EqualFold(n.CmdType, "Alarm") {
+		return Event{}, &FieldError{"CmdType", fmt.Sprintf("want Alarm, got %q", n.CmdType)}
+	}
+	kind := gbKind(n.Method, n.AlarmType)
+	if kind == "" {
+		return Event{}, &FieldError{"kind", fmt.Sprintf("GB/T 28181 AlarmMethod %d AlarmType %d has no mapping", n.Method, n.AlarmType)}
+	}
+	// AlarmTime is local time without a zone (GB/T 28181 uses Beijing time).
+	t, err := time.ParseInLocation("2006-01-02T15:04:05", n.Time, time.FixedZone("CST", 8*3600))
+	if err != nil {
+		return Event{}, &FieldError{"time", fmt.Sprintf("AlarmTime %q is not 2006-01-02T15:04:05", n.Time)}
+	}
+	raw, _ := json.Marshal(n)
+	e := Event{Source: "gb28181", SourceEventID: n.DeviceID + "/" + n.SN, CameraID: n.DeviceID, Kind: kind,
+		Phase: PhasePulse, Time: t, Priority: n.Priority, Raw: raw}
+	if n.Latitude != nil && n.Longitude != nil && (*n.Latitude != 0 || *n.Longitude != 0) {
+		e.Lat, e.Lon = n.Latitude, n.Longitude
+	}
+	return e, nil
+}
+
+// gbKind maps AlarmMethod (2 device, 5 video, 6 device fault) and AlarmType
+// per GB/T 28181-2016 appendix A.
+func gbKind(method, typ int) string {
+	switch method {
+	case 2:
+		return map[int]string{1: VideoLoss, 2: Tamper, 3: StorageFault}[typ]
+	case 5:
+		return map[int]string{2: Motion, 3: ObjectLeft, 5: LineCross, 6: Intrusion, 8: Loiter, 10: Crowd, 11: Tamper}[typ]
+	case 6:
+		return map[int]string{1: StorageFault}[typ]
+	}
+	return ""
+}
+
+func digest(parts ...string) string {
+	h := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
+	return hex.EncodeToString(h[:12])
+}
