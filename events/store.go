@@ -1,0 +1,452 @@
+package events
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Incident states. A pending incident is an outage not yet long enough to
+// count; a void one ended before it counted (or was merged into a site
+// incident) and is kept only to count flaps.
+const (
+	Pending = "pending"
+	Open    = "open"
+	Closed  = "closed"
+	Void    = "void"
+)
+
+// Rules tune how events fold into incidents.
+type Rules struct {
+	// MergeWindow: a start this soon after an end reopens the incident.
+	MergeWindow time.Duration
+	// MinOutage: an offline counts only once it has lasted this long …
+	MinOutage time.Duration
+	// FlapCount: … or once this many short outages came within MergeWindow.
+	FlapCount int
+	// SiteWindow: cameras of one site going offline this close together
+	// make one incident.
+	SiteWindow time.Duration
+	// Stale closes an incident that saw a start but no end for this long
+	// (per kind; DefaultStale otherwise; offline never goes stale).
+	Stale        map[string]time.Duration
+	DefaultStale time.Duration
+}
+
+// DefaultRules are the documented defaults.
+func DefaultRules() Rules {
+	return Rules{MergeWindow: 10 * time.Minute, MinOutage: time.Minute, FlapCount: 3, SiteWindow: 2 * time.Minute,
+		Stale: map[string]time.Duration{Motion: 5 * time.Minute, Offline: 0}, DefaultStale: 30 * time.Minute}
+}
+
+func (r Rules) stale(kind string) time.Duration {
+	if d, ok := r.Stale[kind]; ok {
+		return d
+	}
+	return r.DefaultStale
+}
+
+// Incident is what operators see: repeats of one kind on one camera (or,
+// for a site outage, several cameras) folded together.
+type Incident struct {
+	ID        string     `json:"id"`
+	Kind      string     `json:"kind"`
+	CameraID  string     `json:"camera_id"`
+	Site      string     `json:"site,omitempty"`
+	Cameras   []string   `json:"cameras"`
+	Grids     []string   `json:"grids"`
+	State     string     `json:"state"`
+	Count     int        `json:"count"`
+	Priority  int        `json:"priority"`
+	FirstSeen time.Time  `json:"first_seen"`
+	LastSeen  time.Time  `json:"last_seen"`
+	EndedAt   *time.Time `json:"ended_at,omitempty"`
+	Flaps     int        `json:"flaps"`
+	CaseID    string     `json:"case_id,omitempty"`
+}
+
+// Outcome says what one event did.
+type Outcome struct {
+	Incident  Incident `json:"incident"`
+	Duplicate bool     `json:"duplicate"` // seen before: nothing changed
+	New       bool     `json:"new"`       // the incident opened for the first time (policy may open a case)
+	Reopened  bool     `json:"reopened"`  // a closed incident opened again (its case, if any, goes on)
+}
+
+// Store keeps events and incidents in SQL, in the cases database.
+type Store struct {
+	db       *sql.DB
+	postgres bool
+	rules    Rules
+}
+
+// NewStore migrates and returns a store on db.
+func NewStore(ctx context.Context, db *sql.DB, postgres bool, rules Rules) (*Store, error) {
+	s := &Store{db: db, postgres: postgres, rules: rules}
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS events_schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+		return nil, fmt.Errorf("events migrations: %w", err)
+	}
+	names, _ := fs.Glob(migrations, "migrations/*.sql")
+	sort.Strings(names)
+	for _, name := range names {
+		v, _ := strconv.Atoi(strings.SplitN(strings.TrimPrefix(name, "migrations/"), "_", 2)[0])
+		var done int
+		if err := db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM events_schema_migrations WHERE version = ?`), v).Scan(&done); err != nil {
+			return nil, err
+		}
+		if done > 0 {
+			continue
+		}
+		body, _ := migrations.ReadFile(name)
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return nil, err
+		}
+		for _, stmt := range strings.Split(string(body), ";") {
+			if strings.TrimSpace(stripComments(stmt)) == "" {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				tx.Rollback()
+				return nil, fmt.Errorf("migration %s: %w", name, err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO events_schema_migrations VALUES (?, ?)`), v, time.Now().UnixMilli()); err != nil {
+			tx.Rollback()
+			return nil, err
+		}
+		if err := tx.Commit(); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func stripComments(s string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(l), "--") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+func (s *Store) q(query string) string {
+	if !s.postgres {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func newIncidentID(t time.Time) string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return "I" + t.UTC().Format("20060102") + "-" + hex.EncodeToString(b)
+}
+
+const incidentColumns = `id, kind, camera_id, site, cameras, grids, state, count, priority, first_seen, last_seen, ended_at, flaps, case_id`
+
+type rowScanner interface{ Scan(...any) error }
+
+func scanIncident(r rowScanner) (Incident, error) {
+	var in Incident
+	var cams, grids string
+	var first, last int64
+	var ended sql.NullInt64
+	if err := r.Scan(&in.ID, &in.Kind, &in.CameraID, &in.Site, &cams, &grids, &in.State, &in.Count, &in.Priority,
+		&first, &last, &ended, &in.Flaps, &in.CaseID); err != nil {
+		return Incident{}, err
+	}
+	in.Cameras, in.Grids = split(cams), split(grids)
+	in.FirstSeen, in.LastSeen = time.UnixMilli(first).UTC(), time.UnixMilli(last).UTC()
+	if ended.Valid {
+		t := time.UnixMilli(ended.Int64).UTC()
+		in.EndedAt = &t
+	}
+	return in, nil
+}
+
+func split(s string) []string {
+	if s == "" {
+		return []string{}
+	}
+	return strings.Split(s, ",")
+}
+
+func union(a, b []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, x := range append(append([]string{}, a...), b...) {
+		if x != "" && !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func nullMs(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UnixMilli()
+}
+
+// Record stores an event and folds it into its incident, in one
+// transaction: when Record returns nil the event is committed (acknowledge
+// it then, not before). grids are the camera's cells at the event's time;
+// site groups cameras that fail together (e.g. the host of their streams).
+func (s *Store) Record(ctx context.Context, e Event, grids []string, site string, received time.Time) (Outcome, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return Outcome{}, err
+	}
+	defer tx.Rollback()
+	body, _ := json.Marshal(e)
+	res, err := tx.ExecContext(ctx, s.q(`INSERT INTO events (source, source_event_id, camera_id, kind, phase, at, priority, grids, received, body)
+		VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (source, source_event_id) DO NOTHING`),
+		e.Source, e.SourceEventID, e.CameraID, e.Kind, e.Phase, e.Time.UnixMilli(), e.Priority, strings.Join(grids, ","),
+		received.UnixMilli(), string(body))
+	if err != nil {
+		return Outcome{}, fmt.Errorf("store event: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		var id string
+		_ = tx.QueryRowContext(ctx, s.q(`SELECT incident_id FROM events WHERE source = ? AND source_event_id = ?`), e.Source, e.SourceEventID).Scan(&id)
+		in, _ := scanIncident(tx.QueryRowContext(ctx, s.q(`SELECT `+incidentColumns+` FROM incidents WHERE id = ?`), id))
+		return Outcome{Incident: in, Duplicate: true}, nil
+	}
+	out, err := s.fold(ctx, tx, e, grids, site)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`UPDATE events SET incident_id = ? WHERE source = ? AND source_event_id = ?`),
+		out.Incident.ID, e.Source, e.SourceEventID); err != nil {
+		return Outcome{}, err
+	}
+	return out, tx.Commit()
+}
+
+// fold applies one event to the incident of its camera and kind.
+func (s *Store) fold(ctx context.Context, tx *sql.Tx, e Event, grids []string, site string) (Outcome, error) {
+	t := e.Time.UTC()
+	cur, err := scanIncident(tx.QueryRowContext(ctx, s.q(`SELECT `+incidentColumns+` FROM incidents
+		WHERE camera_id = ? AND kind = ? AND (state IN ('pending','open') OR ended_at >= ?)
+		ORDER BY first_seen DESC LIMIT 1`), e.CameraID, e.Kind, t.Add(-s.rules.MergeWindow).UnixMilli()))
+	found := err == nil
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return Outcome{}, err
+	}
+	out := Outcome{}
+	switch {
+	case !found && e.Phase == PhaseEnd:
+		// An end with nothing open (its start was never seen, or a camera
+		// coming online): stored as an event, no incident.
+		return out, nil
+	case !found:
+		cur = Incident{ID: newIncidentID(t), Kind: e.Kind, CameraID: e.CameraID, Site: site, Cameras: []string{e.CameraID},
+			Grids: grids, State: Open, Count: 1, Priority: e.Priority, FirstSeen: t, LastSeen: t}
+		if e.Kind == Offline {
+			cur.State = Pending // counts once it lasts MinOutage (Tick)
+		}
+		out.New = cur.State == Open
+		return out.with(cur), s.insert(ctx, tx, cur)
+	}
+	cur.Grids = union(cur.Grids, grids)
+	if t.After(cur.LastSeen) {
+		cur.LastSeen = t
+	}
+	cur.Priority = min(cur.Priority, e.Priority)
+	switch e.Phase {
+	case PhaseEnd:
+		switch cur.State {
+		case Pending: // back before it counted: a flap
+			cur.State, cur.Flaps = Void, cur.Flaps+1
+			cur.EndedAt = &t
+		case Open:
+			cur.State = Closed
+			cur.EndedAt = &t
+		}
+	default:
+		cur.Count++
+		switch cur.State {
+		case Closed: // a start within the merge window reopens it
+			cur.State, cur.EndedAt = Open, nil
+			out.Reopened = true
+		case Void:
+			cur.State, cur.EndedAt = Pending, nil
+			if cur.Flaps >= s.rules.FlapCount-1 { // flapping: it counts now
+				cur.State = Open
+				out.New = true
+			}
+		}
+	}
+	return out.with(cur), s.save(ctx, tx, cur)
+}
+
+func (o Outcome) with(in Incident) Outcome { o.Incident = in; return o }
+
+func (s *Store) insert(ctx context.Context, tx *sql.Tx, in Incident) error {
+	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO incidents (`+incidentColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`),
+		in.ID, in.Kind, in.CameraID, in.Site, strings.Join(in.Cameras, ","), strings.Join(in.Grids, ","), in.State, in.Count,
+		in.Priority, in.FirstSeen.UnixMilli(), in.LastSeen.UnixMilli(), nullMs(in.EndedAt), in.Flaps, in.CaseID)
+	if err != nil {
+		return fmt.Errorf("store incident: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) save(ctx context.Context, tx *sql.Tx, in Incident) error {
+	_, err := tx.ExecContext(ctx, s.q(`UPDATE incidents SET cameras=?, grids=?, state=?, count=?, priority=?, last_seen=?, ended_at=?, flaps=?, case_id=? WHERE id=?`),
+		strings.Join(in.Cameras, ","), strings.Join(in.Grids, ","), in.State, in.Count, in.Priority, in.LastSeen.UnixMilli(),
+		nullMs(in.EndedAt), in.Flaps, in.CaseID, in.ID)
+	if err != nil {
+		return fmt.Errorf("store incident: %w", err)
+	}
+	return nil
+}
+
+// Tick promotes outages that have lasted MinOutage (folding cameras of one
+// site into one incident) and closes incidents gone stale. It returns the
+// incidents that became open.
+func (s *Store) Tick(ctx context.Context, now time.Time) ([]Incident, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, s.q(`SELECT `+incidentColumns+` FROM incidents WHERE state IN ('pending','open') ORDER BY first_seen`))
+	if err != nil {
+		return nil, err
+	}
+	var live []Incident
+	for rows.Next() {
+		in, err := scanIncident(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		live = append(live, in)
+	}
+	rows.Close()
+	var opened []Incident
+	siteOpen := map[string]int{} // site -> index in opened of its site incident
+	for _, in := range live {
+		switch {
+		case in.State == Pending && !now.Before(in.FirstSeen.Add(s.rules.MinOutage)):
+			if in.Site != "" {
+				if i, ok := siteOpen[in.Site]; ok && in.FirstSeen.Sub(opened[i].FirstSeen) <= s.rules.SiteWindow {
+					host := &opened[i]
+					host.Cameras = union(host.Cameras, in.Cameras)
+					host.Grids = union(host.Grids, in.Grids)
+					host.Count += in.Count
+					if err := s.save(ctx, tx, *host); err != nil {
+						return nil, err
+					}
+					in.State = Void // merged into the site's incident
+					if err := s.save(ctx, tx, in); err != nil {
+						return nil, err
+					}
+					continue
+				}
+			}
+			in.State = Open
+			if err := s.save(ctx, tx, in); err != nil {
+				return nil, err
+			}
+			opened = append(opened, in)
+			if in.Site != "" {
+				siteOpen[in.Site] = len(opened) - 1
+			}
+		case in.State == Open:
+			if st := s.rules.stale(in.Kind); st > 0 && now.Sub(in.LastSeen) >= st {
+				in.State = Closed
+				end := now.UTC()
+				in.EndedAt = &end
+				if err := s.save(ctx, tx, in); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	return opened, tx.Commit()
+}
+
+// Incident returns one incident.
+func (s *Store) Incident(ctx context.Context, id string) (Incident, error) {
+	in, err := scanIncident(s.db.QueryRowContext(ctx, s.q(`SELECT `+incidentColumns+` FROM incidents WHERE id = ?`), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Incident{}, fmt.Errorf("incident %s: %w", id, ErrNotFound)
+	}
+	return in, err
+}
+
+// ErrNotFound is returned for an unknown incident.
+var ErrNotFound = errors.New("not found")
+
+// Incidents lists incidents, newest first; state "" means pending, open
+// and closed (void ones are internal bookkeeping).
+func (s *Store) Incidents(ctx context.Context, cameraID, kind, state string, limit int) ([]Incident, error) {
+	q := `SELECT ` + incidentColumns + ` FROM incidents WHERE state <> 'void'`
+	var args []any
+	if cameraID != "" {
+		q += ` AND (camera_id = ? OR cameras LIKE ?)`
+		args = append(args, cameraID, "%"+cameraID+"%")
+	}
+	if kind != "" {
+		q += ` AND kind = ?`
+		args = append(args, kind)
+	}
+	if state != "" {
+		q += ` AND state = ?`
+		args = append(args, state)
+	}
+	q += ` ORDER BY first_seen DESC LIMIT ?`
+	args = append(args, limit)
+	rows, err := s.db.QueryContext(ctx, s.q(q), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Incident{}
+	for rows.Next() {
+		in, err := scanIncident(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, in)
+	}
+	return out, rows.Err()
+}
+
+// EventCount counts stored events (for tests and the dashboard).
+func (s *Store) EventCount(ctx context.Context) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM events`).Scan(&n)
+	return n, err
+}
