@@ -214,6 +214,9 @@ func (s *Store) Create(ctx context.Context, c Case, who Actor, note string) (Cas
 	if c.SLAStart.IsZero() {
 		c.SLAStart = now
 	}
+	if _, err := s.Get(ctx, c.ID); err == nil {
+		return Case{}, fmt.Errorf("case %s: %w", c.ID, ErrExists)
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return Case{}, err
@@ -224,6 +227,9 @@ func (s *Store) Create(ctx context.Context, c Case, who Actor, note string) (Cas
 		c.Priority, c.Assignee, c.Reporter, c.LimitDays, c.Escalation, ms(c.SLAStart), c.Paused, msPtr(c.SuspendedAt),
 		c.Rating, c.DuplicateOf, c.Reopened, ms(c.CreatedAt), ms(c.UpdatedAt), msPtr(c.ClosedAt), c.Version)
 	if err != nil {
+		if msg := err.Error(); strings.Contains(msg, "UNIQUE constraint") || strings.Contains(msg, "duplicate key") {
+			return Case{}, fmt.Errorf("case %s: %w", c.ID, ErrExists)
+		}
 		return Case{}, fmt.Errorf("create case: %w", err)
 	}
 	if err := s.audit(ctx, tx, AuditRow{CaseID: c.ID, At: now, Actor: who.ID, Role: who.Role, Action: "create",
@@ -266,6 +272,75 @@ func scanCase(r scanner) (Case, error) {
 		c.Lat, c.Lon = &lat.Float64, &lon.Float64
 	}
 	return c, nil
+}
+
+// DB is the store's database, shared with the event store.
+func (s *Store) DB() (*sql.DB, bool) { return s.db, s.postgres }
+
+// ErrExists is returned when creating a case id that exists.
+var ErrExists = errors.New("case exists")
+
+// Note appends an audit row without changing the state (e.g. an incident
+// joining the case).
+func (s *Store) Note(ctx context.Context, id string, who Actor, action, note string, detail any) error {
+	c, err := s.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	b, _ := json.Marshal(detail)
+	if err := s.audit(ctx, tx, AuditRow{CaseID: id, At: s.now().UTC(), Actor: who.ID, Role: who.Role, Action: action,
+		From: c.State, To: c.State, Escalation: c.Escalation, Note: note, Detail: b}); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// Filter selects cases to list.
+type Filter struct {
+	State, Grid, CameraID, Category string
+	Escalation                      int // -1: any
+	Limit                           int
+	After                           string // id cursor
+}
+
+// List returns cases by id, filtered.
+func (s *Store) List(ctx context.Context, f Filter) ([]Case, error) {
+	q := `SELECT ` + caseColumns + ` FROM cases WHERE id > ?`
+	args := []any{f.After}
+	for col, v := range map[string]string{"state": f.State, "grid": f.Grid, "camera_id": f.CameraID, "category": f.Category} {
+		if v != "" {
+			q += ` AND ` + col + ` = ?`
+			args = append(args, v)
+		}
+	}
+	if f.Escalation >= 0 {
+		q += ` AND escalation = ?`
+		args = append(args, f.Escalation)
+	}
+	if f.Limit <= 0 {
+		f.Limit = 100
+	}
+	q += ` ORDER BY id LIMIT ?`
+	args = append(args, f.Limit)
+	rows, err := s.db.QueryContext(ctx, s.q(q), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Case{}
+	for rows.Next() {
+		c, err := scanCase(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
 }
 
 // Get returns one case.

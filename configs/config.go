@@ -93,6 +93,13 @@ type Config struct {
 		DialTimeout Duration `yaml:"dial_timeout"`
 		LeaseTTL    Duration `yaml:"lease_ttl"`
 	} `yaml:"registry"`
+	Cases struct {
+		DB       string   `yaml:"db"`
+		DSN      string   `yaml:"dsn"`
+		Timezone string   `yaml:"timezone"`
+		Holidays []string `yaml:"holidays"`
+		Workdays []string `yaml:"workdays"`
+	} `yaml:"cases"`
 	Auth struct {
 		AdminToken string `yaml:"admin_token"`
 	} `yaml:"auth"`
@@ -327,6 +334,25 @@ func (c *Config) Validate() error {
 		}
 		if u != "" && !strings.HasPrefix(u, want+"://") && !strings.HasPrefix(u, want+"s://") {
 			bad(key, "must be a %s:// URL, not %q", want, u)
+		}
+	}
+	switch c.Cases.DB {
+	case "sqlite":
+	case "postgres":
+		if c.Cases.DSN == "" {
+			bad("cases.dsn", "must be set when 'cases.db' is postgres")
+		}
+	default:
+		bad("cases.db", "must be sqlite or postgres, not %q", c.Cases.DB)
+	}
+	if _, err := time.LoadLocation(c.Cases.Timezone); err != nil && c.Cases.Timezone != "Asia/Shanghai" {
+		bad("cases.timezone", "is not a known time zone: %q", c.Cases.Timezone)
+	}
+	for key, days := range map[string][]string{"cases.holidays": c.Cases.Holidays, "cases.workdays": c.Cases.Workdays} {
+		for _, d := range days {
+			if _, err := time.Parse(time.DateOnly, d); err != nil {
+				bad(key, "must list dates as YYYY-MM-DD, not %q", d)
+			}
 		}
 	}
 	if t := c.Auth.AdminToken; t != "" && len(t) < 16 {

@@ -450,3 +450,36 @@ func (s *Store) EventCount(ctx context.Context) (int, error) {
 	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM events`).Scan(&n)
 	return n, err
 }
+
+// SetCase links an incident to its case.
+func (s *Store) SetCase(ctx context.Context, incidentID, caseID string) error {
+	_, err := s.db.ExecContext(ctx, s.q(`UPDATE incidents SET case_id = ? WHERE id = ?`), caseID, incidentID)
+	return err
+}
+
+// WithoutCase lists open incidents of the given kinds that have no case yet.
+func (s *Store) WithoutCase(ctx context.Context, kinds []string) ([]Incident, error) {
+	if len(kinds) == 0 {
+		return nil, nil
+	}
+	q := `SELECT ` + incidentColumns + ` FROM incidents WHERE state = 'open' AND case_id = '' AND kind IN (` +
+		strings.TrimSuffix(strings.Repeat("?,", len(kinds)), ",") + `) ORDER BY first_seen`
+	args := make([]any, len(kinds))
+	for i, k := range kinds {
+		args[i] = k
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(q), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Incident
+	for rows.Next() {
+		in, err := scanIncident(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, in)
+	}
+	return out, rows.Err()
+}

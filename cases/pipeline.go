@@ -1,0 +1,167 @@
+package cases
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"sharpeyes/events"
+)
+
+// KindPolicy says whether an incident kind opens a case, and how.
+type KindPolicy struct {
+	OpensCase bool   `json:"opens_case"`
+	Category  string `json:"category"`
+	Priority  int    `json:"priority"`
+	LimitDays int    `json:"limit_days"`
+	// NightOnly opens a case only between 22:00 and 06:00 local time
+	// (intrusion into a park by day is not a case; by night it is).
+	NightOnly bool `json:"night_only,omitempty"`
+}
+
+// DefaultPolicy: motion never opens a case; offline, tamper, fire and
+// smoke, crowds and night-time intrusion do.
+func DefaultPolicy() map[string]KindPolicy {
+	return map[string]KindPolicy{
+		events.Motion:       {OpensCase: false},
+		events.Offline:      {OpensCase: true, Category: "device_fault", Priority: 3, LimitDays: 3},
+		events.VideoLoss:    {OpensCase: true, Category: "device_fault", Priority: 3, LimitDays: 3},
+		events.StorageFault: {OpensCase: true, Category: "device_fault", Priority: 3, LimitDays: 5},
+		events.Tamper:       {OpensCase: true, Category: "device_tamper", Priority: 2, LimitDays: 2},
+		events.FireSmoke:    {OpensCase: true, Category: "fire_safety", Priority: 1, LimitDays: 1},
+		events.Crowd:        {OpensCase: true, Category: "public_order", Priority: 2, LimitDays: 1},
+		events.Intrusion:    {OpensCase: true, Category: "public_security", Priority: 2, LimitDays: 1, NightOnly: true},
+		events.ObjectLeft:   {OpensCase: true, Category: "public_security", Priority: 2, LimitDays: 1},
+	}
+}
+
+// JoinRadius: a new case joins an open case of the same category in the
+// same grid this close, instead of duplicating it.
+const JoinRadius = 250.0
+
+// Place is what the pipeline needs to know about a camera.
+type Place struct {
+	Name     string
+	Grid     string // base cell
+	Lat, Lon *float64
+}
+
+// Pipeline turns incidents into cases by policy.
+type Pipeline struct {
+	Events *events.Store
+	Cases  *Store
+	Policy map[string]KindPolicy
+	Loc    *time.Location
+	// Place describes a camera (name, base cell, location).
+	Place func(cameraID string) Place
+}
+
+var gatewayActor = Actor{ID: "gateway", Role: System}
+
+// Intake records an event and, when it opens an incident that policy
+// turns into a case, opens or joins that case. When Intake returns nil the
+// event is committed.
+func (p *Pipeline) Intake(ctx context.Context, e events.Event, grids []string, site string) (events.Outcome, error) {
+	out, err := p.Events.Record(ctx, e, grids, site, time.Now())
+	if err != nil {
+		return out, err
+	}
+	if out.New {
+		id, err := p.caseFor(ctx, out.Incident)
+		if err != nil {
+			return out, err // the event is committed; Reconcile will open the case
+		}
+		out.Incident.CaseID = id
+	}
+	return out, nil
+}
+
+// Reconcile opens the cases of open incidents that have none (after a
+// crash between an event and its case, or incidents opened by Tick).
+func (p *Pipeline) Reconcile(ctx context.Context) (int, error) {
+	var kinds []string
+	for k, pol := range p.Policy {
+		if pol.OpensCase {
+			kinds = append(kinds, k)
+		}
+	}
+	pending, err := p.Events.WithoutCase(ctx, kinds)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, in := range pending {
+		id, err := p.caseFor(ctx, in)
+		if err != nil {
+			return n, err
+		}
+		if id != "" {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// caseFor opens (or joins) the case of an incident, returning its id ("" when
+// policy opens none). The case id derives from the incident, so doing it
+// twice after a crash finds the first case instead of making another.
+func (p *Pipeline) caseFor(ctx context.Context, in events.Incident) (string, error) {
+	pol, ok := p.Policy[in.Kind]
+	if !ok || !pol.OpensCase {
+		return "", nil
+	}
+	if pol.NightOnly {
+		h := in.FirstSeen.In(p.Loc).Hour()
+		if h >= 6 && h < 22 {
+			return "", nil
+		}
+	}
+	place := p.Place(in.CameraID)
+	if join, err := p.nearbyOpen(ctx, pol.Category, place); err != nil {
+		return "", err
+	} else if join != "" {
+		if err := p.Cases.Note(ctx, join, gatewayActor, "join", "incident "+in.ID+" joined this case", map[string]string{"incident": in.ID, "camera": in.CameraID}); err != nil {
+			return "", err
+		}
+		return join, p.Events.SetCase(ctx, in.ID, join)
+	}
+	c := Case{ID: "C-" + in.ID, Source: "event", Category: pol.Category, Title: fmt.Sprintf("%s: %s", in.Kind, place.Name),
+		Description: fmt.Sprintf("incident %s on camera %s (%d event(s))", in.ID, in.CameraID, in.Count),
+		Grid:        place.Grid, CameraID: in.CameraID, IncidentID: in.ID, Lat: place.Lat, Lon: place.Lon,
+		Priority: min(pol.Priority, in.Priority), LimitDays: pol.LimitDays, SLAStart: in.FirstSeen}
+	if c.Priority < 1 {
+		c.Priority = pol.Priority
+	}
+	if _, err := p.Cases.Create(ctx, c, gatewayActor, "opened by policy for "+in.Kind); err != nil && !errors.Is(err, ErrExists) {
+		return "", err
+	}
+	return c.ID, p.Events.SetCase(ctx, in.ID, c.ID)
+}
+
+func (p *Pipeline) nearbyOpen(ctx context.Context, category string, place Place) (string, error) {
+	if place.Grid == "" || place.Lat == nil {
+		return "", nil
+	}
+	open, err := p.Cases.List(ctx, Filter{Category: category, Grid: place.Grid, Escalation: -1, Limit: 1000})
+	if err != nil {
+		return "", err
+	}
+	for _, c := range open {
+		if !c.State.Open() || c.Lat == nil {
+			continue
+		}
+		if metres(*c.Lat, *c.Lon, *place.Lat, *place.Lon) <= JoinRadius {
+			return c.ID, nil
+		}
+	}
+	return "", nil
+}
+
+func metres(lat1, lon1, lat2, lon2 float64) float64 {
+	rad := math.Pi / 180
+	dlat, dlon := (lat2-lat1)*rad, (lon2-lon1)*rad
+	h := math.Sin(dlat/2)*math.Sin(dlat/2) + math.Cos(lat1*rad)*math.Cos(lat2*rad)*math.Sin(dlon/2)*math.Sin(dlon/2)
+	return 2 * 6371008.8 * math.Asin(math.Sqrt(h))
+}
