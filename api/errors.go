@@ -10,6 +10,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"sharpeyes/cases"
+	"sharpeyes/events"
 	"sharpeyes/registry"
 	"sharpeyes/relay"
 )
@@ -40,8 +42,15 @@ func statusOf(err error) int {
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, ErrUnsupportedMedia):
 		return http.StatusUnsupportedMediaType
-	case errors.Is(err, registry.ErrNotFound), errors.Is(err, relay.ErrUnknownCamera), errors.Is(err, relay.ErrSessionNotFound):
+	case errors.Is(err, registry.ErrNotFound), errors.Is(err, relay.ErrUnknownCamera), errors.Is(err, relay.ErrSessionNotFound),
+		errors.Is(err, cases.ErrNotFound), errors.Is(err, events.ErrNotFound):
 		return http.StatusNotFound
+	case errors.Is(err, cases.ErrTransition):
+		return http.StatusConflict
+	case errors.Is(err, cases.ErrForbidden):
+		return http.StatusForbidden
+	case errors.Is(err, cases.ErrMissing), errors.Is(err, events.ErrInvalid):
+		return http.StatusBadRequest
 	case errors.Is(err, registry.ErrExists):
 		return http.StatusConflict
 	case errors.Is(err, registry.ErrInvalid), errors.Is(err, ErrBadRequest), errors.Is(err, relay.ErrBadOffer), errors.Is(err, relay.ErrUnknownStream):

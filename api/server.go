@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"sharpeyes/cases"
 	"sharpeyes/ingest"
 	"sharpeyes/registry"
 	"sharpeyes/relay"
@@ -94,6 +95,8 @@ type Config struct {
 	Web            fs.FS // the browser UI; nil serves none
 	Sync           CameraSync
 	Cluster        Cluster // nil: a single node
+	Pipeline       *cases.Pipeline
+	Places         EventPlaces
 	Logger         *slog.Logger
 }
 
@@ -164,6 +167,13 @@ func (s *Server) Handler() http.Handler {
 	v1.GET("/cameras/:id/status", s.cameraStatus)
 	v1.GET("/openapi.yaml", s.openapi)
 	v1.GET("/nodes", s.listNodes)
+	if cfg := s.cfg; cfg.Pipeline != nil {
+		v1.GET("/incidents", s.listIncidents)
+		v1.GET("/incidents/:id", s.getIncident)
+		v1.GET("/cases", s.listCases)
+		v1.GET("/cases/:id", s.getCase)
+		v1.GET("/cases/:id/audit", s.caseAudit)
+	}
 	v1.GET("/grids", s.listGrids)
 	v1.GET("/grids/:code", s.getGrid)
 	v1.GET("/grids/:code/cameras", s.gridCameras)
@@ -175,6 +185,14 @@ func (s *Server) Handler() http.Handler {
 	w.PATCH("/cameras/:id", s.patchCamera)
 	w.DELETE("/cameras/:id", s.deleteCamera)
 	w.POST("/grids/import", s.importGrids)
+	if s.cfg.Pipeline != nil {
+		w.POST("/events", s.postEvents)
+		w.POST("/events/onvif", s.postDeviceEvent("onvif"))
+		w.POST("/events/isapi", s.postDeviceEvent("isapi"))
+		w.POST("/events/gb28181", s.postDeviceEvent("gb28181"))
+		w.POST("/cases", s.createCase)
+		w.POST("/cases/:id/:action", s.caseAction)
+	}
 
 	whep := v1.Group("/whep", cors)
 	whep.OPTIONS("/:id", s.whepOptions)

@@ -20,6 +20,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"sharpeyes/api"
+	"sharpeyes/cases"
+	"sharpeyes/events"
 	"sharpeyes/configs"
 	"sharpeyes/grid"
 	"sharpeyes/ingest"
@@ -37,6 +39,10 @@ type Gateway struct {
 	catalog *registry.Catalog
 	members *registry.Membership
 	grids   grid.Live
+	cases   *cases.Store
+	events  *events.Store
+	pipe    *cases.Pipeline
+	cal     *cases.Calendar
 	manager *ingest.Manager
 	whep    *relay.WHEP
 	rtsp    *relay.RTSPServer
@@ -84,6 +90,9 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 	}
 	g.store = registry.NewStore(g.cli, cfg.Registry.Prefix, cfg.Registry.DialTimeout.D(), log)
 	g.catalog = registry.NewCatalog()
+	if err := g.openCases(cfg); err != nil {
+		return nil, err
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	g.cancel = cancel
@@ -146,9 +155,15 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 		defer g.wg.Done()
 		g.store.WatchGrids(ctx, func(set registry.GridSet, cells []grid.Cell) { g.grids.Set(set.Version, cells) })
 	}()
+	fol.emit = g.emit
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		g.store.Lead(ctx, "clock", self.ID, cfg.Registry.LeaseTTL.D(), g.runClock)
+	}()
 	srv := api.New(api.Config{AdminToken: cfg.Auth.AdminToken, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 		MaxImportBytes: cfg.HTTP.MaxImportBytes, NodeID: self.ID, Web: opt.Web, Logger: log, Sync: fol,
-		Cluster: &cluster{members: g.members, store: g.store}},
+		Cluster: &cluster{members: g.members, store: g.store}, Pipeline: g.pipe, Places: g},
 		g.store, g.catalog, g.store, &g.grids, g.manager, g.whep)
 	g.http = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	g.wg.Add(1)
@@ -220,6 +235,9 @@ func (g *Gateway) Close() {
 		if g.cli != nil {
 			g.cli.Close()
 		}
+		if g.cases != nil {
+			_ = g.cases.Close()
+		}
 		if g.etcd != nil {
 			g.etcd.Close()
 		}
@@ -235,6 +253,7 @@ type follower struct {
 	m       *ingest.Manager
 	catalog *registry.Catalog
 	members atomic.Pointer[registry.Membership] // set once Join returns
+	emit    func(id string, st ingest.Status)     // the gateway's own events
 	log     *slog.Logger
 
 	mu   sync.Mutex
@@ -285,7 +304,11 @@ func (f *follower) SyncCameras(cs []registry.Camera) {
 	}
 	f.mu.Unlock()
 	f.catalog.SyncCameras(cs)
-	f.rebalance()
+	specs := make([]ingest.CameraSpec, len(cs))
+	for i, c := range cs {
+		specs[i] = f.spec(c)
+	}
+	f.m.Sync(specs) // a full listing: what it lacks is gone
 }
 
 // rebalance re-applies every camera after the node set changed; pulls whose
@@ -294,12 +317,13 @@ func (f *follower) rebalance() {
 	if f.m == nil || f.members.Load() == nil {
 		return
 	}
-	cams := f.catalog.All()
-	specs := make([]ingest.CameraSpec, len(cams))
-	for i, c := range cams {
-		specs[i] = f.spec(c)
+	// Re-spec only: removing what a snapshot of the catalog lacks would
+	// race with cameras being added; deletions arrive as events.
+	for _, c := range f.catalog.All() {
+		if err := f.m.Upsert(f.spec(c)); err != nil {
+			f.log.Warn("camera not pulled", "camera", c.ID, "error", err)
+		}
 	}
-	f.m.Sync(specs)
 }
 
 func (f *follower) PutCamera(c registry.Camera) {
@@ -327,6 +351,9 @@ func (f *follower) publish(id, variant string, st ingest.Status) {
 	}
 	if own, _ := f.owned(id); !own {
 		return
+	}
+	if f.emit != nil {
+		go f.emit(id, st)
 	}
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

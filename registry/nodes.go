@@ -286,3 +286,37 @@ func (s *Store) Status(ctx context.Context, cameraID string) (CameraStatus, erro
 	}
 	return st, nil
 }
+
+// Lead runs run while this node leads the election name (one node of the
+// cluster at a time), campaigning again whenever leadership is lost, until
+// ctx ends.
+func (s *Store) Lead(ctx context.Context, name, self string, ttl time.Duration, run func(ctx context.Context)) {
+	for ctx.Err() == nil {
+		sess, err := concurrency.NewSession(s.cli, concurrency.WithTTL(max(int(ttl.Seconds()), 2)), concurrency.WithContext(ctx))
+		if err != nil {
+			sleep(ctx, time.Second)
+			continue
+		}
+		e := concurrency.NewElection(sess, s.prefix+"election/"+name)
+		if err := e.Campaign(ctx, self); err != nil {
+			sess.Close()
+			sleep(ctx, time.Second)
+			continue
+		}
+		s.log.Info("leading", "election", name, "node", self)
+		lctx, cancel := context.WithCancel(ctx)
+		go func() {
+			select {
+			case <-sess.Done(): // lease lost: someone else may lead now
+			case <-lctx.Done():
+			}
+			cancel()
+		}()
+		run(lctx)
+		cancel()
+		rctx, rcancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = e.Resign(rctx)
+		rcancel()
+		sess.Close()
+	}
+}

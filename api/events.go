@@ -1,0 +1,368 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"sharpeyes/cases"
+	"sharpeyes/events"
+	"sharpeyes/registry"
+)
+
+// EventPlaces finds the grid cells and site of an event.
+type EventPlaces interface {
+	Cells(e events.Event) ([]string, string)
+}
+
+// maxBatch is the most events one request may carry.
+const maxBatch = 1000
+
+type eventError struct {
+	Index int    `json:"index"`
+	Field string `json:"field,omitempty"`
+	Error string `json:"error"`
+}
+
+type eventResult struct {
+	Key        string `json:"key"`
+	IncidentID string `json:"incident_id,omitempty"`
+	CaseID     string `json:"case_id,omitempty"`
+	Duplicate  bool   `json:"duplicate"`
+}
+
+// postEvents takes one event or an array of up to 1,000, checks them all
+// first (nothing is recorded if any is bad), then records each; a 200
+// means every event is committed. Retrying is safe: events are idempotent
+// by source and source_event_id.
+func (s *Server) postEvents(c *gin.Context) {
+	body, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		writeError(c, jsonError(err))
+		return
+	}
+	var raws []json.RawMessage
+	trimmed := bytes.TrimSpace(body)
+	if bytes.HasPrefix(trimmed, []byte("[")) {
+		if err := json.Unmarshal(trimmed, &raws); err != nil {
+			writeError(c, jsonError(err))
+			return
+		}
+	} else {
+		raws = []json.RawMessage{trimmed}
+	}
+	evs := make([]events.Event, len(raws))
+	var bad []eventError
+	for i, raw := range raws {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&evs[i]); err != nil {
+			ee := eventError{Index: i, Error: jsonError(err).Error()}
+			var qe *queryError
+			if errors.As(jsonError(err), &qe) {
+				ee.Field, ee.Error = qe.field, qe.msg
+			}
+			bad = append(bad, ee)
+		}
+	}
+	s.record(c, evs, bad)
+}
+
+// record checks then records events; bad carries decoding errors already found.
+func (s *Server) record(c *gin.Context, evs []events.Event, bad []eventError) {
+	if len(evs) == 0 {
+		writeError(c, fmt.Errorf("%w: no events", ErrBadRequest))
+		return
+	}
+	if len(evs) > maxBatch {
+		writeError(c, &queryError{"events", fmt.Sprintf("a batch holds at most %d events, not %d", maxBatch, len(evs))})
+		return
+	}
+	if s.cfg.Pipeline == nil {
+		writeError(c, fmt.Errorf("%w: events are not enabled on this node", ErrBadRequest))
+		return
+	}
+	now := time.Now()
+	seen := map[string]int{}
+	failed := map[int]bool{}
+	for _, b := range bad {
+		failed[b.Index] = true
+	}
+	for i := range evs {
+		if failed[i] {
+			continue
+		}
+		e := &evs[i]
+		err := e.Normalize(now)
+		if err == nil {
+			if _, ok := s.catalog.Get(e.CameraID); !ok {
+				err = &events.FieldError{Field: "camera_id", Msg: fmt.Sprintf("unknown camera %q", e.CameraID)}
+			}
+		}
+		if err == nil {
+			if j, dup := seen[e.Key()]; dup {
+				err = &events.FieldError{Field: "source_event_id", Msg: fmt.Sprintf("repeats event %d of this batch", j)}
+			}
+			seen[e.Key()] = i
+		}
+		if err != nil {
+			ee := eventError{Index: i, Error: err.Error()}
+			var fe *events.FieldError
+			if errors.As(err, &fe) {
+				ee.Field, ee.Error = fe.Field, fe.Msg
+			}
+			bad = append(bad, ee)
+		}
+	}
+	if len(bad) > 0 {
+		c.JSON(http.StatusBadRequest, gin.H{
+			"error": fmt.Sprintf("%d of %d event(s) refused; nothing was recorded", len(bad), len(evs)),
+			"items": bad,
+		})
+		return
+	}
+	results := make([]eventResult, 0, len(evs))
+	for _, e := range evs {
+		cells, site := s.cfg.Places.Cells(e)
+		out, err := s.cfg.Pipeline.Intake(c.Request.Context(), e, cells, site)
+		if err != nil {
+			// Those before were committed; a retry of the whole batch is safe.
+			writeError(c, fmt.Errorf("%w: event %s not recorded: %v", registry.ErrUnavailable, e.Key(), err))
+			return
+		}
+		results = append(results, eventResult{Key: e.Key(), IncidentID: out.Incident.ID, CaseID: out.Incident.CaseID, Duplicate: out.Duplicate})
+	}
+	c.JSON(http.StatusOK, gin.H{"items": results})
+}
+
+// postDeviceEvent takes an event in a device's own format.
+func (s *Server) postDeviceEvent(format string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		body, err := io.ReadAll(c.Request.Body)
+		if err != nil {
+			writeError(c, jsonError(err))
+			return
+		}
+		cam := c.Query("camera_id")
+		if format != "gb28181" && cam == "" {
+			writeError(c, &queryError{"camera_id", "is required: the device does not say which camera it is"})
+			return
+		}
+		var evs []events.Event
+		switch format {
+		case "onvif":
+			evs, err = events.FromONVIF(body, cam)
+		case "isapi":
+			var e events.Event
+			e, err = events.FromISAPI(body, cam)
+			evs = []events.Event{e}
+		case "gb28181":
+			var e events.Event
+			e, err = events.FromGB28181(body)
+			evs = []events.Event{e}
+		}
+		if err != nil {
+			var fe *events.FieldError
+			if errors.As(err, &fe) {
+				writeError(c, &queryError{fe.Field, fe.Msg})
+				return
+			}
+			writeError(c, fmt.Errorf("%w: %v", ErrBadRequest, err))
+			return
+		}
+		if len(evs) == 0 { // e.g. an ONVIF "initialised, all quiet" message
+			c.JSON(http.StatusOK, gin.H{"items": []eventResult{}})
+			return
+		}
+		s.record(c, evs, nil)
+	}
+}
+
+func (s *Server) listIncidents(c *gin.Context) {
+	limit, err := intParam(c, "limit", 100, 1, 1000)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	state := c.Query("state")
+	if c.Query("open") == "true" {
+		state = events.Open
+	}
+	items, err := s.cfg.Pipeline.Events.Incidents(c.Request.Context(), c.Query("camera_id"), c.Query("kind"), state, limit)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	if g := c.Query("grid"); g != "" {
+		ix := s.grids.Index()
+		kept := items[:0]
+		for _, in := range items {
+			for _, cell := range in.Grids {
+				if cell == g || ix.Within(cell, g) {
+					kept = append(kept, in)
+					break
+				}
+			}
+		}
+		items = kept
+	}
+	c.JSON(http.StatusOK, gin.H{"items": items, "next_cursor": ""})
+}
+
+func (s *Server) getIncident(c *gin.Context) {
+	in, err := s.cfg.Pipeline.Events.Incident(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, in)
+}
+
+// actorOf is who acts: until access control lands, the admin token acts on
+// behalf of the actor the request names (default: the admin).
+type actionBody struct {
+	cases.Args
+	Actor *cases.Actor `json:"actor,omitempty"`
+}
+
+func (s *Server) caseAction(c *gin.Context) {
+	act := cases.Action(c.Param("action"))
+	known := false
+	for _, a := range cases.Actions() {
+		known = known || a == act
+	}
+	if !known {
+		writeError(c, fmt.Errorf("%w: unknown action %q", cases.ErrTransition, act))
+		return
+	}
+	var body actionBody
+	if c.Request.ContentLength != 0 {
+		if err := bindJSON(c, &body); err != nil {
+			writeError(c, err)
+			return
+		}
+	}
+	who := cases.Actor{ID: "admin", Role: cases.Admin}
+	if body.Actor != nil {
+		who = *body.Actor
+	}
+	cs, err := s.cfg.Pipeline.Cases.Act(c.Request.Context(), c.Param("id"), act, who, body.Args)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, cs)
+}
+
+func (s *Server) listCases(c *gin.Context) {
+	limit, err := intParam(c, "limit", 100, 1, 1000)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	_, after, err := decodeCursor(c.Query("cursor"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	esc := -1
+	if v := c.Query("escalation"); v != "" {
+		if esc, err = intParam(c, "escalation", 0, 0, 3); err != nil {
+			writeError(c, err)
+			return
+		}
+	}
+	items, err := s.cfg.Pipeline.Cases.List(c.Request.Context(), cases.Filter{State: c.Query("state"), Grid: c.Query("grid"),
+		CameraID: c.Query("camera_id"), Category: c.Query("category"), Escalation: esc, Limit: limit + 1, After: after})
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	next := ""
+	if len(items) > limit {
+		items = items[:limit]
+		next = encodeCursor(0, items[limit-1].ID)
+	}
+	c.JSON(http.StatusOK, gin.H{"items": items, "next_cursor": next})
+}
+
+func (s *Server) getCase(c *gin.Context) {
+	cs, err := s.cfg.Pipeline.Cases.Get(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, cs)
+}
+
+func (s *Server) caseAudit(c *gin.Context) {
+	if _, err := s.cfg.Pipeline.Cases.Get(c.Request.Context(), c.Param("id")); err != nil {
+		writeError(c, err)
+		return
+	}
+	rows, err := s.cfg.Pipeline.Cases.Audit(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"items": rows, "next_cursor": ""})
+}
+
+// manualCase is a case filed by the 12345 hotline or a grid worker.
+type manualCase struct {
+	Source      string       `json:"source"`
+	Category    string       `json:"category"`
+	Title       string       `json:"title"`
+	Description string       `json:"description"`
+	Grid        string       `json:"grid"`
+	CameraID    string       `json:"camera_id"`
+	Lat         *float64     `json:"lat"`
+	Lon         *float64     `json:"lon"`
+	Priority    int          `json:"priority"`
+	LimitDays   int          `json:"limit_days"`
+	Reporter    string       `json:"reporter"`
+	Actor       *cases.Actor `json:"actor"`
+}
+
+func (s *Server) createCase(c *gin.Context) {
+	var in manualCase
+	if err := bindJSON(c, &in); err != nil {
+		writeError(c, err)
+		return
+	}
+	if in.Source != "hotline" && in.Source != "grid-report" {
+		writeError(c, &queryError{"source", "must be hotline or grid-report"})
+		return
+	}
+	if in.Priority == 0 {
+		in.Priority = 3
+	}
+	if in.LimitDays == 0 {
+		in.LimitDays = 5
+	}
+	if in.Grid == "" && in.Lat != nil && in.Lon != nil {
+		if cells, _ := s.cfg.Places.Cells(events.Event{CameraID: in.CameraID, Lat: in.Lat, Lon: in.Lon}); len(cells) > 0 {
+			in.Grid = cells[0]
+		}
+	}
+	who := cases.Actor{ID: "admin", Role: cases.Admin}
+	if in.Actor != nil {
+		who = *in.Actor
+	}
+	cs, err := s.cfg.Pipeline.Cases.Create(c.Request.Context(), cases.Case{Source: in.Source, Category: in.Category,
+		Title: strings.TrimSpace(in.Title), Description: in.Description, Grid: in.Grid, CameraID: in.CameraID,
+		Lat: in.Lat, Lon: in.Lon, Priority: in.Priority, LimitDays: in.LimitDays, Reporter: in.Reporter}, who, "filed by "+in.Source)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.Header("Location", "/api/v1/cases/"+cs.ID)
+	c.JSON(http.StatusCreated, cs)
+}

@@ -1,0 +1,161 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/paulmach/orb"
+
+	"sharpeyes/cases"
+	"sharpeyes/configs"
+	"sharpeyes/events"
+	"sharpeyes/ingest"
+)
+
+// openCases opens the events and cases database and builds the pipeline.
+func (g *Gateway) openCases(cfg *configs.Config) error {
+	loc, err := time.LoadLocation(cfg.Cases.Timezone)
+	if err != nil {
+		loc = time.FixedZone("CST", 8*3600) // no tzdata on the host: China has one offset and no DST
+	}
+	cal, err := cases.NewCalendar(loc, cfg.Cases.Holidays, cfg.Cases.Workdays)
+	if err != nil {
+		return fmt.Errorf("cases calendar: %w", err)
+	}
+	driver, dsn := "sqlite", filepath.Join(cfg.DataDir, "cases.db")
+	if cfg.Cases.DB == "postgres" {
+		driver, dsn = "pgx", cfg.Cases.DSN
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	g.cases, err = cases.Open(ctx, driver, dsn, cal)
+	if err != nil {
+		return err
+	}
+	db, pg := g.cases.DB()
+	g.events, err = events.NewStore(ctx, db, pg, events.DefaultRules())
+	if err != nil {
+		return err
+	}
+	g.cal = cal
+	g.pipe = &cases.Pipeline{Events: g.events, Cases: g.cases, Policy: cases.DefaultPolicy(), Loc: loc, Place: g.Place}
+	return nil
+}
+
+// Place describes a camera for cases: its name, base cell and location.
+func (g *Gateway) Place(cameraID string) cases.Place {
+	cam, ok := g.catalog.Get(cameraID)
+	if !ok {
+		return cases.Place{Name: cameraID}
+	}
+	p := cases.Place{Name: cam.Name, Grid: cam.Grid}
+	if cam.Location != nil {
+		lat, lon := cam.Location.Lat, cam.Location.Lon
+		p.Lat, p.Lon = &lat, &lon
+		if p.Grid == "" {
+			p.Grid, _ = g.grids.Index().Locate(orb.Point{lon, lat})
+		}
+	}
+	return p
+}
+
+// Cells are the grid cells an event belongs to (its own location, or the
+// camera's) and the site it shares with cameras on the same host.
+func (g *Gateway) Cells(e events.Event) ([]string, string) {
+	cam, ok := g.catalog.Get(e.CameraID)
+	site := ""
+	if ok {
+		if u, err := url.Parse(cam.Streams.Main); err == nil {
+			site = u.Hostname()
+		}
+	}
+	var pt *orb.Point
+	switch {
+	case e.Lat != nil:
+		pt = &orb.Point{*e.Lon, *e.Lat}
+	case ok && cam.Location != nil:
+		pt = &orb.Point{cam.Location.Lon, cam.Location.Lat}
+	}
+	var cells []string
+	if ok && cam.Grid != "" && e.Lat == nil {
+		cells = append(cells, cam.Grid)
+	}
+	if pt != nil {
+		base, special := g.grids.Index().Locate(*pt)
+		if len(cells) == 0 && base != "" {
+			cells = append(cells, base)
+		}
+		cells = append(cells, special...)
+	}
+	return cells, site
+}
+
+// emit turns a pulled camera's state changes into the gateway's own
+// events: offline start/end, and video_loss when media stops flowing.
+func (g *Gateway) emit(cameraID string, st ingest.Status) {
+	if g.pipe == nil {
+		return
+	}
+	at := st.Since
+	var evs []events.Event
+	mk := func(kind, phase string) events.Event {
+		return events.Event{Source: "gateway", SourceEventID: fmt.Sprintf("%s/%s/%s/%d", cameraID, kind, phase, at.UnixMilli()),
+			CameraID: cameraID, Kind: kind, Phase: phase, Time: at}
+	}
+	switch st.State {
+	case ingest.StateOffline:
+		if strings.Contains(st.LastError, ingest.ErrStalled.Error()) {
+			evs = append(evs, mk(events.VideoLoss, events.PhaseStart))
+		} else {
+			evs = append(evs, mk(events.Offline, events.PhaseStart))
+		}
+	case ingest.StateOnline:
+		evs = append(evs, mk(events.Offline, events.PhaseEnd), mk(events.VideoLoss, events.PhaseEnd))
+	}
+	for _, e := range evs {
+		if err := e.Normalize(time.Now()); err != nil {
+			continue
+		}
+		cells, site := g.Cells(e)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if _, err := g.pipe.Intake(ctx, e, cells, site); err != nil && !errors.Is(err, context.Canceled) {
+			g.log.Warn("own event not recorded", "camera", cameraID, "kind", e.Kind, "error", err)
+		}
+		cancel()
+	}
+}
+
+// runClock runs on one node at a time: it promotes outages, closes stale
+// incidents, opens their cases and raises escalations (督办).
+func (g *Gateway) runClock(ctx context.Context) {
+	tick := time.NewTicker(5 * time.Second)
+	defer tick.Stop()
+	for n := 0; ; n++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		now := time.Now()
+		if _, err := g.events.Tick(ctx, now); err != nil && ctx.Err() == nil {
+			g.log.Warn("incident clock", "error", err)
+		}
+		if _, err := g.pipe.Reconcile(ctx); err != nil && ctx.Err() == nil {
+			g.log.Warn("case reconcile", "error", err)
+		}
+		if n%6 == 0 { // every 30 s
+			raised, err := g.cases.Escalate(ctx, g.cal, now)
+			if err != nil && ctx.Err() == nil {
+				g.log.Warn("sla clock", "error", err)
+			}
+			for _, c := range raised {
+				g.log.Info("case escalated", "case", c.ID, "level", c.Escalation, "grid", c.Grid)
+			}
+		}
+	}
+}
