@@ -21,8 +21,8 @@ import (
 
 	"sharpeyes/api"
 	"sharpeyes/cases"
-	"sharpeyes/events"
 	"sharpeyes/configs"
+	"sharpeyes/events"
 	"sharpeyes/grid"
 	"sharpeyes/ingest"
 	"sharpeyes/registry"
@@ -253,7 +253,7 @@ type follower struct {
 	m       *ingest.Manager
 	catalog *registry.Catalog
 	members atomic.Pointer[registry.Membership] // set once Join returns
-	emit    func(id string, st ingest.Status)     // the gateway's own events
+	emit    func(id string, st ingest.Status)   // the gateway's own events
 	log     *slog.Logger
 
 	mu   sync.Mutex
