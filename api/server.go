@@ -201,6 +201,13 @@ func (s *Server) Handler() http.Handler {
 	whep.PATCH("/:id/:session", s.whepPatch)
 	whep.DELETE("/:id/:session", s.whepDelete)
 
+	if s.cfg.Pipeline != nil {
+		o := r.Group("/open311/v2", s.waitCatalog)
+		o.GET("/:file", s.open311)
+		o.POST("/:file", s.open311)
+		o.GET("/requests/:file", s.open311One)
+	}
+
 	if s.cfg.Web != nil {
 		r.GET("/", gin.WrapH(http.FileServerFS(s.cfg.Web)))
 		r.GET("/assets/*file", gin.WrapH(http.FileServerFS(s.cfg.Web)))

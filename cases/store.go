@@ -274,6 +274,9 @@ func scanCase(r scanner) (Case, error) {
 	return c, nil
 }
 
+// Calendar is the working-day calendar of the SLA clock.
+func (s *Store) Calendar() *Calendar { return s.cal }
+
 // DB is the store's database, shared with the event store.
 func (s *Store) DB() (*sql.DB, bool) { return s.db, s.postgres }
 
