@@ -366,3 +366,37 @@ func (s *Server) createCase(c *gin.Context) {
 	c.Header("Location", "/api/v1/cases/"+cs.ID)
 	c.JSON(http.StatusCreated, cs)
 }
+
+// dashboard answers the centre's figures for a period (default the last
+// 30 days) and optionally a grid subtree.
+func (s *Server) dashboard(c *gin.Context) {
+	to, from := time.Now(), time.Now().AddDate(0, 0, -30)
+	for key, dst := range map[string]*time.Time{"from": &from, "to": &to} {
+		if v := c.Query(key); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				writeError(c, &queryError{key, "must be an RFC 3339 time"})
+				return
+			}
+			*dst = t
+		}
+	}
+	var cells []string
+	if g := c.Query("grid"); g != "" {
+		if cells = s.grids.Index().Subtree(g); cells == nil {
+			writeError(c, fmt.Errorf("grid %s: %w", g, registry.ErrNotFound))
+			return
+		}
+	}
+	f, err := s.cfg.Pipeline.Cases.Figures(c.Request.Context(), from, to, cells)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	kinds, err := s.cfg.Pipeline.Events.CountByKind(c.Request.Context(), from, to)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"cases": f, "incidents_by_kind": kinds})
+}

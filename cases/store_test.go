@@ -199,3 +199,57 @@ func TestConcurrentActionsOneWins(t *testing.T) {
 		}
 	})
 }
+
+func TestDashboardFigures(t *testing.T) {
+	stores(t, func(t *testing.T, s *Store, clock *fakeClock) {
+		ctx := context.Background()
+		clock.Set(time.Date(2026, 11, 23, 1, 0, 0, 0, time.UTC)) // a Monday
+		centre := Actor{ID: "c", Role: Dispatcher}
+		mk := func(grid string) Case {
+			c, err := s.Create(ctx, Case{Source: "hotline", Category: "environment", Title: "t", Grid: grid, Priority: 3, LimitDays: 3}, centre, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}
+		// G1: registered at once, closed, rated 5. G1: registered two days later, open.
+		// G2: rejected at once. G2: closed, rated 2 (reopened), then closed and rated 4.
+		a, b, c2, d := mk("G1"), mk("G1"), mk("G2"), mk("G2")
+		must := func(_ Case, err error) {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		worker := Actor{ID: "w", Role: GridWorker}
+		must(s.Act(ctx, a.ID, Register, centre, Args{}))
+		must(s.Act(ctx, a.ID, Resolve, worker, Args{}))
+		must(s.Act(ctx, a.ID, Verify, centre, Args{}))
+		must(s.Act(ctx, a.ID, Evaluate, centre, Args{Rating: 5}))
+		must(s.Act(ctx, c2.ID, Reject, centre, Args{Reason: "不属实"}))
+		must(s.Act(ctx, d.ID, Register, centre, Args{}))
+		must(s.Act(ctx, d.ID, Resolve, worker, Args{}))
+		must(s.Act(ctx, d.ID, Verify, centre, Args{}))
+		must(s.Act(ctx, d.ID, Evaluate, centre, Args{Rating: 2})) // reopened
+		must(s.Act(ctx, d.ID, Resolve, worker, Args{}))
+		must(s.Act(ctx, d.ID, Verify, centre, Args{}))
+		must(s.Act(ctx, d.ID, Evaluate, centre, Args{Rating: 4}))
+		clock.Set(time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC)) // two working days later
+		must(s.Act(ctx, b.ID, Register, centre, Args{}))
+
+		f, err := s.Figures(ctx, time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Response: a, c2, d in time, b late: 3/4. Resolution: a and d of a, b, d: 2/3. Satisfaction: a=5, d=4 (last rating): 2/2.
+		if f.Cases != 4 || f.ResponseRate != 0.75 || f.ResolutionRate != 2.0/3 || f.SatisfactionRate != 1 || f.Evaluations != 2 {
+			t.Fatalf("figures %+v", f)
+		}
+		if f.ByState["evaluated"] != 2 || f.ByState["registered"] != 1 || f.ByState["rejected"] != 1 || f.OpenByEscalation[0] != 1 {
+			t.Fatalf("counts %+v", f)
+		}
+		g2, _ := s.Figures(ctx, f.From, f.To, []string{"G2"})
+		if g2.Cases != 2 || g2.ResolutionRate != 1 || len(g2.ByGrid) != 1 {
+			t.Fatalf("G2 figures %+v", g2)
+		}
+	})
+}

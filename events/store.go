@@ -483,3 +483,23 @@ func (s *Store) WithoutCase(ctx context.Context, kinds []string) ([]Incident, er
 	}
 	return out, rows.Err()
 }
+
+// CountByKind counts incidents first seen in [from, to) by kind.
+func (s *Store) CountByKind(ctx context.Context, from, to time.Time) (map[string]int, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT kind, COUNT(*) FROM incidents WHERE state <> 'void' AND first_seen >= ? AND first_seen < ? GROUP BY kind`),
+		from.UnixMilli(), to.UnixMilli())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var k string
+		var n int
+		if err := rows.Scan(&k, &n); err != nil {
+			return nil, err
+		}
+		out[k] = n
+	}
+	return out, rows.Err()
+}
