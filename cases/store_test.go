@@ -253,3 +253,24 @@ func TestDashboardFigures(t *testing.T) {
 		}
 	})
 }
+
+func TestSeedMakesABelievableHistory(t *testing.T) {
+	stores(t, func(t *testing.T, s *Store, _ *fakeClock) {
+		ctx := context.Background()
+		now := time.Date(2026, 11, 27, 2, 0, 0, 0, time.UTC)
+		if err := Seed(ctx, s, SeedOptions{Closed: 200, Open: 20, Grids: []string{"G1", "G2", "G3"}, Now: now, Seed: 7}); err != nil {
+			t.Fatal(err)
+		}
+		f, err := s.Figures(ctx, now.AddDate(-1, 0, -10), now.Add(time.Hour), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := f.ByState["closed"] + f.ByState["evaluated"]
+		if f.Cases != 220 || done < 200 || done > 215 {
+			t.Fatalf("cases %d, closed or evaluated %d; want 220 and about 200", f.Cases, done)
+		}
+		if f.ResponseRate < 0.9 || f.ResponseRate > 0.995 || f.SatisfactionRate < 0.75 || f.SatisfactionRate > 0.99 || f.Evaluations < 120 {
+			t.Fatalf("rates not believable: %+v", f)
+		}
+	})
+}

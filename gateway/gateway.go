@@ -199,6 +199,9 @@ func (g *Gateway) RTSPAddr() string { return g.rtsp.Addr() }
 // Grids is the grid index in force.
 func (g *Gateway) Grids() *grid.Index { return g.grids.Index() }
 
+// Cases is the case store.
+func (g *Gateway) Cases() *cases.Store { return g.cases }
+
 // Catalog is the in-memory camera list.
 func (g *Gateway) Catalog() *registry.Catalog { return g.catalog }
 

@@ -18,9 +18,11 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"sharpeyes"
 	"sharpeyes/camsim"
+	"sharpeyes/cases"
 	"sharpeyes/configs"
 	"sharpeyes/gateway"
 	"sharpeyes/grid"
@@ -122,9 +124,11 @@ func serve(args []string, demo bool) error {
 	}
 	defer g.Close()
 	if demo {
-		if err := registerDemo(ctx, g.Store(), fleet); err != nil {
+		cells, err := registerDemo(ctx, g.Store(), fleet)
+		if err != nil {
 			return err
 		}
+		go seedHistory(ctx, g.Cases(), cells, log)
 	}
 	fmt.Printf("\nsharpeyes is running: %s\n", browseURL(g.HTTPAddr()))
 	fmt.Printf("RTSP re-serve:        rtsp://%s/<camera-id>\n", displayAddr(g.RTSPAddr()))
@@ -166,17 +170,17 @@ func demoEnv(env []string) ([]string, func(), error) {
 	return env, cleanup, nil
 }
 
-func registerDemo(ctx context.Context, store *registry.Store, fleet *camsim.Fleet) error {
+func registerDemo(ctx context.Context, store *registry.Store, fleet *camsim.Fleet) ([]grid.Cell, error) {
 	cells, probs := grid.Parse(configs.DemoGrids)
 	if len(probs) > 0 {
-		return fmt.Errorf("demo grids: %s", probs[0].Msg)
+		return nil, fmt.Errorf("demo grids: %s", probs[0].Msg)
 	}
 	if _, err := store.ImportGrids(ctx, cells); err != nil {
-		return err
+		return nil, err
 	}
 	cams, err := configs.DemoCameras()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for i, dc := range cams {
 		if i >= fleet.Cameras() {
@@ -188,13 +192,32 @@ func registerDemo(ctx context.Context, store *registry.Store, fleet *camsim.Flee
 		if _, err := store.CreateCamera(ctx, cam); errors.Is(err, registry.ErrExists) {
 			_, err = store.UpdateCamera(ctx, cam.ID, func(c *registry.Camera) error { *c = cam; return nil })
 			if err != nil {
-				return err
+				return nil, err
 			}
 		} else if err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return cells, nil
+}
+
+// seedHistory gives the demo the reference street's case history: 2,946
+// cases closed through the five handlings over the past year, and some open.
+func seedHistory(ctx context.Context, store *cases.Store, cells []grid.Cell, log *slog.Logger) {
+	var grids []string
+	for _, c := range cells {
+		if c.Level == 4 && c.Kind == grid.Base {
+			grids = append(grids, c.Code)
+		}
+	}
+	start := time.Now()
+	err := cases.Seed(ctx, store, cases.SeedOptions{Closed: 2946, Open: 60, Grids: grids, Now: time.Now(), Seed: 2026,
+		Progress: func(done, total int) { log.Info("seeding case history", "done", done, "total", total) }})
+	if err != nil && ctx.Err() == nil {
+		log.Warn("demo case history", "error", err)
+		return
+	}
+	log.Info("demo case history ready", "took", time.Since(start).Round(time.Second))
 }
 
 // browseURL turns a listen address into a URL a person can open.
