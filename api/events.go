@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -399,4 +400,69 @@ func (s *Server) dashboard(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"cases": f, "incidents_by_kind": kinds})
+}
+
+// stream is a server-sent-event stream of incidents and case changes
+// (text/event-stream): each message's id is its outbox sequence number, so
+// a client that reconnects with Last-Event-ID misses nothing.
+// ?topics=case,incident keeps only those prefixes.
+func (s *Server) stream(c *gin.Context) {
+	ctx := c.Request.Context()
+	es := s.cfg.Pipeline.Events
+	after, err := strconv.ParseInt(c.GetHeader("Last-Event-ID"), 10, 64)
+	if err != nil || after < 0 {
+		if after, err = es.LastSeq(ctx); err != nil {
+			writeError(c, err)
+			return
+		}
+	}
+	var prefixes []string
+	for _, p := range strings.Split(c.Query("topics"), ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			prefixes = append(prefixes, p+".")
+		}
+	}
+	h := c.Writer.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	c.Status(http.StatusOK)
+	c.Writer.Flush()
+	poll := time.NewTicker(500 * time.Millisecond)
+	defer poll.Stop()
+	beat := time.NewTicker(15 * time.Second)
+	defer beat.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-beat.C:
+			fmt.Fprint(c.Writer, ": keep-alive\n\n")
+			c.Writer.Flush()
+		case <-poll.C:
+			msgs, err := es.Messages(ctx, after, 200)
+			if err != nil {
+				continue
+			}
+			for _, m := range msgs {
+				after = m.Seq
+				if len(prefixes) > 0 && !hasPrefix(m.Topic, prefixes) {
+					continue
+				}
+				fmt.Fprintf(c.Writer, "id: %d\nevent: %s\ndata: %s\n\n", m.Seq, m.Topic, m.Body)
+			}
+			if len(msgs) > 0 {
+				c.Writer.Flush()
+			}
+		}
+	}
+}
+
+func hasPrefix(s string, ps []string) bool {
+	for _, p := range ps {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
 }

@@ -174,6 +174,7 @@ func (s *Server) Handler() http.Handler {
 		v1.GET("/cases/:id", s.getCase)
 		v1.GET("/cases/:id/audit", s.caseAudit)
 		v1.GET("/dashboard", s.dashboard)
+		v1.GET("/stream", s.stream)
 	}
 	v1.GET("/grids", s.listGrids)
 	v1.GET("/grids/:code", s.getGrid)

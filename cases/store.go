@@ -17,6 +17,8 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL for a cluster
 	_ "modernc.org/sqlite"             // SQLite without cgo, the default
+
+	"sharpeyes/events"
 )
 
 //go:embed migrations/*.sql
@@ -93,6 +95,10 @@ func Open(ctx context.Context, driver, dsn string, cal *Calendar) (*Store, error
 		}
 	}
 	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := events.EnsureOutbox(ctx, db, s.postgres); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -363,11 +369,15 @@ func (s *Store) audit(ctx context.Context, tx *sql.Tx, row AuditRow) error {
 	if row.Detail == nil {
 		row.Detail = json.RawMessage("{}")
 	}
+	row.N = n + 1
 	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO case_audit (case_id, n, at, actor, role, action, from_state, to_state, escalation, note, detail)
 		VALUES (?,?,?,?,?,?,?,?,?,?,?)`),
-		row.CaseID, n+1, ms(row.At), row.Actor, string(row.Role), row.Action, string(row.From), string(row.To), row.Escalation, row.Note, string(row.Detail))
+		row.CaseID, row.N, ms(row.At), row.Actor, string(row.Role), row.Action, string(row.From), string(row.To), row.Escalation, row.Note, string(row.Detail))
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)
+	}
+	if err := events.Publish(ctx, tx, s.postgres, "case."+row.Action, row); err != nil {
+		return fmt.Errorf("outbox: %w", err)
 	}
 	return nil
 }

@@ -94,11 +94,13 @@ type Config struct {
 		LeaseTTL    Duration `yaml:"lease_ttl"`
 	} `yaml:"registry"`
 	Cases struct {
-		DB       string   `yaml:"db"`
-		DSN      string   `yaml:"dsn"`
-		Timezone string   `yaml:"timezone"`
-		Holidays []string `yaml:"holidays"`
-		Workdays []string `yaml:"workdays"`
+		DB            string   `yaml:"db"`
+		DSN           string   `yaml:"dsn"`
+		Timezone      string   `yaml:"timezone"`
+		Holidays      []string `yaml:"holidays"`
+		Workdays      []string `yaml:"workdays"`
+		WebhookURL    string   `yaml:"webhook_url"`
+		WebhookSecret string   `yaml:"webhook_secret"`
 	} `yaml:"cases"`
 	Auth struct {
 		AdminToken string `yaml:"admin_token"`
@@ -353,6 +355,14 @@ func (c *Config) Validate() error {
 			if _, err := time.Parse(time.DateOnly, d); err != nil {
 				bad(key, "must list dates as YYYY-MM-DD, not %q", d)
 			}
+		}
+	}
+	if u := c.Cases.WebhookURL; u != "" {
+		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+			bad("cases.webhook_url", "must be an http:// or https:// URL")
+		}
+		if len(c.Cases.WebhookSecret) < 16 {
+			bad("cases.webhook_secret", "must be at least 16 characters when 'cases.webhook_url' is set")
 		}
 	}
 	if t := c.Auth.AdminToken; t != "" && len(t) < 16 {

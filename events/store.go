@@ -96,6 +96,9 @@ type Store struct {
 // NewStore migrates and returns a store on db.
 func NewStore(ctx context.Context, db *sql.DB, postgres bool, rules Rules) (*Store, error) {
 	s := &Store{db: db, postgres: postgres, rules: rules}
+	if err := EnsureOutbox(ctx, db, postgres); err != nil {
+		return nil, err
+	}
 	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS events_schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
 		return nil, fmt.Errorf("events migrations: %w", err)
 	}
@@ -249,6 +252,20 @@ func (s *Store) Record(ctx context.Context, e Event, grids []string, site string
 		out.Incident.ID, e.Source, e.SourceEventID); err != nil {
 		return Outcome{}, err
 	}
+	topic := ""
+	switch {
+	case out.New:
+		topic = "incident.opened"
+	case out.Reopened:
+		topic = "incident.reopened"
+	case e.Phase == PhaseEnd && out.Incident.State == Closed:
+		topic = "incident.closed"
+	}
+	if topic != "" {
+		if err := Publish(ctx, tx, s.postgres, topic, out.Incident); err != nil {
+			return Outcome{}, err
+		}
+	}
 	return out, tx.Commit()
 }
 
@@ -379,6 +396,9 @@ func (s *Store) Tick(ctx context.Context, now time.Time) ([]Incident, error) {
 			if err := s.save(ctx, tx, in); err != nil {
 				return nil, err
 			}
+			if err := Publish(ctx, tx, s.postgres, "incident.opened", in); err != nil {
+				return nil, err
+			}
 			opened = append(opened, in)
 			if in.Site != "" {
 				siteOpen[in.Site] = len(opened) - 1
@@ -389,6 +409,9 @@ func (s *Store) Tick(ctx context.Context, now time.Time) ([]Incident, error) {
 				end := now.UTC()
 				in.EndedAt = &end
 				if err := s.save(ctx, tx, in); err != nil {
+					return nil, err
+				}
+				if err := Publish(ctx, tx, s.postgres, "incident.closed", in); err != nil {
 					return nil, err
 				}
 			}

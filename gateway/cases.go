@@ -15,6 +15,7 @@ import (
 	"sharpeyes/configs"
 	"sharpeyes/events"
 	"sharpeyes/ingest"
+	"sharpeyes/outbound"
 )
 
 // openCases opens the events and cases database and builds the pipeline.
@@ -43,6 +44,9 @@ func (g *Gateway) openCases(cfg *configs.Config) error {
 		return err
 	}
 	g.cal = cal
+	if cfg.Cases.WebhookURL != "" {
+		g.webhook = &outbound.Webhook{URL: cfg.Cases.WebhookURL, Secret: cfg.Cases.WebhookSecret, Outbox: g.events, Log: g.log}
+	}
 	g.pipe = &cases.Pipeline{Events: g.events, Cases: g.cases, Policy: cases.DefaultPolicy(), Loc: loc, Place: g.Place}
 	return nil
 }
@@ -133,6 +137,9 @@ func (g *Gateway) emit(cameraID string, st ingest.Status) {
 // runClock runs on one node at a time: it promotes outages, closes stale
 // incidents, opens their cases and raises escalations (督办).
 func (g *Gateway) runClock(ctx context.Context) {
+	if g.webhook != nil {
+		go g.webhook.Run(ctx) // one node delivers, so receivers see one ordered stream
+	}
 	tick := time.NewTicker(5 * time.Second)
 	defer tick.Stop()
 	for n := 0; ; n++ {

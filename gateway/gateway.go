@@ -25,6 +25,7 @@ import (
 	"sharpeyes/events"
 	"sharpeyes/grid"
 	"sharpeyes/ingest"
+	"sharpeyes/outbound"
 	"sharpeyes/registry"
 	"sharpeyes/relay"
 )
@@ -43,6 +44,7 @@ type Gateway struct {
 	events  *events.Store
 	pipe    *cases.Pipeline
 	cal     *cases.Calendar
+	webhook *outbound.Webhook
 	manager *ingest.Manager
 	whep    *relay.WHEP
 	rtsp    *relay.RTSPServer

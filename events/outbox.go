@@ -1,0 +1,108 @@
+package events
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// The outbox records every change others should hear of (case transitions,
+// escalations, incidents opening and closing) in the same transaction as
+// the change itself, so webhooks and streams can deliver at least once.
+
+// EnsureOutbox creates the outbox tables (both stores call it).
+func EnsureOutbox(ctx context.Context, db *sql.DB, postgres bool) error {
+	key := "INTEGER PRIMARY KEY AUTOINCREMENT"
+	if postgres {
+		key = "BIGSERIAL PRIMARY KEY"
+	}
+	for _, stmt := range []string{
+		`CREATE TABLE IF NOT EXISTS outbox (seq ` + key + `, at BIGINT NOT NULL, topic TEXT NOT NULL, body TEXT NOT NULL)`,
+		`CREATE TABLE IF NOT EXISTS outbox_cursor (name TEXT PRIMARY KEY, seq BIGINT NOT NULL)`,
+	} {
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("outbox: %w", err)
+		}
+	}
+	return nil
+}
+
+// Execer is a transaction or a database.
+type Execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// Publish adds a message to the outbox within tx.
+func Publish(ctx context.Context, tx Execer, postgres bool, topic string, body any) error {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	q := `INSERT INTO outbox (at, topic, body) VALUES (?, ?, ?)`
+	if postgres {
+		q = `INSERT INTO outbox (at, topic, body) VALUES ($1, $2, $3)`
+	}
+	_, err = tx.ExecContext(ctx, q, time.Now().UnixMilli(), topic, string(b))
+	return err
+}
+
+// Message is one outbox entry.
+type Message struct {
+	Seq   int64           `json:"seq"`
+	At    time.Time       `json:"at"`
+	Topic string          `json:"topic"`
+	Body  json.RawMessage `json:"body"`
+}
+
+// outboxGrace holds back messages younger than this: with PostgreSQL a
+// transaction that took a lower sequence number may commit after one that
+// took a higher one, and a reader must not move past it unseen.
+const outboxGrace = time.Second
+
+// Messages lists outbox messages after seq, oldest first.
+func (s *Store) Messages(ctx context.Context, after int64, limit int) ([]Message, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT seq, at, topic, body FROM outbox WHERE seq > ? AND at <= ? ORDER BY seq LIMIT ?`),
+		after, time.Now().Add(-outboxGrace).UnixMilli(), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Message
+	for rows.Next() {
+		var m Message
+		var at int64
+		var body string
+		if err := rows.Scan(&m.Seq, &at, &m.Topic, &body); err != nil {
+			return nil, err
+		}
+		m.At, m.Body = time.UnixMilli(at).UTC(), json.RawMessage(body)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// LastSeq is the newest outbox sequence number (0 when empty).
+func (s *Store) LastSeq(ctx context.Context) (int64, error) {
+	var n sql.NullInt64
+	err := s.db.QueryRowContext(ctx, `SELECT MAX(seq) FROM outbox`).Scan(&n)
+	return n.Int64, err
+}
+
+// Cursor is where a named reader (e.g. the webhook) got to.
+func (s *Store) Cursor(ctx context.Context, name string) (int64, error) {
+	var n int64
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT seq FROM outbox_cursor WHERE name = ?`), name).Scan(&n)
+	if err == sql.ErrNoRows {
+		return 0, nil
+	}
+	return n, err
+}
+
+// SetCursor records a reader's progress.
+func (s *Store) SetCursor(ctx context.Context, name string, seq int64) error {
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO outbox_cursor (name, seq) VALUES (?, ?)
+		ON CONFLICT (name) DO UPDATE SET seq = excluded.seq`), name, seq)
+	return err
+}
