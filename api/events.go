@@ -281,7 +281,8 @@ func (s *Server) listCases(c *gin.Context) {
 		}
 	}
 	items, err := s.cfg.Pipeline.Cases.List(c.Request.Context(), cases.Filter{State: c.Query("state"), Grid: c.Query("grid"),
-		CameraID: c.Query("camera_id"), Category: c.Query("category"), Escalation: esc, Limit: limit + 1, After: after})
+		CameraID: c.Query("camera_id"), Category: c.Query("category"), Open: c.Query("open") == "true", Escalation: esc,
+		Limit: limit + 1, After: after})
 	if err != nil {
 		writeError(c, err)
 		return

@@ -312,7 +312,8 @@ func (s *Store) Note(ctx context.Context, id string, who Actor, action, note str
 // Filter selects cases to list.
 type Filter struct {
 	State, Grid, CameraID, Category string
-	Escalation                      int // -1: any
+	Open                            bool // only cases still being handled
+	Escalation                      int  // -1: any
 	Limit                           int
 	After                           string // id cursor
 }
@@ -326,6 +327,9 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Case, error) {
 			q += ` AND ` + col + ` = ?`
 			args = append(args, v)
 		}
+	}
+	if f.Open {
+		q += ` AND state NOT IN ('closed','evaluated','rejected','duplicate')`
 	}
 	if f.Escalation >= 0 {
 		q += ` AND escalation = ?`

@@ -5,11 +5,13 @@ const I18N = {
   zh: { title: '雪亮工程 · 视频汇聚网关', filter: '搜索摄像机', close: '关闭', lang: 'English',
         online: '在线', offline: '离线', connecting: '连接中', idle: '按需', empty: '点击左侧摄像机播放',
         loading: '正在连接…', failed: '无法播放', retry: '秒后重试', summary: (on, all) => `在线 ${on} / 共 ${all}`,
-        grids: '网格', all: '全部' },
+        grids: '网格', all: '全部', wall: '视频墙', casesTab: '事件与工单', incidents: '事件', openCases: '在办工单',
+        response: '响应率', resolution: '办结率', satisfaction: '满意率', cases30: '近30天工单', level: '督办' },
   en: { title: 'Sharp Eyes · Video Gateway', filter: 'Search cameras', close: 'Close', lang: '中文',
         online: 'online', offline: 'offline', connecting: 'connecting', idle: 'on demand', empty: 'Pick a camera on the left',
         loading: 'Connecting…', failed: 'Cannot play', retry: 's to retry', summary: (on, all) => `${on} of ${all} online`,
-        grids: 'Grids', all: 'All' },
+        grids: 'Grids', all: 'All', wall: 'Live wall', casesTab: 'Incidents & cases', incidents: 'Incidents', openCases: 'Open cases',
+        response: 'Response', resolution: 'Resolution', satisfaction: 'Satisfaction', cases30: 'Cases, 30 days', level: 'Escalation' },
 };
 let lang = localStorage.getItem('lang') || 'zh';
 const t = (k) => I18N[lang][k];
@@ -25,6 +27,7 @@ function applyLang() {
   document.title = t('title');
   renderList(); renderSummary();
   state.tiles.forEach(tile => tile.cam || setMsg(tile, t('empty')));
+  if (!document.getElementById('casesView').classList.contains('hidden')) loadCasesView();
 }
 
 async function api(path) {
@@ -225,12 +228,86 @@ function refreshDots() {
   state.tiles.forEach(tile => { if (tile.cam) tile.dot.className = 'dot ' + ((state.status[tile.cam.id] || {}).state || 'idle'); });
 }
 
+// Incidents and cases: the dashboard rates, recent incidents and open cases,
+// kept current by the server-sent-event stream.
+const pct = (x) => `${(100 * x).toFixed(1)}%`;
+const when = (s) => new Date(s).toLocaleString(lang === 'zh' ? 'zh-CN' : 'en-GB', { hour12: false });
+
+async function loadCasesView() {
+  try {
+    const d = (await api('/api/v1/dashboard')).cases;
+    const r = document.getElementById('rates');
+    r.replaceChildren(...[[t('cases30'), d.cases], [t('response'), pct(d.response_rate)], [t('resolution'), pct(d.resolution_rate)],
+      [t('satisfaction'), pct(d.satisfaction_rate)]].map(([l, v]) => {
+      const el = document.createElement('div');
+      el.className = 'rate';
+      el.innerHTML = '<div class="v"></div><div class="l"></div>';
+      el.querySelector('.v').textContent = v;
+      el.querySelector('.l').textContent = l;
+      return el;
+    }));
+    const inc = await api('/api/v1/incidents?limit=30');
+    document.getElementById('incidents').replaceChildren(...inc.items.map(incidentItem));
+    const open = (await api('/api/v1/cases?open=true&limit=1000')).items;
+    open.sort((a, b) => b.escalation - a.escalation || b.created_at.localeCompare(a.created_at));
+    document.getElementById('caselist').replaceChildren(...open.slice(0, 50).map(caseItem));
+  } catch (e) { /* cases not enabled or API down: leave as is */ }
+}
+
+function li(parts) {
+  const el = document.createElement('li');
+  for (const [cls, text] of parts) {
+    const s = document.createElement('span');
+    if (cls) s.className = cls;
+    s.textContent = text;
+    el.appendChild(s);
+  }
+  return el;
+}
+
+function incidentItem(i) {
+  return li([[`badge ${i.state}`, i.state], ['', `${i.kind} · ${i.camera_id}${i.count > 1 ? ' ×' + i.count : ''}`], ['t', when(i.last_seen)]]);
+}
+
+function caseItem(c) {
+  return li([[`badge e${c.escalation}`, c.escalation ? `${t('level')} ${c.escalation}` : c.state], ['', `${c.title} · ${c.grid || ''}`], ['t', when(c.created_at)]]);
+}
+
+function followStream() {
+  const es = new EventSource('/api/v1/stream');
+  let pending = null;
+  es.onmessage = () => {};
+  const refresh = (ev) => {
+    // Flash the newest incident at once; reload the lists shortly after a burst.
+    if (ev.type.startsWith('incident.')) {
+      const item = incidentItem(JSON.parse(ev.data));
+      item.classList.add('flash');
+      document.getElementById('incidents').prepend(item);
+    }
+    clearTimeout(pending);
+    pending = setTimeout(loadCasesView, 800);
+  };
+  for (const topic of ['incident.opened', 'incident.reopened', 'incident.closed', 'case.create', 'case.register', 'case.dispatch',
+    'case.accept', 'case.return', 'case.start', 'case.resolve', 'case.verify', 'case.evaluate', 'case.reopen', 'case.escalate', 'case.join']) {
+    es.addEventListener(topic, refresh);
+  }
+}
+
+function showView(v) {
+  document.querySelectorAll('.views button').forEach(b => b.classList.toggle('on', b.dataset.view === v));
+  document.getElementById('wall').classList.toggle('hidden', v !== 'wall');
+  document.getElementById('casesView').classList.toggle('hidden', v !== 'cases');
+  if (v === 'cases') loadCasesView();
+}
+
 async function main() {
   document.querySelectorAll('.layouts button').forEach(b => { b.onclick = () => buildWall(+b.dataset.layout); });
   document.getElementById('lang').onclick = () => { lang = lang === 'zh' ? 'en' : 'zh'; localStorage.setItem('lang', lang); applyLang(); };
   document.getElementById('filter').oninput = renderList;
   document.getElementById('fullclose').onclick = closeFull;
   document.getElementById('allgrids').onclick = () => { state.grid = ''; renderTree(); renderList(); };
+  document.querySelectorAll('.views button').forEach(b => { b.onclick = () => showView(b.dataset.view); });
+  followStream();
   document.addEventListener('keydown', e => { if (e.key === 'Escape') closeFull(); });
   const n = +(new URLSearchParams(location.search).get('layout') || 4);
   buildWall([1, 4, 9, 16].includes(n) ? n : 4);
