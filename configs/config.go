@@ -25,6 +25,10 @@ var Default []byte
 
 var nodeIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
+// knownKinds are the event kinds a policy may name (events.Kinds).
+var knownKinds = map[string]bool{"offline": true, "video_loss": true, "tamper": true, "motion": true, "intrusion": true,
+	"line_cross": true, "loiter": true, "crowd": true, "fire_smoke": true, "object_left": true, "io": true, "storage_fault": true}
+
 // EnvPrefix starts every environment override.
 const EnvPrefix = "SHARPEYES_"
 
@@ -50,6 +54,15 @@ type ICEServer struct {
 	URLs       []string `yaml:"urls" json:"urls"`
 	Username   string   `yaml:"username" json:"username,omitempty"`
 	Credential string   `yaml:"credential" json:"credential,omitempty"`
+}
+
+// KindPolicy says whether an incident kind opens a case, and how.
+type KindPolicy struct {
+	OpensCase bool   `yaml:"opens_case"`
+	Category  string `yaml:"category"`
+	Priority  int    `yaml:"priority"`
+	LimitDays int    `yaml:"limit_days"`
+	NightOnly bool   `yaml:"night_only"`
 }
 
 // Config is the gateway's whole configuration.
@@ -94,13 +107,14 @@ type Config struct {
 		LeaseTTL    Duration `yaml:"lease_ttl"`
 	} `yaml:"registry"`
 	Cases struct {
-		DB            string   `yaml:"db"`
-		DSN           string   `yaml:"dsn"`
-		Timezone      string   `yaml:"timezone"`
-		Holidays      []string `yaml:"holidays"`
-		Workdays      []string `yaml:"workdays"`
-		WebhookURL    string   `yaml:"webhook_url"`
-		WebhookSecret string   `yaml:"webhook_secret"`
+		DB            string                `yaml:"db"`
+		DSN           string                `yaml:"dsn"`
+		Timezone      string                `yaml:"timezone"`
+		Holidays      []string              `yaml:"holidays"`
+		Workdays      []string              `yaml:"workdays"`
+		WebhookURL    string                `yaml:"webhook_url"`
+		WebhookSecret string                `yaml:"webhook_secret"`
+		Policy        map[string]KindPolicy `yaml:"policy"`
 	} `yaml:"cases"`
 	Auth struct {
 		AdminToken string `yaml:"admin_token"`
@@ -355,6 +369,15 @@ func (c *Config) Validate() error {
 			if _, err := time.Parse(time.DateOnly, d); err != nil {
 				bad(key, "must list dates as YYYY-MM-DD, not %q", d)
 			}
+		}
+	}
+	for kind, p := range c.Cases.Policy {
+		key := "cases.policy." + kind
+		if !knownKinds[kind] {
+			bad(key, "names no event kind")
+		}
+		if p.OpensCase && (p.Category == "" || p.Priority < 1 || p.Priority > 4 || p.LimitDays < 1) {
+			bad(key, "opens a case, so it needs a category, priority 1-4 and limit_days of at least 1")
 		}
 	}
 	if u := c.Cases.WebhookURL; u != "" {

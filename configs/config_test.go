@@ -84,3 +84,17 @@ func TestErrorsNameTheKey(t *testing.T) {
 		}
 	}
 }
+
+func TestCasePolicyOverrides(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(f, []byte("cases:\n  policy:\n    loiter: {opens_case: true, category: public_security, priority: 3, limit_days: 2}\n"), 0o600)
+	c, err := Load(f, nil)
+	if err != nil || !c.Cases.Policy["loiter"].OpensCase || c.Cases.Policy["loiter"].LimitDays != 2 {
+		t.Fatalf("policy: %+v %v", c.Cases.Policy, err)
+	}
+	os.WriteFile(f, []byte("cases:\n  policy:\n    ufo: {opens_case: false}\n    loiter: {opens_case: true}\n"), 0o600)
+	_, err = Load(f, nil)
+	if err == nil || !strings.Contains(err.Error(), "'cases.policy.ufo' names no event kind") || !strings.Contains(err.Error(), "'cases.policy.loiter' opens a case") {
+		t.Fatalf("bad policy: %v", err)
+	}
+}

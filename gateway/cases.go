@@ -47,7 +47,12 @@ func (g *Gateway) openCases(cfg *configs.Config) error {
 	if cfg.Cases.WebhookURL != "" {
 		g.webhook = &outbound.Webhook{URL: cfg.Cases.WebhookURL, Secret: cfg.Cases.WebhookSecret, Outbox: g.events, Log: g.log}
 	}
-	g.pipe = &cases.Pipeline{Events: g.events, Cases: g.cases, Policy: cases.DefaultPolicy(), Loc: loc, Place: g.Place}
+	policy := cases.DefaultPolicy()
+	for kind, p := range cfg.Cases.Policy { // validated in configs
+		policy[kind] = cases.KindPolicy{OpensCase: p.OpensCase, Category: p.Category, Priority: p.Priority,
+			LimitDays: p.LimitDays, NightOnly: p.NightOnly}
+	}
+	g.pipe = &cases.Pipeline{Events: g.events, Cases: g.cases, Policy: policy, Loc: loc, Place: g.Place}
 	return nil
 }
 

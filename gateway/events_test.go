@@ -3,9 +3,12 @@ package gateway
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"sharpeyes/configs"
 )
 
 func TestEventsIncidentsAndCasesThroughAPI(t *testing.T) {
@@ -121,5 +124,30 @@ func TestEventsIncidentsAndCasesThroughAPI(t *testing.T) {
 	if code, c := api.json("POST", "/api/v1/cases", map[string]any{"source": "hotline", "category": "environment", "title": "路灯不亮",
 		"lat": 32.4105, "lon": 119.4188, "reporter": "12345-20261127-001"}); code != 201 || c["state"] != "received" {
 		t.Fatalf("hotline case: %d %v", code, c)
+	}
+}
+
+func TestConfiguredPolicyOpensCasesForMotion(t *testing.T) {
+	dir := t.TempDir()
+	file := dir + "/policy.yaml"
+	if err := os.WriteFile(file, []byte("cases:\n  policy:\n    motion: {opens_case: true, category: public_security, priority: 4, limit_days: 2}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := configs.Load(file, []string{"SHARPEYES_DATA_DIR=" + dir, "SHARPEYES_HTTP_ADDR=127.0.0.1:0", "SHARPEYES_RTSP_ADDR=127.0.0.1:0",
+		"SHARPEYES_WEBRTC_UDP_ADDR=127.0.0.1:0", "SHARPEYES_WEBRTC_TCP_ADDR=127.0.0.1:0", "SHARPEYES_AUTH_ADMIN_TOKEN=" + token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := Start(cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	api := apiClient{t, "http://" + g.HTTPAddr()}
+	api.json("POST", "/api/v1/cameras", map[string]any{"id": "cam1", "name": "c", "streams": map[string]string{"main": "rtsp://10.1.2.3/a"}})
+	code, raw := api.do("POST", "/api/v1/events", "application/json", []byte(`{"source":"ai","source_event_id":"m1","camera_id":"cam1","kind":"motion","phase":"start","time":"`+
+		time.Now().UTC().Format(time.RFC3339)+`"}`), true)
+	if code != 200 || !strings.Contains(string(raw), `"case_id":"C-`) {
+		t.Fatalf("motion with a policy that opens cases: %d %s", code, raw)
 	}
 }
