@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sharpeyes/sqlstore"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -29,6 +30,9 @@ func BenchmarkIntake(b *testing.B) {
 				dsn := os.Getenv("CASES_TEST_POSTGRES_DSN")
 				if dsn == "" {
 					b.Skip("CASES_TEST_POSTGRES_DSN not set (make test starts PostgreSQL)")
+				}
+				if dsn, err = sqlstore.TestSchema(context.Background(), dsn, "cases_test"); err != nil {
+					b.Fatal(err)
 				}
 				s, err = Open(context.Background(), "pgx", dsn, cal)
 			}

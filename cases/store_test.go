@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"sharpeyes/sqlstore"
 )
 
 // stores runs f against SQLite and PostgreSQL (CASES_TEST_POSTGRES_DSN, set
@@ -29,6 +31,10 @@ func stores(t *testing.T, f func(t *testing.T, s *Store, clock *fakeClock)) {
 		dsn := os.Getenv("CASES_TEST_POSTGRES_DSN")
 		if dsn == "" {
 			t.Fatal("CASES_TEST_POSTGRES_DSN is not set: run `make test` (it starts PostgreSQL)")
+		}
+		dsn, err := sqlstore.TestSchema(context.Background(), dsn, "cases_test")
+		if err != nil {
+			t.Fatal(err)
 		}
 		s, err := Open(context.Background(), "pgx", dsn, cal)
 		if err != nil {

@@ -9,11 +9,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
+
+	"sharpeyes/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -99,71 +99,13 @@ func NewStore(ctx context.Context, db *sql.DB, postgres bool, rules Rules) (*Sto
 	if err := EnsureOutbox(ctx, db, postgres); err != nil {
 		return nil, err
 	}
-	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS events_schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
-		return nil, fmt.Errorf("events migrations: %w", err)
-	}
-	names, _ := fs.Glob(migrations, "migrations/*.sql")
-	sort.Strings(names)
-	for _, name := range names {
-		v, _ := strconv.Atoi(strings.SplitN(strings.TrimPrefix(name, "migrations/"), "_", 2)[0])
-		var done int
-		if err := db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM events_schema_migrations WHERE version = ?`), v).Scan(&done); err != nil {
-			return nil, err
-		}
-		if done > 0 {
-			continue
-		}
-		body, _ := migrations.ReadFile(name)
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
-			return nil, err
-		}
-		for _, stmt := range strings.Split(string(body), ";") {
-			if strings.TrimSpace(stripComments(stmt)) == "" {
-				continue
-			}
-			if _, err := tx.ExecContext(ctx, stmt); err != nil {
-				tx.Rollback()
-				return nil, fmt.Errorf("migration %s: %w", name, err)
-			}
-		}
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO events_schema_migrations VALUES (?, ?)`), v, time.Now().UnixMilli()); err != nil {
-			tx.Rollback()
-			return nil, err
-		}
-		if err := tx.Commit(); err != nil {
-			return nil, err
-		}
+	if err := sqlstore.Migrate(ctx, db, postgres, "events_schema_migrations", migrations, "migrations"); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
 
-func stripComments(s string) string {
-	var out []string
-	for _, l := range strings.Split(s, "\n") {
-		if !strings.HasPrefix(strings.TrimSpace(l), "--") {
-			out = append(out, l)
-		}
-	}
-	return strings.Join(out, "\n")
-}
-
-func (s *Store) q(query string) string {
-	if !s.postgres {
-		return query
-	}
-	var b strings.Builder
-	n := 0
-	for _, r := range query {
-		if r == '?' {
-			n++
-			b.WriteString("$" + strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
+func (s *Store) q(query string) string { return sqlstore.Rebind(s.postgres, query) }
 
 func newIncidentID(t time.Time) string {
 	b := make([]byte, 4)

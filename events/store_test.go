@@ -11,6 +11,8 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite"
+
+	"sharpeyes/sqlstore"
 )
 
 func stores(t *testing.T, f func(t *testing.T, s *Store)) {
@@ -31,6 +33,10 @@ func stores(t *testing.T, f func(t *testing.T, s *Store)) {
 		dsn := os.Getenv("CASES_TEST_POSTGRES_DSN")
 		if dsn == "" {
 			t.Fatal("CASES_TEST_POSTGRES_DSN is not set: run `make test` (it starts PostgreSQL)")
+		}
+		dsn, err := sqlstore.TestSchema(context.Background(), dsn, "events_test")
+		if err != nil {
+			t.Fatal(err)
 		}
 		db, err := sql.Open("pgx", dsn)
 		if err != nil {
