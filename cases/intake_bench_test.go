@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sharpeyes/sqlstore"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"sharpeyes/events"
+	"sharpeyes/sqlstore"
 )
 
 // BenchmarkIntake is sustained event intake through the pipeline (store the
