@@ -19,6 +19,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	_ "time/tzdata" // cases.timezone works on hosts and images without tzdata
 
 	"sharpeyes"
 	"sharpeyes/camsim"
