@@ -63,8 +63,12 @@ const outboxGrace = time.Second
 
 // Messages lists outbox messages after seq, oldest first.
 func (s *Store) Messages(ctx context.Context, after int64, limit int) ([]Message, error) {
+	grace := time.Duration(0) // SQLite has one writer: sequence order is commit order
+	if s.postgres {
+		grace = outboxGrace
+	}
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT seq, at, topic, body FROM outbox WHERE seq > ? AND at <= ? ORDER BY seq LIMIT ?`),
-		after, time.Now().Add(-outboxGrace).UnixMilli(), limit)
+		after, time.Now().Add(-grace).UnixMilli(), limit)
 	if err != nil {
 		return nil, err
 	}

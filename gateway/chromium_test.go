@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -74,4 +75,64 @@ func TestChromiumPlaysCameraFromWebPage(t *testing.T) {
 	if res.FirstDecodedMS <= 0 || res.FirstDecodedMS > 2000 {
 		t.Fatalf("framesDecoded > 0 at %d ms after load, want within 2000 ms", res.FirstDecodedMS)
 	}
+}
+
+// TestChromiumShowsIncidentsLive opens the incidents & cases view, posts
+// an event, and requires the incident to appear without a reload (SSE).
+func TestChromiumShowsIncidentsLive(t *testing.T) {
+	script, _ := filepath.Abs("../web/e2e/cases.mjs")
+	if _, err := os.Stat(filepath.Join(filepath.Dir(script), "node_modules", "playwright-core")); err != nil {
+		t.Fatal("playwright-core missing: run `make deps` (npm ci in web/e2e)")
+	}
+	cfg, err := configs.Load("", []string{
+		"SHARPEYES_DATA_DIR=" + t.TempDir(), "SHARPEYES_HTTP_ADDR=127.0.0.1:0", "SHARPEYES_RTSP_ADDR=127.0.0.1:0",
+		"SHARPEYES_WEBRTC_UDP_ADDR=127.0.0.1:0", "SHARPEYES_WEBRTC_TCP_ADDR=127.0.0.1:0", "SHARPEYES_AUTH_ADMIN_TOKEN=" + token,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := Start(cfg, Options{Web: web.FS()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	api := apiClient{t, "http://" + g.HTTPAddr()}
+	api.json("POST", "/api/v1/cameras", map[string]any{"id": "cam1", "name": "c", "streams": map[string]string{"main": "rtsp://10.1.2.3/a"}})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", script, api.base+"/", "fire_smoke")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	var result string
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "ready" {
+			code, raw := api.do("POST", "/api/v1/events", "application/json", []byte(`{"source":"ai","source_event_id":"f1","camera_id":"cam1","kind":"fire_smoke","phase":"start","time":"`+
+				time.Now().UTC().Format(time.RFC3339)+`"}`), true)
+			if code != 200 {
+				t.Fatalf("event: %d %s", code, raw)
+			}
+			continue
+		}
+		result = line
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("cases.mjs: %v (%s)", err, result)
+	}
+	var res struct {
+		SeenMS int      `json:"seen_ms"`
+		Rates  []string `json:"rates"`
+	}
+	if err := json.Unmarshal([]byte(result), &res); err != nil || len(res.Rates) != 4 {
+		t.Fatalf("cases.mjs said %q", result)
+	}
+	t.Logf("incident shown %d ms after the event was posted; rates %v", res.SeenMS, res.Rates)
 }
