@@ -31,9 +31,11 @@ func BenchmarkIntake(b *testing.B) {
 				if dsn == "" {
 					b.Skip("CASES_TEST_POSTGRES_DSN not set (make test starts PostgreSQL)")
 				}
-				if dsn, err = sqlstore.TestSchema(context.Background(), dsn, "cases_test"); err != nil {
+				var drop func()
+				if dsn, drop, err = sqlstore.TestSchema(context.Background(), dsn, "cases_bench"); err != nil {
 					b.Fatal(err)
 				}
+				defer drop()
 				s, err = Open(context.Background(), "pgx", dsn, cal)
 			}
 			if err != nil {

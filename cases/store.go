@@ -179,9 +179,7 @@ func (s *Store) Create(ctx context.Context, c Case, who Actor, note string) (Cas
 	return c, tx.Commit()
 }
 
-type scanner interface{ Scan(...any) error }
-
-func scanCase(r scanner) (Case, error) {
+func scanCase(r sqlstore.Scanner) (Case, error) {
 	var c Case
 	var state string
 	var slaStart, created, updated int64
@@ -274,20 +272,7 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Case, error) {
 	}
 	q += ` ORDER BY id LIMIT ?`
 	args = append(args, f.Limit)
-	rows, err := s.db.QueryContext(ctx, s.q(q), args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Case{}
-	for rows.Next() {
-		c, err := scanCase(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return sqlstore.Collect(ctx, s.db, s.q(q), args, scanCase)
 }
 
 // Get returns one case.

@@ -32,10 +32,11 @@ func stores(t *testing.T, f func(t *testing.T, s *Store, clock *fakeClock)) {
 		if dsn == "" {
 			t.Fatal("CASES_TEST_POSTGRES_DSN is not set: run `make test` (it starts PostgreSQL)")
 		}
-		dsn, err := sqlstore.TestSchema(context.Background(), dsn, "cases_test")
+		dsn, drop, err := sqlstore.TestSchema(context.Background(), dsn, "cases_test")
 		if err != nil {
 			t.Fatal(err)
 		}
+		defer drop()
 		s, err := Open(context.Background(), "pgx", dsn, cal)
 		if err != nil {
 			t.Fatal(err)

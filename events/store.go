@@ -115,9 +115,7 @@ func newIncidentID(t time.Time) string {
 
 const incidentColumns = `id, kind, camera_id, site, cameras, grids, state, count, priority, first_seen, last_seen, ended_at, flaps, case_id`
 
-type rowScanner interface{ Scan(...any) error }
-
-func scanIncident(r rowScanner) (Incident, error) {
+func scanIncident(r sqlstore.Scanner) (Incident, error) {
 	var in Incident
 	var cams, grids string
 	var first, last int64
@@ -393,20 +391,7 @@ func (s *Store) Incidents(ctx context.Context, cameraID, kind, state string, lim
 	}
 	q += ` ORDER BY first_seen DESC LIMIT ?`
 	args = append(args, limit)
-	rows, err := s.db.QueryContext(ctx, s.q(q), args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Incident{}
-	for rows.Next() {
-		in, err := scanIncident(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, in)
-	}
-	return out, rows.Err()
+	return sqlstore.Collect(ctx, s.db, s.q(q), args, scanIncident)
 }
 
 // EventCount counts stored events (for tests and the dashboard).
@@ -433,20 +418,7 @@ func (s *Store) WithoutCase(ctx context.Context, kinds []string) ([]Incident, er
 	for i, k := range kinds {
 		args[i] = k
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(q), args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Incident
-	for rows.Next() {
-		in, err := scanIncident(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, in)
-	}
-	return out, rows.Err()
+	return sqlstore.Collect(ctx, s.db, s.q(q), args, scanIncident)
 }
 
 // CountByKind counts incidents first seen in [from, to) by kind.

@@ -34,10 +34,11 @@ func stores(t *testing.T, f func(t *testing.T, s *Store)) {
 		if dsn == "" {
 			t.Fatal("CASES_TEST_POSTGRES_DSN is not set: run `make test` (it starts PostgreSQL)")
 		}
-		dsn, err := sqlstore.TestSchema(context.Background(), dsn, "events_test")
+		dsn, drop, err := sqlstore.TestSchema(context.Background(), dsn, "events_test")
 		if err != nil {
 			t.Fatal(err)
 		}
+		defer drop()
 		db, err := sql.Open("pgx", dsn)
 		if err != nil {
 			t.Fatal(err)

@@ -4,9 +4,11 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"fmt"
 	"io/fs"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -93,20 +95,49 @@ func stripComments(s string) string {
 	return strings.Join(out, "\n")
 }
 
-// TestSchema returns dsn with its own PostgreSQL schema (created if
-// needed), so test packages running in parallel do not share tables.
-func TestSchema(ctx context.Context, dsn, schema string) (string, error) {
+// TestSchema returns dsn pointed at a fresh PostgreSQL schema of its own
+// (prefix, the process id and a random suffix), so test packages and test runs
+// sharing a server never share tables; drop removes it.
+func TestSchema(ctx context.Context, dsn, prefix string) (string, func(), error) {
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	defer db.Close()
-	if _, err := db.ExecContext(ctx, `CREATE SCHEMA IF NOT EXISTS `+schema); err != nil {
-		return "", err
+	suffix := make([]byte, 4)
+	_, _ = rand.Read(suffix)
+	schema := fmt.Sprintf("%s_%d_%x", prefix, os.Getpid(), suffix)
+	if _, err := db.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
+		db.Close()
+		return "", nil, err
 	}
 	sep := "?"
 	if strings.Contains(dsn, "?") {
 		sep = "&"
 	}
-	return dsn + sep + "search_path=" + schema, nil
+	drop := func() {
+		_, _ = db.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
+		db.Close()
+	}
+	return dsn + sep + "search_path=" + schema, drop, nil
+}
+
+// Scanner is a row being read (*sql.Row or *sql.Rows).
+type Scanner interface{ Scan(...any) error }
+
+// Collect runs a query and scans every row with scan.
+func Collect[T any](ctx context.Context, db *sql.DB, query string, args []any, scan func(Scanner) (T, error)) ([]T, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }
