@@ -223,20 +223,22 @@ func TestRefusedHungAndJunkServersGoOfflineAndRetry(t *testing.T) {
 
 func TestStallGoesOfflineThenRecoversWithContinuousPTS(t *testing.T) {
 	f := startFleet(t, camsim.Config{})
-	src, st, _ := runSource(t, SourceConfig{URL: f.URL(1, true), Transport: "tcp", Timeout: 800 * time.Millisecond})
-	waitState(t, src, StateOnline, 5*time.Second)
+	// 1.5 s: short enough for a quick test, long enough that a session set up
+	// on a loaded machine (-race, Chromium in parallel) is not taken for a stall.
+	src, st, _ := runSource(t, SourceConfig{URL: f.URL(1, true), Transport: "tcp", Timeout: 1500 * time.Millisecond})
+	waitState(t, src, StateOnline, 10*time.Second)
 	r := st.NewReader()
 	defer r.Close()
 
 	if err := f.SetStalled(1, true); err != nil {
 		t.Fatal(err)
 	}
-	s := waitState(t, src, StateOffline, 3*time.Second)
+	s := waitState(t, src, StateOffline, 6*time.Second)
 	if !strings.Contains(s.LastError, "no media") {
 		t.Fatalf("last error %q, want a stall", s.LastError)
 	}
 	_ = f.SetStalled(1, false)
-	waitState(t, src, StateOnline, 5*time.Second)
+	waitState(t, src, StateOnline, 10*time.Second)
 	if src.Status().Reconnects < 1 {
 		t.Fatal("no reconnect counted")
 	}
@@ -247,8 +249,8 @@ func TestStallGoesOfflineThenRecoversWithContinuousPTS(t *testing.T) {
 	for src.Status().Reconnects == reconnects && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	waitState(t, src, StateOnline, 5*time.Second)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	waitState(t, src, StateOnline, 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var prev time.Duration
 	for i := 0; i < 30; i++ {
