@@ -206,11 +206,11 @@ func TestRefusedHungAndJunkServersGoOfflineAndRetry(t *testing.T) {
 	for name, addr := range map[string]string{"refused": refused, "hung": hang.Addr().String(), "junk": junk.Addr().String()} {
 		t.Run(name, func(t *testing.T) {
 			src, _, _ := runSource(t, SourceConfig{URL: "rtsp://" + addr + "/x", Transport: "tcp", Timeout: 500 * time.Millisecond})
-			st := waitState(t, src, StateOffline, 3*time.Second)
+			st := waitState(t, src, StateOffline, 6*time.Second)
 			if st.LastError == "" {
 				t.Fatal("offline without an error message")
 			}
-			deadline := time.Now().Add(3 * time.Second)
+			deadline := time.Now().Add(8 * time.Second)
 			for src.Status().Reconnects < 2 && time.Now().Before(deadline) {
 				time.Sleep(20 * time.Millisecond)
 			}
