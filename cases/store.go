@@ -410,21 +410,11 @@ func (s *Store) update(ctx context.Context, c Case, row AuditRow) (bool, error) 
 // Escalate raises the 督办 level of every open, running case whose SLA
 // clock has passed a threshold, with an audit row each; it returns them.
 func (s *Store) Escalate(ctx context.Context, cal *Calendar, now time.Time) ([]Case, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+caseColumns+` FROM cases WHERE state NOT IN (?,?,?,?,?) AND escalation < 3`),
-		string(Closed), string(Evaluated), string(Rejected), string(Duplicate), string(Suspended))
+	open, err := sqlstore.Collect(ctx, s.db, s.q(`SELECT `+caseColumns+` FROM cases WHERE state NOT IN (?,?,?,?,?) AND escalation < 3`),
+		[]any{string(Closed), string(Evaluated), string(Rejected), string(Duplicate), string(Suspended)}, scanCase)
 	if err != nil {
 		return nil, err
 	}
-	var open []Case
-	for rows.Next() {
-		c, err := scanCase(rows)
-		if err != nil {
-			rows.Close()
-			return nil, err
-		}
-		open = append(open, c)
-	}
-	rows.Close()
 	var raised []Case
 	for _, c := range open {
 		lvl := cal.LevelAt(c.SLAStart, now, c.LimitDays, time.Duration(c.Paused)*time.Millisecond)

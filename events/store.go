@@ -297,20 +297,10 @@ func (s *Store) Tick(ctx context.Context, now time.Time) ([]Incident, error) {
 		return nil, err
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, s.q(`SELECT `+incidentColumns+` FROM incidents WHERE state IN ('pending','open') ORDER BY first_seen`))
+	live, err := sqlstore.Collect(ctx, tx, s.q(`SELECT `+incidentColumns+` FROM incidents WHERE state IN ('pending','open') ORDER BY first_seen`), nil, scanIncident)
 	if err != nil {
 		return nil, err
 	}
-	var live []Incident
-	for rows.Next() {
-		in, err := scanIncident(rows)
-		if err != nil {
-			rows.Close()
-			return nil, err
-		}
-		live = append(live, in)
-	}
-	rows.Close()
 	var opened []Incident
 	siteOpen := map[string]int{} // site -> index in opened of its site incident
 	for _, in := range live {

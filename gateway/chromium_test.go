@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"sharpeyes/camsim"
-	"sharpeyes/configs"
-	"sharpeyes/web"
 )
 
 // TestChromiumPlaysCameraFromWebPage loads the live wall in headless
@@ -31,18 +29,7 @@ func TestChromiumPlaysCameraFromWebPage(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(filepath.Dir(script), "node_modules", "playwright-core")); err != nil {
 		t.Fatal("playwright-core missing: run `make deps` (npm ci in web/e2e)")
 	}
-	cfg, err := configs.Load("", []string{
-		"SHARPEYES_DATA_DIR=" + t.TempDir(), "SHARPEYES_HTTP_ADDR=127.0.0.1:0", "SHARPEYES_RTSP_ADDR=127.0.0.1:0",
-		"SHARPEYES_WEBRTC_UDP_ADDR=127.0.0.1:0", "SHARPEYES_WEBRTC_TCP_ADDR=127.0.0.1:0", "SHARPEYES_AUTH_ADMIN_TOKEN=" + token,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := Start(cfg, Options{Web: web.FS()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Close()
+	g := startGateway(t)
 	fleet := startFleet(t, "127.0.0.1:0", camsim.Config{Cameras: 1})
 	defer fleet.Close()
 	api := apiClient{t, "http://" + g.HTTPAddr()}
@@ -84,18 +71,7 @@ func TestChromiumShowsIncidentsLive(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(filepath.Dir(script), "node_modules", "playwright-core")); err != nil {
 		t.Fatal("playwright-core missing: run `make deps` (npm ci in web/e2e)")
 	}
-	cfg, err := configs.Load("", []string{
-		"SHARPEYES_DATA_DIR=" + t.TempDir(), "SHARPEYES_HTTP_ADDR=127.0.0.1:0", "SHARPEYES_RTSP_ADDR=127.0.0.1:0",
-		"SHARPEYES_WEBRTC_UDP_ADDR=127.0.0.1:0", "SHARPEYES_WEBRTC_TCP_ADDR=127.0.0.1:0", "SHARPEYES_AUTH_ADMIN_TOKEN=" + token,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := Start(cfg, Options{Web: web.FS()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Close()
+	g := startGateway(t)
 	api := apiClient{t, "http://" + g.HTTPAddr()}
 	api.json("POST", "/api/v1/cameras", map[string]any{"id": "cam1", "name": "c", "streams": map[string]string{"main": "rtsp://10.1.2.3/a"}})
 

@@ -10,27 +10,13 @@ import (
 	"time"
 
 	"sharpeyes/camsim"
-	"sharpeyes/configs"
 	"sharpeyes/registry"
 	"sharpeyes/relay/whepclient"
 )
 
 func startNode(t *testing.T, etcd, id string) *Gateway {
 	t.Helper()
-	cfg, err := configs.Load("", []string{
-		"SHARPEYES_DATA_DIR=" + t.TempDir(), "SHARPEYES_HTTP_ADDR=127.0.0.1:0", "SHARPEYES_RTSP_ADDR=127.0.0.1:0",
-		"SHARPEYES_WEBRTC_UDP_ADDR=127.0.0.1:0", "SHARPEYES_WEBRTC_TCP_ADDR=127.0.0.1:0", "SHARPEYES_AUTH_ADMIN_TOKEN=" + token,
-		"SHARPEYES_REGISTRY_ENDPOINTS=" + etcd, "SHARPEYES_REGISTRY_LEASE_TTL=2s", "SHARPEYES_NODE_ID=" + id,
-		"SHARPEYES_INGEST_TIMEOUT=2s", "SHARPEYES_INGEST_BACKOFF_MIN=100ms", "SHARPEYES_INGEST_BACKOFF_MAX=500ms",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := Start(cfg, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return g
+	return startGateway(t, "SHARPEYES_REGISTRY_ENDPOINTS="+etcd, "SHARPEYES_REGISTRY_LEASE_TTL=2s", "SHARPEYES_NODE_ID="+id)
 }
 
 // owners reads each camera's status from one node: who pulls it, and its state.

@@ -19,6 +19,7 @@ import (
 	"sharpeyes/camsim"
 	"sharpeyes/configs"
 	"sharpeyes/relay/whepclient"
+	"sharpeyes/web"
 )
 
 const token = "test-admin-token-0123456789"
@@ -40,7 +41,7 @@ func startGateway(t *testing.T, extraEnv ...string) *Gateway {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := Start(cfg, Options{})
+	g, err := Start(cfg, Options{Web: web.FS()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -124,8 +124,13 @@ func TestSchema(ctx context.Context, dsn, prefix string) (string, func(), error)
 // Scanner is a row being read (*sql.Row or *sql.Rows).
 type Scanner interface{ Scan(...any) error }
 
+// Querier is a database or a transaction.
+type Querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
 // Collect runs a query and scans every row with scan.
-func Collect[T any](ctx context.Context, db *sql.DB, query string, args []any, scan func(Scanner) (T, error)) ([]T, error) {
+func Collect[T any](ctx context.Context, db Querier, query string, args []any, scan func(Scanner) (T, error)) ([]T, error) {
 	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
