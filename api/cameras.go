@@ -114,13 +114,17 @@ func (s *Server) createCamera(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
+	if p := principal(c); !s.seesCamera(p, s.grids.Index(), next) {
+		writeError(c, fmt.Errorf("%w: the camera would lie outside your jurisdiction", ErrForbidden))
+		return
+	}
 	cam, err := s.store.CreateCamera(c.Request.Context(), next)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
 	s.sync.PutCamera(cam)
-	s.log.Info("camera created", "camera", cam.ID, "main", ingest.RedactURL(cam.Streams.Main))
+	s.log.Info("camera created", "camera", cam.ID, "main", ingest.RedactURL(cam.Streams.Main), "by", principal(c).Who())
 	c.Header("Location", "/api/v1/cameras/"+cam.ID)
 	c.JSON(http.StatusCreated, s.view(s.grids.Index(), cam))
 }
@@ -135,9 +139,9 @@ func (s *Server) camera(id string) (registry.Camera, error) {
 }
 
 func (s *Server) getCamera(c *gin.Context) {
-	cam, err := s.camera(c.Param("id"))
-	if err != nil {
-		writeError(c, err)
+	cam, ok := s.visibleCamera(principal(c), c.Param("id"))
+	if !ok {
+		s.hidden(c, "camera "+c.Param("id"))
 		return
 	}
 	s.sync.PutCamera(cam)
@@ -151,6 +155,10 @@ func (s *Server) putCamera(c *gin.Context) {
 		return
 	}
 	id := c.Param("id")
+	if _, ok := s.visibleCamera(principal(c), id); !ok {
+		s.hidden(c, "camera "+id)
+		return
+	}
 	if in.ID != "" && in.ID != id {
 		writeError(c, &registry.FieldError{Field: "id", Msg: "does not match the URL"})
 		return
@@ -161,6 +169,10 @@ func (s *Server) putCamera(c *gin.Context) {
 	next.Grid = manualGrid(ix, next)
 	if err := s.checkGrid(next.Grid); err != nil {
 		writeError(c, err)
+		return
+	}
+	if !s.seesCamera(principal(c), ix, next) {
+		writeError(c, fmt.Errorf("%w: the camera would lie outside your jurisdiction", ErrForbidden))
 		return
 	}
 	cam, err := s.store.UpdateCamera(c.Request.Context(), id, func(cur *registry.Camera) error {
@@ -196,6 +208,11 @@ func (s *Server) patchCamera(c *gin.Context) {
 	delete(patch, "cells")
 	delete(patch, "distance_m")
 	ix := s.grids.Index()
+	p := principal(c)
+	if _, ok := s.visibleCamera(p, c.Param("id")); !ok {
+		s.hidden(c, "camera "+c.Param("id"))
+		return
+	}
 	cam, err := s.store.UpdateCamera(c.Request.Context(), c.Param("id"), func(cur *registry.Camera) error {
 		b, _ := json.Marshal(cur)
 		var doc map[string]any
@@ -214,6 +231,9 @@ func (s *Server) patchCamera(c *gin.Context) {
 		}
 		if err := s.checkGrid(next.Grid); err != nil {
 			return err
+		}
+		if !s.seesCamera(p, ix, next) {
+			return fmt.Errorf("%w: the camera would lie outside your jurisdiction", ErrForbidden)
 		}
 		*cur = next
 		return nil
@@ -258,13 +278,17 @@ func mergePatch(target, patch any) any {
 }
 
 func (s *Server) deleteCamera(c *gin.Context) {
+	if _, ok := s.visibleCamera(principal(c), c.Param("id")); !ok {
+		s.hidden(c, "camera "+c.Param("id"))
+		return
+	}
 	rev, err := s.store.DeleteCamera(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		writeError(c, err)
 		return
 	}
 	s.sync.DeleteCamera(c.Param("id"), rev)
-	s.log.Info("camera deleted", "camera", c.Param("id"))
+	s.log.Info("camera deleted", "camera", c.Param("id"), "by", principal(c).Who())
 	c.Status(http.StatusNoContent)
 }
 
@@ -277,8 +301,8 @@ type statusView struct {
 
 func (s *Server) cameraStatus(c *gin.Context) {
 	id := c.Param("id")
-	if _, err := s.camera(id); err != nil {
-		writeError(c, err)
+	if _, ok := s.visibleCamera(principal(c), id); !ok {
+		s.hidden(c, "camera "+id)
 		return
 	}
 	if owner := s.cluster.Owner(id); owner.ID != s.cluster.Self().ID {
@@ -352,8 +376,12 @@ func (s *Server) listCameras(c *gin.Context) {
 		all = s.catalog.All()
 	}
 	ix := s.grids.Index()
+	p := principal(c)
 	var rows []cameraView
 	for _, cam := range all {
+		if !s.seesCamera(p, ix, cam) {
+			continue
+		}
 		v := s.view(ix, cam)
 		if gridCode != "" && !inGrid(ix, v.Cells, gridCode) {
 			continue

@@ -73,6 +73,7 @@ func (s *Server) importCameras(c *gin.Context) {
 		return
 	}
 	var bad []rowError
+	pr, ix := principal(c), s.grids.Index()
 	seen := map[string]int{}
 	cams := make([]registry.Camera, 0, len(rows))
 	for _, r := range rows {
@@ -85,6 +86,11 @@ func (s *Server) importCameras(c *gin.Context) {
 		err := cam.Validate()
 		if err == nil {
 			err = s.checkGrid(cam.Grid)
+		}
+		if err == nil {
+			if old, exists := s.catalog.Get(cam.ID); (exists && !s.seesCamera(pr, ix, old)) || !s.seesCamera(pr, ix, cam) {
+				err = &registry.FieldError{Field: "location", Msg: "the camera lies outside your jurisdiction"}
+			}
 		}
 		if err == nil {
 			if first, dup := seen[cam.ID]; dup {
@@ -115,7 +121,7 @@ func (s *Server) importCameras(c *gin.Context) {
 	for _, cam := range cams {
 		s.sync.PutCamera(cam) // revision 0: applied now, the watch orders later writes
 	}
-	s.log.Info("cameras imported", "created", created, "updated", updated)
+	s.log.Info("cameras imported", "created", created, "updated", updated, "by", pr.Who())
 	c.JSON(http.StatusOK, cameraImportReport{Created: created, Updated: updated})
 }
 

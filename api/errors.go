@@ -18,7 +18,9 @@ import (
 
 var (
 	// ErrUnauthorized means a write came without the right bearer token.
-	ErrUnauthorized = errors.New("missing or wrong bearer token")
+	ErrUnauthorized = errors.New("not authenticated")
+	// ErrForbidden means the principal is known but may not do this.
+	ErrForbidden = errors.New("forbidden")
 	// ErrBadRequest marks malformed input (bad JSON, bad query values).
 	ErrBadRequest = errors.New("bad request")
 	// ErrTooLarge means the body exceeded http.max_body_bytes.
@@ -38,6 +40,8 @@ func statusOf(err error) int {
 	switch {
 	case errors.Is(err, ErrUnauthorized):
 		return http.StatusUnauthorized
+	case errors.Is(err, ErrForbidden):
+		return http.StatusForbidden
 	case errors.Is(err, ErrTooLarge):
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, ErrUnsupportedMedia):

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"sharpeyes/access"
 	"sharpeyes/cases"
 	"sharpeyes/events"
 	"sharpeyes/registry"
@@ -91,6 +93,7 @@ func (s *Server) record(c *gin.Context, evs []events.Event, bad []eventError) {
 		return
 	}
 	now := time.Now()
+	p := principal(c)
 	seen := map[string]int{}
 	failed := map[int]bool{}
 	for _, b := range bad {
@@ -103,7 +106,7 @@ func (s *Server) record(c *gin.Context, evs []events.Event, bad []eventError) {
 		e := &evs[i]
 		err := e.Normalize(now)
 		if err == nil {
-			if _, ok := s.catalog.Get(e.CameraID); !ok {
+			if _, ok := s.visibleCamera(p, e.CameraID); !ok {
 				err = &events.FieldError{Field: "camera_id", Msg: fmt.Sprintf("unknown camera %q", e.CameraID)}
 			}
 		}
@@ -196,23 +199,28 @@ func (s *Server) listIncidents(c *gin.Context) {
 	if c.Query("open") == "true" {
 		state = events.Open
 	}
-	items, err := s.cfg.Pipeline.Events.Incidents(c.Request.Context(), c.Query("camera_id"), c.Query("kind"), state, limit)
+	p, ix, g := principal(c), s.grids.Index(), c.Query("grid")
+	keep := func(in events.Incident) bool {
+		if !seesIncident(p, in) {
+			return false
+		}
+		if g == "" {
+			return true
+		}
+		for _, cell := range in.Grids {
+			if cell == g || ix.Within(cell, g) {
+				return true
+			}
+		}
+		return false
+	}
+	items, err := s.cfg.Pipeline.Events.IncidentsOf(c.Request.Context(), c.Query("camera_id"), c.Query("kind"), state, limit, keep)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	if g := c.Query("grid"); g != "" {
-		ix := s.grids.Index()
-		kept := items[:0]
-		for _, in := range items {
-			for _, cell := range in.Grids {
-				if cell == g || ix.Within(cell, g) {
-					kept = append(kept, in)
-					break
-				}
-			}
-		}
-		items = kept
+	if items == nil {
+		items = []events.Incident{}
 	}
 	c.JSON(http.StatusOK, gin.H{"items": items, "next_cursor": ""})
 }
@@ -223,14 +231,53 @@ func (s *Server) getIncident(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
+	if !seesIncident(principal(c), in) {
+		s.hidden(c, "incident "+in.ID)
+		return
+	}
 	c.JSON(http.StatusOK, in)
 }
 
-// actorOf is who acts: until access control lands, the admin token acts on
-// behalf of the actor the request names (default: the admin).
+// actionBody is the body of a case action. Who acts is the authenticated
+// principal: a body cannot name an actor.
 type actionBody struct {
 	cases.Args
-	Actor *cases.Actor `json:"actor,omitempty"`
+}
+
+// actor is the principal as the case machine knows it. On a case of a cell
+// that names them as its grid chief (网格长), a grid worker evaluates as
+// the chief.
+func (s *Server) actor(p *access.Principal, cs *cases.Case, act cases.Action) cases.Actor {
+	a := cases.Actor{ID: p.Username, Role: cases.Role(p.Role)}
+	switch p.Kind {
+	case access.KindAdminToken:
+		a.ID = "admin-token"
+	case access.KindToken:
+		a.ID = p.Username + "/token:" + p.TokenID
+	}
+	if cs != nil && act == cases.Evaluate && p.Role != access.Admin && p.Role != access.Dispatcher {
+		if cell, ok := s.grids.Index().Get(cs.Grid); ok && cell.Roles.Chief == p.Username {
+			a.Role = cases.GridChief
+		}
+	}
+	if p.Role == access.Viewer {
+		a.Role = cases.Reporter // never reached: viewers hold no cases:write
+	}
+	return a
+}
+
+// visibleCase reads a case the principal may see, or answers 404.
+func (s *Server) visibleCase(c *gin.Context, id string) (cases.Case, bool) {
+	cs, err := s.cfg.Pipeline.Cases.Get(c.Request.Context(), id)
+	if err != nil {
+		writeError(c, err)
+		return cases.Case{}, false
+	}
+	if !seesCase(principal(c), cs) {
+		s.hidden(c, "case "+id)
+		return cases.Case{}, false
+	}
+	return cs, true
 }
 
 func (s *Server) caseAction(c *gin.Context) {
@@ -250,10 +297,11 @@ func (s *Server) caseAction(c *gin.Context) {
 			return
 		}
 	}
-	who := cases.Actor{ID: "admin", Role: cases.Admin}
-	if body.Actor != nil {
-		who = *body.Actor
+	cur, ok := s.visibleCase(c, c.Param("id"))
+	if !ok {
+		return
 	}
+	who := s.actor(principal(c), &cur, act)
 	cs, err := s.cfg.Pipeline.Cases.Act(c.Request.Context(), c.Param("id"), act, who, body.Args)
 	if err != nil {
 		writeError(c, err)
@@ -282,7 +330,7 @@ func (s *Server) listCases(c *gin.Context) {
 	}
 	items, err := s.cfg.Pipeline.Cases.List(c.Request.Context(), cases.Filter{State: c.Query("state"), Grid: c.Query("grid"),
 		CameraID: c.Query("camera_id"), Category: c.Query("category"), Open: c.Query("open") == "true", Escalation: esc,
-		Limit: limit + 1, After: after})
+		Limit: limit + 1, After: after, Within: caseWithin(principal(c))})
 	if err != nil {
 		writeError(c, err)
 		return
@@ -296,17 +344,15 @@ func (s *Server) listCases(c *gin.Context) {
 }
 
 func (s *Server) getCase(c *gin.Context) {
-	cs, err := s.cfg.Pipeline.Cases.Get(c.Request.Context(), c.Param("id"))
-	if err != nil {
-		writeError(c, err)
+	cs, ok := s.visibleCase(c, c.Param("id"))
+	if !ok {
 		return
 	}
 	c.JSON(http.StatusOK, cs)
 }
 
 func (s *Server) caseAudit(c *gin.Context) {
-	if _, err := s.cfg.Pipeline.Cases.Get(c.Request.Context(), c.Param("id")); err != nil {
-		writeError(c, err)
+	if _, ok := s.visibleCase(c, c.Param("id")); !ok {
 		return
 	}
 	rows, err := s.cfg.Pipeline.Cases.Audit(c.Request.Context(), c.Param("id"))
@@ -330,7 +376,6 @@ type manualCase struct {
 	Priority    int          `json:"priority"`
 	LimitDays   int          `json:"limit_days"`
 	Reporter    string       `json:"reporter"`
-	Actor       *cases.Actor `json:"actor"`
 }
 
 func (s *Server) createCase(c *gin.Context) {
@@ -354,10 +399,22 @@ func (s *Server) createCase(c *gin.Context) {
 			in.Grid = cells[0]
 		}
 	}
-	who := cases.Actor{ID: "admin", Role: cases.Admin}
-	if in.Actor != nil {
-		who = *in.Actor
+	p := principal(c)
+	if in.CameraID != "" {
+		if _, ok := s.visibleCamera(p, in.CameraID); !ok {
+			writeError(c, &queryError{"camera_id", fmt.Sprintf("unknown camera %q", in.CameraID)})
+			return
+		}
 	}
+	if in.Grid != "" && !p.Where.HasCell(in.Grid) {
+		writeError(c, fmt.Errorf("%w: grid %s is outside your jurisdiction", ErrForbidden, in.Grid))
+		return
+	}
+	if in.Grid == "" && !p.Where.All && p.Role != access.Dispatcher {
+		writeError(c, &queryError{"grid", "is required: give the grid or lat/lon inside your jurisdiction"})
+		return
+	}
+	who := s.actor(p, nil, "")
 	cs, err := s.cfg.Pipeline.Cases.Create(c.Request.Context(), cases.Case{Source: in.Source, Category: in.Category,
 		Title: strings.TrimSpace(in.Title), Description: in.Description, Grid: in.Grid, CameraID: in.CameraID,
 		Lat: in.Lat, Lon: in.Lon, Priority: in.Priority, LimitDays: in.LimitDays, Reporter: in.Reporter}, who, "filed by "+in.Source)
@@ -383,19 +440,40 @@ func (s *Server) dashboard(c *gin.Context) {
 			*dst = t
 		}
 	}
-	var cells []string
+	p, ix := principal(c), s.grids.Index()
+	var want map[string]bool
 	if g := c.Query("grid"); g != "" {
-		if cells = s.grids.Index().Subtree(g); cells == nil {
-			writeError(c, fmt.Errorf("grid %s: %w", g, registry.ErrNotFound))
+		cells := ix.Subtree(g)
+		if cells == nil || !seesGrid(p, ix, g) {
+			s.hidden(c, "grid "+g)
 			return
 		}
+		want = map[string]bool{}
+		for _, cell := range cells {
+			want[cell] = true
+		}
 	}
-	f, err := s.cfg.Pipeline.Cases.Figures(c.Request.Context(), from, to, cells)
+	f, err := s.cfg.Pipeline.Cases.FiguresOf(c.Request.Context(), from, to, func(cs cases.Case) bool {
+		return seesCase(p, cs) && (want == nil || want[cs.Grid])
+	})
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	kinds, err := s.cfg.Pipeline.Events.CountByKind(c.Request.Context(), from, to)
+	kinds, err := s.cfg.Pipeline.Events.CountByKindOf(c.Request.Context(), from, to, func(in events.Incident) bool {
+		if !seesIncident(p, in) {
+			return false
+		}
+		if want == nil {
+			return true
+		}
+		for _, g := range in.Grids {
+			if want[g] {
+				return true
+			}
+		}
+		return false
+	})
 	if err != nil {
 		writeError(c, err)
 		return
@@ -410,6 +488,8 @@ func (s *Server) dashboard(c *gin.Context) {
 func (s *Server) stream(c *gin.Context) {
 	ctx := c.Request.Context()
 	es := s.cfg.Pipeline.Events
+	p := principal(c)
+	caseCache := map[string]bool{}
 	after, err := strconv.ParseInt(c.GetHeader("Last-Event-ID"), 10, 64)
 	if err != nil || after < 0 {
 		if after, err = es.LastSeq(ctx); err != nil {
@@ -450,6 +530,9 @@ func (s *Server) stream(c *gin.Context) {
 				if len(prefixes) > 0 && !hasPrefix(m.Topic, prefixes) {
 					continue
 				}
+				if !s.seesMessage(ctx, p, m, caseCache) {
+					continue
+				}
 				fmt.Fprintf(c.Writer, "id: %d\nevent: %s\ndata: %s\n\n", m.Seq, m.Topic, m.Body)
 			}
 			if len(msgs) > 0 {
@@ -466,4 +549,45 @@ func hasPrefix(s string, ps []string) bool {
 		}
 	}
 	return false
+}
+
+// seesMessage tells whether a stream message is the principal's to see:
+// incidents by their cells (with events:read), case changes by the case
+// (with cases:read). Case visibility is looked up once per stream.
+func (s *Server) seesMessage(ctx context.Context, p *access.Principal, m events.Message, seen map[string]bool) bool {
+	switch {
+	case strings.HasPrefix(m.Topic, "incident."):
+		if !p.Can(access.EventsRead) {
+			return false
+		}
+		var in events.Incident
+		return json.Unmarshal(m.Body, &in) == nil && seesIncident(p, in)
+	case strings.HasPrefix(m.Topic, "case."):
+		if !p.Can(access.CasesRead) {
+			return false
+		}
+		var row struct {
+			CaseID string `json:"case_id"`
+		}
+		if json.Unmarshal(m.Body, &row) != nil || row.CaseID == "" {
+			return false
+		}
+		if p.Where.All {
+			return true
+		}
+		if strings.HasSuffix(m.Topic, ".dispatch") || strings.HasSuffix(m.Topic, ".join") {
+			delete(seen, row.CaseID) // assignee or place may have changed
+		}
+		ok, known := seen[row.CaseID]
+		if !known {
+			cs, err := s.cfg.Pipeline.Cases.Get(ctx, row.CaseID)
+			ok = err == nil && seesCase(p, cs)
+			if len(seen) > 10_000 {
+				clear(seen)
+			}
+			seen[row.CaseID] = ok
+		}
+		return ok
+	}
+	return p.Where.All
 }

@@ -75,6 +75,10 @@ type importReport struct {
 // importGrids replaces the whole grid set from a GeoJSON FeatureCollection,
 // all or nothing, and reports every defect found.
 func (s *Server) importGrids(c *gin.Context) {
+	if p := principal(c); !p.Where.All {
+		writeError(c, fmt.Errorf("%w: replacing the grid set needs a jurisdiction over every cell", ErrForbidden))
+		return
+	}
 	if mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type")); mt != "application/geo+json" && mt != "application/json" {
 		writeError(c, fmt.Errorf("%w: want application/geo+json", ErrUnsupportedMedia))
 		return
@@ -111,7 +115,7 @@ func (s *Server) importGrids(c *gin.Context) {
 			relinked++
 		}
 	}
-	s.log.Info("grids imported", "version", set.Version, "cells", set.Cells, "cameras_relinked", relinked)
+	s.log.Info("grids imported", "version", set.Version, "cells", set.Cells, "cameras_relinked", relinked, "by", principal(c).Who())
 	c.JSON(http.StatusOK, importReport{Version: set.Version, Cells: set.Cells, Relinked: relinked})
 }
 
@@ -150,6 +154,14 @@ func (s *Server) listGrids(c *gin.Context) {
 	} else {
 		cells = ix.Cells()
 	}
+	p := principal(c)
+	kept := cells[:0:0]
+	for _, cell := range cells {
+		if seesGrid(p, ix, cell.Code) {
+			kept = append(kept, cell)
+		}
+	}
+	cells = kept
 	switch c.Query("format") {
 	case "geojson":
 		c.Header("Content-Type", "application/geo+json")
@@ -168,7 +180,12 @@ func (s *Server) listGrids(c *gin.Context) {
 }
 
 func (s *Server) getGrid(c *gin.Context) {
-	cell, ok := s.grids.Index().Get(c.Param("code"))
+	ix := s.grids.Index()
+	cell, ok := ix.Get(c.Param("code"))
+	if ok && !seesGrid(principal(c), ix, cell.Code) {
+		s.hidden(c, "grid "+cell.Code)
+		return
+	}
 	if !ok {
 		writeError(c, fmt.Errorf("grid %s: %w", c.Param("code"), registry.ErrNotFound))
 		return
@@ -181,8 +198,9 @@ func (s *Server) getGrid(c *gin.Context) {
 func (s *Server) gridCameras(c *gin.Context) {
 	ix := s.grids.Index()
 	code := c.Param("code")
-	if _, ok := ix.Get(code); !ok {
-		writeError(c, fmt.Errorf("grid %s: %w", code, registry.ErrNotFound))
+	p := principal(c)
+	if _, ok := ix.Get(code); !ok || !seesGrid(p, ix, code) {
+		s.hidden(c, "grid "+code)
 		return
 	}
 	limit, err := intParam(c, "limit", 100, 1, 1000)
@@ -199,6 +217,9 @@ func (s *Server) gridCameras(c *gin.Context) {
 	page := listPage{Items: []cameraView{}}
 	for _, cam := range cams {
 		if cam.ID <= after {
+			continue
+		}
+		if !s.seesCamera(p, ix, cam) {
 			continue
 		}
 		v := s.view(ix, cam)

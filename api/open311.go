@@ -1,8 +1,7 @@
 package api
 
 import (
-	"crypto/subtle"
-	"encoding/xml"
+		"encoding/xml"
 	"fmt"
 	"net/http"
 	"sort"
@@ -119,7 +118,7 @@ func (s *Server) open311One(c *gin.Context) {
 		return
 	}
 	cs, err := s.cfg.Pipeline.Cases.Get(c.Request.Context(), id)
-	if err != nil {
+	if err != nil || !seesCase(principal(c), cs) {
 		o311Fail(c, format, http.StatusNotFound, "no service request "+id)
 		return
 	}
@@ -157,7 +156,7 @@ func (s *Server) o311List(c *gin.Context, format string) {
 	var out []o311Request
 	if ids := c.Query("service_request_id"); ids != "" {
 		for _, id := range strings.Split(ids, ",") {
-			if cs, err := s.cfg.Pipeline.Cases.Get(c.Request.Context(), strings.TrimSpace(id)); err == nil {
+			if cs, err := s.cfg.Pipeline.Cases.Get(c.Request.Context(), strings.TrimSpace(id)); err == nil && seesCase(principal(c), cs) {
 				out = append(out, s.o311Of(cs))
 			}
 		}
@@ -180,7 +179,8 @@ func (s *Server) o311List(c *gin.Context, format string) {
 		o311Fail(c, format, http.StatusBadRequest, "status must be open or closed")
 		return
 	}
-	all, err := s.cfg.Pipeline.Cases.List(c.Request.Context(), cases.Filter{Category: c.Query("service_code"), Escalation: -1, Limit: 100000})
+	all, err := s.cfg.Pipeline.Cases.List(c.Request.Context(), cases.Filter{Category: c.Query("service_code"), Escalation: -1, Limit: 100000,
+		Within: caseWithin(principal(c))})
 	if err != nil {
 		o311Fail(c, format, http.StatusInternalServerError, "cases unavailable")
 		return
@@ -207,10 +207,6 @@ func (s *Server) o311List(c *gin.Context, format string) {
 
 // o311Create files a case from a hotline (form fields as GeoReport v2).
 func (s *Server) o311Create(c *gin.Context, format string) {
-	if key := c.PostForm("api_key"); s.cfg.AdminToken == "" || subtle.ConstantTimeCompare([]byte(key), []byte(s.cfg.AdminToken)) != 1 {
-		o311Fail(c, format, http.StatusForbidden, "api_key missing or wrong")
-		return
-	}
 	code := c.PostForm("service_code")
 	if serviceName(code) == code {
 		o311Fail(c, format, http.StatusBadRequest, fmt.Sprintf("service_code %q is not a service (see services.%s)", code, format))
@@ -248,7 +244,7 @@ func (s *Server) o311Create(c *gin.Context, format string) {
 	reporter := strings.TrimSpace(c.PostForm("first_name") + " " + c.PostForm("last_name") + " " + c.PostForm("phone"))
 	cs, err := s.cfg.Pipeline.Cases.Create(c.Request.Context(), cases.Case{Source: "hotline", Category: code, Title: title,
 		Description: strings.TrimSpace(desc + "\n" + addr), Grid: grid, Lat: lat, Lon: lon, Priority: 3, LimitDays: 5,
-		Reporter: reporter}, cases.Actor{ID: "open311", Role: cases.System}, "filed through Open311")
+		Reporter: reporter}, cases.Actor{ID: "open311:" + principal(c).Who(), Role: cases.System}, "filed through Open311")
 	if err != nil {
 		o311Fail(c, format, http.StatusBadRequest, err.Error())
 		return
@@ -260,4 +256,30 @@ func (s *Server) o311Create(c *gin.Context, format string) {
 		Account *string  `json:"account_id" xml:"account_id"`
 	}
 	o311Write(c, format, "service_requests", http.StatusOK, []created{{ID: cs.ID, Notice: "已受理 received"}})
+}
+
+// open311Key is the api_key an Open311 client sends (GeoReport v2 puts it
+// in the form of a POST; we accept it on every Open311 request, so that
+// reading requests needs a key too). Empty elsewhere.
+func (s *Server) open311Key(c *gin.Context) string {
+	if !strings.HasPrefix(c.Request.URL.Path, "/open311/") {
+		return ""
+	}
+	if k := c.Query("api_key"); k != "" {
+		return k
+	}
+	if c.Request.Method == http.MethodPost {
+		return c.PostForm("api_key")
+	}
+	return ""
+}
+
+// o311Refuse answers an Open311 refusal in the client's format.
+func o311Refuse(c *gin.Context, code int, msg string) {
+	_, format, ok := splitFormat(c.Param("file"))
+	if !ok {
+		format = "json"
+	}
+	o311Fail(c, format, code, msg)
+	c.Abort()
 }

@@ -4,8 +4,7 @@ package api
 
 import (
 	"context"
-	"crypto/subtle"
-	"fmt"
+		"fmt"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"sharpeyes/access"
 	"sharpeyes/cases"
 	"sharpeyes/ingest"
 	"sharpeyes/registry"
@@ -98,6 +98,16 @@ type Config struct {
 	Pipeline       *cases.Pipeline
 	Places         EventPlaces
 	Logger         *slog.Logger
+	// Identities and IdentityStore hold users, tokens and sessions; nil
+	// leaves only the admin token.
+	Identities    Identities
+	IdentityStore IdentityStore
+	// SessionTTL is how long a login lasts (default 12 h, a shift).
+	SessionTTL time.Duration
+	// ClusterKey signs WHEP redirects between nodes.
+	ClusterKey []byte
+	// Ready tells whether the registry and the SQL store answer (/readyz).
+	Ready func(ctx context.Context) error
 }
 
 // Server holds the handlers' collaborators.
@@ -113,6 +123,12 @@ type Server struct {
 	whep      WHEPServer
 	log       *slog.Logger
 	reg       *prometheus.Registry
+	ids       Identities
+	idStore   IdentityStore
+	limiter   *access.Limiter
+	juris     jurisCache
+	rtspSeen  verified
+	policies  []Policy
 }
 
 // New builds the API server.
@@ -127,7 +143,11 @@ func New(cfg Config, store CameraStore, catalog Catalog, gridStore GridStore, gr
 		cfg.MaxImportBytes = max(32<<20, cfg.MaxBodyBytes)
 	}
 	s := &Server{cfg: cfg, store: store, catalog: catalog, gridStore: gridStore, grids: grids, pulls: pulls, whep: whep,
-		sync: cfg.Sync, log: cfg.Logger.With("component", "api")}
+		sync: cfg.Sync, log: cfg.Logger.With("component", "api"), ids: cfg.Identities, idStore: cfg.IdentityStore,
+		limiter: access.NewLimiter()}
+	if s.cfg.SessionTTL <= 0 {
+		s.cfg.SessionTTL = 12 * time.Hour
+	}
 	if s.sync == nil {
 		s.sync = noSync{}
 	}
@@ -144,6 +164,10 @@ func New(cfg Config, store CameraStore, catalog Catalog, gridStore GridStore, gr
 func (s *Server) Handler() http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
+	// Addresses are the peer's own: a forged X-Forwarded-For must not
+	// dodge the login throttle or disguise refusals in the log.
+	_ = r.SetTrustedProxies(nil)
+	s.policies = nil
 	r.Use(gin.Recovery(), s.logRequests, s.limitBody)
 	r.HandleMethodNotAllowed = true
 	r.NoRoute(func(c *gin.Context) {
@@ -158,61 +182,77 @@ func (s *Server) Handler() http.Handler {
 	})
 
 	r.GET("/healthz", s.healthz)
-	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{})))
+	r.GET("/readyz", s.readyz)
+	s.policies = append(s.policies, Policy{"GET", "/healthz", []access.Scope{public}}, Policy{"GET", "/readyz", []access.Scope{public}})
+	r.Use(s.authenticate)
+	s.handle(r, "GET", "/metrics", scopes(access.Metrics), gin.WrapH(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{})))
 
 	v1 := r.Group("/api/v1", s.waitCatalog)
-	// Reads and WHEP are open until access control lands; writes need the token.
-	v1.GET("/cameras", s.listCameras)
-	v1.GET("/cameras/:id", s.getCamera)
-	v1.GET("/cameras/:id/status", s.cameraStatus)
-	v1.GET("/openapi.yaml", s.openapi)
-	v1.GET("/nodes", s.listNodes)
-	if cfg := s.cfg; cfg.Pipeline != nil {
-		v1.GET("/incidents", s.listIncidents)
-		v1.GET("/incidents/:id", s.getIncident)
-		v1.GET("/cases", s.listCases)
-		v1.GET("/cases/:id", s.getCase)
-		v1.GET("/cases/:id/audit", s.caseAudit)
-		v1.GET("/dashboard", s.dashboard)
-		v1.GET("/stream", s.stream)
-	}
-	v1.GET("/grids", s.listGrids)
-	v1.GET("/grids/:code", s.getGrid)
-	v1.GET("/grids/:code/cameras", s.gridCameras)
-
-	w := v1.Group("", s.requireToken)
-	w.POST("/cameras", s.createCamera)
-	w.POST("/cameras/import", s.importCameras)
-	w.PUT("/cameras/:id", s.putCamera)
-	w.PATCH("/cameras/:id", s.patchCamera)
-	w.DELETE("/cameras/:id", s.deleteCamera)
-	w.POST("/grids/import", s.importGrids)
+	camRead, camWrite := scopes(access.CamerasRead), scopes(access.CamerasWrite)
+	s.handle(v1, "POST", "/login", scopes(public), s.login)
+	s.handle(v1, "POST", "/logout", scopes(anyAuth), s.logout)
+	s.handle(v1, "GET", "/me", scopes(anyAuth), s.me)
+	s.handle(v1, "GET", "/openapi.yaml", scopes(anyAuth), s.openapi)
+	s.handle(v1, "GET", "/cameras", camRead, s.listCameras)
+	s.handle(v1, "GET", "/cameras/:id", camRead, s.getCamera)
+	s.handle(v1, "GET", "/cameras/:id/status", camRead, s.cameraStatus)
+	s.handle(v1, "GET", "/nodes", camRead, s.listNodes)
+	s.handle(v1, "POST", "/cameras", camWrite, s.createCamera)
+	s.handle(v1, "POST", "/cameras/import", camWrite, s.importCameras)
+	s.handle(v1, "PUT", "/cameras/:id", camWrite, s.putCamera)
+	s.handle(v1, "PATCH", "/cameras/:id", camWrite, s.patchCamera)
+	s.handle(v1, "DELETE", "/cameras/:id", camWrite, s.deleteCamera)
+	s.handle(v1, "GET", "/grids", camRead, s.listGrids)
+	s.handle(v1, "GET", "/grids/:code", camRead, s.getGrid)
+	s.handle(v1, "GET", "/grids/:code/cameras", camRead, s.gridCameras)
+	s.handle(v1, "POST", "/grids/import", scopes(access.GridsWrite), s.importGrids)
 	if s.cfg.Pipeline != nil {
-		w.POST("/events", s.postEvents)
-		w.POST("/events/onvif", s.postDeviceEvent("onvif"))
-		w.POST("/events/isapi", s.postDeviceEvent("isapi"))
-		w.POST("/events/gb28181", s.postDeviceEvent("gb28181"))
-		w.POST("/cases", s.createCase)
-		w.POST("/cases/:id/:action", s.caseAction)
+		evRead, evWrite := scopes(access.EventsRead), scopes(access.EventsWrite)
+		caseRead, caseWrite := scopes(access.CasesRead), scopes(access.CasesWrite)
+		s.handle(v1, "GET", "/incidents", evRead, s.listIncidents)
+		s.handle(v1, "GET", "/incidents/:id", evRead, s.getIncident)
+		s.handle(v1, "GET", "/cases", caseRead, s.listCases)
+		s.handle(v1, "GET", "/cases/:id", caseRead, s.getCase)
+		s.handle(v1, "GET", "/cases/:id/audit", caseRead, s.caseAudit)
+		s.handle(v1, "GET", "/dashboard", caseRead, s.dashboard)
+		s.handle(v1, "GET", "/stream", scopes(access.EventsRead, access.CasesRead), s.stream)
+		s.handle(v1, "POST", "/events", evWrite, s.postEvents)
+		s.handle(v1, "POST", "/events/onvif", evWrite, s.postDeviceEvent("onvif"))
+		s.handle(v1, "POST", "/events/isapi", evWrite, s.postDeviceEvent("isapi"))
+		s.handle(v1, "POST", "/events/gb28181", evWrite, s.postDeviceEvent("gb28181"))
+		s.handle(v1, "POST", "/cases", caseWrite, s.createCase)
+		s.handle(v1, "POST", "/cases/:id/:action", caseWrite, s.caseAction)
 	}
+	users := scopes(access.UsersWrite)
+	s.handle(v1, "POST", "/users", users, s.createUser)
+	s.handle(v1, "GET", "/users", users, s.listUsers)
+	s.handle(v1, "GET", "/users/:username", scopes(anyAuth), s.getUser)
+	s.handle(v1, "PATCH", "/users/:username", users, s.patchUser)
+	s.handle(v1, "DELETE", "/users/:username", users, s.deleteUser)
+	s.handle(v1, "POST", "/tokens", scopes(anyAuth), s.createToken)
+	s.handle(v1, "GET", "/tokens", scopes(anyAuth), s.listTokens)
+	s.handle(v1, "DELETE", "/tokens/:id", scopes(anyAuth), s.deleteToken)
 
 	whep := v1.Group("/whep", cors)
-	whep.OPTIONS("/:id", s.whepOptions)
-	whep.POST("/:id", s.whepOffer)
-	whep.OPTIONS("/:id/:session", s.whepOptions)
-	whep.PATCH("/:id/:session", s.whepPatch)
-	whep.DELETE("/:id/:session", s.whepDelete)
+	video := scopes(access.Video)
+	s.handle(whep, "OPTIONS", "/:id", scopes(public), s.whepOptions)
+	s.handle(whep, "POST", "/:id", video, s.whepOffer)
+	s.handle(whep, "OPTIONS", "/:id/:session", scopes(public), s.whepOptions)
+	s.handle(whep, "PATCH", "/:id/:session", video, s.whepPatch)
+	s.handle(whep, "DELETE", "/:id/:session", video, s.whepDelete)
 
 	if s.cfg.Pipeline != nil {
 		o := r.Group("/open311/v2", s.waitCatalog)
-		o.GET("/:file", s.open311)
-		o.POST("/:file", s.open311)
-		o.GET("/requests/:file", s.open311One)
+		o311 := scopes(access.Open311)
+		s.handle(o, "GET", "/:file", o311, s.open311)
+		s.handle(o, "POST", "/:file", o311, s.open311)
+		s.handle(o, "GET", "/requests/:file", o311, s.open311One)
 	}
 
 	if s.cfg.Web != nil {
-		r.GET("/", gin.WrapH(http.FileServerFS(s.cfg.Web)))
-		r.GET("/assets/*file", gin.WrapH(http.FileServerFS(s.cfg.Web)))
+		// The UI's files hold no resident data: the login page must load.
+		s.handle(r, "GET", "/", scopes(public), gin.WrapH(http.FileServerFS(s.cfg.Web)))
+		s.handle(r, "GET", "/assets/*file", scopes(public), gin.WrapH(http.FileServerFS(s.cfg.Web)))
 	}
 	return r
 }
@@ -242,17 +282,21 @@ func (s *Server) healthz(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ok", "node": s.cfg.NodeID})
 }
 
-// requireToken checks Authorization: Bearer TOKEN in constant time.
-func (s *Server) requireToken(c *gin.Context) {
-	h := c.GetHeader("Authorization")
-	tok, ok := strings.CutPrefix(h, "Bearer ")
-	if !ok || s.cfg.AdminToken == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.AdminToken)) != 1 {
-		c.Header("WWW-Authenticate", `Bearer realm="sharpeyes"`)
-		writeError(c, ErrUnauthorized)
-		return
+// readyz tells a load balancer whether this node can serve: the registry
+// and the SQL store answer.
+func (s *Server) readyz(c *gin.Context) {
+	if s.cfg.Ready != nil {
+		ctx, cancel := context.WithTimeout(c.Request.Context(), 3*time.Second)
+		defer cancel()
+		if err := s.cfg.Ready(ctx); err != nil {
+			c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "node": s.cfg.NodeID, "error": err.Error()})
+			return
+		}
 	}
-	c.Next()
+	c.JSON(http.StatusOK, gin.H{"status": "ready", "node": s.cfg.NodeID})
 }
+
+func scopes(ss ...access.Scope) []access.Scope { return ss }
 
 func (s *Server) limitBody(c *gin.Context) {
 	limit := s.cfg.MaxBodyBytes

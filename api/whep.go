@@ -6,11 +6,14 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
+	"time"
 	"strings"
 
 	"github.com/gin-gonic/gin"
 
-	"sharpeyes/registry"
+	"sharpeyes/access"
+
 )
 
 // cors lets browser players on other origins use WHEP.
@@ -18,7 +21,7 @@ func cors(c *gin.Context) {
 	h := c.Writer.Header()
 	h.Set("Access-Control-Allow-Origin", "*")
 	h.Set("Access-Control-Allow-Methods", "OPTIONS, POST, PATCH, DELETE")
-	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, If-Match")
+	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, If-Match, X-CSRF-Token")
 	h.Set("Access-Control-Expose-Headers", "Location, Link, ETag, Accept-Patch")
 	c.Next()
 }
@@ -64,14 +67,18 @@ func (s *Server) whepOffer(c *gin.Context) {
 		return
 	}
 	id := c.Param("id")
-	if _, ok := s.catalog.Get(id); !ok {
-		writeError(c, fmt.Errorf("camera %q: %w", id, registry.ErrNotFound))
+	if _, ok := s.visibleCamera(principal(c), id); !ok {
+		s.hidden(c, "camera "+id)
 		return
 	}
 	// The node pulling the camera serves its viewers: send them there.
 	// 307 keeps the method and the offer (RFC 9110 15.4.8).
 	if owner := s.cluster.Owner(id); owner.ID != s.cluster.Self().ID && owner.HTTP != "" {
-		c.Redirect(http.StatusTemporaryRedirect, strings.TrimSuffix(owner.HTTP, "/")+c.Request.URL.RequestURI())
+		u := *c.Request.URL
+		q := u.Query()
+		q.Set("ticket", s.ticket(principal(c), id, ticketTTL))
+		u.RawQuery = q.Encode()
+		c.Redirect(http.StatusTemporaryRedirect, strings.TrimSuffix(owner.HTTP, "/")+u.RequestURI())
 		return
 	}
 	sid, answer, err := s.whep.Offer(c.Request.Context(), id, variant, string(body))
@@ -81,7 +88,13 @@ func (s *Server) whepOffer(c *gin.Context) {
 		return
 	}
 	s.iceLinks(c)
-	c.Header("Location", "/api/v1/whep/"+id+"/"+sid)
+	loc := "/api/v1/whep/" + id + "/" + sid
+	if p := principal(c); p.Kind == access.KindNode {
+		// Redirected here with a ticket: the viewer can end the session
+		// only with a grant of this node, as it holds no credential here.
+		loc += "?ticket=" + url.QueryEscape(s.ticket(p, id, 24*time.Hour))
+	}
+	c.Header("Location", loc)
 	c.Header("ETag", `"`+sid+`"`)
 	c.Data(http.StatusCreated, "application/sdp", []byte(answer))
 }
@@ -94,6 +107,10 @@ func (s *Server) whepPatch(c *gin.Context) {
 }
 
 func (s *Server) whepDelete(c *gin.Context) {
+	if _, ok := s.visibleCamera(principal(c), c.Param("id")); !ok {
+		s.hidden(c, "camera "+c.Param("id"))
+		return
+	}
 	if err := s.whep.Delete(c.Param("session")); err != nil {
 		writeError(c, err)
 		return

@@ -50,11 +50,16 @@ func (t tally) rates() (float64, float64, float64) {
 // Figures computes the dashboard for cases created in [from, to), limited
 // to grids when given (a grid subtree, already expanded).
 func (s *Store) Figures(ctx context.Context, from, to time.Time, grids []string) (Figures, error) {
-	f := Figures{From: from, To: to, ByState: map[string]int{}, ByCategory: map[string]int{}, OpenByEscalation: map[int]int{}}
 	want := map[string]bool{}
 	for _, g := range grids {
 		want[g] = true
 	}
+	return s.FiguresOf(ctx, from, to, func(c Case) bool { return len(want) == 0 || want[c.Grid] })
+}
+
+// FiguresOf is Figures over the cases keep accepts.
+func (s *Store) FiguresOf(ctx context.Context, from, to time.Time, keep func(Case) bool) (Figures, error) {
+	f := Figures{From: from, To: to, ByState: map[string]int{}, ByCategory: map[string]int{}, OpenByEscalation: map[int]int{}}
 	first := map[string]int64{}
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT case_id, MIN(at) FROM case_audit
 		WHERE action IN ('register','resolve','reject','mark_duplicate') GROUP BY case_id`))
@@ -83,7 +88,7 @@ func (s *Store) Figures(ctx context.Context, from, to time.Time, grids []string)
 		if err != nil {
 			return f, err
 		}
-		if len(want) > 0 && !want[c.Grid] {
+		if !keep(c) {
 			continue
 		}
 		g := per[c.Grid]

@@ -248,6 +248,39 @@ type Filter struct {
 	Escalation                      int  // -1: any
 	Limit                           int
 	After                           string // id cursor
+	// Within, when set, keeps only cases a principal may see.
+	Within *Within
+}
+
+// Within is a jurisdiction as the store can query it: cases in one of
+// Cells, assigned to one of Assignees, or (Unplaced) filed with no grid.
+type Within struct {
+	Cells     []string
+	Assignees []string
+	Unplaced  bool
+}
+
+func (w *Within) sql() (string, []any) {
+	var parts []string
+	var args []any
+	in := func(col string, vals []string) {
+		if len(vals) == 0 {
+			return
+		}
+		parts = append(parts, col+` IN (?`+strings.Repeat(`, ?`, len(vals)-1)+`)`)
+		for _, v := range vals {
+			args = append(args, v)
+		}
+	}
+	in("grid", w.Cells)
+	in("assignee", w.Assignees)
+	if w.Unplaced {
+		parts = append(parts, `grid = ''`)
+	}
+	if len(parts) == 0 {
+		return ` AND 1 = 0`, nil
+	}
+	return ` AND (` + strings.Join(parts, ` OR `) + `)`, args
 }
 
 // List returns cases by id, filtered.
@@ -266,6 +299,11 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Case, error) {
 	if f.Escalation >= 0 {
 		q += ` AND escalation = ?`
 		args = append(args, f.Escalation)
+	}
+	if f.Within != nil {
+		w, wargs := f.Within.sql()
+		q += w
+		args = append(args, wargs...)
 	}
 	if f.Limit <= 0 {
 		f.Limit = 100

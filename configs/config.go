@@ -117,7 +117,8 @@ type Config struct {
 		Policy        map[string]KindPolicy `yaml:"policy"`
 	} `yaml:"cases"`
 	Auth struct {
-		AdminToken string `yaml:"admin_token"`
+		AdminToken string   `yaml:"admin_token"`
+		SessionTTL Duration `yaml:"session_ttl"`
 	} `yaml:"auth"`
 	Debug struct {
 		PprofAddr string `yaml:"pprof_addr"`
@@ -387,6 +388,9 @@ func (c *Config) Validate() error {
 		if len(c.Cases.WebhookSecret) < 16 {
 			bad("cases.webhook_secret", "must be at least 16 characters when 'cases.webhook_url' is set")
 		}
+	}
+	if d := c.Auth.SessionTTL.D(); d < time.Minute || d > 30*24*time.Hour {
+		bad("auth.session_ttl", "must be between 1m and 720h")
 	}
 	if t := c.Auth.AdminToken; t != "" && len(t) < 16 {
 		bad("auth.admin_token", "must be at least 16 characters")

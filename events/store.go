@@ -365,6 +365,12 @@ var ErrNotFound = errors.New("not found")
 // Incidents lists incidents, newest first; state "" means pending, open
 // and closed (void ones are internal bookkeeping).
 func (s *Store) Incidents(ctx context.Context, cameraID, kind, state string, limit int) ([]Incident, error) {
+	return s.IncidentsOf(ctx, cameraID, kind, state, limit, nil)
+}
+
+// IncidentsOf is Incidents keeping only those keep accepts (nil: all),
+// newest first, scanning until limit are found.
+func (s *Store) IncidentsOf(ctx context.Context, cameraID, kind, state string, limit int, keep func(Incident) bool) ([]Incident, error) {
 	q := `SELECT ` + incidentColumns + ` FROM incidents WHERE state <> 'void'`
 	var args []any
 	if cameraID != "" {
@@ -379,9 +385,27 @@ func (s *Store) Incidents(ctx context.Context, cameraID, kind, state string, lim
 		q += ` AND state = ?`
 		args = append(args, state)
 	}
-	q += ` ORDER BY first_seen DESC LIMIT ?`
-	args = append(args, limit)
-	return sqlstore.Collect(ctx, s.db, s.q(q), args, scanIncident)
+	if keep == nil {
+		q += ` ORDER BY first_seen DESC LIMIT ?`
+		args = append(args, limit)
+		return sqlstore.Collect(ctx, s.db, s.q(q), args, scanIncident)
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(q+` ORDER BY first_seen DESC`), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Incident
+	for rows.Next() && len(out) < limit {
+		in, err := scanIncident(rows)
+		if err != nil {
+			return nil, err
+		}
+		if keep(in) {
+			out = append(out, in)
+		}
+	}
+	return out, rows.Err()
 }
 
 // EventCount counts stored events (for tests and the dashboard).
@@ -409,6 +433,28 @@ func (s *Store) WithoutCase(ctx context.Context, kinds []string) ([]Incident, er
 		args[i] = k
 	}
 	return sqlstore.Collect(ctx, s.db, s.q(q), args, scanIncident)
+}
+
+// CountByKindOf counts the incidents keep accepts, first seen in [from,
+// to), by kind.
+func (s *Store) CountByKindOf(ctx context.Context, from, to time.Time, keep func(Incident) bool) (map[string]int, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+incidentColumns+` FROM incidents WHERE state <> 'void' AND first_seen >= ? AND first_seen < ?`),
+		from.UnixMilli(), to.UnixMilli())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		in, err := scanIncident(rows)
+		if err != nil {
+			return nil, err
+		}
+		if keep(in) {
+			out[in.Kind]++
+		}
+	}
+	return out, rows.Err()
 }
 
 // CountByKind counts incidents first seen in [from, to) by kind.

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -19,6 +20,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"sharpeyes/access"
 	"sharpeyes/api"
 	"sharpeyes/cases"
 	"sharpeyes/configs"
@@ -38,6 +40,8 @@ type Gateway struct {
 	cli     *clientv3.Client
 	store   *registry.Store
 	catalog *registry.Catalog
+	ids     *registry.Identities
+	api     atomic.Pointer[api.Server]
 	members *registry.Membership
 	grids   grid.Live
 	cases   *cases.Store
@@ -92,13 +96,20 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 	}
 	g.store = registry.NewStore(g.cli, cfg.Registry.Prefix, cfg.Registry.DialTimeout.D(), log)
 	g.catalog = registry.NewCatalog()
+	g.ids = registry.NewIdentities()
+	startCtx, startCancel := context.WithTimeout(context.Background(), cfg.Registry.DialTimeout.D()+5*time.Second)
+	clusterKey, err := g.store.ClusterKey(startCtx, func() (string, error) { return access.NewSecret(32) })
+	startCancel()
+	if err != nil {
+		return nil, fmt.Errorf("cluster key: %w", err)
+	}
 	if err := g.openCases(cfg); err != nil {
 		return nil, err
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	g.cancel = cancel
-	fol := &follower{catalog: g.catalog, log: log}
+	fol := &follower{catalog: g.catalog, log: log, nodeAuth: url.UserPassword(api.NodeUser, clusterKey)}
 	g.manager = ingest.NewManager(ingest.ManagerConfig{
 		IdleTimeout: cfg.Ingest.IdleTimeout.D(), Timeout: cfg.Ingest.Timeout.D(),
 		BackoffMin: cfg.Ingest.BackoffMin.D(), BackoffMax: cfg.Ingest.BackoffMax.D(),
@@ -119,7 +130,14 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 	if err != nil {
 		return nil, err
 	}
-	g.rtsp, err = relay.NewRTSPServer(relay.RTSPConfig{Addr: cfg.RTSP.Addr, Logger: log}, g.manager)
+	g.rtsp, err = relay.NewRTSPServer(relay.RTSPConfig{Addr: cfg.RTSP.Addr, Logger: log,
+		Authorize: func(user, pass, addr, camera string) error {
+			srv := g.api.Load()
+			if srv == nil {
+				return fmt.Errorf("%w: starting", api.ErrUnauthorized)
+			}
+			return srv.AuthorizeVideo(user, pass, addr, camera)
+		}}, g.manager)
 	if err != nil {
 		return nil, err
 	}
@@ -155,6 +173,11 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 	g.wg.Add(1)
 	go func() {
 		defer g.wg.Done()
+		g.store.WatchIdentities(ctx, g.ids)
+	}()
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
 		g.store.WatchGrids(ctx, func(set registry.GridSet, cells []grid.Cell) { g.grids.Set(set.Version, cells) })
 	}()
 	fol.emit = g.emit
@@ -165,8 +188,11 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 	}()
 	srv := api.New(api.Config{AdminToken: cfg.Auth.AdminToken, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 		MaxImportBytes: cfg.HTTP.MaxImportBytes, NodeID: self.ID, Web: opt.Web, Logger: log, Sync: fol,
-		Cluster: &cluster{members: g.members, store: g.store}, Pipeline: g.pipe, Places: g},
+		Cluster: &cluster{members: g.members, store: g.store}, Pipeline: g.pipe, Places: g,
+		Identities: g.ids, IdentityStore: g.store, SessionTTL: cfg.Auth.SessionTTL.D(), ClusterKey: []byte(clusterKey),
+		Ready: g.ready},
 		g.store, g.catalog, g.store, &g.grids, g.manager, g.whep)
+	g.api.Store(srv)
 	g.http = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	g.wg.Add(1)
 	go func() {
@@ -206,6 +232,23 @@ func (g *Gateway) Cases() *cases.Store { return g.cases }
 
 // Catalog is the in-memory camera list.
 func (g *Gateway) Catalog() *registry.Catalog { return g.catalog }
+
+// Identities is the in-memory mirror of users, tokens and sessions.
+func (g *Gateway) Identities() *registry.Identities { return g.ids }
+
+// ready tells whether the registry and the SQL store answer.
+func (g *Gateway) ready(ctx context.Context) error {
+	if _, err := g.cli.Get(ctx, g.cfg.Registry.Prefix+"auth/cluster_key"); err != nil {
+		return fmt.Errorf("registry: %w", err)
+	}
+	if g.cases != nil {
+		db, _ := g.cases.DB()
+		if err := db.PingContext(ctx); err != nil {
+			return fmt.Errorf("cases store: %w", err)
+		}
+	}
+	return nil
+}
 
 // Store is the camera registry.
 func (g *Gateway) Store() *registry.Store { return g.store }
@@ -257,9 +300,13 @@ func (g *Gateway) Close() {
 type follower struct {
 	m       *ingest.Manager
 	catalog *registry.Catalog
+	ids     *registry.Identities
+	api     atomic.Pointer[api.Server]
 	members atomic.Pointer[registry.Membership] // set once Join returns
 	emit    func(id string, st ingest.Status)   // the gateway's own events
 	log     *slog.Logger
+	// nodeAuth are the credentials this node shows another node's RTSP re-serve.
+	nodeAuth *url.Userinfo
 
 	mu   sync.Mutex
 	revs map[string]int64 // newest revision applied per camera (deletions too)
@@ -280,9 +327,14 @@ func (f *follower) spec(c registry.Camera) ingest.CameraSpec {
 	if own || o.RTSP == "" {
 		return ingest.CameraSpec{ID: c.ID, Main: c.Streams.Main, Sub: c.Streams.Sub, Transport: c.Transport, OnDemand: c.OnDemand}
 	}
-	relay := ingest.CameraSpec{ID: c.ID, Main: o.RTSP + "/" + c.ID, Transport: "tcp", OnDemand: true}
+	base := o.RTSP
+	if u, err := url.Parse(o.RTSP); err == nil && f.nodeAuth != nil {
+		u.User = f.nodeAuth
+		base = u.String()
+	}
+	relay := ingest.CameraSpec{ID: c.ID, Main: base + "/" + c.ID, Transport: "tcp", OnDemand: true}
 	if c.Streams.Sub != "" {
-		relay.Sub = o.RTSP + "/" + c.ID + "/sub"
+		relay.Sub = base + "/" + c.ID + "/sub"
 	}
 	return relay
 }

@@ -11,7 +11,10 @@ import (
 	"time"
 
 	"github.com/bluenviron/gortsplib/v4"
+	"github.com/bluenviron/gortsplib/v4/pkg/auth"
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
+	"github.com/bluenviron/gortsplib/v4/pkg/headers"
+	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 	"github.com/pion/rtp"
@@ -25,7 +28,10 @@ type RTSPConfig struct {
 	// Linger keeps an unwatched path open this long, so DESCRIBE-then-SETUP
 	// clients and quick reconnects do not restart the camera pull.
 	Linger time.Duration
-	Logger *slog.Logger
+	// Authorize checks a client's credentials (RTSP Basic) for a camera;
+	// nil serves everyone. An error whose text is shown to nobody.
+	Authorize func(user, pass, addr, cameraID string) error
+	Logger    *slog.Logger
 }
 
 // RTSPServer re-serves camera streams: rtsp://host/{camera-id} and
@@ -69,6 +75,9 @@ func NewRTSPServer(cfg RTSPConfig, provider StreamProvider) (*RTSPServer, error)
 	r.server = &gortsplib.Server{
 		Handler:     r,
 		RTSPAddress: cfg.Addr,
+		// Basic only: passwords and tokens are stored hashed, and Digest
+		// needs the secret itself on the server.
+		AuthMethods: []auth.VerifyMethod{auth.VerifyMethodBasic},
 		Listen: func(network, address string) (net.Listener, error) {
 			l, err := net.Listen(network, address)
 			r.listener = l
@@ -279,8 +288,41 @@ func (r *RTSPServer) feed(ctx context.Context, stream *Stream, ss *gortsplib.Ser
 	}
 }
 
+// authorize checks the request's credentials for the path's camera: 401
+// with a Basic challenge without them, 401 and a closed connection with
+// wrong ones (gortsplib's handling of ErrServerAuth).
+func (r *RTSPServer) authorize(conn *gortsplib.ServerConn, req *base.Request, path string) (*base.Response, error) {
+	if r.cfg.Authorize == nil {
+		return nil, nil
+	}
+	id, _ := splitPath(path)
+	var h headers.Authorization
+	user, pass := "", ""
+	if err := h.Unmarshal(req.Header["Authorization"]); err == nil && h.Method == headers.AuthMethodBasic {
+		user, pass = h.Username, h.BasicPass
+	}
+	addr := ""
+	if a, ok := conn.NetConn().RemoteAddr().(*net.TCPAddr); ok {
+		addr = a.IP.String()
+	}
+	if err := r.cfg.Authorize(user, pass, addr, id); err != nil {
+		if user == "" {
+			return &base.Response{StatusCode: base.StatusUnauthorized}, liberrors.ErrServerAuth{}
+		}
+		r.log.Info("rtsp refused", "camera", id, "user", user, "addr", addr, "error", err)
+		if strings.Contains(err.Error(), "not found") {
+			return &base.Response{StatusCode: base.StatusNotFound}, ErrUnknownCamera
+		}
+		return &base.Response{StatusCode: base.StatusUnauthorized}, liberrors.ErrServerAuth{}
+	}
+	return nil, nil
+}
+
 // OnDescribe implements gortsplib.ServerHandlerOnDescribe.
 func (r *RTSPServer) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
+	if resp, err := r.authorize(ctx.Conn, ctx.Request, ctx.Path); resp != nil {
+		return resp, nil, err
+	}
 	p, resp, err := r.path(ctx.Path)
 	if err != nil {
 		r.log.Info("describe refused", "path", ctx.Path, "error", err)
@@ -291,6 +333,9 @@ func (r *RTSPServer) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*bas
 
 // OnSetup implements gortsplib.ServerHandlerOnSetup.
 func (r *RTSPServer) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response, *gortsplib.ServerStream, error) {
+	if resp, err := r.authorize(ctx.Conn, ctx.Request, ctx.Path); resp != nil {
+		return resp, nil, err
+	}
 	p, resp, err := r.path(ctx.Path)
 	if err != nil {
 		return resp, nil, err

@@ -1,0 +1,66 @@
+package api
+
+import (
+	"sharpeyes/access"
+	"sharpeyes/cases"
+	"sharpeyes/events"
+	"sharpeyes/grid"
+	"sharpeyes/registry"
+)
+
+// What a principal may see. A camera, event or incident lies inside a
+// jurisdiction when one of its cells does; a case when its cell does or it
+// is assigned to the principal (or their department). Cases filed with no
+// place are the command centre's until it places them.
+
+func (s *Server) seesCamera(p *access.Principal, ix *grid.Index, cam registry.Camera) bool {
+	if p.Where.All {
+		return true
+	}
+	cells := locate(ix, cam)
+	return p.Where.HasAny(append([]string{cells.Base}, cells.Special...)...)
+}
+
+// visibleCamera reads a camera the principal may see; others are not found.
+func (s *Server) visibleCamera(p *access.Principal, id string) (registry.Camera, bool) {
+	cam, ok := s.catalog.Get(id)
+	if !ok || !s.seesCamera(p, s.grids.Index(), cam) {
+		return registry.Camera{}, false
+	}
+	return cam, true
+}
+
+func seesCase(p *access.Principal, cs cases.Case) bool {
+	w := p.Where
+	return w.All || w.HasCell(cs.Grid) || w.HandlesAssignee(cs.Assignee) || (cs.Grid == "" && p.Role == access.Dispatcher)
+}
+
+// caseWithin is the store's form of seesCase (nil: everything).
+func caseWithin(p *access.Principal) *cases.Within {
+	if p.Where.All {
+		return nil
+	}
+	w := &cases.Within{Cells: p.Where.CellList(), Unplaced: p.Role == access.Dispatcher}
+	for a := range p.Where.Assignees {
+		w.Assignees = append(w.Assignees, a)
+	}
+	return w
+}
+
+func seesIncident(p *access.Principal, in events.Incident) bool {
+	return p.Where.HasAny(in.Grids...)
+}
+
+// seesGrid tells whether a cell is in the jurisdiction or above it (the
+// tree down to one's own cells is shown, nothing beside them).
+func seesGrid(p *access.Principal, ix *grid.Index, code string) bool {
+	if p.Where.All || p.Where.HasCell(code) {
+		return true
+	}
+	for c := range p.Where.Cells {
+		if ix.Within(c, code) {
+			return true
+		}
+	}
+	return false
+}
