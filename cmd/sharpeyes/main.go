@@ -40,6 +40,8 @@ commands:
           replace the grid cells with a GeoJSON FeatureCollection (all or nothing)
   cameras import [--server URL] [--token TOKEN] [--upsert] FILE.csv|FILE.json
           add cameras in bulk (all or nothing, bad rows named)
+  users add|list|disable|enable [--server URL] [--token TOKEN] ...
+          manage who may sign in (see 'sharpeyes users')
 `
 
 func main() {
@@ -57,6 +59,8 @@ func main() {
 		err = gridsCmd(os.Args[2:])
 	case "cameras":
 		err = camerasCmd(os.Args[2:])
+	case "users":
+		err = usersCmd(os.Args[2:])
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return
@@ -124,8 +128,15 @@ func serve(args []string, demo bool) error {
 		return err
 	}
 	defer g.Close()
+	var logins []demoUser
 	if demo {
-		cells, err := registerDemo(ctx, g.Store(), fleet)
+		cells, cams, err := registerDemo(ctx, g.Store(), fleet)
+		if err != nil {
+			return err
+		}
+		if logins, err = demoUsers(cells, cams); err == nil {
+			err = createDemoUsers(ctx, g.Store(), logins)
+		}
 		if err != nil {
 			return err
 		}
@@ -135,7 +146,8 @@ func serve(args []string, demo bool) error {
 	fmt.Printf("RTSP re-serve:        rtsp://%s/<camera-id>\n", displayAddr(g.RTSPAddr()))
 	if demo {
 		fmt.Printf("admin token:          %s\n", cfg.Auth.AdminToken)
-		fmt.Printf("try:                  curl %s/api/v1/cameras\n", browseURL(g.HTTPAddr()))
+		fmt.Printf("try:                  curl -H 'Authorization: Bearer %s' %s/api/v1/cameras\n", cfg.Auth.AdminToken, browseURL(g.HTTPAddr()))
+		printDemoUsers(os.Stdout, logins)
 	}
 	fmt.Println("press Ctrl-C to stop")
 	<-ctx.Done()
@@ -171,18 +183,19 @@ func demoEnv(env []string) ([]string, func(), error) {
 	return env, cleanup, nil
 }
 
-func registerDemo(ctx context.Context, store *registry.Store, fleet *camsim.Fleet) ([]grid.Cell, error) {
+func registerDemo(ctx context.Context, store *registry.Store, fleet *camsim.Fleet) ([]grid.Cell, []registry.Camera, error) {
 	cells, probs := grid.Parse(configs.DemoGrids)
 	if len(probs) > 0 {
-		return nil, fmt.Errorf("demo grids: %s", probs[0].Msg)
+		return nil, nil, fmt.Errorf("demo grids: %s", probs[0].Msg)
 	}
 	if _, err := store.ImportGrids(ctx, cells); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cams, err := configs.DemoCameras()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	var made []registry.Camera
 	for i, dc := range cams {
 		if i >= fleet.Cameras() {
 			break
@@ -193,13 +206,14 @@ func registerDemo(ctx context.Context, store *registry.Store, fleet *camsim.Flee
 		if _, err := store.CreateCamera(ctx, cam); errors.Is(err, registry.ErrExists) {
 			_, err = store.UpdateCamera(ctx, cam.ID, func(c *registry.Camera) error { *c = cam; return nil })
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		} else if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
+		made = append(made, cam)
 	}
-	return cells, nil
+	return cells, made, nil
 }
 
 // seedHistory gives the demo the reference street's case history: 2,946
