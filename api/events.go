@@ -365,17 +365,17 @@ func (s *Server) caseAudit(c *gin.Context) {
 
 // manualCase is a case filed by the 12345 hotline or a grid worker.
 type manualCase struct {
-	Source      string       `json:"source"`
-	Category    string       `json:"category"`
-	Title       string       `json:"title"`
-	Description string       `json:"description"`
-	Grid        string       `json:"grid"`
-	CameraID    string       `json:"camera_id"`
-	Lat         *float64     `json:"lat"`
-	Lon         *float64     `json:"lon"`
-	Priority    int          `json:"priority"`
-	LimitDays   int          `json:"limit_days"`
-	Reporter    string       `json:"reporter"`
+	Source      string   `json:"source"`
+	Category    string   `json:"category"`
+	Title       string   `json:"title"`
+	Description string   `json:"description"`
+	Grid        string   `json:"grid"`
+	CameraID    string   `json:"camera_id"`
+	Lat         *float64 `json:"lat"`
+	Lon         *float64 `json:"lon"`
+	Priority    int      `json:"priority"`
+	LimitDays   int      `json:"limit_days"`
+	Reporter    string   `json:"reporter"`
 }
 
 func (s *Server) createCase(c *gin.Context) {

@@ -1,7 +1,7 @@
 package api
 
 import (
-		"encoding/xml"
+	"encoding/xml"
 	"fmt"
 	"net/http"
 	"sort"

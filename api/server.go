@@ -4,7 +4,7 @@ package api
 
 import (
 	"context"
-		"fmt"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"net/http"

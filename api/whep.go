@@ -7,13 +7,12 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"time"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"sharpeyes/access"
-
 )
 
 // cors lets browser players on other origins use WHEP.

@@ -50,7 +50,9 @@ func demoUsers(cells []grid.Cell, cams []registry.Camera) ([]demoUser, error) {
 			withCams = append(withCams, code)
 		}
 	}
-	sort.Slice(withCams, func(i, j int) bool { return count[withCams[i]] > count[withCams[j]] || count[withCams[i]] == count[withCams[j]] && withCams[i] < withCams[j] })
+	sort.Slice(withCams, func(i, j int) bool {
+		return count[withCams[i]] > count[withCams[j]] || count[withCams[i]] == count[withCams[j]] && withCams[i] < withCams[j]
+	})
 	if street == "" || len(withCams) < 2 {
 		return nil, errors.New("demo: the grids need a street and two cells with cameras and roles")
 	}
