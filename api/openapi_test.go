@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -38,6 +39,22 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 		registered[method+" "+path] = true
 		if _, ok := doc.Paths[path][method]; !ok {
 			t.Errorf("route %s %s is not in openapi.yaml", r.Method, path)
+		}
+	}
+	// Each operation documents who may call it, as the router enforces.
+	for _, pol := range s.Policies() {
+		path, ok := strings.CutPrefix(pol.Path, "/api/v1")
+		if !ok {
+			continue
+		}
+		path = param.ReplaceAllString(path, "{$1}")
+		op, _ := doc.Paths[path][strings.ToLower(pol.Method)].(map[string]any)
+		var want []string
+		for _, sc := range pol.Scopes {
+			want = append(want, string(sc))
+		}
+		if got := fmt.Sprint(op["x-scopes"]); got != fmt.Sprint(want) {
+			t.Errorf("%s %s: openapi.yaml x-scopes %s, router needs %s", pol.Method, path, got, want)
 		}
 	}
 	for path, ops := range doc.Paths {

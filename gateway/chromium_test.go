@@ -41,8 +41,9 @@ func TestChromiumPlaysCameraFromWebPage(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	pw := addUser(t, api, "wall-1", "admin", nil, "")
 	cmd := exec.CommandContext(ctx, "node", script, api.base+"/?layout=1")
-	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
+	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium, "SE_USER=wall-1", "SE_PASS="+pw)
 	out, err := cmd.Output()
 	if err != nil {
 		var stderr []byte
@@ -77,7 +78,9 @@ func TestChromiumShowsIncidentsLive(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	pw := addUser(t, api, "centre-1", "admin", nil, "")
 	cmd := exec.CommandContext(ctx, "node", script, api.base+"/", "fire_smoke")
+	cmd.Env = append(os.Environ(), "SE_USER=centre-1", "SE_PASS="+pw)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -194,7 +194,7 @@ func TestClusterProcessesSurviveKillAndEtcdOutage(t *testing.T) {
 		}
 	}
 	watchFrames := func(addr, cam string) (*whepclient.Client, *atomic.Int64) {
-		sig, _ := whepclient.HTTPSignal(http.DefaultClient, "http://"+addr+"/api/v1/whep/"+cam)
+		sig, _ := whepclient.HTTPSignal(authed, "http://"+addr+"/api/v1/whep/"+cam)
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
 		c, err := whepclient.Dial(ctx, sig, whepclient.Options{})
@@ -246,7 +246,7 @@ func TestClusterProcessesSurviveKillAndEtcdOutage(t *testing.T) {
 		}
 		last = now
 	}
-	if code, _ := api.do("GET", "/api/v1/cameras/"+stay, "", nil, false); code != 200 {
+	if code, _ := api.do("GET", "/api/v1/cameras/"+stay, "", nil, true); code != 200 {
 		t.Fatalf("read during the outage: %d", code)
 	}
 	surv := apiClient{t, "http://" + nodes[survivor].http}
@@ -263,7 +263,7 @@ func TestClusterProcessesSurviveKillAndEtcdOutage(t *testing.T) {
 	})
 	for _, n := range nodes {
 		eventually(t, 10*time.Second, "the new camera on "+n.id, func() bool {
-			code, _ := apiClient{t, "http://" + n.http}.do("GET", "/api/v1/cameras/late", "", nil, false)
+			code, _ := apiClient{t, "http://" + n.http}.do("GET", "/api/v1/cameras/late", "", nil, true)
 			return code == 200
 		})
 	}

@@ -82,7 +82,13 @@ func TestClusterOwnershipRedirectRelayAndFailover(t *testing.T) {
 			}
 		}
 	}
-	sig, _ := whepclient.HTTPSignal(http.DefaultClient, "http://"+nodes[other].HTTPAddr()+"/api/v1/whep/"+cam)
+	// Like a browser across origins, the redirected request carries no
+	// credential of its own: the owner must accept the redirect's ticket.
+	crossOrigin := &http.Client{Transport: bearerFirst{token}, CheckRedirect: func(r *http.Request, _ []*http.Request) error {
+		r.Header.Del("Authorization")
+		return nil
+	}}
+	sig, _ := whepclient.HTTPSignal(crossOrigin, "http://"+nodes[other].HTTPAddr()+"/api/v1/whep/"+cam)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	v, err := whepclient.Dial(ctx, sig, whepclient.Options{})
@@ -98,7 +104,7 @@ func TestClusterOwnershipRedirectRelayAndFailover(t *testing.T) {
 		t.Fatal("no video after the redirect")
 	}
 	v.Close()
-	resp, _ := http.Post("http://"+nodes[other].HTTPAddr()+"/api/v1/whep/"+cam, "application/sdp", strings.NewReader("v=0"))
+	resp, _ := authed.Post("http://"+nodes[other].HTTPAddr()+"/api/v1/whep/"+cam, "application/sdp", strings.NewReader("v=0"))
 	if resp != nil {
 		resp.Body.Close()
 	}
@@ -106,7 +112,7 @@ func TestClusterOwnershipRedirectRelayAndFailover(t *testing.T) {
 	pctx, pcancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer pcancel()
 	out, err := exec.CommandContext(pctx, "ffprobe", "-v", "error", "-rtsp_transport", "tcp", "-show_entries", "stream=codec_name",
-		"-of", "csv=p=0", "rtsp://"+nodes[other].RTSPAddr()+"/"+cam).CombinedOutput()
+		"-of", "csv=p=0", "rtsp://any:"+token+"@"+nodes[other].RTSPAddr()+"/"+cam).CombinedOutput()
 	if err != nil || strings.TrimSpace(string(out)) != "h264" {
 		t.Fatalf("ffprobe of %s at non-owner %s: %v %s", cam, other, err, out)
 	}
@@ -156,4 +162,15 @@ func TestClusterOwnershipRedirectRelayAndFailover(t *testing.T) {
 	for i := 1; i <= 6; i++ {
 		eventually(t, 10*time.Second, "one pull per camera", func() bool { return fleet.Sessions(i) == 1 })
 	}
+}
+
+// bearerFirst adds the admin token to requests without a redirect ticket.
+type bearerFirst struct{ tok string }
+
+func (b bearerFirst) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Query().Get("ticket") == "" {
+		r = r.Clone(r.Context())
+		r.Header.Set("Authorization", "Bearer "+b.tok)
+	}
+	return http.DefaultTransport.RoundTrip(r)
 }

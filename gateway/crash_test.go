@@ -142,7 +142,7 @@ func TestKill9DuringEventLoadLosesNothing(t *testing.T) {
 			continue
 		}
 		seen[a.caseID] = true
-		if code, _ := api.do("GET", "/api/v1/cases/"+a.caseID, "", nil, false); code != 200 {
+		if code, _ := api.do("GET", "/api/v1/cases/"+a.caseID, "", nil, true); code != 200 {
 			t.Fatalf("case %s opened by an acknowledged event is gone (%d)", a.caseID, code)
 		}
 	}

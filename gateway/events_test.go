@@ -14,10 +14,22 @@ import (
 func TestEventsIncidentsAndCasesThroughAPI(t *testing.T) {
 	g := startGateway(t)
 	api := apiClient{t, "http://" + g.HTTPAddr()}
+	if code, raw := api.do("POST", "/api/v1/grids/import", "application/geo+json", configs.DemoGrids, true); code != 200 {
+		t.Fatalf("grids: %d %s", code, raw)
+	}
 	if code, r := api.json("POST", "/api/v1/cameras", map[string]any{"id": "cam1", "name": "瘦西湖路东口",
 		"streams": map[string]string{"main": "rtsp://10.1.2.3/a"}, "location": map[string]float64{"lat": 32.4105, "lon": 119.4188}}); code != 201 {
 		t.Fatalf("camera: %d %v", code, r)
 	}
+	// The people of the camera's cell act under their own names.
+	_, cam := api.json("GET", "/api/v1/cameras/cam1", nil)
+	cell, _ := g.Grids().Get(cam["cells"].(map[string]any)["base"].(string))
+	if cell.Roles.GridWorker == "" || cell.Roles.Chief == "" {
+		t.Fatalf("cell %s names no grid worker and chief", cell.Code)
+	}
+	centre := signIn(t, api.base, "centre-1", addUser(t, api, "centre-1", "dispatcher", []string{cell.Parent}, ""))
+	worker := signIn(t, api.base, cell.Roles.GridWorker, addUser(t, api, cell.Roles.GridWorker, "grid_worker", nil, ""))
+	chief := signIn(t, api.base, cell.Roles.Chief, addUser(t, api, cell.Roles.Chief, "grid_worker", nil, ""))
 	now := time.Now().UTC().Format(time.RFC3339)
 	post := func(body string) (int, map[string]any) {
 		code, raw := api.do("POST", "/api/v1/events", "application/json", []byte(body), true)
@@ -55,25 +67,50 @@ func TestEventsIncidentsAndCasesThroughAPI(t *testing.T) {
 	}
 
 	// The case through 即办 → 评办, with its audit trail.
+	actAs := func(who *person, action, body string) (int, map[string]any) {
+		code, raw := who.do("POST", "/api/v1/cases/"+caseID+"/"+action, "application/json", []byte(body))
+		var out map[string]any
+		_ = json.Unmarshal(raw, &out)
+		return code, out
+	}
 	act := func(action, body string) (int, map[string]any) {
 		code, raw := api.do("POST", "/api/v1/cases/"+caseID+"/"+action, "application/json", []byte(body), true)
 		var out map[string]any
 		_ = json.Unmarshal(raw, &out)
 		return code, out
 	}
-	for _, st := range []struct{ action, body, state string }{
-		{"register", `{"note":"登记","actor":{"id":"centre-1","role":"dispatcher"}}`, "registered"},
-		{"resolve", `{"note":"现场已处置","actor":{"id":"worker-7","role":"grid_worker"}}`, "verifying"},
-		{"verify", `{"actor":{"id":"centre-1","role":"dispatcher"}}`, "closed"},
-		{"evaluate", `{"rating":5,"actor":{"id":"chief-1","role":"grid_chief"}}`, "evaluated"},
+	// A body cannot name who acts.
+	if code, c := actAs(worker, "register", `{"note":"x","actor":{"id":"centre-1","role":"dispatcher"}}`); code != 400 || c["field"] != "actor" {
+		t.Fatalf("actor in the body: %d %v", code, c)
+	}
+	// The state machine checks the real role: a grid worker cannot register.
+	if code, c := actAs(worker, "register", `{"note":"登记"}`); code != 403 {
+		t.Fatalf("grid worker registering: %d %v", code, c)
+	}
+	for _, st := range []struct {
+		who                  *person
+		action, body, state string
+	}{
+		{centre, "register", `{"note":"登记"}`, "registered"},
+		{worker, "resolve", `{"note":"现场已处置"}`, "verifying"},
+		{centre, "verify", `{}`, "closed"},
+		{chief, "evaluate", `{"rating":5}`, "evaluated"},
 	} {
-		if code, c := act(st.action, st.body); code != 200 || c["state"] != st.state {
-			t.Fatalf("%s: %d %v", st.action, code, c)
+		if code, c := actAs(st.who, st.action, st.body); code != 200 || c["state"] != st.state {
+			t.Fatalf("%s by %s: %d %v", st.action, st.who.name, code, c)
 		}
 	}
 	_, audit := api.json("GET", "/api/v1/cases/"+caseID+"/audit", nil)
-	if n := len(audit["items"].([]any)); n != 5 {
-		t.Fatalf("%d audit rows, want 5", n)
+	rows := audit["items"].([]any)
+	if len(rows) != 5 {
+		t.Fatalf("%d audit rows, want 5", len(rows))
+	}
+	for i, want := range []struct{ actor, role string }{{"gateway", "system"}, {"centre-1", "dispatcher"}, {worker.name, "grid_worker"},
+		{"centre-1", "dispatcher"}, {chief.name, "grid_chief"}} {
+		r := rows[i].(map[string]any)
+		if i > 0 && (r["actor"] != want.actor || r["role"] != want.role) {
+			t.Errorf("audit row %d: %v by %v, want %s as %s", i, r["actor"], r["role"], want.actor, want.role)
+		}
 	}
 
 	// Bad input: a clear error each, nothing half-written.
@@ -105,7 +142,7 @@ func TestEventsIncidentsAndCasesThroughAPI(t *testing.T) {
 	if n := len(crowd["items"].([]any)); n != 0 {
 		t.Fatalf("refused batches left %d crowd incidents", n)
 	}
-	if code, raw := act("accept", `{"actor":{"id":"x","role":"department"}}`); code != 409 || !strings.Contains(fmt.Sprint(raw), "evaluated") {
+	if code, raw := act("accept", `{}`); code != 409 || !strings.Contains(fmt.Sprint(raw), "evaluated") {
 		t.Errorf("invalid transition: %d %v", code, raw)
 	}
 	if code, _ := act("reopen", `{}`); code != 400 {

@@ -24,6 +24,18 @@ import (
 
 const token = "test-admin-token-0123456789"
 
+// bearer adds the admin token to every request, redirects included.
+type bearer struct{ tok string }
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.tok)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// authed is an HTTP client acting as the break-glass admin.
+var authed = &http.Client{Transport: bearer{token}}
+
 func startGateway(t *testing.T, extraEnv ...string) *Gateway {
 	t.Helper()
 	cfg, err := configs.Load("", append([]string{
@@ -97,6 +109,17 @@ func (a apiClient) json(method, path string, v any) (int, map[string]any) {
 	return code, out
 }
 
+// issueToken makes an API token with scopes as the admin and returns it.
+func issueToken(t *testing.T, a apiClient, name string, scopes ...string) string {
+	t.Helper()
+	code, out := a.json("POST", "/api/v1/tokens", map[string]any{"name": name, "scopes": scopes})
+	tok, _ := out["token"].(string)
+	if code != http.StatusCreated || tok == "" {
+		t.Fatalf("issue token %s: %d %v", name, code, out)
+	}
+	return tok
+}
+
 func (a apiClient) state(id string) string {
 	_, st := a.json("GET", "/api/v1/cameras/"+id+"/status", nil)
 	s, _ := st["state"].(string)
@@ -122,14 +145,14 @@ type viewer struct {
 }
 
 func watch(t *testing.T, base, camera, stream string) (*viewer, error) {
-	sig, loc := whepclient.HTTPSignal(http.DefaultClient, base+"/api/v1/whep/"+camera+"?stream="+stream)
+	sig, loc := whepclient.HTTPSignal(authed, base+"/api/v1/whep/"+camera+"?stream="+stream)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	c, err := whepclient.Dial(ctx, sig, whepclient.Options{})
 	if err != nil {
 		return nil, err
 	}
-	c.OnClose(func() { _ = whepclient.Delete(http.DefaultClient, loc()) })
+	c.OnClose(func() { _ = whepclient.Delete(authed, loc()) })
 	v := &viewer{c: c, first: make(chan whepclient.Frame, 1)}
 	go func() {
 		for f := range c.Frames() {
@@ -217,7 +240,7 @@ func TestLiveVideoEndToEnd(t *testing.T) {
 	}
 
 	// Metrics name the camera.
-	_, m := api.do("GET", "/metrics", "", nil, false)
+	_, m := api.do("GET", "/metrics", "", nil, true)
 	if !strings.Contains(string(m), `sharpeyes_camera_fps{camera="32100200001320000001",stream="main"}`) ||
 		!strings.Contains(string(m), "sharpeyes_webrtc_sessions 1") {
 		t.Fatalf("metrics lack the camera or the session:\n%s", m)
@@ -357,13 +380,13 @@ func TestBadInputGetsClearErrorsWhileOthersKeepWatching(t *testing.T) {
 		{"no token", 401, func() (int, string) {
 			c, b := api.do("POST", "/api/v1/cameras", "application/json", []byte(`{}`), false)
 			return c, string(b)
-		}, "token"},
+		}, "not authenticated"},
 		{"bad limit", 400, func() (int, string) {
-			c, b := api.do("GET", "/api/v1/cameras?limit=0", "", nil, false)
+			c, b := api.do("GET", "/api/v1/cameras?limit=0", "", nil, true)
 			return c, string(b)
 		}, `"field":"limit"`},
 		{"unknown camera GET", 404, func() (int, string) {
-			c, b := api.do("GET", "/api/v1/cameras/nope", "", nil, false)
+			c, b := api.do("GET", "/api/v1/cameras/nope", "", nil, true)
 			return c, string(b)
 		}, "not found"},
 	}
@@ -374,7 +397,7 @@ func TestBadInputGetsClearErrorsWhileOthersKeepWatching(t *testing.T) {
 		}
 	}
 	// VP8-only offer: 406 with a message.
-	sig, _ := whepclient.HTTPSignal(http.DefaultClient, api.base+"/api/v1/whep/good")
+	sig, _ := whepclient.HTTPSignal(authed, api.base+"/api/v1/whep/good")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, err = whepclient.Dial(ctx, sig, whepclient.Options{Codecs: []string{"VP8"}})
@@ -417,7 +440,7 @@ func TestCodecsAudioAndICETCP(t *testing.T) {
 	}
 
 	// G.711 audio is relayed as is next to the video.
-	sig, _ := whepclient.HTTPSignal(http.DefaultClient, api.base+"/api/v1/whep/talk")
+	sig, _ := whepclient.HTTPSignal(authed, api.base+"/api/v1/whep/talk")
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	c, err := whepclient.Dial(ctx, sig, whepclient.Options{Audio: true})
@@ -439,7 +462,7 @@ func TestCodecsAudioAndICETCP(t *testing.T) {
 	}
 
 	// A viewer that can only use TCP gets video through ICE-TCP.
-	sig2, _ := whepclient.HTTPSignal(http.DefaultClient, api.base+"/api/v1/whep/talk")
+	sig2, _ := whepclient.HTTPSignal(authed, api.base+"/api/v1/whep/talk")
 	tc, err := whepclient.Dial(ctx, sig2, whepclient.Options{TCP: true})
 	if err != nil {
 		t.Fatal(err)
@@ -478,10 +501,10 @@ func TestHealthzAndICEServerLinks(t *testing.T) {
 	if resp.Header.Get("Access-Control-Allow-Origin") != "*" || !strings.Contains(resp.Header.Get("Access-Control-Expose-Headers"), "Location") {
 		t.Fatalf("CORS headers missing: %v", resp.Header)
 	}
-	if code, _ := api.do("PATCH", "/api/v1/whep/any/session", "application/trickle-ice-sdpfrag", []byte("a=x"), false); code != 405 {
+	if code, _ := api.do("PATCH", "/api/v1/whep/any/session", "application/trickle-ice-sdpfrag", []byte("a=x"), true); code != 405 {
 		t.Fatalf("PATCH: %d, want 405", code)
 	}
-	if code, _ := api.do("DELETE", "/api/v1/whep/any/nosuchsession", "", nil, false); code != 404 {
+	if code, _ := api.do("DELETE", "/api/v1/whep/any/nosuchsession", "", nil, true); code != 404 {
 		t.Fatalf("DELETE unknown session: %d, want 404", code)
 	}
 }

@@ -12,9 +12,16 @@ import (
 
 func TestOpen311GeoReportV2(t *testing.T) {
 	g := startGateway(t)
+	api := apiClient{t, "http://" + g.HTTPAddr()}
+	// The 12345 hotline gets its own token, with open311 alone.
+	hotline := issueToken(t, api, "12345 hotline", "open311")
 	base := "http://" + g.HTTPAddr() + "/open311/v2"
 	get := func(path string) (int, []byte) {
-		resp, err := http.Get(base + path)
+		sep := "?"
+		if strings.Contains(path, "?") {
+			sep = "&"
+		}
+		resp, err := http.Get(base + path + sep + "api_key=" + url.QueryEscape(hotline))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -45,7 +52,7 @@ func TestOpen311GeoReportV2(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, b
 	}
-	code, body = file(url.Values{"api_key": {token}, "service_code": {"environment"}, "lat": {"32.4105"}, "long": {"119.4188"},
+	code, body = file(url.Values{"api_key": {hotline}, "service_code": {"environment"}, "lat": {"32.4105"}, "long": {"119.4188"},
 		"description": {"瘦西湖路东口路灯不亮"}, "phone": {"12345"}})
 	var created []map[string]any
 	if code != 200 || json.Unmarshal(body, &created) != nil || len(created) != 1 || created[0]["service_request_id"] == "" {
@@ -65,16 +72,48 @@ func TestOpen311GeoReportV2(t *testing.T) {
 	if code, _ = get("/requests.json?status=closed"); code != 200 {
 		t.Fatalf("closed list: %d", code)
 	}
-	if code, body = file(url.Values{"api_key": {"wrong"}, "service_code": {"environment"}, "lat": {"32.41"}, "long": {"119.42"}}); code != 403 {
+	if code, body = file(url.Values{"api_key": {"wrong"}, "service_code": {"environment"}, "lat": {"32.41"}, "long": {"119.42"}}); code != 401 || !strings.Contains(string(body), "description") {
 		t.Fatalf("wrong api_key: %d %s", code, body)
 	}
-	if code, body = file(url.Values{"api_key": {token}, "service_code": {"ufo"}, "lat": {"32.41"}, "long": {"119.42"}}); code != 400 || !strings.Contains(string(body), "description") {
+	if code, body = file(url.Values{"api_key": {hotline}, "service_code": {"ufo"}, "lat": {"32.41"}, "long": {"119.42"}}); code != 400 || !strings.Contains(string(body), "description") {
 		t.Fatalf("unknown service: %d %s", code, body)
 	}
-	if code, _ = file(url.Values{"api_key": {token}, "service_code": {"environment"}}); code != 400 {
+	if code, _ = file(url.Values{"api_key": {hotline}, "service_code": {"environment"}}); code != 400 {
 		t.Fatalf("no location: %d", code)
 	}
 	if code, _ = get("/requests/nope.json"); code != 404 {
 		t.Fatalf("unknown request: %d", code)
+	}
+	// The case is recorded under the hotline's token, not a name it gave.
+	_, audit := api.json("GET", "/api/v1/cases/"+id+"/audit", nil)
+	if rows, _ := audit["items"].([]any); len(rows) == 0 || !strings.Contains(rows[0].(map[string]any)["actor"].(string), "token") {
+		t.Fatalf("audit of the hotline case: %v", audit)
+	}
+	// Without a key Open311 answers 401; the hotline's token reads no cameras and watches nothing.
+	resp, err := http.Get(base + "/services.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Fatalf("services.json without api_key: %d", resp.StatusCode)
+	}
+	for _, path := range []string{"/api/v1/cameras", "/api/v1/cases", "/api/v1/stream"} {
+		req, _ := http.NewRequest("GET", api.base+path, nil)
+		req.Header.Set("Authorization", "Bearer "+hotline)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 403 {
+			t.Fatalf("hotline token on %s: %d, want 403", path, resp.StatusCode)
+		}
+	}
+	req, _ := http.NewRequest("POST", api.base+"/api/v1/whep/any", strings.NewReader("v=0"))
+	req.Header.Set("Authorization", "Bearer "+hotline)
+	req.Header.Set("Content-Type", "application/sdp")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 403 {
+		t.Fatalf("hotline token on WHEP: %v %v", resp, err)
 	}
 }

@@ -38,7 +38,7 @@ func TestStreamAndWebhookCarryIncidentsAndCases(t *testing.T) {
 		if lastID != "" {
 			req.Header.Set("Last-Event-ID", lastID)
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := authed.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -18,6 +18,11 @@ let code = 0;
 try {
   const page = ctx.pages()[0] || await ctx.newPage();
   await page.goto(url, { waitUntil: 'load' });
+  if (process.env.SE_USER) { // sign in through the page; it reloads as the user
+    await page.fill('#username', process.env.SE_USER);
+    await page.fill('#password', process.env.SE_PASS || '');
+    await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('#loginbtn')]);
+  }
   await page.click('button[data-view=cases]');
   await page.waitForSelector('#rates .rate');
   await page.waitForTimeout(1000); // the event stream is open

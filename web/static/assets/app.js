@@ -6,17 +6,23 @@ const I18N = {
         online: '在线', offline: '离线', connecting: '连接中', idle: '按需', empty: '点击左侧摄像机播放',
         loading: '正在连接…', failed: '无法播放', retry: '秒后重试', summary: (on, all) => `在线 ${on} / 共 ${all}`,
         grids: '网格', all: '全部', wall: '视频墙', casesTab: '事件与工单', incidents: '事件', openCases: '在办工单',
-        response: '响应率', resolution: '办结率', satisfaction: '满意率', cases30: '近30天工单', level: '督办' },
+        response: '响应率', resolution: '办结率', satisfaction: '满意率', cases30: '近30天工单', level: '督办',
+        username: '用户名', password: '密码', signin: '登录', logout: '退出', badLogin: '用户名或密码错误',
+        tooMany: (s) => `登录失败次数过多，请 ${s} 秒后再试`, loginFailed: '登录失败', noCameras: '您的辖区内没有摄像机',
+        roles: { admin: '管理员', dispatcher: '指挥中心', grid_worker: '网格员', department: '职能部门', viewer: '只看视频' } },
   en: { title: 'Sharp Eyes · Video Gateway', filter: 'Search cameras', close: 'Close', lang: '中文',
         online: 'online', offline: 'offline', connecting: 'connecting', idle: 'on demand', empty: 'Pick a camera on the left',
         loading: 'Connecting…', failed: 'Cannot play', retry: 's to retry', summary: (on, all) => `${on} of ${all} online`,
         grids: 'Grids', all: 'All', wall: 'Live wall', casesTab: 'Incidents & cases', incidents: 'Incidents', openCases: 'Open cases',
-        response: 'Response', resolution: 'Resolution', satisfaction: 'Satisfaction', cases30: 'Cases, 30 days', level: 'Escalation' },
+        response: 'Response', resolution: 'Resolution', satisfaction: 'Satisfaction', cases30: 'Cases, 30 days', level: 'Escalation',
+        username: 'Username', password: 'Password', signin: 'Sign in', logout: 'Sign out', badLogin: 'Wrong username or password',
+        tooMany: (s) => `Too many failed sign-ins; try again in ${s} s`, loginFailed: 'Sign-in failed', noCameras: 'No cameras in your jurisdiction',
+        roles: { admin: 'admin', dispatcher: 'command centre', grid_worker: 'grid worker', department: 'department', viewer: 'viewer' } },
 };
 let lang = localStorage.getItem('lang') || 'zh';
 const t = (k) => I18N[lang][k];
 
-const state = { cameras: [], status: {}, layout: 4, tiles: [], selected: 0, cells: {}, grid: '' };
+const state = { cameras: [], status: {}, layout: 4, tiles: [], selected: 0, cells: {}, grid: '', me: null, csrf: '' };
 window.__sharpeyes = state; // for tests and debugging
 
 function applyLang() {
@@ -24,16 +30,63 @@ function applyLang() {
   document.querySelectorAll('[data-i18n]').forEach(e => { e.textContent = t(e.dataset.i18n); });
   document.querySelectorAll('[data-i18n-placeholder]').forEach(e => { e.placeholder = t(e.dataset.i18nPlaceholder); });
   document.getElementById('lang').textContent = t('lang');
+  document.getElementById('lang2').textContent = t('lang');
   document.title = t('title');
+  renderWho();
   renderList(); renderSummary();
   state.tiles.forEach(tile => tile.cam || setMsg(tile, t('empty')));
   if (!document.getElementById('casesView').classList.contains('hidden')) loadCasesView();
 }
 
-async function api(path) {
-  const r = await fetch(path);
+// Every request is the signed-in user's (session cookie); writes echo the
+// CSRF token given at sign-in. A 401 means the session ended: sign in again.
+async function api(path, opts = {}) {
+  const r = await fetch(path, withCSRF(opts));
+  if (r.status === 401) { showLogin(); throw new Error('401'); }
   if (!r.ok) throw new Error(`${r.status}`);
-  return r.json();
+  return r.status === 204 ? null : r.json();
+}
+
+function withCSRF(opts) {
+  const method = (opts.method || 'GET').toUpperCase();
+  if (method === 'GET' || method === 'HEAD') return opts;
+  return { ...opts, headers: { ...(opts.headers || {}), 'X-CSRF-Token': state.csrf } };
+}
+
+const can = (scope) => !!state.me && (state.me.scopes || []).includes(scope);
+
+function renderWho() {
+  const el = document.getElementById('who');
+  if (!state.me) { el.textContent = ''; return; }
+  el.textContent = `${state.me.display_name || state.me.username} · ${(I18N[lang].roles || {})[state.me.role] || state.me.role}`;
+}
+
+function showLogin(msg) {
+  state.me = null;
+  document.getElementById('login').classList.remove('hidden');
+  document.getElementById('logout').classList.add('hidden');
+  document.getElementById('loginmsg').textContent = msg || '';
+  state.tiles.forEach(stopTile);
+  if (stream) { stream.close(); stream = null; }
+  document.getElementById('username').focus();
+}
+
+async function signIn(e) {
+  e.preventDefault();
+  const msg = document.getElementById('loginmsg');
+  msg.textContent = '';
+  const r = await fetch('/api/v1/login', { method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ username: document.getElementById('username').value.trim(), password: document.getElementById('password').value }) });
+  document.getElementById('password').value = '';
+  if (r.status === 429) { msg.textContent = t('tooMany')(r.headers.get('Retry-After') || '?'); return; }
+  if (r.status === 401) { msg.textContent = t('badLogin'); return; }
+  if (!r.ok) { msg.textContent = `${t('loginFailed')} (${r.status})`; return; }
+  location.reload(); // start clean as the new user
+}
+
+async function signOut() {
+  try { await fetch('/api/v1/logout', withCSRF({ method: 'POST' })); } catch (e) { /* ended anyway below */ }
+  location.reload();
 }
 
 async function loadCameras() {
@@ -127,8 +180,8 @@ async function whep(video, cameraId, stream) {
   // No trickle and no wait for gathering: the server learns this browser's
   // address from its first connectivity check (a peer-reflexive candidate).
   performance.mark(`whep-post:${cameraId}`);
-  const r = await fetch(`/api/v1/whep/${encodeURIComponent(cameraId)}?stream=${stream}`, {
-    method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp });
+  const r = await fetch(`/api/v1/whep/${encodeURIComponent(cameraId)}?stream=${stream}`, withCSRF({
+    method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp }));
   if (r.status !== 201) {
     pc.close();
     let msg = `${r.status}`;
@@ -139,7 +192,7 @@ async function whep(video, cameraId, stream) {
   pc.addEventListener('connectionstatechange', () => { if (pc.connectionState === 'connected') performance.mark(`connected:${cameraId}`); });
   const location = r.headers.get('Location');
   await pc.setRemoteDescription({ type: 'answer', sdp: await r.text() });
-  return { pc, close: () => { pc.close(); if (location) fetch(location, { method: 'DELETE' }).catch(() => {}); } };
+  return { pc, close: () => { pc.close(); if (location) fetch(location, withCSRF({ method: 'DELETE' })).catch(() => {}); } };
 }
 
 function stopTile(tile) {
@@ -273,8 +326,11 @@ function caseItem(c) {
   return li([[`badge e${c.escalation}`, c.escalation ? `${t('level')} ${c.escalation}` : c.state], ['', `${c.title} · ${c.grid || ''}`], ['t', when(c.created_at)]]);
 }
 
+let stream = null;
 function followStream() {
+  if (!can('events:read') && !can('cases:read')) return;
   const es = new EventSource('/api/v1/stream');
+  stream = es;
   let pending = null;
   es.onmessage = () => {};
   const refresh = (ev) => {
@@ -302,7 +358,19 @@ function showView(v) {
 
 async function main() {
   document.querySelectorAll('.layouts button').forEach(b => { b.onclick = () => buildWall(+b.dataset.layout); });
-  document.getElementById('lang').onclick = () => { lang = lang === 'zh' ? 'en' : 'zh'; localStorage.setItem('lang', lang); applyLang(); };
+  const toggle = () => { lang = lang === 'zh' ? 'en' : 'zh'; localStorage.setItem('lang', lang); applyLang(); };
+  document.getElementById('lang').onclick = toggle;
+  document.getElementById('lang2').onclick = toggle;
+  document.getElementById('loginform').onsubmit = signIn;
+  document.getElementById('logout').onclick = signOut;
+  applyLang();
+  const r = await fetch('/api/v1/me');
+  if (r.status !== 200) { showLogin(); return; }
+  state.me = await r.json();
+  state.csrf = state.me.csrf_token || '';
+  document.getElementById('logout').classList.remove('hidden');
+  // Only what the user may use is shown.
+  document.querySelector('.views button[data-view=cases]').classList.toggle('hidden', !can('cases:read'));
   document.getElementById('filter').oninput = renderList;
   document.getElementById('fullclose').onclick = closeFull;
   document.getElementById('allgrids').onclick = () => { state.grid = ''; renderTree(); renderList(); };
@@ -313,10 +381,11 @@ async function main() {
   buildWall([1, 4, 9, 16].includes(n) ? n : 4);
   applyLang();
   try { await loadCameras(); } catch (e) { document.getElementById('summary').textContent = e.message; }
+  if (!state.cameras.length) state.tiles.forEach(tile => setMsg(tile, t('noCameras')));
   state.cameras.slice(0, state.tiles.length).forEach((c, i) => assign(i, c));
   select(0);
   loadStatus();
   loadGrids().catch(() => { /* no grids imported yet */ });
-  setInterval(async () => { try { await loadCameras(); await loadStatus(); renderTree(); } catch (e) { /* API unreachable: keep playing */ } }, 3000);
+  setInterval(async () => { if (!state.me) return; try { await loadCameras(); await loadStatus(); renderTree(); } catch (e) { /* API unreachable: keep playing */ } }, 3000);
 }
 main();
