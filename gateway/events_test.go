@@ -88,7 +88,7 @@ func TestEventsIncidentsAndCasesThroughAPI(t *testing.T) {
 		t.Fatalf("grid worker registering: %d %v", code, c)
 	}
 	for _, st := range []struct {
-		who                  *person
+		who                 *person
 		action, body, state string
 	}{
 		{centre, "register", `{"note":"登记"}`, "registered"},
