@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -112,23 +114,25 @@ type Config struct {
 
 // Server holds the handlers' collaborators.
 type Server struct {
-	cfg       Config
-	store     CameraStore
-	catalog   Catalog
-	gridStore GridStore
-	grids     Grids
-	sync      CameraSync
-	cluster   Cluster
-	pulls     Pulls
-	whep      WHEPServer
-	log       *slog.Logger
-	reg       *prometheus.Registry
-	ids       Identities
-	idStore   IdentityStore
-	limiter   *access.Limiter
-	juris     jurisCache
-	rtspSeen  verified
-	policies  []Policy
+	cfg          Config
+	store        CameraStore
+	catalog      Catalog
+	gridStore    GridStore
+	grids        Grids
+	sync         CameraSync
+	cluster      Cluster
+	pulls        Pulls
+	whep         WHEPServer
+	log          *slog.Logger
+	reg          *prometheus.Registry
+	ids          Identities
+	idStore      IdentityStore
+	limiter      *access.Limiter
+	juris        jurisCache
+	rtspSeen     verified
+	sessions     sync.Map // WHEP session id → sessionOwner
+	sessionCount atomic.Int64
+	policies     []Policy
 }
 
 // New builds the API server.

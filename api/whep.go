@@ -87,6 +87,7 @@ func (s *Server) whepOffer(c *gin.Context) {
 		return
 	}
 	s.iceLinks(c)
+	s.ownSession(sid, principal(c).Username)
 	loc := "/api/v1/whep/" + id + "/" + sid
 	if p := principal(c); p.Kind == access.KindNode {
 		// Redirected here with a ticket: the viewer can end the session
@@ -110,13 +111,38 @@ func (s *Server) whepDelete(c *gin.Context) {
 		s.hidden(c, "camera "+c.Param("id"))
 		return
 	}
+	// A viewer ends their own sessions; an administrator any.
+	if v, ok := s.sessions.Load(c.Param("session")); ok && v.(sessionOwner).name != principal(c).Username && principal(c).Role != access.Admin {
+		s.hidden(c, "WHEP session")
+		return
+	}
 	if err := s.whep.Delete(c.Param("session")); err != nil {
 		writeError(c, err)
 		return
 	}
+	s.sessions.Delete(c.Param("session"))
 	c.Status(http.StatusOK)
 }
 
 func writeErrorStatus(c *gin.Context, code int, msg string) {
 	c.AbortWithStatusJSON(code, apiError{Error: strings.TrimSpace(msg)})
+}
+
+type sessionOwner struct {
+	name string
+	at   time.Time
+}
+
+// ownSession records who opened a WHEP session; records older than a day
+// are pruned now and then (sessions that ended without a DELETE).
+func (s *Server) ownSession(sid, name string) {
+	s.sessions.Store(sid, sessionOwner{name, time.Now()})
+	if s.sessionCount.Add(1)%1024 == 0 {
+		s.sessions.Range(func(k, v any) bool {
+			if time.Since(v.(sessionOwner).at) > 24*time.Hour {
+				s.sessions.Delete(k)
+			}
+			return true
+		})
+	}
 }

@@ -233,6 +233,14 @@ func (g *Gateway) Cases() *cases.Store { return g.cases }
 // Catalog is the in-memory camera list.
 func (g *Gateway) Catalog() *registry.Catalog { return g.catalog }
 
+// Routes lists every HTTP route with who may call it.
+func (g *Gateway) Routes() []api.Policy {
+	if srv := g.api.Load(); srv != nil {
+		return srv.Policies()
+	}
+	return nil
+}
+
 // Identities is the in-memory mirror of users, tokens and sessions.
 func (g *Gateway) Identities() *registry.Identities { return g.ids }
 
