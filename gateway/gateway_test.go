@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -38,6 +39,12 @@ var authed = &http.Client{Transport: bearer{token}}
 
 func startGateway(t *testing.T, extraEnv ...string) *Gateway {
 	t.Helper()
+	return startGatewayLogged(t, nil, extraEnv...)
+}
+
+// startGatewayLogged is startGateway with its log written to w (debug level).
+func startGatewayLogged(t *testing.T, w io.Writer, extraEnv ...string) *Gateway {
+	t.Helper()
 	cfg, err := configs.Load("", append([]string{
 		"SHARPEYES_DATA_DIR=" + t.TempDir(),
 		"SHARPEYES_HTTP_ADDR=127.0.0.1:0",
@@ -53,7 +60,11 @@ func startGateway(t *testing.T, extraEnv ...string) *Gateway {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := Start(cfg, Options{Web: web.FS()})
+	var log *slog.Logger
+	if w != nil {
+		log = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	g, err := Start(cfg, Options{Web: web.FS(), Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
