@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"sharpeyes/camsim"
+	"sharpeyes/configs"
 )
 
 // TestChromiumPlaysCameraFromWebPage loads the live wall in headless
@@ -114,4 +116,61 @@ func TestChromiumShowsIncidentsLive(t *testing.T) {
 		t.Fatalf("cases.mjs said %q", result)
 	}
 	t.Logf("incident shown %d ms after the event was posted; rates %v", res.SeenMS, res.Rates)
+}
+
+// TestChromiumGridWorkerSeesOnlyTheirCells signs a grid worker in through
+// the login page in headless Chromium: the wall lists and plays only the
+// cameras of the cell that names them, and a WHEP offer they forge from
+// the signed-in page for another cell's camera is refused.
+func TestChromiumGridWorkerSeesOnlyTheirCells(t *testing.T) {
+	script, _ := filepath.Abs("../web/e2e/wall.mjs")
+	if _, err := os.Stat(filepath.Join(filepath.Dir(script), "node_modules", "playwright-core")); err != nil {
+		t.Fatal("playwright-core missing: run `make deps` (npm ci in web/e2e)")
+	}
+	g := startGateway(t)
+	fleet := startFleet(t, "127.0.0.1:0", camsim.Config{Cameras: 3})
+	defer fleet.Close()
+	admin := apiClient{t, "http://" + g.HTTPAddr()}
+	if code, raw := admin.do("POST", "/api/v1/grids/import", "application/geo+json", configs.DemoGrids, true); code != 200 {
+		t.Fatalf("grids: %d %s", code, raw)
+	}
+	ix := g.Grids()
+	for i, c := range []struct{ id, cell string }{{"mine-1", cellA}, {"mine-2", cellA}, {"theirs", cellB}} {
+		lat, lon := inside(t, ix, c.cell)
+		if code, out := admin.json("POST", "/api/v1/cameras", map[string]any{"id": c.id, "name": c.id, "on_demand": false,
+			"streams": map[string]string{"main": fleet.URL(i+1, false), "sub": fleet.URL(i+1, true)},
+			"location": map[string]float64{"lat": lat + float64(i)*1e-5, "lon": lon}}); code != 201 {
+			t.Fatalf("camera: %d %v", code, out)
+		}
+	}
+	a, _ := ix.Get(cellA)
+	pw := addUser(t, admin, a.Roles.GridWorker, "grid_worker", nil, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", script, admin.base+"/?layout=4", "theirs")
+	cmd.Env = append(os.Environ(), "SE_USER="+a.Roles.GridWorker, "SE_PASS="+pw)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("wall.mjs: %v\n%s", err, out)
+	}
+	var res struct {
+		Listed       []string `json:"listed"`
+		Tiles        []string `json:"tiles"`
+		Playing      int      `json:"playing"`
+		ForgedStatus int      `json:"forged_status"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("wall.mjs said %q", out)
+	}
+	t.Logf("grid worker's wall: listed %v, tiles %v, %d playing; forged offer answered %d", res.Listed, res.Tiles, res.Playing, res.ForgedStatus)
+	if fmt.Sprint(res.Listed) != "[mine-1 mine-2]" || fmt.Sprint(res.Tiles) != "[mine-1 mine-2]" {
+		t.Errorf("the wall shows %v (tiles %v), want the cell's cameras mine-1 and mine-2 only", res.Listed, res.Tiles)
+	}
+	if res.Playing < 1 {
+		t.Error("no tile played")
+	}
+	if res.ForgedStatus != 404 {
+		t.Errorf("forged WHEP offer for another cell's camera: %d, want 404", res.ForgedStatus)
+	}
 }
