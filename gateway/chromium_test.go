@@ -138,7 +138,7 @@ func TestChromiumGridWorkerSeesOnlyTheirCells(t *testing.T) {
 	for i, c := range []struct{ id, cell string }{{"mine-1", cellA}, {"mine-2", cellA}, {"theirs", cellB}} {
 		lat, lon := inside(t, ix, c.cell)
 		if code, out := admin.json("POST", "/api/v1/cameras", map[string]any{"id": c.id, "name": c.id, "on_demand": false,
-			"streams": map[string]string{"main": fleet.URL(i+1, false), "sub": fleet.URL(i+1, true)},
+			"streams":  map[string]string{"main": fleet.URL(i+1, false), "sub": fleet.URL(i+1, true)},
 			"location": map[string]float64{"lat": lat + float64(i)*1e-5, "lon": lon}}); code != 201 {
 			t.Fatalf("camera: %d %v", code, out)
 		}
