@@ -46,16 +46,3 @@ func (p *Principal) Who() string {
 	}
 	return p.Username
 }
-
-// Narrow returns the scopes of want that role allows, and those it does not.
-func Narrow(role Role, want []Scope) (ok, denied []Scope) {
-	have := roleScopes[role]
-	for _, s := range want {
-		if slices.Contains(have, s) {
-			ok = append(ok, s)
-		} else {
-			denied = append(denied, s)
-		}
-	}
-	return ok, denied
-}
