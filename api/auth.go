@@ -202,6 +202,15 @@ func (s *Server) sessionPrincipal(cookie string) (*access.Principal, error) {
 // error even on routes that need none, so a client learns at once that
 // its token is wrong. Cookie-authenticated writes must echo the CSRF token.
 func (s *Server) authenticate(c *gin.Context) {
+	if s.ids != nil { // right after start: wait for the first listing of users
+		select {
+		case <-s.ids.Ready():
+		case <-time.After(10 * time.Second):
+		case <-c.Request.Context().Done():
+			c.Abort()
+			return
+		}
+	}
 	var p *access.Principal
 	var err error
 	if h := c.GetHeader("Authorization"); h != "" {
