@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -79,28 +78,11 @@ func manualGrid(ix *grid.Index, next registry.Camera) string {
 	return next.Grid
 }
 
-// keepSecret lets a client send back a URL as it was shown (password ***)
-// without wiping the stored password: same user and host keep the secret.
-func keepSecret(incoming, stored string) string {
-	in, err1 := url.Parse(incoming)
-	old, err2 := url.Parse(stored)
-	if err1 != nil || err2 != nil || in.User == nil || old.User == nil {
-		return incoming
-	}
-	if p, ok := in.User.Password(); !ok || p != "***" {
-		return incoming
-	}
-	if in.User.Username() != old.User.Username() || in.Host != old.Host {
-		return incoming
-	}
-	pw, _ := old.User.Password()
-	in.User = url.UserPassword(old.User.Username(), pw)
-	return in.String()
-}
-
+// keepSecrets lets a client send back a camera as it was shown (secrets
+// as ***) without wiping the stored secrets.
 func keepSecrets(next, cur *registry.Camera) {
-	next.Streams.Main = keepSecret(next.Streams.Main, cur.Streams.Main)
-	next.Streams.Sub = keepSecret(next.Streams.Sub, cur.Streams.Sub)
+	next.Streams.Main = ingest.KeepSecrets(next.Streams.Main, cur.Streams.Main)
+	next.Streams.Sub = ingest.KeepSecrets(next.Streams.Sub, cur.Streams.Sub)
 }
 
 func (s *Server) createCamera(c *gin.Context) {

@@ -82,6 +82,9 @@ func (s *Server) importCameras(c *gin.Context) {
 			continue
 		}
 		cam := r.in.camera()
+		if old, exists := s.catalog.Get(cam.ID); exists && mode == "upsert" {
+			keepSecrets(&cam, &old) // an export fed back keeps the passwords it showed as ***
+		}
 		cam.Normalize()
 		err := cam.Validate()
 		if err == nil {
@@ -161,6 +164,9 @@ func parseJSONRows(body []byte) ([]importRow, error) {
 	return rows, nil
 }
 
+// maxImportRows bounds one import (a street has thousands of cameras, not millions).
+const maxImportRows = 100_000
+
 func parseCSVRows(body []byte) ([]importRow, error) {
 	r := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(body, []byte("\ufeff")))) // Excel's BOM
 	r.TrimLeadingSpace = true
@@ -182,13 +188,20 @@ func parseCSVRows(body []byte) ([]importRow, error) {
 		if err == io.EOF {
 			break
 		}
-		line, _ := r.FieldPos(0)
-		row := importRow{line: line}
 		if err != nil { // a malformed line: report it, keep reading
-			row.err = fmt.Errorf("%w: %v", ErrBadRequest, err)
+			row := importRow{err: fmt.Errorf("%w: %v", ErrBadRequest, err)}
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				row.line = pe.StartLine
+			}
 			rows = append(rows, row)
+			if len(rows) > maxImportRows {
+				return nil, fmt.Errorf("%w: more than %d rows", ErrBadRequest, maxImportRows)
+			}
 			continue
 		}
+		line, _ := r.FieldPos(0) // a record has at least one field
+		row := importRow{line: line}
 		row.in, row.err = csvCamera(cols, rec)
 		rows = append(rows, row)
 	}

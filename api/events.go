@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"encoding/base64"
 	"context"
 	"encoding/json"
 	"errors"
@@ -590,4 +591,72 @@ func (s *Server) seesMessage(ctx context.Context, p *access.Principal, m events.
 		return ok
 	}
 	return p.Where.All
+}
+
+// listEvents answers what was received: newest first, filtered by
+// camera_id, kind, source, grid (subtree), from and to; only events whose
+// cells lie in the caller's jurisdiction.
+func (s *Server) listEvents(c *gin.Context) {
+	limit, err := intParam(c, "limit", 100, 1, 1000)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	f := events.Filter{CameraID: c.Query("camera_id"), Kind: c.Query("kind"), Source: c.Query("source"), Limit: limit + 1}
+	for key, dst := range map[string]*time.Time{"from": &f.From, "to": &f.To} {
+		if v := c.Query(key); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				writeError(c, &queryError{key, "must be an RFC 3339 time"})
+				return
+			}
+			*dst = t
+		}
+	}
+	if v := c.Query("cursor"); v != "" {
+		var cur events.Cursor
+		b, err := base64.RawURLEncoding.DecodeString(v)
+		if err != nil || json.Unmarshal(b, &cur) != nil {
+			writeError(c, &queryError{"cursor", "is not a cursor this server gave out"})
+			return
+		}
+		f.After = &cur
+	}
+	p, ix := principal(c), s.grids.Index()
+	var want map[string]bool
+	if g := c.Query("grid"); g != "" {
+		if ix.Subtree(g) == nil || !seesGrid(p, ix, g) {
+			s.hidden(c, "grid "+g)
+			return
+		}
+		want = map[string]bool{}
+		for _, cell := range ix.Subtree(g) {
+			want[cell] = true
+		}
+	}
+	items, err := s.cfg.Pipeline.Events.Events(c.Request.Context(), f, func(st events.Stored) bool {
+		if !p.Where.HasAny(st.Grids...) {
+			return false
+		}
+		if want == nil {
+			return true
+		}
+		for _, g := range st.Grids {
+			if want[g] {
+				return true
+			}
+		}
+		return false
+	})
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	next := ""
+	if len(items) > limit {
+		items = items[:limit]
+		b, _ := json.Marshal(events.CursorOf(items[limit-1]))
+		next = base64.RawURLEncoding.EncodeToString(b)
+	}
+	c.JSON(http.StatusOK, gin.H{"items": items, "next_cursor": next})
 }

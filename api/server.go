@@ -220,6 +220,7 @@ func (s *Server) Handler() http.Handler {
 		s.handle(v1, "GET", "/cases/:id/audit", caseRead, s.caseAudit)
 		s.handle(v1, "GET", "/dashboard", caseRead, s.dashboard)
 		s.handle(v1, "GET", "/stream", scopes(access.EventsRead, access.CasesRead), s.stream)
+		s.handle(v1, "GET", "/events", evRead, s.listEvents)
 		s.handle(v1, "POST", "/events", evWrite, s.postEvents)
 		s.handle(v1, "POST", "/events/onvif", evWrite, s.postDeviceEvent("onvif"))
 		s.handle(v1, "POST", "/events/isapi", evWrite, s.postDeviceEvent("isapi"))

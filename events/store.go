@@ -102,7 +102,45 @@ func NewStore(ctx context.Context, db *sql.DB, postgres bool, rules Rules) (*Sto
 	if err := sqlstore.Migrate(ctx, db, postgres, "events_schema_migrations", migrations, "migrations"); err != nil {
 		return nil, err
 	}
+	if err := s.backfillLinks(ctx); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// backfillLinks adds the link rows of incidents stored before the link
+// tables existed (once: it does nothing when every incident has its rows).
+func (s *Store) backfillLinks(ctx context.Context) error {
+	old, err := sqlstore.Collect(ctx, s.db, `SELECT `+incidentColumns+` FROM incidents WHERE id NOT IN (SELECT incident_id FROM incident_cameras)`, nil, scanIncident)
+	if err != nil || len(old) == 0 {
+		return err
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, in := range old {
+		if err := s.link(ctx, tx, in); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// link records an incident's cameras and cells as rows.
+func (s *Store) link(ctx context.Context, tx *sql.Tx, in Incident) error {
+	for _, c := range union(in.Cameras, []string{in.CameraID}) {
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO incident_cameras (incident_id, camera_id) VALUES (?, ?) ON CONFLICT DO NOTHING`), in.ID, c); err != nil {
+			return fmt.Errorf("link incident: %w", err)
+		}
+	}
+	for _, g := range in.Grids {
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO incident_grids (incident_id, grid) VALUES (?, ?) ON CONFLICT DO NOTHING`), in.ID, g); err != nil {
+			return fmt.Errorf("link incident: %w", err)
+		}
+	}
+	return nil
 }
 
 func (s *Store) q(query string) string { return sqlstore.Rebind(s.postgres, query) }
@@ -275,7 +313,7 @@ func (s *Store) insert(ctx context.Context, tx *sql.Tx, in Incident) error {
 	if err != nil {
 		return fmt.Errorf("store incident: %w", err)
 	}
-	return nil
+	return s.link(ctx, tx, in)
 }
 
 func (s *Store) save(ctx context.Context, tx *sql.Tx, in Incident) error {
@@ -285,7 +323,7 @@ func (s *Store) save(ctx context.Context, tx *sql.Tx, in Incident) error {
 	if err != nil {
 		return fmt.Errorf("store incident: %w", err)
 	}
-	return nil
+	return s.link(ctx, tx, in)
 }
 
 // Tick promotes outages that have lasted MinOutage (folding cameras of one
@@ -374,8 +412,8 @@ func (s *Store) IncidentsOf(ctx context.Context, cameraID, kind, state string, l
 	q := `SELECT ` + incidentColumns + ` FROM incidents WHERE state <> 'void'`
 	var args []any
 	if cameraID != "" {
-		q += ` AND (camera_id = ? OR cameras LIKE ?)`
-		args = append(args, cameraID, "%"+cameraID+"%")
+		q += ` AND id IN (SELECT incident_id FROM incident_cameras WHERE camera_id = ?)`
+		args = append(args, cameraID)
 	}
 	if kind != "" {
 		q += ` AND kind = ?`
@@ -475,4 +513,80 @@ func (s *Store) CountByKind(ctx context.Context, from, to time.Time) (map[string
 		out[k] = n
 	}
 	return out, rows.Err()
+}
+
+// Stored is an event as recorded: the event, the cells it was linked to,
+// the incident it folded into and when it arrived.
+type Stored struct {
+	Event
+	Grids      []string  `json:"grids"`
+	IncidentID string    `json:"incident_id,omitempty"`
+	Received   time.Time `json:"received"`
+}
+
+// Filter selects stored events. After is a cursor from Cursor.
+type Filter struct {
+	CameraID, Kind, Source string
+	From, To               time.Time // [From, To) of the event time; zero: open
+	Limit                  int
+	After                  *Cursor
+}
+
+// Cursor is where a listing of events stopped: newest first, ties by key.
+type Cursor struct {
+	At            int64
+	Source, EvtID string
+}
+
+// Events lists recorded events newest first, keeping those keep accepts
+// (nil: all), until limit; the cursor of the last one lets a client go on.
+func (s *Store) Events(ctx context.Context, f Filter, keep func(Stored) bool) ([]Stored, error) {
+	q := `SELECT source, source_event_id, at, grids, incident_id, received, body FROM events WHERE 1 = 1`
+	var args []any
+	for col, v := range map[string]string{"camera_id": f.CameraID, "kind": f.Kind, "source": f.Source} {
+		if v != "" {
+			q += ` AND ` + col + ` = ?`
+			args = append(args, v)
+		}
+	}
+	if !f.From.IsZero() {
+		q += ` AND at >= ?`
+		args = append(args, f.From.UnixMilli())
+	}
+	if !f.To.IsZero() {
+		q += ` AND at < ?`
+		args = append(args, f.To.UnixMilli())
+	}
+	if c := f.After; c != nil {
+		q += ` AND (at < ? OR (at = ? AND (source > ? OR (source = ? AND source_event_id > ?))))`
+		args = append(args, c.At, c.At, c.Source, c.Source, c.EvtID)
+	}
+	q += ` ORDER BY at DESC, source, source_event_id`
+	rows, err := s.db.QueryContext(ctx, s.q(q), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Stored{}
+	for rows.Next() && len(out) < f.Limit {
+		var st Stored
+		var at, received int64
+		var grids, body string
+		if err := rows.Scan(&st.Source, &st.SourceEventID, &at, &grids, &st.IncidentID, &received, &body); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(body), &st.Event); err != nil {
+			return nil, fmt.Errorf("event %s/%s: stored body: %w", st.Source, st.SourceEventID, err)
+		}
+		st.Grids, st.Received = split(grids), time.UnixMilli(received).UTC()
+		if keep == nil || keep(st) {
+			out = append(out, st)
+		}
+	}
+	return out, rows.Err()
+}
+
+// CursorOf is the cursor that continues a listing after st.
+func CursorOf(st Stored) Cursor {
+	return Cursor{At: st.Time.UnixMilli(), Source: st.Source, EvtID: st.SourceEventID}
 }

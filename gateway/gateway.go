@@ -79,11 +79,12 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 			g.Close()
 		}
 	}()
+	// The SQL store lives under data_dir whichever registry is used.
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("data_dir: %w", err)
+	}
 	endpoints := cfg.Registry.Endpoints
 	if len(endpoints) == 0 {
-		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-			return nil, fmt.Errorf("data_dir: %w", err)
-		}
 		g.etcd, err = registry.StartEmbedded(cfg.DataDir, 30*time.Second)
 		if err != nil {
 			return nil, err

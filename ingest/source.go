@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -41,12 +40,12 @@ type SourceConfig struct {
 
 // Source pulls one RTSP stream into a relay stream until its context ends.
 type Source struct {
-	cfg    SourceConfig
-	url    *base.URL
-	secret string
-	stream *relay.Stream
-	log    *slog.Logger
-	meter  meter
+	cfg     SourceConfig
+	url     *base.URL
+	secrets []string // every secret of the URL, scrubbed from messages
+	stream  *relay.Stream
+	log     *slog.Logger
+	meter   meter
 
 	ptsMu    sync.Mutex
 	lastPTS  time.Duration
@@ -77,9 +76,7 @@ func NewSource(cfg SourceConfig, stream *relay.Stream) (*Source, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Source{cfg: cfg, url: u, stream: stream, log: cfg.Logger}
-	if pu, perr := url.Parse(cfg.URL); perr == nil && pu.User != nil {
-		s.secret, _ = pu.User.Password()
-	}
+	s.secrets = Secrets(cfg.URL)
 	s.meter.st = Status{State: StateConnecting, Since: time.Now()}
 	s.meter.onEdge = cfg.OnState
 	return s, nil
@@ -101,7 +98,7 @@ func (s *Source) Run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		msg := scrub(err.Error(), s.secret)
+		msg := scrub(err.Error(), s.secrets...)
 		s.meter.set(StateOffline, msg)
 		if wentOnline {
 			delay = s.cfg.BackoffMin
@@ -134,11 +131,11 @@ func (s *Source) session(ctx context.Context) (bool, error) {
 		// A camera that never answers UDP gets TCP after this long.
 		InitialUDPReadTimeout: s.cfg.Timeout / 2,
 		OnTransportSwitch: func(err error) {
-			s.log.Info("switching transport", "reason", scrub(err.Error(), s.secret))
+			s.log.Info("switching transport", "reason", scrub(err.Error(), s.secrets...))
 			s.meter.update(func(st *Status) { st.Transport = "TCP" })
 		},
 		OnDecodeError: func(err error) {
-			s.log.Debug("decode", "error", scrub(err.Error(), s.secret))
+			s.log.Debug("decode", "error", scrub(err.Error(), s.secrets...))
 		},
 		OnPacketsLost: func(n uint64) {
 			s.meter.update(func(st *Status) { st.PacketsLost += int64(n) })

@@ -280,11 +280,35 @@ func TestRedactURL(t *testing.T) {
 		"rtsp://admin:pw@10.1.2.3:554/Streaming/Channels/101": "rtsp://admin:***@10.1.2.3:554/Streaming/Channels/101",
 		"rtsp://10.1.2.3/live":                                "rtsp://10.1.2.3/live",
 		"rtsps://u:p%40ss@h/a?b=c":                            "rtsps://u:***@h/a?b=c",
+		// XMEye-style credentials in the path, and secret query parameters.
+		"rtsp://10.1.2.3:554/user=admin&password=s3cr3t&channel=1&stream=0.sdp": "rtsp://10.1.2.3:554/user=admin&password=***&channel=1&stream=0.sdp",
+		"rtsp://h/live?channel=1&password=s3cr3t&PWD=x2":                        "rtsp://h/live?channel=1&password=***&PWD=***",
+		"rtsp://h/cam?token=abc&subtype=1":                                      "rtsp://h/cam?token=***&subtype=1",
+		"rtsp://u:pw9x@h/a;pass=zz":                                             "rtsp://u:***@h/a;pass=***",
 	}
 	for in, want := range cases {
 		if got := RedactURL(in); got != want {
 			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
 		}
+		for _, sec := range Secrets(in) {
+			if strings.Contains(RedactURL(in), sec) {
+				t.Errorf("RedactURL(%q) still shows %q", in, sec)
+			}
+		}
+		// What the API shows, sent back, keeps every secret.
+		if got := KeepSecrets(RedactURL(in), in); got != in {
+			t.Errorf("KeepSecrets(RedactURL(%q)) = %q", in, got)
+		}
+	}
+	// A *** sent for another host is not filled in.
+	if got := KeepSecrets("rtsp://admin:***@10.9.9.9/a", "rtsp://admin:pw@10.1.2.3/a"); strings.Contains(got, "pw") {
+		t.Errorf("secret moved to another host: %q", got)
+	}
+	if got := KeepSecrets("rtsp://other:***@10.1.2.3/a", "rtsp://admin:pw@10.1.2.3/a"); strings.Contains(got, "pw") {
+		t.Errorf("secret moved to another user: %q", got)
+	}
+	if got := scrub("dial rtsp://h/user=a&password=s3cr3t: refused", Secrets("rtsp://h/user=a&password=s3cr3t")...); strings.Contains(got, "s3cr3t") {
+		t.Errorf("scrub: %q", got)
 	}
 }
 
