@@ -190,7 +190,9 @@ func FromGB28181(body []byte) (Event, error) {
 		return Event{}, &FieldError{"time", fmt.Sprintf("AlarmTime %q is not 2006-01-02T15:04:05", n.Time)}
 	}
 	raw, _ := json.Marshal(n)
-	e := Event{Source: "gb28181", SourceEventID: n.DeviceID + "/" + n.SN, CameraID: n.DeviceID, Kind: kind,
+	// One alarm is (device, SN, alarm time): a retransmission repeats all
+	// three, while a device that reboots starts its SN again at a later time.
+	e := Event{Source: "gb28181", SourceEventID: n.DeviceID + "/" + n.SN + "/" + t.UTC().Format("20060102T150405Z"), CameraID: n.DeviceID, Kind: kind,
 		Phase: PhasePulse, Time: t, Priority: n.Priority, Raw: raw}
 	if n.Latitude != nil && n.Longitude != nil && (*n.Latitude != 0 || *n.Longitude != 0) {
 		e.Lat, e.Lon = n.Latitude, n.Longitude

@@ -93,7 +93,7 @@ func TestGB28181InGB2312(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.Kind != Intrusion || e.CameraID != "32100200001320000001" || e.Priority != 1 || e.SourceEventID != "32100200001320000001/17430" ||
+	if e.Kind != Intrusion || e.CameraID != "32100200001320000001" || e.Priority != 1 || e.SourceEventID != "32100200001320000001/17430/20261127T013000Z" ||
 		!e.Time.Equal(time.Date(2026, 11, 27, 1, 30, 0, 0, time.UTC)) || e.Lat == nil || *e.Lat != 32.4105 {
 		t.Fatalf("%+v", e)
 	}

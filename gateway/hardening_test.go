@@ -151,3 +151,38 @@ func TestEventListAndExactIncidentFilters(t *testing.T) {
 		t.Errorf("bad cursor: %d", code)
 	}
 }
+
+// A GB/T 28181 device that reboots starts its SN again: its next alarms are
+// new alarms, while a retransmission of one alarm is still a duplicate.
+func TestGB28181AlarmsAfterRebootAreNotDuplicates(t *testing.T) {
+	g := startGateway(t)
+	api := apiClient{t, "http://" + g.HTTPAddr()}
+	dev := "32100200001320000009"
+	if code, out := api.json("POST", "/api/v1/cameras", map[string]any{"id": dev, "name": "gb", "streams": map[string]string{"main": "rtsp://10.1.2.9/a"}}); code != 201 {
+		t.Fatalf("camera: %d %v", code, out)
+	}
+	alarm := func(sn int, at time.Time) bool {
+		body := fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?><Notify><CmdType>Alarm</CmdType><SN>%d</SN><DeviceID>%s</DeviceID><AlarmPriority>2</AlarmPriority><AlarmMethod>5</AlarmMethod><AlarmTime>%s</AlarmTime><Info><AlarmType>6</AlarmType></Info></Notify>`,
+			sn, dev, at.In(time.FixedZone("CST", 8*3600)).Format("2006-01-02T15:04:05"))
+		code, raw := api.do("POST", "/api/v1/events/gb28181", "application/xml", []byte(body), true)
+		var out struct {
+			Items []struct {
+				Duplicate bool `json:"duplicate"`
+			} `json:"items"`
+		}
+		if code != 200 || json.Unmarshal(raw, &out) != nil || len(out.Items) != 1 {
+			t.Fatalf("alarm: %d %s", code, raw)
+		}
+		return out.Items[0].Duplicate
+	}
+	before := time.Now().Add(-10 * time.Minute)
+	if alarm(1, before) {
+		t.Fatal("first alarm is a duplicate")
+	}
+	if !alarm(1, before) {
+		t.Fatal("a retransmission is not a duplicate")
+	}
+	if alarm(1, time.Now().Add(-time.Minute)) { // after a reboot: SN 1 again, a new alarm
+		t.Fatal("a new alarm after the device's SN reset was dropped as a duplicate")
+	}
+}
