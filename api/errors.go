@@ -21,6 +21,8 @@ var (
 	ErrUnauthorized = errors.New("not authenticated")
 	// ErrForbidden means the principal is known but may not do this.
 	ErrForbidden = errors.New("forbidden")
+	// ErrBusy means a bounded resource (event streams) is full; retry later.
+	ErrBusy = errors.New("busy")
 	// ErrBadRequest marks malformed input (bad JSON, bad query values).
 	ErrBadRequest = errors.New("bad request")
 	// ErrTooLarge means the body exceeded http.max_body_bytes.
@@ -61,7 +63,8 @@ func statusOf(err error) int {
 		return http.StatusBadRequest
 	case errors.Is(err, relay.ErrCodecNotOffered):
 		return http.StatusNotAcceptable
-	case errors.Is(err, registry.ErrUnavailable), errors.Is(err, relay.ErrSourceUnavailable), errors.Is(err, relay.ErrTooManySessions):
+	case errors.Is(err, registry.ErrUnavailable), errors.Is(err, relay.ErrSourceUnavailable), errors.Is(err, relay.ErrTooManySessions),
+		errors.Is(err, ErrBusy):
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError

@@ -487,6 +487,16 @@ func (s *Server) dashboard(c *gin.Context) {
 // a client that reconnects with Last-Event-ID misses nothing.
 // ?topics=case,incident keeps only those prefixes.
 func (s *Server) stream(c *gin.Context) {
+	if n := s.streams.Add(1); n > int64(s.cfg.MaxStreams) {
+		s.streams.Add(-1)
+		writeError(c, fmt.Errorf("%w: %d event streams are open, the most this node serves", ErrBusy, s.cfg.MaxStreams))
+		return
+	}
+	defer s.streams.Add(-1)
+	// A stream outlives the server's read and write timeouts.
+	rc := http.NewResponseController(c.Writer)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
 	ctx := c.Request.Context()
 	es := s.cfg.Pipeline.Events
 	p := principal(c)

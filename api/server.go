@@ -110,6 +110,8 @@ type Config struct {
 	ClusterKey []byte
 	// Ready tells whether the registry and the SQL store answer (/readyz).
 	Ready func(ctx context.Context) error
+	// MaxStreams bounds concurrent event-stream connections (default 256).
+	MaxStreams int
 }
 
 // Server holds the handlers' collaborators.
@@ -130,7 +132,8 @@ type Server struct {
 	limiter      *access.Limiter
 	juris        jurisCache
 	rtspSeen     verified
-	sessions     sync.Map // WHEP session id → sessionOwner
+	sessions     sync.Map     // WHEP session id → sessionOwner
+	streams      atomic.Int64 // open event-stream connections
 	sessionCount atomic.Int64
 	policies     []Policy
 }
@@ -149,6 +152,9 @@ func New(cfg Config, store CameraStore, catalog Catalog, gridStore GridStore, gr
 	s := &Server{cfg: cfg, store: store, catalog: catalog, gridStore: gridStore, grids: grids, pulls: pulls, whep: whep,
 		sync: cfg.Sync, log: cfg.Logger.With("component", "api"), ids: cfg.Identities, idStore: cfg.IdentityStore,
 		limiter: access.NewLimiter()}
+	if s.cfg.MaxStreams <= 0 {
+		s.cfg.MaxStreams = 256
+	}
 	if s.cfg.SessionTTL <= 0 {
 		s.cfg.SessionTTL = 12 * time.Hour
 	}
@@ -303,9 +309,14 @@ func (s *Server) readyz(c *gin.Context) {
 
 func scopes(ss ...access.Scope) []access.Scope { return ss }
 
+// importRoutes are the routes whose bodies may be as large as an import.
+var importRoutes = map[string]bool{"/api/v1/cameras/import": true, "/api/v1/grids/import": true}
+
+// limitBody bounds the body by the matched route (an unknown route gets
+// the small limit) before anyone reads it.
 func (s *Server) limitBody(c *gin.Context) {
 	limit := s.cfg.MaxBodyBytes
-	if strings.HasSuffix(c.Request.URL.Path, "/import") {
+	if importRoutes[c.FullPath()] {
 		limit = s.cfg.MaxImportBytes
 	}
 	if c.Request.ContentLength > limit {

@@ -70,9 +70,13 @@ type Config struct {
 	DataDir  string `yaml:"data_dir"`
 	LogLevel string `yaml:"log_level"`
 	HTTP     struct {
-		Addr           string `yaml:"addr"`
-		MaxBodyBytes   int64  `yaml:"max_body_bytes"`
-		MaxImportBytes int64  `yaml:"max_import_bytes"`
+		Addr           string   `yaml:"addr"`
+		MaxBodyBytes   int64    `yaml:"max_body_bytes"`
+		MaxImportBytes int64    `yaml:"max_import_bytes"`
+		ReadTimeout    Duration `yaml:"read_timeout"`
+		WriteTimeout   Duration `yaml:"write_timeout"`
+		IdleTimeout    Duration `yaml:"idle_timeout"`
+		MaxStreams     int      `yaml:"max_streams"`
 	} `yaml:"http"`
 	RTSP struct {
 		Addr string `yaml:"addr"`
@@ -305,6 +309,14 @@ func (c *Config) Validate() error {
 	}
 	if c.HTTP.MaxBodyBytes < 1024 {
 		bad("http.max_body_bytes", "must be at least 1024")
+	}
+	for key, d := range map[string]Duration{"http.read_timeout": c.HTTP.ReadTimeout, "http.write_timeout": c.HTTP.WriteTimeout, "http.idle_timeout": c.HTTP.IdleTimeout} {
+		if d.D() < time.Second {
+			bad(key, "must be at least 1s")
+		}
+	}
+	if c.HTTP.MaxStreams < 1 {
+		bad("http.max_streams", "must be at least 1")
 	}
 	if c.HTTP.MaxImportBytes < c.HTTP.MaxBodyBytes {
 		bad("http.max_import_bytes", "must be at least 'http.max_body_bytes'")

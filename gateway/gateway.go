@@ -191,10 +191,15 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 		MaxImportBytes: cfg.HTTP.MaxImportBytes, NodeID: self.ID, Web: opt.Web, Logger: log, Sync: fol,
 		Cluster: &cluster{members: g.members, store: g.store}, Pipeline: g.pipe, Places: g,
 		Identities: g.ids, IdentityStore: g.store, SessionTTL: cfg.Auth.SessionTTL.D(), ClusterKey: []byte(clusterKey),
-		Ready: g.ready},
+		Ready: g.ready, MaxStreams: cfg.HTTP.MaxStreams},
 		g.store, g.catalog, g.store, &g.grids, g.manager, g.whep)
 	g.api.Store(srv)
-	g.http = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	// Slow or idle clients are let go; the event stream lifts its own
+	// deadlines. WriteTimeout leaves room for a WHEP answer that waits for
+	// an on-demand camera.
+	g.http = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: min(10*time.Second, cfg.HTTP.ReadTimeout.D()),
+		ReadTimeout: cfg.HTTP.ReadTimeout.D(), WriteTimeout: cfg.HTTP.WriteTimeout.D(), IdleTimeout: cfg.HTTP.IdleTimeout.D(),
+		MaxHeaderBytes: 256 << 10}
 	g.wg.Add(1)
 	go func() {
 		defer g.wg.Done()
@@ -285,9 +290,26 @@ func (g *Gateway) Close() {
 		if g.manager != nil {
 			g.manager.Close()
 		}
-		g.wg.Wait()
-		if g.members != nil {
-			g.members.Wait()
+		// Goroutines that talk to etcd end by themselves when it answers
+		// (leases revoked, leadership resigned). When it does not, some etcd
+		// client calls wait on the client's own context (an election
+		// resigning after a cancelled campaign): closing the client ends them.
+		done := make(chan struct{})
+		go func() {
+			g.wg.Wait()
+			if g.members != nil {
+				g.members.Wait()
+			}
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			g.log.Warn("registry not answering while stopping; closing its client")
+			if g.cli != nil {
+				g.cli.Close()
+			}
+			<-done
 		}
 		if g.cli != nil {
 			g.cli.Close()

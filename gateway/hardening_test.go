@@ -1,13 +1,18 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"sharpeyes/camsim"
 	"sharpeyes/registry"
 )
 
@@ -185,4 +190,103 @@ func TestGB28181AlarmsAfterRebootAreNotDuplicates(t *testing.T) {
 	if alarm(1, time.Now().Add(-time.Minute)) { // after a reboot: SN 1 again, a new alarm
 		t.Fatal("a new alarm after the device's SN reset was dropped as a duplicate")
 	}
+}
+
+// Bodies are bounded by the route before anyone reads them, junk WHEP
+// offers start no camera pull, and slow, idle and surplus connections are
+// let go.
+func TestBodiesAndConnectionsAreBounded(t *testing.T) {
+	g := startGateway(t, "SHARPEYES_HTTP_READ_TIMEOUT=1s", "SHARPEYES_HTTP_IDLE_TIMEOUT=1s", "SHARPEYES_HTTP_MAX_STREAMS=2")
+	fleet := startFleet(t, "127.0.0.1:0", camsim.Config{Cameras: 1})
+	defer fleet.Close()
+	api := apiClient{t, "http://" + g.HTTPAddr()}
+	if code, out := api.json("POST", "/api/v1/cameras", map[string]any{"id": "od", "name": "od", "on_demand": true,
+		"streams": map[string]string{"main": fleet.URL(1, false)}}); code != 201 {
+		t.Fatalf("camera: %d %v", code, out)
+	}
+	// A 30 MB body to a path that merely ends in /import: 413 at once, unread.
+	raw := func(req string) (string, time.Duration) {
+		conn, err := net.Dial("tcp", g.HTTPAddr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		start := time.Now()
+		if _, err := conn.Write([]byte(req)); err != nil {
+			t.Fatal(err)
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		b, _ := io.ReadAll(conn)
+		return string(b), time.Since(start)
+	}
+	resp, took := raw("POST /api/v1/whep/import HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token +
+		"\r\nContent-Type: application/sdp\r\nContent-Length: 31457280\r\n\r\n")
+	if !strings.HasPrefix(resp, "HTTP/1.1 413") {
+		t.Errorf("30 MB to /api/v1/whep/import: %.60q, want 413", resp)
+	}
+	// Junk offers do not start the on-demand camera.
+	for i := 0; i < 3; i++ {
+		if code, _ := api.do("POST", "/api/v1/whep/od", "application/sdp", []byte("v=0\r\nnot an offer"), true); code != 400 {
+			t.Fatalf("junk offer: %d", code)
+		}
+	}
+	if st := api.state("od"); st != "idle" {
+		t.Errorf("junk offers started the camera pull: state %s", st)
+	}
+	// A body that trickles is cut off after read_timeout; so is a connection that says nothing.
+	resp, took = raw("POST /api/v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token +
+		"\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+	if took > 4*time.Second {
+		t.Errorf("a slow body held its connection %v", took)
+	}
+	t.Logf("slow body: closed after %v (%.40q)", took.Round(10*time.Millisecond), resp)
+	_, took = raw("")
+	if took > 4*time.Second {
+		t.Errorf("a silent connection was held %v", took)
+	}
+	// Event streams are bounded: the third of a limit of two is 503.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	open := func() int {
+		req, _ := http.NewRequestWithContext(ctx, "GET", api.base+"/api/v1/stream", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != 200 {
+			resp.Body.Close()
+		}
+		return resp.StatusCode
+	}
+	if a, b, c := open(), open(), open(); a != 200 || b != 200 || c != 503 {
+		t.Errorf("streams: %d %d %d, want 200 200 503", a, b, c)
+	}
+	// A stream outlives read_timeout and write_timeout.
+	time.Sleep(1500 * time.Millisecond)
+	if c := open(); c != 503 {
+		t.Errorf("the streams ended with the timeouts: a new one got %d", c)
+	}
+}
+
+// /readyz tells the truth when the registry is gone; /healthz stays alive.
+func TestReadyzFollowsTheRegistry(t *testing.T) {
+	etcd, err := registry.StartEmbedded(t.TempDir(), 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := startGateway(t, "SHARPEYES_REGISTRY_ENDPOINTS="+etcd.Endpoint, "SHARPEYES_REGISTRY_DIAL_TIMEOUT=1s")
+	api := apiClient{t, "http://" + g.HTTPAddr()}
+	if code, _ := api.do("GET", "/readyz", "", nil, false); code != 200 {
+		t.Fatalf("readyz: %d", code)
+	}
+	etcd.Close()
+	code, body := api.do("GET", "/readyz", "", nil, false)
+	if code != 503 || !strings.Contains(string(body), "registry") {
+		t.Errorf("readyz without etcd: %d %s", code, body)
+	}
+	if code, _ := api.do("GET", "/healthz", "", nil, false); code != 200 {
+		t.Errorf("healthz without etcd: %d", code)
+	}
+	g.Close()
 }

@@ -69,6 +69,7 @@ type WHEP struct {
 
 	mu       sync.Mutex
 	sessions map[string]*session
+	reserved int // offers being answered, counted against MaxSessions
 
 	retransmits uint64Counter
 }
@@ -238,10 +239,22 @@ func offerCodecs(offer string) (map[string]bool, error) {
 
 // Offer starts a session for a camera stream and returns its id and answer.
 func (w *WHEP) Offer(ctx context.Context, cameraID, variant, offer string) (string, string, error) {
-	if w.cfg.MaxSessions > 0 && w.Sessions("") >= w.cfg.MaxSessions {
+	// The offer first: junk must not start a camera pull.
+	codecs, err := offerCodecs(offer)
+	if err != nil {
+		return "", "", err
+	}
+	// A place under the cap is taken before the session exists, so
+	// concurrent offers cannot all pass the check.
+	if !w.reserve() {
 		return "", "", ErrTooManySessions
 	}
-	// The camera first, so an unknown one is a 404 whatever the offer.
+	placed := false
+	defer func() {
+		if !placed {
+			w.unreserve()
+		}
+	}()
 	stream, release, err := w.provider.Acquire(w.ctx, cameraID, variant)
 	if err != nil {
 		return "", "", err
@@ -252,10 +265,6 @@ func (w *WHEP) Offer(ctx context.Context, cameraID, variant, offer string) (stri
 			release()
 		}
 	}()
-	codecs, err := offerCodecs(offer)
-	if err != nil {
-		return "", "", err
-	}
 	readyCtx, cancel := context.WithTimeout(ctx, w.cfg.ReadyTimeout)
 	err = stream.WaitReady(readyCtx)
 	cancel()
@@ -266,11 +275,11 @@ func (w *WHEP) Offer(ctx context.Context, cameraID, variant, offer string) (stri
 	if !codecs[string(info.Video)] {
 		return "", "", fmt.Errorf("%w: camera sends %s", ErrCodecNotOffered, info.Video)
 	}
-	s, answer, err := w.newSession(cameraID, variant, stream, info, codecs, offer)
+	s, answer, err := w.newSession(cameraID, variant, stream, info, codecs, offer, release)
+	placed = true // newSession moved the reservation into the session map, or gave it back
 	if err != nil {
 		return "", "", err
 	}
-	s.release = release
 	ok = true
 	return s.id, answer, nil
 }
@@ -306,13 +315,35 @@ func mimeOf(c Codec) string {
 	return webrtc.MimeTypeH264
 }
 
-func (w *WHEP) newSession(cameraID, variant string, stream *Stream, info Info, codecs map[string]bool, offer string) (*session, string, error) {
+// reserve takes a place under MaxSessions for an offer being answered.
+func (w *WHEP) reserve() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.cfg.MaxSessions > 0 && len(w.sessions)+w.reserved >= w.cfg.MaxSessions {
+		return false
+	}
+	w.reserved++
+	return true
+}
+
+func (w *WHEP) unreserve() {
+	w.mu.Lock()
+	w.reserved--
+	w.mu.Unlock()
+}
+
+func (w *WHEP) newSession(cameraID, variant string, stream *Stream, info Info, codecs map[string]bool, offer string, release func()) (_ *session, _ string, err error) {
+	defer func() {
+		if err != nil {
+			w.unreserve()
+		}
+	}()
 	pc, err := w.api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return nil, "", fmt.Errorf("peer connection: %w", err)
 	}
 	s := &session{
-		w: w, id: newID(), camera: cameraID, variant: variant, stream: stream, pc: pc,
+		w: w, id: newID(), camera: cameraID, variant: variant, stream: stream, pc: pc, release: release,
 		done: make(chan struct{}), log: w.log.With("camera", cameraID, "stream", variant),
 	}
 	s.ctx, s.cancel = context.WithCancel(w.ctx)
@@ -378,6 +409,7 @@ func (w *WHEP) newSession(cameraID, variant string, stream *Stream, info Info, c
 	}
 	w.mu.Lock()
 	w.sessions[s.id] = s
+	w.reserved--
 	w.mu.Unlock()
 	w.wg.Add(1)
 	go s.run()

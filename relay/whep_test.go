@@ -17,8 +17,9 @@ import (
 // fakeProvider serves fixed streams; it counts acquisitions still held.
 type fakeProvider struct {
 	mu      sync.Mutex
-	streams map[string]*Stream
-	held    int
+	streams  map[string]*Stream
+	held     int
+	acquired int // every acquisition, ever
 }
 
 func (p *fakeProvider) Acquire(_ context.Context, id, variant string) (*Stream, func(), error) {
@@ -29,6 +30,7 @@ func (p *fakeProvider) Acquire(_ context.Context, id, variant string) (*Stream, 
 		return nil, nil, ErrUnknownCamera
 	}
 	p.held++
+	p.acquired++
 	var once sync.Once
 	return s, func() { once.Do(func() { p.mu.Lock(); p.held--; p.mu.Unlock() }) }, nil
 }
@@ -64,13 +66,18 @@ func feed(ctx context.Context, t testing.TB, s *Stream) {
 
 func newTestWHEP(t *testing.T) (*WHEP, *fakeProvider, context.CancelFunc) {
 	t.Helper()
+	return newTestWHEPMax(t, 0)
+}
+
+func newTestWHEPMax(t *testing.T, max int) (*WHEP, *fakeProvider, context.CancelFunc) {
+	t.Helper()
 	s := NewStream(StreamConfig{})
 	ctx, cancel := context.WithCancel(context.Background())
 	var fed sync.WaitGroup
 	fed.Add(1)
 	go func() { defer fed.Done(); feed(ctx, t, s) }()
 	p := &fakeProvider{streams: map[string]*Stream{"cam1": s}}
-	w, err := NewWHEP(WebRTCConfig{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0", ReadyTimeout: time.Second}, p)
+	w, err := NewWHEP(WebRTCConfig{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0", ReadyTimeout: time.Second, MaxSessions: max}, p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,6 +174,9 @@ func TestWHEPRefusesBadOffers(t *testing.T) {
 	if _, _, err := w.Offer(ctx, "cam1", "main", "v=0\r\nthis is not sdp"); !errors.Is(err, ErrBadOffer) {
 		t.Errorf("garbage SDP: err = %v, want ErrBadOffer", err)
 	}
+	if p.acquired != 0 {
+		t.Errorf("a junk offer acquired (started) the camera %d time(s)", p.acquired)
+	}
 	if _, err := whepclient.Dial(ctx, inProcess(w, "nope"), whepclient.Options{}); !errors.Is(err, ErrUnknownCamera) {
 		t.Errorf("unknown camera: err = %v, want ErrUnknownCamera", err)
 	}
@@ -183,5 +193,43 @@ func TestWHEPDeleteUnknownSession(t *testing.T) {
 	defer stop()
 	if err := w.Delete("does-not-exist"); !errors.Is(err, ErrSessionNotFound) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestWHEPCapHoldsUnderConcurrentOffers: twenty offers at once against a
+// cap of three make exactly three sessions.
+func TestWHEPCapHoldsUnderConcurrentOffers(t *testing.T) {
+	w, _, stop := newTestWHEPMax(t, 3)
+	defer stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var ok, full int
+	var clients []*whepclient.Client
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := whepclient.Dial(ctx, inProcess(w, "cam1"), whepclient.Options{})
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				ok++
+				clients = append(clients, c)
+			case errors.Is(err, ErrTooManySessions):
+				full++
+			default:
+				t.Errorf("offer: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, c := range clients {
+		c.Close()
+	}
+	if ok != 3 || full != 17 {
+		t.Fatalf("%d sessions and %d refused, want 3 and 17", ok, full)
 	}
 }
