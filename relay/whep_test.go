@@ -16,7 +16,7 @@ import (
 
 // fakeProvider serves fixed streams; it counts acquisitions still held.
 type fakeProvider struct {
-	mu      sync.Mutex
+	mu       sync.Mutex
 	streams  map[string]*Stream
 	held     int
 	acquired int // every acquisition, ever
