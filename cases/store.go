@@ -86,7 +86,7 @@ func Open(ctx context.Context, driver, dsn string, cal *Calendar) (*Store, error
 	s := &Store{db: db, postgres: driver == "pgx", cal: cal, now: time.Now}
 	if !s.postgres {
 		db.SetMaxOpenConns(1) // SQLite has one writer; queueing here beats "database is locked"
-		for _, p := range []string{"PRAGMA journal_mode=WAL", "PRAGMA busy_timeout=5000", "PRAGMA synchronous=NORMAL"} {
+		for _, p := range []string{"PRAGMA journal_mode=WAL", "PRAGMA busy_timeout=5000", "PRAGMA synchronous=FULL"} {
 			if _, err := db.ExecContext(ctx, p); err != nil {
 				db.Close()
 				return nil, fmt.Errorf("cases store: %s: %w", p, err)

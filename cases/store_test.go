@@ -281,3 +281,20 @@ func TestSeedMakesABelievableHistory(t *testing.T) {
 		}
 	})
 }
+
+// TestSQLiteAcknowledgesDurably: an acknowledged event survives a power
+// failure only if every commit reaches the disk (synchronous=FULL).
+func TestSQLiteAcknowledgesDurably(t *testing.T) {
+	s, err := Open(context.Background(), "sqlite", filepath.Join(t.TempDir(), "cases.db"), testCalendar(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var mode int
+	if err := s.db.QueryRow("PRAGMA synchronous").Scan(&mode); err != nil {
+		t.Fatal(err)
+	}
+	if mode != 2 { // 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA
+		t.Fatalf("PRAGMA synchronous = %d, want 2 (FULL)", mode)
+	}
+}

@@ -2,11 +2,9 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/paulmach/orb"
@@ -105,38 +103,38 @@ func (g *Gateway) Cells(e events.Event) ([]string, string) {
 }
 
 // emit turns a pulled camera's state changes into the gateway's own
-// events: offline start/end, and video_loss when media stops flowing.
+// events, queued in order: offline start/end, and video_loss when media
+// stops flowing.
 func (g *Gateway) emit(cameraID string, st ingest.Status) {
-	if g.pipe == nil {
+	if g.pipe == nil || g.own == nil {
 		return
 	}
 	at := st.Since
-	var evs []events.Event
 	mk := func(kind, phase string) events.Event {
 		return events.Event{Source: "gateway", SourceEventID: fmt.Sprintf("%s/%s/%s/%d", cameraID, kind, phase, at.UnixMilli()),
 			CameraID: cameraID, Kind: kind, Phase: phase, Time: at}
 	}
 	switch st.State {
 	case ingest.StateOffline:
-		if strings.Contains(st.LastError, ingest.ErrStalled.Error()) {
-			evs = append(evs, mk(events.VideoLoss, events.PhaseStart))
+		if st.Stalled {
+			g.own.push(mk(events.VideoLoss, events.PhaseStart))
 		} else {
-			evs = append(evs, mk(events.Offline, events.PhaseStart))
+			g.own.push(mk(events.Offline, events.PhaseStart))
 		}
 	case ingest.StateOnline:
-		evs = append(evs, mk(events.Offline, events.PhaseEnd), mk(events.VideoLoss, events.PhaseEnd))
+		g.own.push(mk(events.Offline, events.PhaseEnd), mk(events.VideoLoss, events.PhaseEnd))
 	}
-	for _, e := range evs {
-		if err := e.Normalize(time.Now()); err != nil {
-			continue
-		}
-		cells, site := g.Cells(e)
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if _, err := g.pipe.Intake(ctx, e, cells, site); err != nil && !errors.Is(err, context.Canceled) {
-			g.log.Warn("own event not recorded", "camera", cameraID, "kind", e.Kind, "error", err)
-		}
-		cancel()
+}
+
+// recordOwn records one of the gateway's own events through the pipeline.
+func (g *Gateway) recordOwn(ctx context.Context, e events.Event) error {
+	if err := e.Normalize(time.Now()); err != nil {
+		g.log.Warn("own event invalid", "camera", e.CameraID, "kind", e.Kind, "error", err)
+		return nil // nothing a retry would change
 	}
+	cells, site := g.Cells(e)
+	_, err := g.pipe.Intake(ctx, e, cells, site)
+	return err
 }
 
 // runClock runs on one node at a time: it promotes outages, closes stale

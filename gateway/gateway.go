@@ -41,6 +41,7 @@ type Gateway struct {
 	store   *registry.Store
 	catalog *registry.Catalog
 	ids     *registry.Identities
+	own     *ownEvents
 	api     atomic.Pointer[api.Server]
 	members *registry.Membership
 	grids   grid.Live
@@ -181,6 +182,14 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 		defer g.wg.Done()
 		g.store.WatchGrids(ctx, func(set registry.GridSet, cells []grid.Cell) { g.grids.Set(set.Version, cells) })
 	}()
+	if g.pipe != nil {
+		g.own = newOwnEvents(g.recordOwn, log)
+		g.wg.Add(1)
+		go func() {
+			defer g.wg.Done()
+			g.own.run(ctx)
+		}()
+	}
 	fol.emit = g.emit
 	g.wg.Add(1)
 	go func() {
@@ -332,6 +341,7 @@ type follower struct {
 	m       *ingest.Manager
 	catalog *registry.Catalog
 	ids     *registry.Identities
+	own     *ownEvents
 	api     atomic.Pointer[api.Server]
 	members atomic.Pointer[registry.Membership] // set once Join returns
 	emit    func(id string, st ingest.Status)   // the gateway's own events
@@ -441,7 +451,7 @@ func (f *follower) publish(id, variant string, st ingest.Status) {
 		return
 	}
 	if f.emit != nil {
-		go f.emit(id, st)
+		f.emit(id, st) // queued in order; never blocks
 	}
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

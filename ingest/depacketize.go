@@ -220,7 +220,7 @@ func (d *depacketizer) write(u *relay.Unit, pts int64, clock int64) {
 	d.src.meter.unit(now, u.Size(), u.Codec.IsVideo())
 	d.last.Store(now.UnixNano())
 	if !d.gotMedia.Swap(true) {
-		d.src.meter.set(StateOnline, "")
+		d.src.meter.set(StateOnline, "", false)
 		d.src.log.Info("camera stream online", "codec", d.codec)
 	}
 }

@@ -93,13 +93,13 @@ func (s *Source) Run(ctx context.Context) {
 		if attempt > 0 {
 			s.meter.update(func(st *Status) { st.Reconnects++ })
 		}
-		s.meter.set(StateConnecting, "")
+		s.meter.set(StateConnecting, "", false)
 		wentOnline, err := s.session(ctx)
 		if ctx.Err() != nil {
 			return
 		}
 		msg := scrub(err.Error(), s.secrets...)
-		s.meter.set(StateOffline, msg)
+		s.meter.set(StateOffline, msg, errors.Is(err, ErrStalled))
 		if wentOnline {
 			delay = s.cfg.BackoffMin
 		}

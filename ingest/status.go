@@ -31,6 +31,9 @@ type Status struct {
 	PacketsLost int64     `json:"packets_lost"`
 	Transport   string    `json:"transport,omitempty"`
 	LastError   string    `json:"last_error,omitempty"`
+	// Stalled says the last loss was the camera going silent (video loss)
+	// rather than a refused or broken connection.
+	Stalled bool `json:"stalled,omitempty"`
 }
 
 // meter tracks a source's status; the packet path updates it under one lock.
@@ -43,12 +46,13 @@ type meter struct {
 	onEdge func(Status) // called on every state change, outside the lock
 }
 
-func (m *meter) set(state State, errMsg string) {
+func (m *meter) set(state State, errMsg string, stalled bool) {
 	m.mu.Lock()
 	changed := m.st.State != state
 	if changed {
 		m.st.State, m.st.Since = state, time.Now()
 	}
+	m.st.Stalled = stalled
 	if errMsg != "" || state == StateOnline {
 		m.st.LastError = errMsg
 	}
