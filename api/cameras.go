@@ -27,6 +27,7 @@ type cameraInput struct {
 	Location  *registry.Location `json:"location"`
 	Grid      string             `json:"grid"`
 	Tags      []string           `json:"tags"`
+	Device    *registry.Device   `json:"device"`
 
 	// Read-only fields of a camera as answered; accepted and ignored so
 	// that a client can send back what it read.
@@ -42,7 +43,7 @@ func (in cameraInput) camera() registry.Camera {
 		od = *in.OnDemand
 	}
 	return registry.Camera{ID: in.ID, Name: in.Name, Streams: in.Streams, Transport: in.Transport,
-		OnDemand: od, Location: in.Location, Grid: in.Grid, Tags: in.Tags}
+		OnDemand: od, Location: in.Location, Grid: in.Grid, Tags: in.Tags, Device: in.Device}
 }
 
 // cameraView is a camera as answered: stream passwords replaced by ***,

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -147,7 +148,10 @@ func (s *Server) record(c *gin.Context, evs []events.Event, bad []eventError) {
 	c.JSON(http.StatusOK, gin.H{"items": results})
 }
 
-// postDeviceEvent takes an event in a device's own format.
+// postDeviceEvent takes an event in a device's own format. Without
+// ?camera_id= the camera is found from the device's identity; a Hikvision
+// heartbeat is accepted and recorded nowhere; the picture of an ISAPI
+// multipart alarm is kept as the event's media.
 func (s *Server) postDeviceEvent(format string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		body, err := io.ReadAll(c.Request.Body)
@@ -155,23 +159,34 @@ func (s *Server) postDeviceEvent(format string) gin.HandlerFunc {
 			writeError(c, jsonError(err))
 			return
 		}
+		p := principal(c)
 		cam := c.Query("camera_id")
-		if format != "gb28181" && cam == "" {
-			writeError(c, &queryError{"camera_id", "is required: the device does not say which camera it is"})
-			return
-		}
+		dev := events.Device{IP: c.ClientIP()} // ONVIF: the sender's address
 		var evs []events.Event
+		var picture []byte
 		switch format {
 		case "onvif":
 			evs, err = events.FromONVIF(body, cam)
 		case "isapi":
-			var e events.Event
-			e, err = events.FromISAPI(body, cam)
-			evs = []events.Event{e}
+			var alert []byte
+			if alert, picture, err = events.SplitISAPI(c.GetHeader("Content-Type"), body); err == nil {
+				var e events.Event
+				e, dev, err = events.ParseISAPI(alert)
+				e.CameraID = cam
+				evs = []events.Event{e}
+			}
 		case "gb28181":
 			var e events.Event
 			e, err = events.FromGB28181(body)
 			evs = []events.Event{e}
+			dev = events.Device{Code: e.CameraID}
+			if _, ok := s.visibleCamera(p, e.CameraID); ok || err != nil {
+				cam = e.CameraID
+			}
+		}
+		if errors.Is(err, events.ErrHeartbeat) {
+			c.JSON(http.StatusOK, gin.H{"items": []eventResult{}, "heartbeat": true})
+			return
 		}
 		if err != nil {
 			var fe *events.FieldError
@@ -186,8 +201,93 @@ func (s *Server) postDeviceEvent(format string) gin.HandlerFunc {
 			c.JSON(http.StatusOK, gin.H{"items": []eventResult{}})
 			return
 		}
+		if cam == "" {
+			if cam, err = s.deviceCamera(p, dev); err != nil {
+				writeError(c, err)
+				return
+			}
+		}
+		for i := range evs {
+			evs[i].CameraID = cam
+		}
+		var pictureErr string
+		if picture != nil {
+			if ct, err := events.CheckPicture(picture); err != nil {
+				pictureErr = err.Error() // the alarm counts even if its picture does not
+			} else if _, ok := s.visibleCamera(p, cam); ok {
+				id, err := s.cfg.Pipeline.Events.PutMedia(c.Request.Context(), cam, ct, picture, time.Now())
+				if err != nil {
+					writeError(c, fmt.Errorf("%w: picture not stored: %v", registry.ErrUnavailable, err))
+					return
+				}
+				evs[0].MediaURL = "/api/v1/media/" + id
+			}
+		}
+		if pictureErr != "" {
+			c.Header("Warning", `199 sharpeyes "alarm picture refused"`)
+		}
 		s.record(c, evs, nil)
 	}
+}
+
+// deviceCamera finds the one camera a device's alarm is for: a camera that
+// declares the device's address (and channel), or else the one camera whose
+// stream URL has the device's IP as its host.
+func (s *Server) deviceCamera(p *access.Principal, dev events.Device) (string, error) {
+	ix := s.grids.Index()
+	var declared, exact, hosts []string
+	for _, cam := range s.catalog.All() {
+		if !s.seesCamera(p, ix, cam) {
+			continue
+		}
+		if d := cam.Device; d != nil && dev.SameAddress(d.Address) {
+			if d.Channel != "" && d.Channel == dev.Channel {
+				exact = append(exact, cam.ID)
+			} else if d.Channel == "" {
+				declared = append(declared, cam.ID)
+			}
+			continue
+		}
+		if dev.IP != "" && (streamHost(cam.Streams.Main) == dev.IP || streamHost(cam.Streams.Sub) == dev.IP) {
+			hosts = append(hosts, cam.ID)
+		}
+	}
+	for _, found := range [][]string{exact, declared, hosts} {
+		switch len(found) {
+		case 0:
+			continue
+		case 1:
+			return found[0], nil
+		default:
+			return "", &queryError{"camera_id", fmt.Sprintf("%d cameras match the device (%s): %s; declare device.channel on them or add ?camera_id= to the alarm URL",
+				len(found), dev, strings.Join(found, ", "))}
+		}
+	}
+	return "", &queryError{"camera_id", fmt.Sprintf("no camera matches the device (%s): add ?camera_id= to the alarm URL, or declare device.address (and device.channel) on the camera", dev)}
+}
+
+func streamHost(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Hostname()
+}
+
+// getMedia answers an alarm picture to those who may see its camera.
+func (s *Server) getMedia(c *gin.Context) {
+	m, err := s.cfg.Pipeline.Events.MediaByID(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	if _, ok := s.visibleCamera(principal(c), m.CameraID); !ok {
+		s.hidden(c, "media "+m.ID)
+		return
+	}
+	c.Header("Cache-Control", "private, max-age=86400")
+	c.Header("X-Content-Type-Options", "nosniff")
+	c.Data(http.StatusOK, m.ContentType, m.Body)
 }
 
 func (s *Server) listIncidents(c *gin.Context) {
@@ -344,12 +444,23 @@ func (s *Server) listCases(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"items": items, "next_cursor": next})
 }
 
+// caseView is a case with the pictures of the alarms that opened it.
+type caseView struct {
+	cases.Case
+	Media []string `json:"media"`
+}
+
 func (s *Server) getCase(c *gin.Context) {
 	cs, ok := s.visibleCase(c, c.Param("id"))
 	if !ok {
 		return
 	}
-	c.JSON(http.StatusOK, cs)
+	media, err := s.cfg.Pipeline.Events.MediaOfIncident(c.Request.Context(), cs.IncidentID, 20)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, caseView{Case: cs, Media: media})
 }
 
 func (s *Server) caseAudit(c *gin.Context) {

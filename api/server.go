@@ -19,6 +19,7 @@ import (
 
 	"sharpeyes/access"
 	"sharpeyes/cases"
+	"sharpeyes/events"
 	"sharpeyes/ingest"
 	"sharpeyes/registry"
 	"sharpeyes/relay"
@@ -227,6 +228,7 @@ func (s *Server) Handler() http.Handler {
 		s.handle(v1, "GET", "/dashboard", caseRead, s.dashboard)
 		s.handle(v1, "GET", "/stream", scopes(access.EventsRead, access.CasesRead), s.stream)
 		s.handle(v1, "GET", "/events", evRead, s.listEvents)
+		s.handle(v1, "GET", "/media/:id", scopes(access.EventsRead, access.CasesRead), s.getMedia)
 		s.handle(v1, "POST", "/events", evWrite, s.postEvents)
 		s.handle(v1, "POST", "/events/onvif", evWrite, s.postDeviceEvent("onvif"))
 		s.handle(v1, "POST", "/events/isapi", evWrite, s.postDeviceEvent("isapi"))
@@ -312,12 +314,18 @@ func scopes(ss ...access.Scope) []access.Scope { return ss }
 // importRoutes are the routes whose bodies may be as large as an import.
 var importRoutes = map[string]bool{"/api/v1/cameras/import": true, "/api/v1/grids/import": true}
 
+// alarmRoute may bring a picture (an ISAPI multipart alarm).
+const alarmRoute = "/api/v1/events/isapi"
+
 // limitBody bounds the body by the matched route (an unknown route gets
 // the small limit) before anyone reads it.
 func (s *Server) limitBody(c *gin.Context) {
 	limit := s.cfg.MaxBodyBytes
-	if importRoutes[c.FullPath()] {
+	switch {
+	case importRoutes[c.FullPath()]:
 		limit = s.cfg.MaxImportBytes
+	case c.FullPath() == alarmRoute:
+		limit = max(limit, 2*events.MaxPicture)
 	}
 	if c.Request.ContentLength > limit {
 		writeError(c, fmt.Errorf("%w (limit %d bytes)", ErrTooLarge, limit))

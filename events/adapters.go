@@ -102,8 +102,18 @@ func onvifKind(topic string) string {
 // FromISAPI reads a Hikvision EventNotificationAlert, XML or JSON, for a
 // camera; ISAPI alerts carry no unique id, so one is derived from the content.
 func FromISAPI(body []byte, cameraID string) (Event, error) {
+	e, _, err := ParseISAPI(body)
+	e.CameraID = cameraID
+	return e, err
+}
+
+// ParseISAPI reads a Hikvision EventNotificationAlert and the identity of
+// the device that sent it; the event's camera is left for the caller to
+// find. A heartbeat is ErrHeartbeat.
+func ParseISAPI(body []byte) (Event, Device, error) {
 	var a struct {
 		IPAddress   string `xml:"ipAddress" json:"ipAddress"`
+		MACAddress  string `xml:"macAddress" json:"macAddress"`
 		ChannelID   string `xml:"channelID" json:"channelID"`
 		DateTime    string `xml:"dateTime" json:"dateTime"`
 		EventType   string `xml:"eventType" json:"eventType"`
@@ -119,15 +129,19 @@ func FromISAPI(body []byte, cameraID string) (Event, error) {
 		err = xml.Unmarshal(body, &a)
 	}
 	if err != nil {
-		return Event{}, fmt.Errorf("%w: ISAPI EventNotificationAlert: %v", ErrInvalid, err)
+		return Event{}, Device{}, fmt.Errorf("%w: ISAPI EventNotificationAlert: %v", ErrInvalid, err)
+	}
+	dev := Device{IP: strings.TrimSpace(a.IPAddress), MAC: normalMAC(a.MACAddress), Channel: strings.TrimSpace(a.ChannelID)}
+	if strings.EqualFold(a.EventType, "heartBeat") {
+		return Event{}, dev, ErrHeartbeat
 	}
 	kind, ok := isapiKinds[strings.ToLower(a.EventType)]
 	if !ok {
-		return Event{}, &FieldError{"kind", fmt.Sprintf("ISAPI eventType %q has no mapping", a.EventType)}
+		return Event{}, dev, &FieldError{"kind", fmt.Sprintf("ISAPI eventType %q has no mapping", a.EventType)}
 	}
 	t, err := time.Parse(time.RFC3339, a.DateTime)
 	if err != nil {
-		return Event{}, &FieldError{"time", fmt.Sprintf("ISAPI dateTime %q is not RFC 3339", a.DateTime)}
+		return Event{}, dev, &FieldError{"time", fmt.Sprintf("ISAPI dateTime %q is not RFC 3339", a.DateTime)}
 	}
 	phase := PhasePulse
 	switch strings.ToLower(a.EventState) {
@@ -137,8 +151,8 @@ func FromISAPI(body []byte, cameraID string) (Event, error) {
 		phase = PhaseEnd
 	}
 	raw, _ := json.Marshal(a)
-	return Event{Source: "isapi", SourceEventID: digest(a.IPAddress, a.ChannelID, a.EventType, a.DateTime, a.EventState, strconv.Itoa(a.PostCount)),
-		CameraID: cameraID, Kind: kind, Phase: phase, Time: t, Raw: raw}, nil
+	return Event{Source: "isapi", SourceEventID: digest(a.IPAddress, a.MACAddress, a.ChannelID, a.EventType, a.DateTime, a.EventState, strconv.Itoa(a.PostCount)),
+		Kind: kind, Phase: phase, Time: t, Raw: raw}, dev, nil
 }
 
 var isapiKinds = map[string]string{

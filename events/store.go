@@ -590,3 +590,59 @@ func (s *Store) Events(ctx context.Context, f Filter, keep func(Stored) bool) ([
 func CursorOf(st Stored) Cursor {
 	return Cursor{At: st.Time.UnixMilli(), Source: st.Source, EvtID: st.SourceEventID}
 }
+
+// Media is a stored alarm picture.
+type Media struct {
+	ID, CameraID, ContentType string
+	Body                      []byte
+	At                        time.Time
+}
+
+// PutMedia stores a checked picture for a camera and answers its id.
+func (s *Store) PutMedia(ctx context.Context, cameraID, contentType string, body []byte, at time.Time) (string, error) {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	id := "M" + hex.EncodeToString(b)
+	if _, err := s.db.ExecContext(ctx, s.q(`INSERT INTO event_media (id, camera_id, content_type, body, at) VALUES (?, ?, ?, ?, ?)`),
+		id, cameraID, contentType, body, at.UnixMilli()); err != nil {
+		return "", fmt.Errorf("store picture: %w", err)
+	}
+	return id, nil
+}
+
+// MediaByID reads a stored picture.
+func (s *Store) MediaByID(ctx context.Context, id string) (Media, error) {
+	m := Media{ID: id}
+	var at int64
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT camera_id, content_type, body, at FROM event_media WHERE id = ?`), id).
+		Scan(&m.CameraID, &m.ContentType, &m.Body, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Media{}, fmt.Errorf("media %s: %w", id, ErrNotFound)
+	}
+	m.At = time.UnixMilli(at).UTC()
+	return m, err
+}
+
+// MediaOfIncident lists the media URLs of an incident's events, newest first.
+func (s *Store) MediaOfIncident(ctx context.Context, incidentID string, limit int) ([]string, error) {
+	out := []string{}
+	if incidentID == "" {
+		return out, nil
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT body FROM events WHERE incident_id = ? ORDER BY at DESC LIMIT 1000`), incidentID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() && len(out) < limit {
+		var body string
+		if err := rows.Scan(&body); err != nil {
+			return nil, err
+		}
+		var e Event
+		if json.Unmarshal([]byte(body), &e) == nil && e.MediaURL != "" {
+			out = append(out, e.MediaURL)
+		}
+	}
+	return out, rows.Err()
+}

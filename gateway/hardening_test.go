@@ -1,12 +1,17 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/jpeg"
 	"io"
+	"mime/multipart"
 	"net"
 	"net/http"
+	"net/textproto"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -289,4 +294,113 @@ func TestReadyzFollowsTheRegistry(t *testing.T) {
 		t.Errorf("healthz without etcd: %d", code)
 	}
 	g.Close()
+}
+
+// Real devices push what they push: heartbeats are accepted, alarms
+// without ?camera_id= find their camera from the device's identity (or
+// say clearly that none matches), and an ISAPI alarm's picture is kept.
+func TestDeviceAlarmsFindTheirCameraAndKeepThePicture(t *testing.T) {
+	g := startGateway(t)
+	api := apiClient{t, "http://" + g.HTTPAddr()}
+	for _, c := range []map[string]any{
+		{"id": "hik1", "name": "hik1", "streams": map[string]string{"main": "rtsp://admin:pw@10.9.8.7:554/Streaming/Channels/101"}},
+		{"id": "nvr-1", "name": "nvr-1", "streams": map[string]string{"main": "rtsp://10.9.8.8:554/Streaming/Channels/101"}, "device": map[string]string{"address": "44-19-B6-00-AA-01", "channel": "1"}},
+		{"id": "nvr-2", "name": "nvr-2", "streams": map[string]string{"main": "rtsp://10.9.8.8:554/Streaming/Channels/201"}, "device": map[string]string{"address": "44-19-B6-00-AA-01", "channel": "2"}},
+		{"id": "gbcam", "name": "gbcam", "streams": map[string]string{"main": "rtsp://10.9.8.9/a"}, "device": map[string]string{"address": "34020000001320000099"}},
+	} {
+		if code, out := api.json("POST", "/api/v1/cameras", c); code != 201 {
+			t.Fatalf("camera: %d %v", code, out)
+		}
+	}
+	now := time.Now().UTC().Format(time.RFC3339)
+	alert := func(ip, mac, ch, typ string) string {
+		return `<EventNotificationAlert version="2.0" xmlns="http://www.hikvision.com/ver20/XMLSchema"><ipAddress>` + ip + `</ipAddress><macAddress>` + mac +
+			`</macAddress><channelID>` + ch + `</channelID><dateTime>` + now + `</dateTime><activePostCount>1</activePostCount><eventType>` + typ +
+			`</eventType><eventState>active</eventState></EventNotificationAlert>`
+	}
+	post := func(ctype, body string) (int, map[string]any) {
+		code, raw := api.do("POST", "/api/v1/events/isapi", ctype, []byte(body), true)
+		var out map[string]any
+		_ = json.Unmarshal(raw, &out)
+		return code, out
+	}
+	cameraOf := func(out map[string]any) string {
+		items, _ := out["items"].([]any)
+		if len(items) != 1 {
+			return ""
+		}
+		_, in := api.json("GET", "/api/v1/incidents/"+items[0].(map[string]any)["incident_id"].(string), nil)
+		s, _ := in["camera_id"].(string)
+		return s
+	}
+	hb := `<EventNotificationAlert version="2.0"><ipAddress>10.9.8.7</ipAddress><dateTime>` + now + `</dateTime><eventType>heartBeat</eventType><eventState>inactive</eventState></EventNotificationAlert>`
+	if code, out := post("application/xml", hb); code != 200 || out["heartbeat"] != true {
+		t.Errorf("heartBeat: %d %v", code, out)
+	}
+	if code, out := post("application/xml", alert("10.9.8.7", "", "1", "tamperdetection")); code != 200 || cameraOf(out) != "hik1" {
+		t.Errorf("alarm from hik1's stream host: %d %v", code, out)
+	}
+	if code, out := post("application/xml", alert("10.9.8.8", "44:19:b6:00:aa:01", "2", "tamperdetection")); code != 200 || cameraOf(out) != "nvr-2" {
+		t.Errorf("alarm from the NVR's channel 2: %d %v", code, out)
+	}
+	if code, out := post("application/xml", alert("10.9.9.9", "00:00:00:00:00:01", "1", "tamperdetection")); code != 400 ||
+		out["field"] != "camera_id" || !strings.Contains(out["error"].(string), "no camera matches") {
+		t.Errorf("alarm from an unknown device: %d %v", code, out)
+	}
+	gb := `<?xml version="1.0" encoding="UTF-8"?><Notify><CmdType>Alarm</CmdType><SN>3</SN><DeviceID>34020000001320000099</DeviceID><AlarmPriority>2</AlarmPriority><AlarmMethod>5</AlarmMethod><AlarmTime>` +
+		time.Now().In(time.FixedZone("CST", 8*3600)).Format("2006-01-02T15:04:05") + `</AlarmTime><Info><AlarmType>11</AlarmType></Info></Notify>`
+	code, raw := api.do("POST", "/api/v1/events/gb28181", "application/xml", []byte(gb), true)
+	var gbOut map[string]any
+	_ = json.Unmarshal(raw, &gbOut)
+	if code != 200 || cameraOf(gbOut) != "gbcam" {
+		t.Errorf("GB/T 28181 alarm from a declared device code: %d %s", code, raw)
+	}
+
+	// A multipart alarm with its picture: the picture becomes the event's
+	// media, shown with the case it opens, to those who may see the camera.
+	var jpg bytes.Buffer
+	img := image.NewRGBA(image.Rect(0, 0, 64, 48))
+	if err := jpeg.Encode(&jpg, img, nil); err != nil {
+		t.Fatal(err)
+	}
+	multipartAlarm := func(picture []byte) (string, string) {
+		var b bytes.Buffer
+		w := multipart.NewWriter(&b)
+		h := textproto.MIMEHeader{}
+		h.Set("Content-Disposition", `form-data; name="fireDetection"`)
+		h.Set("Content-Type", "application/xml")
+		pw, _ := w.CreatePart(h)
+		pw.Write([]byte(alert("10.9.8.7", "", "1", "firedetection")))
+		h = textproto.MIMEHeader{}
+		h.Set("Content-Disposition", `form-data; name="fireDetectionPicture"; filename="fire.jpg"`)
+		h.Set("Content-Type", "image/jpeg")
+		pw, _ = w.CreatePart(h)
+		pw.Write(picture)
+		w.Close()
+		return w.FormDataContentType(), b.String()
+	}
+	ct, body := multipartAlarm(jpg.Bytes())
+	code, out := post(ct, body)
+	if code != 200 {
+		t.Fatalf("multipart alarm: %d %v", code, out)
+	}
+	caseID, _ := out["items"].([]any)[0].(map[string]any)["case_id"].(string)
+	_, cs := api.json("GET", "/api/v1/cases/"+caseID, nil)
+	media, _ := cs["media"].([]any)
+	if len(media) != 1 {
+		t.Fatalf("the case shows no picture: %v", cs)
+	}
+	code, pic := api.do("GET", media[0].(string), "", nil, true)
+	if code != 200 || !bytes.Equal(pic, jpg.Bytes()) {
+		t.Fatalf("the picture: %d, %d bytes", code, len(pic))
+	}
+	if code, _ := api.do("GET", media[0].(string), "", nil, false); code != 401 {
+		t.Errorf("the picture without credentials: %d", code)
+	}
+	// Not a picture: the alarm still counts, the "picture" is not kept.
+	ct, body = multipartAlarm([]byte("<html>not a picture</html>"))
+	body = strings.Replace(body, "<activePostCount>1<", "<activePostCount>2<", 1)
+	if code, out := post(ct, body); code != 200 || len(out["items"].([]any)) != 1 {
+		t.Errorf("alarm with a bad picture: %d %v", code, out)
+	}
 }

@@ -19,6 +19,15 @@ type Location struct {
 	Lon float64 `json:"lon"`
 }
 
+// Device says which device pushes a camera's alarms, for devices that
+// cannot add ?camera_id= to their alarm URL: its address (IP or MAC
+// address, or GB/T 28181 device code) and, for an NVR or a multi-channel
+// camera, its channel.
+type Device struct {
+	Address string `json:"address"`
+	Channel string `json:"channel,omitempty"`
+}
+
 // Camera is a registered camera as stored in etcd.
 type Camera struct {
 	ID        string    `json:"id"`
@@ -29,6 +38,7 @@ type Camera struct {
 	Location  *Location `json:"location,omitempty"`
 	Grid      string    `json:"grid"`
 	Tags      []string  `json:"tags"`
+	Device    *Device   `json:"device,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 	// Rev is the etcd revision this version was written at (not stored):
@@ -55,6 +65,9 @@ func (c *Camera) Normalize() {
 
 // Validate checks every field and reports the first at fault.
 func (c *Camera) Validate() error {
+	if d := c.Device; d != nil && (d.Address == "" || len(d.Address) > 64 || len(d.Channel) > 16) {
+		return &FieldError{"device", "needs an address (IP, MAC or GB/T 28181 code, at most 64 characters) and an optional channel (at most 16)"}
+	}
 	if !ValidID(c.ID) {
 		return &FieldError{"id", "must be 1-64 characters of A-Z a-z 0-9 _ - (a GB/T 28181 20-digit code is recommended)"}
 	}
