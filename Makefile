@@ -5,7 +5,7 @@ APT_PKGS = ffmpeg chromium etcd-server postgresql
 export CASES_TEST_POSTGRES_DSN ?= postgres://sharpeyes_test:sharpeyes_test@127.0.0.1:5432/sharpeyes_test?sslmode=disable
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build test deps deps-apt deps-npm deps-postgres vet bench run clean
+.PHONY: all build test deps deps-apt deps-npm deps-postgres vet bench run clean fuzz fuzz-short
 
 all: build
 
@@ -44,6 +44,15 @@ vet:
 
 test: deps vet
 	$(GO) test -race -count=1 -timeout 20m ./...
+	@$(MAKE) --no-print-directory fuzz-short
+
+# Every fuzz target for a few seconds past its committed corpus (the corpus
+# itself runs in every `go test`); `make fuzz` runs each for a minute.
+fuzz-short:
+	scripts/fuzz.sh 5s
+
+fuzz:
+	scripts/fuzz.sh --keep 60s
 
 # Benchmarks; results and the machine they ran on go in docs/benchmarks.md.
 bench: build

@@ -129,8 +129,9 @@ func checkRawRings(i int, raw json.RawMessage) []Problem {
 
 func fromFeature(i int, f *geojson.Feature) (Cell, []Problem) {
 	var probs []Problem
+	code, _ := f.Properties["code"].(string) // not MustString: it panics on a number
 	bad := func(field, format string, a ...any) {
-		probs = append(probs, Problem{Feature: i, Code: f.Properties.MustString("code", ""), Field: field, Msg: fmt.Sprintf(format, a...)})
+		probs = append(probs, Problem{Feature: i, Code: code, Field: field, Msg: fmt.Sprintf(format, a...)})
 	}
 	c := Cell{}
 	var ok bool
