@@ -111,6 +111,8 @@ type Config struct {
 	ClusterKey []byte
 	// Ready tells whether the registry and the SQL store answer (/readyz).
 	Ready func(ctx context.Context) error
+	// Store describes the SQL store for /readyz (driver, durability).
+	Store map[string]any
 	// MaxStreams bounds concurrent event-stream connections (default 256).
 	MaxStreams int
 }
@@ -306,7 +308,7 @@ func (s *Server) readyz(c *gin.Context) {
 			return
 		}
 	}
-	c.JSON(http.StatusOK, gin.H{"status": "ready", "node": s.cfg.NodeID})
+	c.JSON(http.StatusOK, gin.H{"status": "ready", "node": s.cfg.NodeID, "store": s.cfg.Store})
 }
 
 func scopes(ss ...access.Scope) []access.Scope { return ss }

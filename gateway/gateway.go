@@ -200,7 +200,7 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 		MaxImportBytes: cfg.HTTP.MaxImportBytes, NodeID: self.ID, Web: opt.Web, Logger: log, Sync: fol,
 		Cluster: &cluster{members: g.members, store: g.store}, Pipeline: g.pipe, Places: g,
 		Identities: g.ids, IdentityStore: g.store, SessionTTL: cfg.Auth.SessionTTL.D(), ClusterKey: []byte(clusterKey),
-		Ready: g.ready, MaxStreams: cfg.HTTP.MaxStreams},
+		Ready: g.ready, MaxStreams: cfg.HTTP.MaxStreams, Store: g.storeInfo()},
 		g.store, g.catalog, g.store, &g.grids, g.manager, g.whep)
 	g.api.Store(srv)
 	// Slow or idle clients are let go; the event stream lifts its own
@@ -258,6 +258,23 @@ func (g *Gateway) Routes() []api.Policy {
 
 // Identities is the in-memory mirror of users, tokens and sessions.
 func (g *Gateway) Identities() *registry.Identities { return g.ids }
+
+// storeInfo says which SQL store holds events and cases, and whether an
+// acknowledged write is on disk (SQLite synchronous=FULL, PostgreSQL fsync).
+func (g *Gateway) storeInfo() map[string]any {
+	if g.cases == nil {
+		return nil
+	}
+	db, postgres := g.cases.DB()
+	if postgres {
+		var fsync string
+		_ = db.QueryRow("SHOW fsync").Scan(&fsync)
+		return map[string]any{"driver": "postgresql", "durable": fsync == "on"}
+	}
+	var mode int
+	_ = db.QueryRow("PRAGMA synchronous").Scan(&mode)
+	return map[string]any{"driver": "sqlite", "synchronous": mode, "durable": mode >= 2}
+}
 
 // ready tells whether the registry and the SQL store answer.
 func (g *Gateway) ready(ctx context.Context) error {
