@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"sharpeyes/access"
+	"sharpeyes/relay"
 )
 
 // verified remembers recent successful RTSP password checks, so the
@@ -80,7 +81,7 @@ func (s *Server) AuthorizeVideo(user, pass, addr, cameraID string) error {
 	}
 	if _, ok := s.visibleCamera(p, cameraID); !ok {
 		s.log.Info("access refused", "who", p.Who(), "addr", addr, "camera", cameraID, "why", "camera outside the jurisdiction")
-		return fmt.Errorf("camera %q: not found", cameraID)
+		return fmt.Errorf("camera %q: %w", cameraID, relay.ErrUnknownCamera)
 	}
 	return nil
 }

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"sharpeyes/events"
-	"sharpeyes/sqlstore"
+	"sharpeyes/sqlstore/sqltest"
 )
 
 // BenchmarkIntake is sustained event intake through the pipeline (store the
@@ -32,7 +32,7 @@ func BenchmarkIntake(b *testing.B) {
 					b.Skip("CASES_TEST_POSTGRES_DSN not set (make test starts PostgreSQL)")
 				}
 				var drop func()
-				if dsn, drop, err = sqlstore.TestSchema(context.Background(), dsn, "cases_bench"); err != nil {
+				if dsn, drop, err = sqltest.Schema(context.Background(), dsn, "cases_bench"); err != nil {
 					b.Fatal(err)
 				}
 				defer drop()

@@ -154,23 +154,20 @@ func (s *Store) Create(ctx context.Context, c Case, who Actor, note string) (Cas
 	if c.SLAStart.IsZero() {
 		c.SLAStart = now
 	}
-	if _, err := s.Get(ctx, c.ID); err == nil {
-		return Case{}, fmt.Errorf("case %s: %w", c.ID, ErrExists)
-	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return Case{}, err
 	}
 	defer tx.Rollback()
-	_, err = tx.ExecContext(ctx, s.q(`INSERT INTO cases (`+caseColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`),
+	res, err := tx.ExecContext(ctx, s.q(`INSERT INTO cases (`+caseColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (id) DO NOTHING`),
 		c.ID, string(c.State), c.Source, c.Category, c.Title, c.Description, c.Grid, c.CameraID, c.IncidentID, c.Lat, c.Lon,
 		c.Priority, c.Assignee, c.Reporter, c.LimitDays, c.Escalation, ms(c.SLAStart), c.Paused, msPtr(c.SuspendedAt),
 		c.Rating, c.DuplicateOf, c.Reopened, ms(c.CreatedAt), ms(c.UpdatedAt), msPtr(c.ClosedAt), c.Version)
 	if err != nil {
-		if msg := err.Error(); strings.Contains(msg, "UNIQUE constraint") || strings.Contains(msg, "duplicate key") {
-			return Case{}, fmt.Errorf("case %s: %w", c.ID, ErrExists)
-		}
 		return Case{}, fmt.Errorf("create case: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return Case{}, fmt.Errorf("case %s: %w", c.ID, ErrExists)
 	}
 	if err := s.audit(ctx, tx, AuditRow{CaseID: c.ID, At: now, Actor: who.ID, Role: who.Role, Action: "create",
 		To: c.State, Note: note}); err != nil {

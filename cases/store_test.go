@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"sharpeyes/sqlstore"
+	"sharpeyes/sqlstore/sqltest"
 )
 
 // stores runs f against SQLite and PostgreSQL (CASES_TEST_POSTGRES_DSN, set
@@ -32,7 +32,7 @@ func stores(t *testing.T, f func(t *testing.T, s *Store, clock *fakeClock)) {
 		if dsn == "" {
 			t.Fatal("CASES_TEST_POSTGRES_DSN is not set: run `make test` (it starts PostgreSQL)")
 		}
-		dsn, drop, err := sqlstore.TestSchema(context.Background(), dsn, "cases_test")
+		dsn, drop, err := sqltest.Schema(context.Background(), dsn, "cases_test")
 		if err != nil {
 			t.Fatal(err)
 		}

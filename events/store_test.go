@@ -12,7 +12,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite"
 
-	"sharpeyes/sqlstore"
+	"sharpeyes/sqlstore/sqltest"
 )
 
 func stores(t *testing.T, f func(t *testing.T, s *Store)) {
@@ -34,7 +34,7 @@ func stores(t *testing.T, f func(t *testing.T, s *Store)) {
 		if dsn == "" {
 			t.Fatal("CASES_TEST_POSTGRES_DSN is not set: run `make test` (it starts PostgreSQL)")
 		}
-		dsn, drop, err := sqlstore.TestSchema(context.Background(), dsn, "events_test")
+		dsn, drop, err := sqltest.Schema(context.Background(), dsn, "events_test")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -29,7 +29,8 @@ type RTSPConfig struct {
 	// clients and quick reconnects do not restart the camera pull.
 	Linger time.Duration
 	// Authorize checks a client's credentials (RTSP Basic) for a camera;
-	// nil serves everyone. An error whose text is shown to nobody.
+	// nil serves everyone. ErrUnknownCamera answers 404 (a camera the client
+	// may not see is one that does not exist), any other error 401.
 	Authorize func(user, pass, addr, cameraID string) error
 	Logger    *slog.Logger
 }
@@ -310,7 +311,7 @@ func (r *RTSPServer) authorize(conn *gortsplib.ServerConn, req *base.Request, pa
 			return &base.Response{StatusCode: base.StatusUnauthorized}, liberrors.ErrServerAuth{}
 		}
 		r.log.Info("rtsp refused", "camera", id, "user", user, "addr", addr, "error", err)
-		if strings.Contains(err.Error(), "not found") {
+		if errors.Is(err, ErrUnknownCamera) {
 			return &base.Response{StatusCode: base.StatusNotFound}, ErrUnknownCamera
 		}
 		return &base.Response{StatusCode: base.StatusUnauthorized}, liberrors.ErrServerAuth{}

@@ -4,11 +4,9 @@ package sqlstore
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"fmt"
 	"io/fs"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -93,32 +91,6 @@ func stripComments(s string) string {
 		}
 	}
 	return strings.Join(out, "\n")
-}
-
-// TestSchema returns dsn pointed at a fresh PostgreSQL schema of its own
-// (prefix, the process id and a random suffix), so test packages and test runs
-// sharing a server never share tables; drop removes it.
-func TestSchema(ctx context.Context, dsn, prefix string) (string, func(), error) {
-	db, err := sql.Open("pgx", dsn)
-	if err != nil {
-		return "", nil, err
-	}
-	suffix := make([]byte, 4)
-	_, _ = rand.Read(suffix)
-	schema := fmt.Sprintf("%s_%d_%x", prefix, os.Getpid(), suffix)
-	if _, err := db.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
-		db.Close()
-		return "", nil, err
-	}
-	sep := "?"
-	if strings.Contains(dsn, "?") {
-		sep = "&"
-	}
-	drop := func() {
-		_, _ = db.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
-		db.Close()
-	}
-	return dsn + sep + "search_path=" + schema, drop, nil
 }
 
 // Scanner is a row being read (*sql.Row or *sql.Rows).

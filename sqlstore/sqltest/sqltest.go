@@ -1,0 +1,40 @@
+// Package sqltest gives each test process a PostgreSQL schema of its own.
+// Test code only: production code never imports it.
+package sqltest
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"fmt"
+	"os"
+	"strings"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL
+)
+
+// Schema returns dsn pointed at a fresh PostgreSQL schema of its own
+// (prefix, the process id and a random suffix), so test packages and test runs
+// sharing a server never share tables; drop removes it.
+func Schema(ctx context.Context, dsn, prefix string) (string, func(), error) {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return "", nil, err
+	}
+	suffix := make([]byte, 4)
+	_, _ = rand.Read(suffix)
+	schema := fmt.Sprintf("%s_%d_%x", prefix, os.Getpid(), suffix)
+	if _, err := db.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
+		db.Close()
+		return "", nil, err
+	}
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	drop := func() {
+		_, _ = db.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
+		db.Close()
+	}
+	return dsn + sep + "search_path=" + schema, drop, nil
+}
