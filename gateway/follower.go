@@ -1,0 +1,153 @@
+package gateway
+
+import (
+	"context"
+	"log/slog"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"sharpeyes/ingest"
+	"sharpeyes/registry"
+)
+
+// follower applies registry changes to the ingest manager. It sees each
+// change twice, from the API that made it and from the watch, in either
+// order, and keeps the newest by etcd revision. A camera this node owns is
+// pulled from the camera; one owned by another node becomes an on-demand
+// relay of that node's RTSP re-serve, so RTSP viewers here still get it.
+type follower struct {
+	m       *ingest.Manager
+	catalog *registry.Catalog
+	members atomic.Pointer[registry.Membership] // set once Join returns
+	emit    func(id string, st ingest.Status)   // the gateway's own events
+	log     *slog.Logger
+	// nodeAuth are the credentials this node shows another node's RTSP re-serve.
+	nodeAuth *url.Userinfo
+
+	mu   sync.Mutex
+	revs map[string]int64 // newest revision applied per camera (deletions too)
+}
+
+// owned tells whether this node pulls the camera itself.
+func (f *follower) owned(id string) (bool, registry.Node) {
+	m := f.members.Load()
+	if m == nil {
+		return true, registry.Node{}
+	}
+	o := m.Owner(id)
+	return o.ID == m.Self().ID, o
+}
+
+func (f *follower) spec(c registry.Camera) ingest.CameraSpec {
+	own, o := f.owned(c.ID)
+	if own || o.RTSP == "" {
+		return ingest.CameraSpec{ID: c.ID, Main: c.Streams.Main, Sub: c.Streams.Sub, Transport: c.Transport, OnDemand: c.OnDemand}
+	}
+	base := o.RTSP
+	if u, err := url.Parse(o.RTSP); err == nil && f.nodeAuth != nil {
+		u.User = f.nodeAuth
+		base = u.String()
+	}
+	relay := ingest.CameraSpec{ID: c.ID, Main: base + "/" + c.ID, Transport: "tcp", OnDemand: true}
+	if c.Streams.Sub != "" {
+		relay.Sub = base + "/" + c.ID + "/sub"
+	}
+	return relay
+}
+
+// newer records rev for id and reports whether it is newer than what was applied.
+func (f *follower) newer(id string, rev int64) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.revs == nil {
+		f.revs = map[string]int64{}
+	}
+	if rev != 0 && rev <= f.revs[id] {
+		return false
+	}
+	f.revs[id] = rev
+	return true
+}
+
+func (f *follower) SyncCameras(cs []registry.Camera) {
+	f.mu.Lock()
+	f.revs = map[string]int64{}
+	for _, c := range cs {
+		f.revs[c.ID] = c.Rev
+	}
+	f.mu.Unlock()
+	f.catalog.SyncCameras(cs)
+	specs := make([]ingest.CameraSpec, len(cs))
+	for i, c := range cs {
+		specs[i] = f.spec(c)
+	}
+	f.m.Sync(specs) // a full listing: what it lacks is gone
+}
+
+// rebalance re-applies every camera after the node set changed; pulls whose
+// owner did not change are left alone (Upsert of an unchanged spec is a no-op).
+func (f *follower) rebalance() {
+	if f.m == nil || f.members.Load() == nil {
+		return
+	}
+	// Re-spec only: removing what a snapshot of the catalog lacks would
+	// race with cameras being added; deletions arrive as events.
+	for _, c := range f.catalog.All() {
+		if err := f.m.Upsert(f.spec(c)); err != nil {
+			f.log.Warn("camera not pulled", "camera", c.ID, "error", err)
+		}
+	}
+}
+
+func (f *follower) PutCamera(c registry.Camera) {
+	f.catalog.PutCamera(c)
+	if !f.newer(c.ID, c.Rev) {
+		return
+	}
+	if err := f.m.Upsert(f.spec(c)); err != nil {
+		f.log.Warn("camera not pulled", "camera", c.ID, "error", err)
+	}
+}
+
+func (f *follower) DeleteCamera(id string, rev int64) {
+	f.catalog.DeleteCamera(id, rev)
+	if f.newer(id, rev) {
+		f.m.Remove(id)
+	}
+}
+
+// publish writes the status of cameras this node pulls, under its lease.
+func (f *follower) publish(id, variant string, st ingest.Status) {
+	m := f.members.Load()
+	if m == nil || variant != ingest.Main {
+		return
+	}
+	if own, _ := f.owned(id); !own {
+		return
+	}
+	if f.emit != nil {
+		f.emit(id, st) // queued in order; never blocks
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := m.PutStatus(ctx, id, st); err != nil {
+			f.log.Debug("status not published", "camera", id, "error", err)
+		}
+	}()
+}
+
+// cluster answers the API's questions about ownership.
+type cluster struct {
+	members *registry.Membership
+	store   *registry.Store
+}
+
+func (c *cluster) Self() registry.Node           { return c.members.Self() }
+func (c *cluster) Owner(id string) registry.Node { return c.members.Owner(id) }
+func (c *cluster) Nodes() []registry.Node        { return c.members.Nodes() }
+func (c *cluster) RemoteStatus(ctx context.Context, id string) (registry.CameraStatus, error) {
+	return c.store.Status(ctx, id)
+}
