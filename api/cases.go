@@ -1,0 +1,212 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"sharpeyes/access"
+	"sharpeyes/cases"
+	"sharpeyes/events"
+)
+
+// actionBody is the body of a case action. Who acts is the authenticated
+// principal: a body cannot name an actor.
+type actionBody struct {
+	cases.Args
+}
+
+// actor is the principal as the case machine knows it. On a case of a cell
+// that names them as its grid chief (网格长), a grid worker evaluates as
+// the chief.
+func (s *Server) actor(p *access.Principal, cs *cases.Case, act cases.Action) cases.Actor {
+	a := cases.Actor{ID: p.Username, Role: cases.Role(p.Role)}
+	switch p.Kind {
+	case access.KindAdminToken:
+		a.ID = "admin-token"
+	case access.KindToken:
+		a.ID = p.Username + "/token:" + p.TokenID
+	}
+	if cs != nil && act == cases.Evaluate && p.Role != access.Admin && p.Role != access.Dispatcher {
+		if cell, ok := s.grids.Index().Get(cs.Grid); ok && cell.Roles.Chief == p.Username {
+			a.Role = cases.GridChief
+		}
+	}
+	if p.Role == access.Viewer {
+		a.Role = cases.Reporter // never reached: viewers hold no cases:write
+	}
+	return a
+}
+
+// visibleCase reads a case the principal may see, or answers 404.
+func (s *Server) visibleCase(c *gin.Context, id string) (cases.Case, bool) {
+	cs, err := s.cfg.Pipeline.Cases.Get(c.Request.Context(), id)
+	if err != nil {
+		writeError(c, err)
+		return cases.Case{}, false
+	}
+	if !seesCase(principal(c), cs) {
+		s.hidden(c, "case "+id)
+		return cases.Case{}, false
+	}
+	return cs, true
+}
+
+func (s *Server) caseAction(c *gin.Context) {
+	act := cases.Action(c.Param("action"))
+	known := false
+	for _, a := range cases.Actions() {
+		known = known || a == act
+	}
+	if !known {
+		writeError(c, fmt.Errorf("%w: unknown action %q", cases.ErrTransition, act))
+		return
+	}
+	var body actionBody
+	if c.Request.ContentLength != 0 {
+		if err := bindJSON(c, &body); err != nil {
+			writeError(c, err)
+			return
+		}
+	}
+	cur, ok := s.visibleCase(c, c.Param("id"))
+	if !ok {
+		return
+	}
+	who := s.actor(principal(c), &cur, act)
+	cs, err := s.cfg.Pipeline.Cases.Act(c.Request.Context(), c.Param("id"), act, who, body.Args)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, cs)
+}
+
+func (s *Server) listCases(c *gin.Context) {
+	limit, err := intParam(c, "limit", 100, 1, 1000)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	_, after, err := decodeCursor(c.Query("cursor"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	esc := -1
+	if v := c.Query("escalation"); v != "" {
+		if esc, err = intParam(c, "escalation", 0, 0, 3); err != nil {
+			writeError(c, err)
+			return
+		}
+	}
+	items, err := s.cfg.Pipeline.Cases.List(c.Request.Context(), cases.Filter{State: c.Query("state"), Grid: c.Query("grid"),
+		CameraID: c.Query("camera_id"), Category: c.Query("category"), Open: c.Query("open") == "true", Escalation: esc,
+		Limit: limit + 1, After: after, Within: caseWithin(principal(c))})
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	next := ""
+	if len(items) > limit {
+		items = items[:limit]
+		next = encodeCursor(0, items[limit-1].ID)
+	}
+	c.JSON(http.StatusOK, gin.H{"items": items, "next_cursor": next})
+}
+
+// caseView is a case with the pictures of the alarms that opened it.
+type caseView struct {
+	cases.Case
+	Media []string `json:"media"`
+}
+
+func (s *Server) getCase(c *gin.Context) {
+	cs, ok := s.visibleCase(c, c.Param("id"))
+	if !ok {
+		return
+	}
+	media, err := s.cfg.Pipeline.Events.MediaOfIncident(c.Request.Context(), cs.IncidentID, 20)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, caseView{Case: cs, Media: media})
+}
+
+func (s *Server) caseAudit(c *gin.Context) {
+	if _, ok := s.visibleCase(c, c.Param("id")); !ok {
+		return
+	}
+	rows, err := s.cfg.Pipeline.Cases.Audit(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"items": rows, "next_cursor": ""})
+}
+
+// manualCase is a case filed by the 12345 hotline or a grid worker.
+type manualCase struct {
+	Source      string   `json:"source"`
+	Category    string   `json:"category"`
+	Title       string   `json:"title"`
+	Description string   `json:"description"`
+	Grid        string   `json:"grid"`
+	CameraID    string   `json:"camera_id"`
+	Lat         *float64 `json:"lat"`
+	Lon         *float64 `json:"lon"`
+	Priority    int      `json:"priority"`
+	LimitDays   int      `json:"limit_days"`
+	Reporter    string   `json:"reporter"`
+}
+
+func (s *Server) createCase(c *gin.Context) {
+	var in manualCase
+	if err := bindJSON(c, &in); err != nil {
+		writeError(c, err)
+		return
+	}
+	if in.Source != "hotline" && in.Source != "grid-report" {
+		writeError(c, &queryError{"source", "must be hotline or grid-report"})
+		return
+	}
+	if in.Priority == 0 {
+		in.Priority = 3
+	}
+	if in.LimitDays == 0 {
+		in.LimitDays = 5
+	}
+	if in.Grid == "" && in.Lat != nil && in.Lon != nil {
+		if cells, _ := s.cfg.Places.Cells(events.Event{CameraID: in.CameraID, Lat: in.Lat, Lon: in.Lon}); len(cells) > 0 {
+			in.Grid = cells[0]
+		}
+	}
+	p := principal(c)
+	if in.CameraID != "" {
+		if _, ok := s.visibleCamera(p, in.CameraID); !ok {
+			writeError(c, &queryError{"camera_id", fmt.Sprintf("unknown camera %q", in.CameraID)})
+			return
+		}
+	}
+	if in.Grid != "" && !p.Where.HasCell(in.Grid) {
+		writeError(c, fmt.Errorf("%w: grid %s is outside your jurisdiction", ErrForbidden, in.Grid))
+		return
+	}
+	if in.Grid == "" && !p.Where.All && p.Role != access.Dispatcher {
+		writeError(c, &queryError{"grid", "is required: give the grid or lat/lon inside your jurisdiction"})
+		return
+	}
+	who := s.actor(p, nil, "")
+	cs, err := s.cfg.Pipeline.Cases.Create(c.Request.Context(), cases.Case{Source: in.Source, Category: in.Category,
+		Title: strings.TrimSpace(in.Title), Description: in.Description, Grid: in.Grid, CameraID: in.CameraID,
+		Lat: in.Lat, Lon: in.Lon, Priority: in.Priority, LimitDays: in.LimitDays, Reporter: in.Reporter}, who, "filed by "+in.Source)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.Header("Location", "/api/v1/cases/"+cs.ID)
+	c.JSON(http.StatusCreated, cs)
+}

@@ -1,0 +1,58 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"sharpeyes/events"
+)
+
+func (s *Server) listIncidents(c *gin.Context) {
+	limit, err := intParam(c, "limit", 100, 1, 1000)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	state := c.Query("state")
+	if c.Query("open") == "true" {
+		state = events.Open
+	}
+	p, ix, g := principal(c), s.grids.Index(), c.Query("grid")
+	keep := func(in events.Incident) bool {
+		if !seesIncident(p, in) {
+			return false
+		}
+		if g == "" {
+			return true
+		}
+		for _, cell := range in.Grids {
+			if cell == g || ix.Within(cell, g) {
+				return true
+			}
+		}
+		return false
+	}
+	items, err := s.cfg.Pipeline.Events.IncidentsOf(c.Request.Context(), c.Query("camera_id"), c.Query("kind"), state, limit, keep)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	if items == nil {
+		items = []events.Incident{}
+	}
+	c.JSON(http.StatusOK, gin.H{"items": items, "next_cursor": ""})
+}
+
+func (s *Server) getIncident(c *gin.Context) {
+	in, err := s.cfg.Pipeline.Events.Incident(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	if !seesIncident(principal(c), in) {
+		s.hidden(c, "incident "+in.ID)
+		return
+	}
+	c.JSON(http.StatusOK, in)
+}

@@ -1,0 +1,137 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"sharpeyes/access"
+	"sharpeyes/events"
+)
+
+// stream is a server-sent-event stream of incidents and case changes
+// (text/event-stream): each message's id is its outbox sequence number, so
+// a client that reconnects with Last-Event-ID misses nothing.
+// ?topics=case,incident keeps only those prefixes.
+func (s *Server) stream(c *gin.Context) {
+	if n := s.streams.Add(1); n > int64(s.cfg.MaxStreams) {
+		s.streams.Add(-1)
+		writeError(c, fmt.Errorf("%w: %d event streams are open, the most this node serves", ErrBusy, s.cfg.MaxStreams))
+		return
+	}
+	defer s.streams.Add(-1)
+	// A stream outlives the server's read and write timeouts.
+	rc := http.NewResponseController(c.Writer)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
+	ctx := c.Request.Context()
+	es := s.cfg.Pipeline.Events
+	p := principal(c)
+	caseCache := map[string]bool{}
+	after, err := strconv.ParseInt(c.GetHeader("Last-Event-ID"), 10, 64)
+	if err != nil || after < 0 {
+		if after, err = es.LastSeq(ctx); err != nil {
+			writeError(c, err)
+			return
+		}
+	}
+	var prefixes []string
+	for _, p := range strings.Split(c.Query("topics"), ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			prefixes = append(prefixes, p+".")
+		}
+	}
+	h := c.Writer.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	c.Status(http.StatusOK)
+	c.Writer.Flush()
+	poll := time.NewTicker(500 * time.Millisecond)
+	defer poll.Stop()
+	beat := time.NewTicker(15 * time.Second)
+	defer beat.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-beat.C:
+			fmt.Fprint(c.Writer, ": keep-alive\n\n")
+			c.Writer.Flush()
+		case <-poll.C:
+			msgs, err := es.Messages(ctx, after, 200)
+			if err != nil {
+				continue
+			}
+			for _, m := range msgs {
+				after = m.Seq
+				if len(prefixes) > 0 && !hasPrefix(m.Topic, prefixes) {
+					continue
+				}
+				if !s.seesMessage(ctx, p, m, caseCache) {
+					continue
+				}
+				fmt.Fprintf(c.Writer, "id: %d\nevent: %s\ndata: %s\n\n", m.Seq, m.Topic, m.Body)
+			}
+			if len(msgs) > 0 {
+				c.Writer.Flush()
+			}
+		}
+	}
+}
+
+func hasPrefix(s string, ps []string) bool {
+	for _, p := range ps {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// seesMessage tells whether a stream message is the principal's to see:
+// incidents by their cells (with events:read), case changes by the case
+// (with cases:read). Case visibility is looked up once per stream.
+func (s *Server) seesMessage(ctx context.Context, p *access.Principal, m events.Message, seen map[string]bool) bool {
+	switch {
+	case strings.HasPrefix(m.Topic, "incident."):
+		if !p.Can(access.EventsRead) {
+			return false
+		}
+		var in events.Incident
+		return json.Unmarshal(m.Body, &in) == nil && seesIncident(p, in)
+	case strings.HasPrefix(m.Topic, "case."):
+		if !p.Can(access.CasesRead) {
+			return false
+		}
+		var row struct {
+			CaseID string `json:"case_id"`
+		}
+		if json.Unmarshal(m.Body, &row) != nil || row.CaseID == "" {
+			return false
+		}
+		if p.Where.All {
+			return true
+		}
+		if strings.HasSuffix(m.Topic, ".dispatch") || strings.HasSuffix(m.Topic, ".join") {
+			delete(seen, row.CaseID) // assignee or place may have changed
+		}
+		ok, known := seen[row.CaseID]
+		if !known {
+			cs, err := s.cfg.Pipeline.Cases.Get(ctx, row.CaseID)
+			ok = err == nil && seesCase(p, cs)
+			if len(seen) > 10_000 {
+				clear(seen)
+			}
+			seen[row.CaseID] = ok
+		}
+		return ok
+	}
+	return p.Where.All
+}
