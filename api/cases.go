@@ -42,7 +42,7 @@ func (s *Server) actor(p *access.Principal, cs *cases.Case, act cases.Action) ca
 
 // visibleCase reads a case the principal may see, or answers 404.
 func (s *Server) visibleCase(c *gin.Context, id string) (cases.Case, bool) {
-	cs, err := s.cfg.Pipeline.Cases.Get(c.Request.Context(), id)
+	cs, err := s.pipe.Cases.Get(c.Request.Context(), id)
 	if err != nil {
 		writeError(c, err)
 		return cases.Case{}, false
@@ -76,7 +76,7 @@ func (s *Server) caseAction(c *gin.Context) {
 		return
 	}
 	who := s.actor(principal(c), &cur, act)
-	cs, err := s.cfg.Pipeline.Cases.Act(c.Request.Context(), c.Param("id"), act, who, body.Args)
+	cs, err := s.pipe.Cases.Act(c.Request.Context(), c.Param("id"), act, who, body.Args)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -102,7 +102,7 @@ func (s *Server) listCases(c *gin.Context) {
 			return
 		}
 	}
-	items, err := s.cfg.Pipeline.Cases.List(c.Request.Context(), cases.Filter{State: c.Query("state"), Grid: c.Query("grid"),
+	items, err := s.pipe.Cases.List(c.Request.Context(), cases.Filter{State: c.Query("state"), Grid: c.Query("grid"),
 		CameraID: c.Query("camera_id"), Category: c.Query("category"), Open: c.Query("open") == "true", Escalation: esc,
 		Limit: limit + 1, After: after, Within: caseWithin(principal(c))})
 	if err != nil {
@@ -128,7 +128,7 @@ func (s *Server) getCase(c *gin.Context) {
 	if !ok {
 		return
 	}
-	media, err := s.cfg.Pipeline.Events.MediaOfIncident(c.Request.Context(), cs.IncidentID, 20)
+	media, err := s.pipe.Events.MediaOfIncident(c.Request.Context(), cs.IncidentID, 20)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -140,7 +140,7 @@ func (s *Server) caseAudit(c *gin.Context) {
 	if _, ok := s.visibleCase(c, c.Param("id")); !ok {
 		return
 	}
-	rows, err := s.cfg.Pipeline.Cases.Audit(c.Request.Context(), c.Param("id"))
+	rows, err := s.pipe.Cases.Audit(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		writeError(c, err)
 		return
@@ -180,7 +180,7 @@ func (s *Server) createCase(c *gin.Context) {
 		in.LimitDays = 5
 	}
 	if in.Grid == "" && in.Lat != nil && in.Lon != nil {
-		if cells, _ := s.cfg.Places.Cells(events.Event{CameraID: in.CameraID, Lat: in.Lat, Lon: in.Lon}); len(cells) > 0 {
+		if cells, _ := s.places.Cells(events.Event{CameraID: in.CameraID, Lat: in.Lat, Lon: in.Lon}); len(cells) > 0 {
 			in.Grid = cells[0]
 		}
 	}
@@ -200,7 +200,7 @@ func (s *Server) createCase(c *gin.Context) {
 		return
 	}
 	who := s.actor(p, nil, "")
-	cs, err := s.cfg.Pipeline.Cases.Create(c.Request.Context(), cases.Case{Source: in.Source, Category: in.Category,
+	cs, err := s.pipe.Cases.Create(c.Request.Context(), cases.Case{Source: in.Source, Category: in.Category,
 		Title: strings.TrimSpace(in.Title), Description: in.Description, Grid: in.Grid, CameraID: in.CameraID,
 		Lat: in.Lat, Lon: in.Lon, Priority: in.Priority, LimitDays: in.LimitDays, Reporter: in.Reporter}, who, "filed by "+in.Source)
 	if err != nil {

@@ -37,14 +37,14 @@ func (s *Server) dashboard(c *gin.Context) {
 			want[cell] = true
 		}
 	}
-	f, err := s.cfg.Pipeline.Cases.FiguresOf(c.Request.Context(), from, to, func(cs cases.Case) bool {
+	f, err := s.pipe.Cases.FiguresOf(c.Request.Context(), from, to, func(cs cases.Case) bool {
 		return seesCase(p, cs) && (want == nil || want[cs.Grid])
 	})
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	kinds, err := s.cfg.Pipeline.Events.CountByKindOf(c.Request.Context(), from, to, func(in events.Incident) bool {
+	kinds, err := s.pipe.Events.CountByKindOf(c.Request.Context(), from, to, func(in events.Incident) bool {
 		if !seesIncident(p, in) {
 			return false
 		}

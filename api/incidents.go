@@ -33,7 +33,7 @@ func (s *Server) listIncidents(c *gin.Context) {
 		}
 		return false
 	}
-	items, err := s.cfg.Pipeline.Events.IncidentsOf(c.Request.Context(), c.Query("camera_id"), c.Query("kind"), state, limit, keep)
+	items, err := s.pipe.Events.IncidentsOf(c.Request.Context(), c.Query("camera_id"), c.Query("kind"), state, limit, keep)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -45,7 +45,7 @@ func (s *Server) listIncidents(c *gin.Context) {
 }
 
 func (s *Server) getIncident(c *gin.Context) {
-	in, err := s.cfg.Pipeline.Events.Incident(c.Request.Context(), c.Param("id"))
+	in, err := s.pipe.Events.Incident(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		writeError(c, err)
 		return

@@ -88,7 +88,7 @@ type noSync struct{}
 func (noSync) PutCamera(registry.Camera)  {}
 func (noSync) DeleteCamera(string, int64) {}
 
-// Config configures the API.
+// Config is the API's settings.
 type Config struct {
 	AdminToken   string
 	MaxBodyBytes int64
@@ -96,25 +96,36 @@ type Config struct {
 	MaxImportBytes int64
 	NodeID         string
 	Web            fs.FS // the browser UI; nil serves none
-	Sync           CameraSync
-	Cluster        Cluster // nil: a single node
-	Pipeline       *cases.Pipeline
-	Places         EventPlaces
 	Logger         *slog.Logger
-	// Identities and IdentityStore hold users, tokens and sessions; nil
-	// leaves only the admin token.
-	Identities    Identities
-	IdentityStore IdentityStore
 	// SessionTTL is how long a login lasts (default 12 h, a shift).
 	SessionTTL time.Duration
 	// ClusterKey signs WHEP redirects between nodes.
 	ClusterKey []byte
-	// Ready tells whether the registry and the SQL store answer (/readyz).
-	Ready func(ctx context.Context) error
 	// Store describes the SQL store for /readyz (driver, durability).
 	Store map[string]any
 	// MaxStreams bounds concurrent event-stream connections (default 256).
 	MaxStreams int
+}
+
+// Deps are the API's collaborators, each a small interface of what the
+// handlers use. Cameras, Catalog, Grids, Pulls and WHEP are required; the
+// rest may be nil (no grid imports, no events and cases, a single node,
+// only the admin token, no readiness check).
+type Deps struct {
+	Cameras       CameraStore
+	Catalog       Catalog
+	GridStore     GridStore
+	Grids         Grids
+	Pulls         Pulls
+	WHEP          WHEPServer
+	Sync          CameraSync
+	Cluster       Cluster
+	Pipeline      *cases.Pipeline
+	Places        EventPlaces
+	Identities    Identities
+	IdentityStore IdentityStore
+	// Ready tells whether the registry and the SQL store answer (/readyz).
+	Ready func(ctx context.Context) error
 }
 
 // Server holds the handlers' collaborators.
@@ -128,6 +139,9 @@ type Server struct {
 	cluster      Cluster
 	pulls        Pulls
 	whep         WHEPServer
+	pipe         *cases.Pipeline
+	places       EventPlaces
+	ready        func(ctx context.Context) error
 	log          *slog.Logger
 	reg          *prometheus.Registry
 	ids          Identities
@@ -142,7 +156,7 @@ type Server struct {
 }
 
 // New builds the API server.
-func New(cfg Config, store CameraStore, catalog Catalog, gridStore GridStore, grids Grids, pulls Pulls, whep WHEPServer) *Server {
+func New(cfg Config, d Deps) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -152,24 +166,23 @@ func New(cfg Config, store CameraStore, catalog Catalog, gridStore GridStore, gr
 	if cfg.MaxImportBytes < cfg.MaxBodyBytes {
 		cfg.MaxImportBytes = max(32<<20, cfg.MaxBodyBytes)
 	}
-	s := &Server{cfg: cfg, store: store, catalog: catalog, gridStore: gridStore, grids: grids, pulls: pulls, whep: whep,
-		sync: cfg.Sync, log: cfg.Logger.With("component", "api"), ids: cfg.Identities, idStore: cfg.IdentityStore,
-		limiter: access.NewLimiter()}
-	if s.cfg.MaxStreams <= 0 {
-		s.cfg.MaxStreams = 256
+	if cfg.MaxStreams <= 0 {
+		cfg.MaxStreams = 256
 	}
-	if s.cfg.SessionTTL <= 0 {
-		s.cfg.SessionTTL = 12 * time.Hour
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 12 * time.Hour
 	}
+	s := &Server{cfg: cfg, store: d.Cameras, catalog: d.Catalog, gridStore: d.GridStore, grids: d.Grids, pulls: d.Pulls, whep: d.WHEP,
+		sync: d.Sync, cluster: d.Cluster, pipe: d.Pipeline, places: d.Places, ready: d.Ready,
+		log: cfg.Logger.With("component", "api"), ids: d.Identities, idStore: d.IdentityStore, limiter: access.NewLimiter()}
 	if s.sync == nil {
 		s.sync = noSync{}
 	}
-	s.cluster = cfg.Cluster
 	if s.cluster == nil {
 		s.cluster = alone{registry.Node{ID: cfg.NodeID}}
 	}
 	s.reg = prometheus.NewRegistry()
-	s.reg.MustRegister(&collector{pulls: pulls, whep: whep})
+	s.reg.MustRegister(&collector{pulls: d.Pulls, whep: d.WHEP})
 	return s
 }
 
@@ -219,7 +232,7 @@ func (s *Server) Handler() http.Handler {
 	s.handle(v1, "GET", "/grids/:code", camRead, s.getGrid)
 	s.handle(v1, "GET", "/grids/:code/cameras", camRead, s.gridCameras)
 	s.handle(v1, "POST", "/grids/import", scopes(access.GridsWrite), s.importGrids)
-	if s.cfg.Pipeline != nil {
+	if s.pipe != nil {
 		evRead, evWrite := scopes(access.EventsRead), scopes(access.EventsWrite)
 		caseRead, caseWrite := scopes(access.CasesRead), scopes(access.CasesWrite)
 		s.handle(v1, "GET", "/incidents", evRead, s.listIncidents)
@@ -256,7 +269,7 @@ func (s *Server) Handler() http.Handler {
 	s.handle(whep, "PATCH", "/:id/:session", video, s.whepPatch)
 	s.handle(whep, "DELETE", "/:id/:session", video, s.whepDelete)
 
-	if s.cfg.Pipeline != nil {
+	if s.pipe != nil {
 		o := r.Group("/open311/v2", s.waitCatalog)
 		o311 := scopes(access.Open311)
 		s.handle(o, "GET", "/:file", o311, s.open311)
@@ -300,10 +313,10 @@ func (s *Server) healthz(c *gin.Context) {
 // readyz tells a load balancer whether this node can serve: the registry
 // and the SQL store answer.
 func (s *Server) readyz(c *gin.Context) {
-	if s.cfg.Ready != nil {
+	if s.ready != nil {
 		ctx, cancel := context.WithTimeout(c.Request.Context(), 3*time.Second)
 		defer cancel()
-		if err := s.cfg.Ready(ctx); err != nil {
+		if err := s.ready(ctx); err != nil {
 			c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "node": s.cfg.NodeID, "error": err.Error()})
 			return
 		}

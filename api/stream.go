@@ -31,7 +31,7 @@ func (s *Server) stream(c *gin.Context) {
 	_ = rc.SetReadDeadline(time.Time{})
 	_ = rc.SetWriteDeadline(time.Time{})
 	ctx := c.Request.Context()
-	es := s.cfg.Pipeline.Events
+	es := s.pipe.Events
 	p := principal(c)
 	caseCache := map[string]bool{}
 	after, err := strconv.ParseInt(c.GetHeader("Last-Event-ID"), 10, 64)
@@ -124,7 +124,7 @@ func (s *Server) seesMessage(ctx context.Context, p *access.Principal, m events.
 		}
 		ok, known := seen[row.CaseID]
 		if !known {
-			cs, err := s.cfg.Pipeline.Cases.Get(ctx, row.CaseID)
+			cs, err := s.pipe.Cases.Get(ctx, row.CaseID)
 			ok = err == nil && seesCase(p, cs)
 			if len(seen) > 10_000 {
 				clear(seen)

@@ -197,11 +197,11 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 		g.store.Lead(ctx, "clock", self.ID, cfg.Registry.LeaseTTL.D(), g.runClock)
 	}()
 	srv := api.New(api.Config{AdminToken: cfg.Auth.AdminToken, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
-		MaxImportBytes: cfg.HTTP.MaxImportBytes, NodeID: self.ID, Web: opt.Web, Logger: log, Sync: fol,
-		Cluster: &cluster{members: g.members, store: g.store}, Pipeline: g.pipe, Places: g,
-		Identities: g.ids, IdentityStore: g.store, SessionTTL: cfg.Auth.SessionTTL.D(), ClusterKey: []byte(clusterKey),
-		Ready: g.ready, MaxStreams: cfg.HTTP.MaxStreams, Store: g.storeInfo()},
-		g.store, g.catalog, g.store, &g.grids, g.manager, g.whep)
+		MaxImportBytes: cfg.HTTP.MaxImportBytes, NodeID: self.ID, Web: opt.Web, Logger: log,
+		SessionTTL: cfg.Auth.SessionTTL.D(), ClusterKey: []byte(clusterKey), MaxStreams: cfg.HTTP.MaxStreams, Store: g.storeInfo()},
+		api.Deps{Cameras: g.store, Catalog: g.catalog, GridStore: g.store, Grids: &g.grids, Pulls: g.manager, WHEP: g.whep,
+			Sync: fol, Cluster: &cluster{members: g.members, store: g.store}, Pipeline: g.pipe, Places: g,
+			Identities: g.ids, IdentityStore: g.store, Ready: g.ready})
 	g.api.Store(srv)
 	// Slow or idle clients are let go; the event stream lifts its own
 	// deadlines. WriteTimeout leaves room for a WHEP answer that waits for
