@@ -3,28 +3,30 @@ package events
 import (
 	"context"
 	"database/sql"
+	"embed"
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"sharpeyes/sqlstore"
 )
 
 // The outbox records every change others should hear of (case transitions,
 // escalations, incidents opening and closing) in the same transaction as
 // the change itself, so webhooks and streams can deliver at least once.
 
-// EnsureOutbox creates the outbox tables (both stores call it).
+//go:embed outbox
+var outboxMigrations embed.FS
+
+// EnsureOutbox migrates the outbox tables (both stores call it; the
+// migration runner makes the second call a no-op).
 func EnsureOutbox(ctx context.Context, db *sql.DB, postgres bool) error {
-	key := "INTEGER PRIMARY KEY AUTOINCREMENT"
+	dir := "outbox/sqlite"
 	if postgres {
-		key = "BIGSERIAL PRIMARY KEY"
+		dir = "outbox/postgres"
 	}
-	for _, stmt := range []string{
-		`CREATE TABLE IF NOT EXISTS outbox (seq ` + key + `, at BIGINT NOT NULL, topic TEXT NOT NULL, body TEXT NOT NULL)`,
-		`CREATE TABLE IF NOT EXISTS outbox_cursor (name TEXT PRIMARY KEY, seq BIGINT NOT NULL)`,
-	} {
-		if _, err := db.ExecContext(ctx, stmt); err != nil {
-			return fmt.Errorf("outbox: %w", err)
-		}
+	if err := sqlstore.Migrate(ctx, db, postgres, "outbox_schema_migrations", outboxMigrations, dir); err != nil {
+		return fmt.Errorf("outbox: %w", err)
 	}
 	return nil
 }
