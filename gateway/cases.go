@@ -71,36 +71,26 @@ func (g *Gateway) Place(cameraID string) cases.Place {
 	return p
 }
 
-// Cells are the grid cells an event belongs to (its own location, or the
-// camera's) and the site it shares with cameras on the same host.
-func (g *Gateway) Cells(e events.Event) ([]string, string) {
-	cam, ok := g.catalog.Get(e.CameraID)
-	site := ""
-	if ok {
+// linker links events to grid cells from the camera catalog.
+func (g *Gateway) linker() events.Linker {
+	return events.Linker{Index: g.grids.Index, Camera: func(id string) (events.Place, bool) {
+		cam, ok := g.catalog.Get(id)
+		if !ok {
+			return events.Place{}, false
+		}
+		p := events.Place{Grid: cam.Grid}
 		if u, err := url.Parse(cam.Streams.Main); err == nil {
-			site = u.Hostname()
+			p.Site = u.Hostname()
 		}
-	}
-	var pt *orb.Point
-	switch {
-	case e.Lat != nil:
-		pt = &orb.Point{*e.Lon, *e.Lat}
-	case ok && cam.Location != nil:
-		pt = &orb.Point{cam.Location.Lon, cam.Location.Lat}
-	}
-	var cells []string
-	if ok && cam.Grid != "" && e.Lat == nil {
-		cells = append(cells, cam.Grid)
-	}
-	if pt != nil {
-		base, special := g.grids.Index().Locate(*pt)
-		if len(cells) == 0 && base != "" {
-			cells = append(cells, base)
+		if cam.Location != nil {
+			p.Lat, p.Lon = &cam.Location.Lat, &cam.Location.Lon
 		}
-		cells = append(cells, special...)
-	}
-	return cells, site
+		return p, true
+	}}
 }
+
+// Cells are the grid cells an event belongs to and its camera's site.
+func (g *Gateway) Cells(e events.Event) ([]string, string) { return g.linker().Cells(e) }
 
 // emit turns a pulled camera's state changes into the gateway's own
 // events, queued in order: offline start/end, and video_loss when media
