@@ -12,13 +12,13 @@ import (
 
 // KindPolicy says whether an incident kind opens a case, and how.
 type KindPolicy struct {
-	OpensCase bool   `json:"opens_case"`
-	Category  string `json:"category"`
-	Priority  int    `json:"priority"`
-	LimitDays int    `json:"limit_days"`
+	OpensCase bool   `json:"opens_case" yaml:"opens_case"`
+	Category  string `json:"category" yaml:"category"`
+	Priority  int    `json:"priority" yaml:"priority"`
+	LimitDays int    `json:"limit_days" yaml:"limit_days"`
 	// NightOnly opens a case only between 22:00 and 06:00 local time
 	// (intrusion into a park by day is not a case; by night it is).
-	NightOnly bool `json:"night_only,omitempty"`
+	NightOnly bool `json:"night_only,omitempty" yaml:"night_only"`
 }
 
 // DefaultPolicy: motion never opens a case; offline, tamper, fire and

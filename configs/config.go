@@ -16,6 +16,9 @@ import (
 	"time"
 
 	"github.com/goccy/go-yaml"
+
+	"sharpeyes/cases"
+	"sharpeyes/relay"
 )
 
 // Default is the documented default config file.
@@ -49,21 +52,11 @@ func (d *Duration) UnmarshalYAML(b []byte) error {
 // D returns the time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
 
-// ICEServer is a STUN or TURN server.
-type ICEServer struct {
-	URLs       []string `yaml:"urls" json:"urls"`
-	Username   string   `yaml:"username" json:"username,omitempty"`
-	Credential string   `yaml:"credential" json:"credential,omitempty"`
-}
+// ICEServer is a STUN or TURN server, as the relay offers it to viewers.
+type ICEServer = relay.ICEServer
 
 // KindPolicy says whether an incident kind opens a case, and how.
-type KindPolicy struct {
-	OpensCase bool   `yaml:"opens_case"`
-	Category  string `yaml:"category"`
-	Priority  int    `yaml:"priority"`
-	LimitDays int    `yaml:"limit_days"`
-	NightOnly bool   `yaml:"night_only"`
-}
+type KindPolicy = cases.KindPolicy
 
 // Config is the gateway's whole configuration.
 type Config struct {
@@ -95,11 +88,8 @@ type Config struct {
 		BackoffMin  Duration `yaml:"backoff_min"`
 		BackoffMax  Duration `yaml:"backoff_max"`
 	} `yaml:"ingest"`
-	Relay struct {
-		RingSize int `yaml:"ring_size"`
-		MaxLag   int `yaml:"max_lag"`
-	} `yaml:"relay"`
-	Node struct {
+	Relay relay.StreamConfig `yaml:"relay"`
+	Node  struct {
 		ID            string `yaml:"id"`
 		AdvertiseHTTP string `yaml:"advertise_http"`
 		AdvertiseRTSP string `yaml:"advertise_rtsp"`

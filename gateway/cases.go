@@ -47,8 +47,7 @@ func (g *Gateway) openCases(cfg *configs.Config) error {
 	}
 	policy := cases.DefaultPolicy()
 	for kind, p := range cfg.Cases.Policy { // validated in configs
-		policy[kind] = cases.KindPolicy{OpensCase: p.OpensCase, Category: p.Category, Priority: p.Priority,
-			LimitDays: p.LimitDays, NightOnly: p.NightOnly}
+		policy[kind] = p
 	}
 	g.pipe = &cases.Pipeline{Events: g.events, Cases: g.cases, Policy: policy, Loc: loc, Place: g.Place}
 	return nil

@@ -115,15 +115,12 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 	g.manager = ingest.NewManager(ingest.ManagerConfig{
 		IdleTimeout: cfg.Ingest.IdleTimeout.D(), Timeout: cfg.Ingest.Timeout.D(),
 		BackoffMin: cfg.Ingest.BackoffMin.D(), BackoffMax: cfg.Ingest.BackoffMax.D(),
-		Stream:  relay.StreamConfig{RingSize: cfg.Relay.RingSize, MaxLag: cfg.Relay.MaxLag},
+		Stream:  cfg.Relay,
 		Logger:  log,
 		OnState: fol.publish,
 	})
 	fol.m = g.manager
-	ice := make([]relay.ICEServer, len(cfg.WebRTC.ICEServers))
-	for i, s := range cfg.WebRTC.ICEServers {
-		ice[i] = relay.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential}
-	}
+	ice := cfg.WebRTC.ICEServers
 	g.whep, err = relay.NewWHEP(relay.WebRTCConfig{
 		UDPAddr: cfg.WebRTC.UDPAddr, TCPAddr: cfg.WebRTC.TCPAddr, PublicIPs: cfg.WebRTC.PublicIPs,
 		ICEServers: ice, MaxSessions: cfg.WebRTC.MaxSessions, DisableGSO: !cfg.WebRTC.UDPGSO, ReadyTimeout: cfg.Ingest.Timeout.D() + 3*time.Second,

@@ -20,10 +20,10 @@ type Info struct {
 type StreamConfig struct {
 	// RingSize is how many units the stream keeps (a power of two; default
 	// 1024). It bounds how far a reader may lag and the GOP cache.
-	RingSize int
+	RingSize int `yaml:"ring_size"`
 	// MaxLag is how many units a reader may fall behind before it skips to
 	// the newest keyframe (default 256, about 10 s of 25 fps video with audio).
-	MaxLag int
+	MaxLag int `yaml:"max_lag"`
 }
 
 // Stream is the fan-out hub of one camera stream. The source writes units;
