@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/paulmach/orb"
@@ -129,8 +130,14 @@ func (g *Gateway) recordOwn(ctx context.Context, e events.Event) error {
 // runClock runs on one node at a time: it promotes outages, closes stale
 // incidents, opens their cases and raises escalations (督办).
 func (g *Gateway) runClock(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait() // leadership ends only once the webhook has stopped
 	if g.webhook != nil {
-		go g.webhook.Run(ctx) // one node delivers, so receivers see one ordered stream
+		wg.Add(1)
+		go func() { // one node delivers, so receivers see one ordered stream
+			defer wg.Done()
+			g.webhook.Run(ctx)
+		}()
 	}
 	tick := time.NewTicker(5 * time.Second)
 	defer tick.Stop()

@@ -18,11 +18,14 @@ import (
 // pulled from the camera; one owned by another node becomes an on-demand
 // relay of that node's RTSP re-serve, so RTSP viewers here still get it.
 type follower struct {
-	m       *ingest.Manager
-	catalog *registry.Catalog
-	members atomic.Pointer[registry.Membership] // set once Join returns
-	emit    func(id string, st ingest.Status)   // the gateway's own events
-	log     *slog.Logger
+	m        *ingest.Manager
+	catalog  *registry.Catalog
+	members  atomic.Pointer[registry.Membership] // set once Join returns
+	emit     func(id string, st ingest.Status)   // the gateway's own events
+	log      *slog.Logger
+	statusMu sync.Mutex
+	pending  map[string]ingest.Status // statuses to publish, newest per camera
+	wake     chan struct{}            // one token: there is something to publish
 	// nodeAuth are the credentials this node shows another node's RTSP re-serve.
 	nodeAuth *url.Userinfo
 
@@ -130,13 +133,40 @@ func (f *follower) publish(id, variant string, st ingest.Status) {
 	if f.emit != nil {
 		f.emit(id, st) // queued in order; never blocks
 	}
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := m.PutStatus(ctx, id, st); err != nil {
-			f.log.Debug("status not published", "camera", id, "error", err)
+	f.statusMu.Lock()
+	if f.pending == nil {
+		f.pending = map[string]ingest.Status{}
+	}
+	f.pending[id] = st // a newer status replaces one not yet written
+	f.statusMu.Unlock()
+	select {
+	case f.wake <- struct{}{}:
+	default:
+	}
+}
+
+// publishStatuses writes the newest status of each camera, one writer, so
+// an older status never lands after a newer one; it runs until ctx ends.
+func (f *follower) publishStatuses(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-f.wake:
 		}
-	}()
+		f.statusMu.Lock()
+		batch := f.pending
+		f.pending = nil
+		f.statusMu.Unlock()
+		m := f.members.Load()
+		for id, st := range batch {
+			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			if err := m.PutStatus(wctx, id, st); err != nil {
+				f.log.Debug("status not published", "camera", id, "error", err)
+			}
+			cancel()
+		}
+	}
 }
 
 // cluster answers the API's questions about ownership.

@@ -111,7 +111,7 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	g.cancel = cancel
-	fol := &follower{catalog: g.catalog, log: log, nodeAuth: url.UserPassword(api.NodeUser, clusterKey)}
+	fol := &follower{catalog: g.catalog, log: log, nodeAuth: url.UserPassword(api.NodeUser, clusterKey), wake: make(chan struct{}, 1)}
 	g.manager = ingest.NewManager(ingest.ManagerConfig{
 		IdleTimeout: cfg.Ingest.IdleTimeout.D(), Timeout: cfg.Ingest.Timeout.D(),
 		BackoffMin: cfg.Ingest.BackoffMin.D(), BackoffMax: cfg.Ingest.BackoffMax.D(),
@@ -157,6 +157,11 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 	}
 	g.members = g.store.Join(ctx, self, cfg.Registry.LeaseTTL.D(), func([]registry.Node) { fol.rebalance() })
 	fol.members.Store(g.members)
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		fol.publishStatuses(ctx)
+	}()
 	fol.rebalance() // callbacks before the Store above were skipped
 	select {        // know the other nodes before taking cameras, so a joining node takes only its share
 	case <-g.members.Ready():
