@@ -24,39 +24,20 @@ func (s *Server) dashboard(c *gin.Context) {
 			*dst = t
 		}
 	}
-	p, ix := principal(c), s.grids.Index()
-	var want map[string]bool
-	if g := c.Query("grid"); g != "" {
-		cells := ix.Subtree(g)
-		if cells == nil || !seesGrid(p, ix, g) {
-			s.hidden(c, "grid "+g)
-			return
-		}
-		want = map[string]bool{}
-		for _, cell := range cells {
-			want[cell] = true
-		}
+	p := principal(c)
+	want, ok := s.gridFilter(c, p)
+	if !ok {
+		return
 	}
 	f, err := s.pipe.Cases.FiguresOf(c.Request.Context(), from, to, func(cs cases.Case) bool {
-		return seesCase(p, cs) && (want == nil || want[cs.Grid])
+		return seesCase(p, cs) && want.keeps(cs.Grid)
 	})
 	if err != nil {
 		writeError(c, err)
 		return
 	}
 	kinds, err := s.pipe.Events.CountByKindOf(c.Request.Context(), from, to, func(in events.Incident) bool {
-		if !seesIncident(p, in) {
-			return false
-		}
-		if want == nil {
-			return true
-		}
-		for _, g := range in.Grids {
-			if want[g] {
-				return true
-			}
-		}
-		return false
+		return seesIncident(p, in) && want.keeps(in.Grids...)
 	})
 	if err != nil {
 		writeError(c, err)

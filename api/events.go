@@ -316,31 +316,13 @@ func (s *Server) listEvents(c *gin.Context) {
 		}
 		f.After = &cur
 	}
-	p, ix := principal(c), s.grids.Index()
-	var want map[string]bool
-	if g := c.Query("grid"); g != "" {
-		if ix.Subtree(g) == nil || !seesGrid(p, ix, g) {
-			s.hidden(c, "grid "+g)
-			return
-		}
-		want = map[string]bool{}
-		for _, cell := range ix.Subtree(g) {
-			want[cell] = true
-		}
+	p := principal(c)
+	want, ok := s.gridFilter(c, p)
+	if !ok {
+		return
 	}
 	items, err := s.pipe.Events.Events(c.Request.Context(), f, func(st events.Stored) bool {
-		if !p.Where.HasAny(st.Grids...) {
-			return false
-		}
-		if want == nil {
-			return true
-		}
-		for _, g := range st.Grids {
-			if want[g] {
-				return true
-			}
-		}
-		return false
+		return p.Where.HasAny(st.Grids...) && want.keeps(st.Grids...)
 	})
 	if err != nil {
 		writeError(c, err)

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"github.com/gin-gonic/gin"
+
 	"sharpeyes/access"
 	"sharpeyes/cases"
 	"sharpeyes/events"
@@ -59,6 +61,42 @@ func seesGrid(p *access.Principal, ix *grid.Index, code string) bool {
 	}
 	for c := range p.Where.Cells {
 		if ix.Within(c, code) {
+			return true
+		}
+	}
+	return false
+}
+
+// cellFilter is a ?grid= filter: the cells of one subtree (nil: no filter).
+type cellFilter map[string]bool
+
+// gridFilter reads ?grid=; a cell the principal may not see (or none)
+// answers 404 and false.
+func (s *Server) gridFilter(c *gin.Context, p *access.Principal) (cellFilter, bool) {
+	g := c.Query("grid")
+	if g == "" {
+		return nil, true
+	}
+	ix := s.grids.Index()
+	cells := ix.Subtree(g)
+	if cells == nil || !seesGrid(p, ix, g) {
+		s.hidden(c, "grid "+g)
+		return nil, false
+	}
+	f := cellFilter{}
+	for _, cell := range cells {
+		f[cell] = true
+	}
+	return f, true
+}
+
+// keeps tells whether something linked to cells passes the filter.
+func (f cellFilter) keeps(cells ...string) bool {
+	if f == nil {
+		return true
+	}
+	for _, c := range cells {
+		if f[c] {
 			return true
 		}
 	}
