@@ -253,6 +253,25 @@ func TestAccessMatrix(t *testing.T) {
 	for _, s := range sessions {
 		admin.do("DELETE", s, "", nil, true)
 	}
+
+	// The RTSP re-serve as every role, with the user's name and password.
+	for _, tc := range []struct {
+		path string
+		want map[string]int
+	}{
+		{"camIn", want(u, ok, n, ok, ok, ok)},
+		{"camOut/sub", want(u, n, n, n, ok, ok)},
+	} {
+		for _, role := range matrixRoles {
+			user, pass := "", ""
+			if p := people[role]; p != nil {
+				user, pass = p.name, p.password
+			}
+			if got := rtspDescribe(t, g.RTSPAddr(), user, pass, tc.path); got != tc.want[role] {
+				t.Errorf("RTSP DESCRIBE %s as %s: %d, want %d", tc.path, role, got, tc.want[role])
+			}
+		}
+	}
 }
 
 // matrixDo sends one request as role's person (nil: anonymous) and returns

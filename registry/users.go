@@ -390,7 +390,9 @@ func (s *Store) WatchIdentities(ctx context.Context, id *Identities) {
 			}
 		}()
 	}
+	wg.Add(1)
 	go func() {
+		defer wg.Done()
 		for range prefixes {
 			select {
 			case <-listed:
