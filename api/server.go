@@ -124,6 +124,7 @@ type Deps struct {
 	Places        EventPlaces
 	Identities    Identities
 	IdentityStore IdentityStore
+	Layouts       LayoutStore
 	// Ready tells whether the registry and the SQL store answer (/readyz).
 	Ready func(ctx context.Context) error
 }
@@ -140,6 +141,7 @@ type Server struct {
 	pulls        Pulls
 	whep         WHEPServer
 	pipe         *cases.Pipeline
+	layouts      LayoutStore
 	places       EventPlaces
 	ready        func(ctx context.Context) error
 	log          *slog.Logger
@@ -173,7 +175,7 @@ func New(cfg Config, d Deps) *Server {
 		cfg.SessionTTL = 12 * time.Hour
 	}
 	s := &Server{cfg: cfg, store: d.Cameras, catalog: d.Catalog, gridStore: d.GridStore, grids: d.Grids, pulls: d.Pulls, whep: d.WHEP,
-		sync: d.Sync, cluster: d.Cluster, pipe: d.Pipeline, places: d.Places, ready: d.Ready,
+		sync: d.Sync, cluster: d.Cluster, pipe: d.Pipeline, layouts: d.Layouts, places: d.Places, ready: d.Ready,
 		log: cfg.Logger.With("component", "api"), ids: d.Identities, idStore: d.IdentityStore, limiter: access.NewLimiter()}
 	if s.sync == nil {
 		s.sync = noSync{}
@@ -257,6 +259,13 @@ func (s *Server) Handler() http.Handler {
 	s.handle(v1, "GET", "/users/:username", scopes(anyAuth), s.getUser)
 	s.handle(v1, "PATCH", "/users/:username", users, s.patchUser)
 	s.handle(v1, "DELETE", "/users/:username", users, s.deleteUser)
+	if s.layouts != nil {
+		video := scopes(access.Video)
+		s.handle(v1, "GET", "/layouts", video, s.listLayouts)
+		s.handle(v1, "GET", "/layouts/:name", video, s.getLayout)
+		s.handle(v1, "PUT", "/layouts/:name", video, s.putLayout)
+		s.handle(v1, "DELETE", "/layouts/:name", video, s.deleteLayout)
+	}
 	s.handle(v1, "POST", "/tokens", scopes(anyAuth), s.createToken)
 	s.handle(v1, "GET", "/tokens", scopes(anyAuth), s.listTokens)
 	s.handle(v1, "DELETE", "/tokens/:id", scopes(anyAuth), s.deleteToken)

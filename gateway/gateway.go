@@ -203,7 +203,7 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 		SessionTTL: cfg.Auth.SessionTTL.D(), ClusterKey: []byte(clusterKey), MaxStreams: cfg.HTTP.MaxStreams, Store: g.storeInfo()},
 		api.Deps{Cameras: g.store, Catalog: g.catalog, GridStore: g.store, Grids: &g.grids, Pulls: g.manager, WHEP: g.whep,
 			Sync: fol, Cluster: &cluster{members: g.members, store: g.store}, Pipeline: g.pipe, Places: g,
-			Identities: g.ids, IdentityStore: g.store, Ready: g.ready})
+			Identities: g.ids, IdentityStore: g.store, Layouts: g.store, Ready: g.ready})
 	g.api.Store(srv)
 	// Slow or idle clients are let go; the event stream lifts its own
 	// deadlines. WriteTimeout leaves room for a WHEP answer that waits for
