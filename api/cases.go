@@ -75,6 +75,14 @@ func (s *Server) caseAction(c *gin.Context) {
 	if !ok {
 		return
 	}
+	if act == cases.Dispatch {
+		a, err := s.roleAssignee(cur, body.Assignee)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		body.Assignee = a
+	}
 	who := s.actor(principal(c), &cur, act)
 	cs, err := s.pipe.Cases.Act(c.Request.Context(), c.Param("id"), act, who, body.Args)
 	if err != nil {
@@ -209,4 +217,27 @@ func (s *Server) createCase(c *gin.Context) {
 	}
 	c.Header("Location", "/api/v1/cases/"+cs.ID)
 	c.JSON(http.StatusCreated, cs)
+}
+
+// roleAssignee turns a dispatch to "role:police" (a 一长六员 role) into the
+// user the case's cell names in that role; other assignees pass as given.
+func (s *Server) roleAssignee(cs cases.Case, assignee string) (string, error) {
+	role, ok := strings.CutPrefix(assignee, "role:")
+	if !ok {
+		return assignee, nil
+	}
+	cell, found := s.grids.Index().Get(cs.Grid)
+	if !found {
+		return "", &queryError{"assignee", fmt.Sprintf("the case has no grid cell whose %s could be named", role)}
+	}
+	r := cell.Roles
+	who, known := map[string]string{"chief": r.Chief, "grid_worker": r.GridWorker, "police": r.Police,
+		"law_enforcement": r.LawEnforcement, "property": r.Property, "legal": r.Legal, "discipline": r.Discipline}[role]
+	switch {
+	case !known:
+		return "", &queryError{"assignee", fmt.Sprintf("unknown role %q (chief, grid_worker, police, law_enforcement, property, legal, discipline)", role)}
+	case who == "":
+		return "", &queryError{"assignee", fmt.Sprintf("cell %s names no %s", cell.Code, role)}
+	}
+	return who, nil
 }

@@ -65,3 +65,34 @@ func TestLayoutsArePerUserAndChecked(t *testing.T) {
 		t.Fatalf("deleting the worker's layout took the centre's: %d", code)
 	}
 }
+
+// TestDispatchToACellRole: dispatching to role:police assigns the officer
+// the case's cell names, who sees the case and accepts it.
+func TestDispatchToACellRole(t *testing.T) {
+	g := startGateway(t)
+	admin := apiClient{t, "http://" + g.HTTPAddr()}
+	if code, raw := admin.do("POST", "/api/v1/grids/import", "application/geo+json", configs.DemoGrids, true); code != 200 {
+		t.Fatalf("grids: %d %s", code, raw)
+	}
+	a, _ := g.Grids().Get(cellA)
+	centre := signIn(t, admin.base, "centre", addUser(t, admin, "centre", "dispatcher", []string{street}, ""))
+	officer := signIn(t, admin.base, a.Roles.Police, addUser(t, admin, a.Roles.Police, "department", nil, "police"))
+	code, cs := centre.json("POST", "/api/v1/cases", map[string]any{"source": "hotline", "category": "public_order", "title": "噪音扰民", "grid": cellA})
+	if code != 201 {
+		t.Fatalf("case: %d %v", code, cs)
+	}
+	id := cs["id"].(string)
+	if code, out := centre.json("POST", "/api/v1/cases/"+id+"/register", map[string]any{}); code != 200 {
+		t.Fatalf("register: %d %v", code, out)
+	}
+	if code, out := centre.json("POST", "/api/v1/cases/"+id+"/dispatch", map[string]any{"assignee": "role:janitor"}); code != 400 || out["field"] != "assignee" {
+		t.Errorf("unknown role: %d %v", code, out)
+	}
+	code, out := centre.json("POST", "/api/v1/cases/"+id+"/dispatch", map[string]any{"assignee": "role:police"})
+	if code != 200 || out["assignee"] != a.Roles.Police {
+		t.Fatalf("dispatch to the cell's police officer: %d %v", code, out)
+	}
+	if code, out := officer.json("POST", "/api/v1/cases/"+id+"/accept", map[string]any{"note": "收到"}); code != 200 || out["state"] != "accepted" {
+		t.Fatalf("the officer accepts: %d %v", code, out)
+	}
+}
