@@ -39,6 +39,9 @@ type apiError struct {
 
 // statusOf maps sentinel errors to HTTP status codes.
 func statusOf(err error) int {
+	if code, ok := photoStatus(err); ok {
+		return code
+	}
 	switch {
 	case errors.Is(err, ErrUnauthorized):
 		return http.StatusUnauthorized

@@ -252,6 +252,9 @@ func (s *Server) Handler() http.Handler {
 		s.handle(v1, "POST", "/events/gb28181", evWrite, s.postDeviceEvent("gb28181"))
 		s.handle(v1, "POST", "/cases", caseWrite, s.createCase)
 		s.handle(v1, "POST", "/cases/:id/:action", caseWrite, s.caseAction)
+		s.handle(v1, "POST", "/cases/:id/attachments", caseWrite, s.postAttachments)
+		s.handle(v1, "GET", "/cases/:id/attachments", caseRead, s.listAttachments)
+		s.handle(v1, "GET", "/cases/:id/attachments/:att", caseRead, s.getAttachment)
 	}
 	users := scopes(access.UsersWrite)
 	s.handle(v1, "POST", "/users", users, s.createUser)
@@ -346,7 +349,7 @@ const alarmRoute = "/api/v1/events/isapi"
 func (s *Server) limitBody(c *gin.Context) {
 	limit := s.cfg.MaxBodyBytes
 	switch {
-	case importRoutes[c.FullPath()]:
+	case importRoutes[c.FullPath()], c.FullPath() == attachmentsRoute:
 		limit = s.cfg.MaxImportBytes
 	case c.FullPath() == alarmRoute:
 		limit = max(limit, 2*events.MaxPicture)

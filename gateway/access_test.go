@@ -2,10 +2,13 @@ package gateway
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
+	"image/jpeg"
 	"io"
 	"net/http"
 	"net/url"
@@ -199,6 +202,10 @@ func TestAccessMatrix(t *testing.T) {
 		// department does not see the case, the admin finds it registered already.
 		{method: "POST", route: "/api/v1/cases/:id/:action", path: "/api/v1/cases/" + caseIn + "/register", ctype: "application/json", body: fixed(`{"note":"登记"}`), want: want(u, f, n, f, ok, 409)},
 		{method: "POST", route: "/api/v1/cases/:id/:action", path: "/api/v1/cases/" + caseOut + "/accept", ctype: "application/json", body: fixed(`{}`), want: want(u, f, ok, n, 409, 409)},
+		{method: "POST", route: "/api/v1/cases/:id/attachments", path: "/api/v1/cases/" + caseIn + "/attachments", ctype: "image/jpeg",
+			body: fixed(jpegPhoto(t)), want: want(u, f, n, created, created, created)},
+		{method: "GET", route: "/api/v1/cases/:id/attachments", path: "/api/v1/cases/" + caseOut + "/attachments", want: want(u, f, ok, n, ok, ok)},
+		{method: "GET", route: "/api/v1/cases/:id/attachments/:att", path: "/api/v1/cases/" + caseOut + "/attachments/Anope", want: want(u, f, n, n, n, n)},
 		{method: "POST", route: "/api/v1/users", path: "/api/v1/users", ctype: "application/json",
 			body: fixed(`{"username":"made","password":"made-password","role":"viewer"}`), want: want(u, f, f, f, f, created)},
 		{method: "GET", route: "/api/v1/users", path: "/api/v1/users", want: want(u, f, f, f, f, ok)},
@@ -467,4 +474,13 @@ func TestVideoAndStreamFollowJurisdiction(t *testing.T) {
 			t.Errorf("the grid worker's stream carried another cell's message: %s", d)
 		}
 	}
+}
+
+func jpegPhoto(t *testing.T) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, image.NewRGBA(image.Rect(0, 0, 16, 12)), nil); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }

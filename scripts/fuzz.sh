@@ -18,6 +18,7 @@ targets=(
   "events FuzzISAPI"
   "events FuzzGB28181"
   "relay FuzzOfferCodecs"
+  "photo FuzzCheck"
 )
 for t in "${targets[@]}"; do
   set -- $t
