@@ -109,3 +109,61 @@ func TestCasePhotos(t *testing.T) {
 		t.Errorf("audit: %v", last)
 	}
 }
+
+// TestReportsRankGridsAndFollowJurisdiction: the day's review ranks the
+// grids by resolution, as JSON and CSV, and a grid worker sees their cell's
+// line alone.
+func TestReportsRankGridsAndFollowJurisdiction(t *testing.T) {
+	g := startGateway(t)
+	admin := apiClient{t, "http://" + g.HTTPAddr()}
+	if code, raw := admin.do("POST", "/api/v1/grids/import", "application/geo+json", configs.DemoGrids, true); code != 200 {
+		t.Fatalf("grids: %d %s", code, raw)
+	}
+	file := func(grid, category string, close bool) {
+		code, cs := admin.json("POST", "/api/v1/cases", map[string]any{"source": "hotline", "category": category, "title": "t", "grid": grid})
+		if code != 201 {
+			t.Fatalf("case: %d %v", code, cs)
+		}
+		if !close {
+			return
+		}
+		for _, step := range []string{"register", "resolve", "verify"} {
+			if code, out := admin.json("POST", "/api/v1/cases/"+cs["id"].(string)+"/"+step, map[string]any{}); code != 200 {
+				t.Fatalf("%s: %d %v", step, code, out)
+			}
+		}
+	}
+	file(cellA, "environment", true)
+	file(cellA, "environment", false)
+	file(cellA, "public_order", false)
+	file(cellB, "fire_safety", true)
+	code, out := admin.json("GET", "/api/v1/reports?period=day", nil)
+	if code != 200 {
+		t.Fatalf("report: %d %v", code, out)
+	}
+	items := out["items"].([]any)
+	if len(items) != 2 {
+		t.Fatalf("report lines: %v", items)
+	}
+	top, second := items[0].(map[string]any), items[1].(map[string]any)
+	if top["grid"] != cellB || top["rank"] != float64(1) || top["closed_on_time"] != float64(1) ||
+		second["grid"] != cellA || second["received"] != float64(3) || second["top_categories"].([]any)[0] != "environment" {
+		t.Fatalf("ranking: %v", items)
+	}
+	code, csvBody := admin.do("GET", "/api/v1/reports?period=week&format=csv", "", nil, true)
+	lines := strings.Split(strings.TrimSpace(strings.TrimPrefix(string(csvBody), "\ufeff")), "\n")
+	if code != 200 || len(lines) != 3 || !strings.HasPrefix(lines[0], "rank,grid,name,received") || !strings.HasPrefix(lines[1], "1,"+cellB+",") {
+		t.Fatalf("CSV: %d %q", code, csvBody)
+	}
+	a, _ := g.Grids().Get(cellA)
+	worker := signIn(t, admin.base, a.Roles.GridWorker, addUser(t, admin, a.Roles.GridWorker, "grid_worker", nil, ""))
+	_, mine := worker.json("GET", "/api/v1/reports?period=month", nil)
+	if its := mine["items"].([]any); len(its) != 1 || its[0].(map[string]any)["grid"] != cellA {
+		t.Fatalf("the worker's review: %v", mine)
+	}
+	for _, bad := range []string{"period=year", "date=yesterday", "format=pdf"} {
+		if code, _ := admin.json("GET", "/api/v1/reports?"+bad, nil); code != 400 {
+			t.Errorf("%s: %d", bad, code)
+		}
+	}
+}

@@ -1,0 +1,89 @@
+package api
+
+import (
+	"encoding/csv"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"sharpeyes/cases"
+)
+
+// period is the span a review covers, in the street's time zone: the day
+// (日点评), the ISO week from Monday (周小结) or the calendar month (月通报)
+// that holds date.
+func period(kind string, date time.Time) (from, to time.Time, err error) {
+	d := time.Date(date.Year(), date.Month(), date.Day(), 0, 0, 0, 0, date.Location())
+	switch kind {
+	case "day":
+		return d, d.AddDate(0, 0, 1), nil
+	case "week":
+		from = d.AddDate(0, 0, -((int(d.Weekday()) + 6) % 7))
+		return from, from.AddDate(0, 0, 7), nil
+	case "month":
+		from = time.Date(d.Year(), d.Month(), 1, 0, 0, 0, 0, d.Location())
+		return from, from.AddDate(0, 1, 0), nil
+	}
+	return time.Time{}, time.Time{}, &queryError{"period", "must be day, week or month"}
+}
+
+// reports answers a review per grid for a period, ranked; format=csv
+// answers the same table as a download.
+func (s *Server) reports(c *gin.Context) {
+	loc := s.pipe.Loc
+	if loc == nil {
+		loc = time.Local
+	}
+	date := time.Now().In(loc)
+	if v := c.Query("date"); v != "" {
+		t, err := time.ParseInLocation("2006-01-02", v, loc)
+		if err != nil {
+			writeError(c, &queryError{"date", "must be YYYY-MM-DD"})
+			return
+		}
+		date = t
+	}
+	from, to, err := period(c.DefaultQuery("period", "day"), date)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	p := principal(c)
+	want, ok := s.gridFilter(c, p)
+	if !ok {
+		return
+	}
+	items, err := s.pipe.Cases.Report(c.Request.Context(), from, to, time.Now(), func(cs cases.Case) bool {
+		return seesCase(p, cs) && want.keeps(cs.Grid)
+	})
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	ix := s.grids.Index()
+	switch c.Query("format") {
+	case "":
+		c.JSON(http.StatusOK, gin.H{"period": c.DefaultQuery("period", "day"), "from": from, "to": to, "items": items})
+	case "csv":
+		c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="report-%s-%s.csv"`, c.DefaultQuery("period", "day"), from.Format("20060102")))
+		c.Status(http.StatusOK)
+		c.Writer.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		_, _ = c.Writer.Write([]byte("\ufeff")) // Excel reads UTF-8 with a BOM
+		w := csv.NewWriter(c.Writer)
+		_ = w.Write([]string{"rank", "grid", "name", "received", "closed_on_time", "overdue", "escalated", "response_rate", "resolution_rate", "satisfaction_rate", "top_categories"})
+		pct := func(x float64) string { return strconv.FormatFloat(100*x, 'f', 1, 64) + "%" }
+		for _, r := range items {
+			cell, _ := ix.Get(r.Grid)
+			_ = w.Write([]string{strconv.Itoa(r.Rank), r.Grid, cell.Name, strconv.Itoa(r.Received), strconv.Itoa(r.ClosedOnTime),
+				strconv.Itoa(r.Overdue), strconv.Itoa(r.Escalated), pct(r.ResponseRate), pct(r.ResolutionRate), pct(r.SatisfactionRate),
+				strings.Join(r.TopCategories, ";")})
+		}
+		w.Flush()
+	default:
+		writeError(c, &queryError{"format", "must be csv or absent"})
+	}
+}
