@@ -244,6 +244,7 @@ func (s *Server) Handler() http.Handler {
 		s.handle(v1, "GET", "/cases/:id/audit", caseRead, s.caseAudit)
 		s.handle(v1, "GET", "/dashboard", caseRead, s.dashboard)
 		s.handle(v1, "GET", "/reports", caseRead, s.reports)
+		s.handle(v1, "GET", "/notifications", caseRead, s.notifications)
 		s.handle(v1, "GET", "/stream", scopes(access.EventsRead, access.CasesRead), s.stream)
 		s.handle(v1, "GET", "/events", evRead, s.listEvents)
 		s.handle(v1, "GET", "/media/:id", scopes(access.EventsRead, access.CasesRead), s.getMedia)

@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"sharpeyes/access"
+	"sharpeyes/cases"
 	"sharpeyes/events"
 )
 
@@ -34,6 +35,10 @@ func (s *Server) stream(c *gin.Context) {
 	es := s.pipe.Events
 	p := principal(c)
 	caseCache := map[string]bool{}
+	load := func(id string) (cases.Case, bool) { // fresh: a stream outlives the state it saw
+		cs, err := s.pipe.Cases.Get(ctx, id)
+		return cs, err == nil
+	}
 	after, err := strconv.ParseInt(c.GetHeader("Last-Event-ID"), 10, 64)
 	if err != nil || after < 0 {
 		if after, err = es.LastSeq(ctx); err != nil {
@@ -78,6 +83,10 @@ func (s *Server) stream(c *gin.Context) {
 					continue
 				}
 				fmt.Fprintf(c.Writer, "id: %d\nevent: %s\ndata: %s\n\n", m.Seq, m.Topic, m.Body)
+				if n, ok := s.notificationOf(ctx, p, m, load); ok {
+					b, _ := json.Marshal(n)
+					fmt.Fprintf(c.Writer, "event: notify\ndata: %s\n\n", b)
+				}
 			}
 			if len(msgs) > 0 {
 				c.Writer.Flush()

@@ -187,6 +187,7 @@ func TestAccessMatrix(t *testing.T) {
 		{method: "GET", route: "/api/v1/cases/:id", path: "/api/v1/cases/" + caseIn, want: want(u, f, n, ok, ok, ok)},
 		{method: "GET", route: "/api/v1/cases/:id/audit", path: "/api/v1/cases/" + caseIn + "/audit", want: want(u, f, n, ok, ok, ok)},
 		{method: "GET", route: "/api/v1/dashboard", path: "/api/v1/dashboard", want: want(u, f, ok, ok, ok, ok)},
+		{method: "GET", route: "/api/v1/notifications", path: "/api/v1/notifications", want: want(u, f, ok, ok, ok, ok)},
 		{method: "GET", route: "/api/v1/reports", path: "/api/v1/reports?period=week", want: want(u, f, ok, ok, ok, ok)},
 		{method: "GET", route: "/api/v1/stream", path: "/api/v1/stream", stream: true, want: want(u, f, ok, ok, ok, ok)},
 		{method: "GET", route: "/api/v1/media/:id", path: "/api/v1/media/Mnope", want: want(u, f, n, n, n, n)},

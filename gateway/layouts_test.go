@@ -1,7 +1,12 @@
 package gateway
 
 import (
+	"bufio"
+	"context"
+	"net/http"
+	"strings"
 	"testing"
+	"time"
 
 	"sharpeyes/configs"
 )
@@ -94,5 +99,74 @@ func TestDispatchToACellRole(t *testing.T) {
 	}
 	if code, out := officer.json("POST", "/api/v1/cases/"+id+"/accept", map[string]any{"note": "收到"}); code != 200 || out["state"] != "accepted" {
 		t.Fatalf("the officer accepts: %d %v", code, out)
+	}
+}
+
+// TestNotificationsReachTheAssignee: a dispatch reaches the officer's feed
+// and, live, their event stream; nobody else's; the evaluation follows.
+func TestNotificationsReachTheAssignee(t *testing.T) {
+	g := startGateway(t)
+	admin := apiClient{t, "http://" + g.HTTPAddr()}
+	if code, raw := admin.do("POST", "/api/v1/grids/import", "application/geo+json", configs.DemoGrids, true); code != 200 {
+		t.Fatalf("grids: %d %s", code, raw)
+	}
+	a, _ := g.Grids().Get(cellA)
+	centre := signIn(t, admin.base, "centre", addUser(t, admin, "centre", "dispatcher", []string{street}, ""))
+	officer := signIn(t, admin.base, a.Roles.Police, addUser(t, admin, a.Roles.Police, "department", nil, "police"))
+	other := signIn(t, admin.base, "lawyer", addUser(t, admin, "lawyer", "department", nil, "legal"))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", admin.base+"/api/v1/stream?topics=case", nil)
+	req.AddCookie(&http.Cookie{Name: "sharpeyes_session", Value: officer.cookie})
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("stream: %v %v", resp, err)
+	}
+	defer resp.Body.Close()
+	time.Sleep(700 * time.Millisecond) // the stream starts from the newest message
+
+	_, cs := centre.json("POST", "/api/v1/cases", map[string]any{"source": "hotline", "category": "public_order", "title": "深夜噪音", "grid": cellA})
+	id := cs["id"].(string)
+	for _, step := range []struct{ action, body string }{{"register", `{}`}, {"dispatch", `{"assignee":"role:police"}`}} {
+		if code, raw := centre.do("POST", "/api/v1/cases/"+id+"/"+step.action, "application/json", []byte(step.body)); code != 200 {
+			t.Fatalf("%s: %d %s", step.action, code, raw)
+		}
+	}
+	sc := bufio.NewScanner(resp.Body)
+	live := ""
+	for sc.Scan() {
+		if sc.Text() == "event: notify" && sc.Scan() {
+			live = sc.Text()
+			break
+		}
+	}
+	if !strings.Contains(live, `"kind":"assignment"`) || !strings.Contains(live, id) {
+		t.Fatalf("no live assignment on the officer's stream: %q", live)
+	}
+	feed := func(p *person) []any {
+		code, out := p.json("GET", "/api/v1/notifications", nil)
+		if code != 200 {
+			t.Fatalf("notifications: %d %v", code, out)
+		}
+		return out["items"].([]any)
+	}
+	if items := feed(officer); len(items) != 1 || items[0].(map[string]any)["case_id"] != id {
+		t.Fatalf("the officer's feed: %v", items)
+	}
+	if items := feed(other); len(items) != 0 {
+		t.Fatalf("another department's feed: %v", items)
+	}
+	for _, step := range []struct {
+		who          *person
+		action, body string
+	}{{officer, "accept", `{}`}, {officer, "start", `{}`}, {officer, "resolve", `{"note":"已劝离"}`}, {centre, "verify", `{}`}, {centre, "evaluate", `{"rating":5}`}} {
+		if code, raw := step.who.do("POST", "/api/v1/cases/"+id+"/"+step.action, "application/json", []byte(step.body)); code != 200 {
+			t.Fatalf("%s: %d %s", step.action, code, raw)
+		}
+	}
+	items := feed(officer)
+	if len(items) != 2 || items[0].(map[string]any)["kind"] != "evaluation" || items[0].(map[string]any)["rating"] != float64(5) {
+		t.Fatalf("after the evaluation: %v", items)
 	}
 }
