@@ -71,7 +71,8 @@ func TestWebhookSignsRetriesAndDeliversEveryMessageInOrder(t *testing.T) {
 		mu.Lock()
 		n := len(got)
 		mu.Unlock()
-		if n >= 5 {
+		c, _ := store.Cursor(ctx, "webhook")
+		if n >= 5 && c >= 6 { // delivered, and the cursor moved past them
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
