@@ -415,6 +415,20 @@ func contains(xs []string, x string) bool {
 	return false
 }
 
+// pageParams reads limit (1–1000, default 100) and an id cursor; false
+// when it answered a bad value.
+func pageParams(c *gin.Context) (limit int, after string, ok bool) {
+	limit, err := intParam(c, "limit", 100, 1, 1000)
+	if err == nil {
+		_, after, err = decodeCursor(c.Query("cursor"))
+	}
+	if err != nil {
+		writeError(c, err)
+		return 0, "", false
+	}
+	return limit, after, true
+}
+
 func intParam(c *gin.Context, name string, def, lo, hi int) (int, error) {
 	v := c.Query(name)
 	if v == "" {

@@ -93,18 +93,13 @@ func (s *Server) caseAction(c *gin.Context) {
 }
 
 func (s *Server) listCases(c *gin.Context) {
-	limit, err := intParam(c, "limit", 100, 1, 1000)
-	if err != nil {
-		writeError(c, err)
-		return
-	}
-	_, after, err := decodeCursor(c.Query("cursor"))
-	if err != nil {
-		writeError(c, err)
+	limit, after, ok := pageParams(c)
+	if !ok {
 		return
 	}
 	esc := -1
 	if v := c.Query("escalation"); v != "" {
+		var err error
 		if esc, err = intParam(c, "escalation", 0, 0, 3); err != nil {
 			writeError(c, err)
 			return

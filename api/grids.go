@@ -203,14 +203,8 @@ func (s *Server) gridCameras(c *gin.Context) {
 		s.hidden(c, "grid "+code)
 		return
 	}
-	limit, err := intParam(c, "limit", 100, 1, 1000)
-	if err != nil {
-		writeError(c, err)
-		return
-	}
-	_, after, err := decodeCursor(c.Query("cursor"))
-	if err != nil {
-		writeError(c, err)
+	limit, after, ok := pageParams(c)
+	if !ok {
 		return
 	}
 	cams := s.catalog.All()

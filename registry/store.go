@@ -122,20 +122,29 @@ func (s *Store) UpdateCamera(ctx context.Context, id string, change func(*Camera
 		if err != nil {
 			return Camera{}, err
 		}
-		k := s.cameraKey(id)
-		tctx, cancel := s.ctx(ctx)
-		resp, err := s.cli.Txn(tctx).If(clientv3.Compare(clientv3.ModRevision(k), "=", rev)).
-			Then(clientv3.OpPut(k, string(b))).Commit()
-		cancel()
+		newRev, ok, err := s.casPut(ctx, s.cameraKey(id), b, rev)
 		if err != nil {
-			return Camera{}, unavailable(err)
+			return Camera{}, err
 		}
-		if resp.Succeeded {
-			next.Rev = resp.Header.Revision
+		if ok {
+			next.Rev = newRev
 			return next, nil
 		}
 	}
 	return Camera{}, fmt.Errorf("camera %s: too many concurrent updates: %w", id, ErrUnavailable)
+}
+
+// casPut writes key only if it is still at revision rev; ok is false when
+// someone else changed it first.
+func (s *Store) casPut(ctx context.Context, key string, val []byte, rev int64) (newRev int64, ok bool, err error) {
+	tctx, cancel := s.ctx(ctx)
+	defer cancel()
+	resp, err := s.cli.Txn(tctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", rev)).
+		Then(clientv3.OpPut(key, string(val))).Commit()
+	if err != nil {
+		return 0, false, unavailable(err)
+	}
+	return resp.Header.Revision, resp.Succeeded, nil
 }
 
 // DeleteCamera removes a camera and returns the revision of the deletion;

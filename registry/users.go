@@ -119,15 +119,12 @@ func (s *Store) UpdateUser(ctx context.Context, name string, change func(*User) 
 		if err != nil {
 			return User{}, err
 		}
-		tctx, cancel = s.ctx(ctx)
-		tr, err := s.cli.Txn(tctx).If(clientv3.Compare(clientv3.ModRevision(k), "=", resp.Kvs[0].ModRevision)).
-			Then(clientv3.OpPut(k, string(b))).Commit()
-		cancel()
+		newRev, ok, err := s.casPut(ctx, k, b, resp.Kvs[0].ModRevision)
 		if err != nil {
-			return User{}, unavailable(err)
+			return User{}, err
 		}
-		if tr.Succeeded {
-			u.Rev = tr.Header.Revision
+		if ok {
+			u.Rev = newRev
 			return u, nil
 		}
 	}
