@@ -25,8 +25,13 @@ func cors(c *gin.Context) {
 	c.Next()
 }
 
+// whepOptions answers CORS preflights; to a caller that shows credentials
+// (the web UI's own OPTIONS) it also lists the STUN/TURN servers: TURN
+// credentials are not for anonymous passers-by.
 func (s *Server) whepOptions(c *gin.Context) {
-	s.iceLinks(c)
+	if principal(c) != nil {
+		s.iceLinks(c)
+	}
 	c.Header("Accept-Post", "application/sdp")
 	c.Status(http.StatusNoContent)
 }

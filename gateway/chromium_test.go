@@ -31,7 +31,10 @@ func TestChromiumPlaysCameraFromWebPage(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(filepath.Dir(script), "node_modules", "playwright-core")); err != nil {
 		t.Fatal("playwright-core missing: run `make deps` (npm ci in web/e2e)")
 	}
-	g := startGateway(t)
+	// The page must use the ICE servers the gateway announces (TURN for
+	// phones behind a carrier's NAT); a STUN server that does not answer
+	// costs nothing on loopback.
+	g := startGateway(t, `SHARPEYES_WEBRTC_ICE_SERVERS=[{"urls":["stun:127.0.0.1:3478"]}]`)
 	fleet := startFleet(t, "127.0.0.1:0", camsim.Config{Cameras: 1})
 	defer fleet.Close()
 	api := apiClient{t, "http://" + g.HTTPAddr()}
@@ -55,11 +58,15 @@ func TestChromiumPlaysCameraFromWebPage(t *testing.T) {
 		t.Fatalf("play.mjs: %v\n%s\n%s", err, out, stderr)
 	}
 	var res struct {
-		FirstDecodedMS int `json:"first_decoded_ms"`
-		FramesDecoded  int `json:"frames_decoded"`
+		FirstDecodedMS int      `json:"first_decoded_ms"`
+		FramesDecoded  int      `json:"frames_decoded"`
+		ICEServers     []string `json:"ice_servers"`
 	}
 	if err := json.Unmarshal(out, &res); err != nil {
 		t.Fatalf("play.mjs output %q: %v", out, err)
+	}
+	if fmt.Sprint(res.ICEServers) != "[stun:127.0.0.1:3478]" {
+		t.Errorf("the page's peer connection uses ICE servers %v, want the announced stun:127.0.0.1:3478", res.ICEServers)
 	}
 	t.Logf("first frame decoded %d ms after navigation start (%d frames)", res.FirstDecodedMS, res.FramesDecoded)
 	if res.FirstDecodedMS <= 0 || res.FirstDecodedMS > 2000 {

@@ -497,13 +497,24 @@ func TestHealthzAndICEServerLinks(t *testing.T) {
 	if code != 200 || !strings.Contains(string(body), `"status":"ok"`) {
 		t.Fatalf("healthz: %d %s", code, body)
 	}
-	req, _ := http.NewRequest("OPTIONS", api.base+"/api/v1/whep/any", nil)
-	req.Header.Set("Origin", "https://wall.example")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	options := func(auth bool) *http.Response {
+		req, _ := http.NewRequest("OPTIONS", api.base+"/api/v1/whep/any", nil)
+		req.Header.Set("Origin", "https://wall.example")
+		if auth {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
 	}
-	resp.Body.Close()
+	// An anonymous preflight learns no TURN credentials.
+	if resp := options(false); resp.StatusCode != 204 || len(resp.Header.Values("Link")) != 0 {
+		t.Fatalf("anonymous OPTIONS: %d, Link %q", resp.StatusCode, resp.Header.Values("Link"))
+	}
+	resp := options(true)
 	links := resp.Header.Values("Link")
 	if resp.StatusCode != 204 || len(links) != 2 || !strings.Contains(links[0], `<stun:127.0.0.1:3478>; rel="ice-server"`) ||
 		!strings.Contains(links[1], `username="u"; credential="p"`) {

@@ -44,8 +44,10 @@ try {
         const marks = {};
         for (const m of performance.getEntriesByType('mark')) if (!(m.name.split(':')[0] in marks)) marks[m.name.split(':')[0]] = Math.round(m.startTime);
         const nav = performance.getEntriesByType('navigation')[0];
+        const tile = (window.__sharpeyes?.tiles || []).find(t => t.session);
+        const ice_servers = tile ? tile.session.pc.getConfiguration().iceServers.map(s => [].concat(s.urls).join(' ')) : [];
         return { first_decoded_ms: Math.round(performance.now()), frames_decoded: frames, tiles_playing: playing,
-                 load_ms: Math.round(nav ? nav.loadEventEnd : 0), marks };
+                 load_ms: Math.round(nav ? nav.loadEventEnd : 0), marks, ice_servers };
       }
       await new Promise(r => setTimeout(r, 20));
     }

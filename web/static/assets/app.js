@@ -22,7 +22,7 @@ const I18N = {
 let lang = localStorage.getItem('lang') || 'zh';
 const t = (k) => I18N[lang][k];
 
-const state = { cameras: [], status: {}, layout: 4, tiles: [], selected: 0, cells: {}, grid: '', me: null, csrf: '' };
+const state = { cameras: [], status: {}, layout: 4, tiles: [], selected: 0, cells: {}, grid: '', me: null, csrf: '', iceServers: [] };
 window.__sharpeyes = state; // for tests and debugging
 
 function applyLang() {
@@ -51,6 +51,23 @@ function withCSRF(opts) {
   const method = (opts.method || 'GET').toUpperCase();
   if (method === 'GET' || method === 'HEAD') return opts;
   return { ...opts, headers: { ...(opts.headers || {}), 'X-CSRF-Token': state.csrf } };
+}
+
+// The STUN/TURN servers the gateway announces (WHEP Link headers, RFC 9725
+// 4.4), so viewers behind a carrier's NAT can connect through TURN.
+async function loadIceServers() {
+  try {
+    const r = await fetch('/api/v1/whep/_', { method: 'OPTIONS' });
+    const out = [];
+    for (const m of (r.headers.get('Link') || '').matchAll(/<([^>]+)>([^,]*)/g)) {
+      const params = Object.fromEntries([...m[2].matchAll(/;\s*([\w-]+)="?([^";]*)"?/g)].map(p => [p[1], p[2]]));
+      if (params.rel !== 'ice-server') continue;
+      const srv = { urls: m[1] };
+      if (params.username) { srv.username = params.username; srv.credential = params.credential; }
+      out.push(srv);
+    }
+    state.iceServers = out;
+  } catch (e) { state.iceServers = []; }
 }
 
 const can = (scope) => !!state.me && (state.me.scopes || []).includes(scope);
@@ -172,7 +189,7 @@ function setMsg(tile, text) { tile.msg.textContent = text; tile.msg.style.displa
 
 // WHEP (RFC 9725): POST the offer, get the answer and a session URL.
 async function whep(video, cameraId, stream) {
-  const pc = new RTCPeerConnection();
+  const pc = new RTCPeerConnection({ iceServers: state.iceServers });
   pc.addTransceiver('video', { direction: 'recvonly' });
   pc.addTransceiver('audio', { direction: 'recvonly' });
   pc.ontrack = (e) => { if (!video.srcObject) video.srcObject = e.streams[0] || new MediaStream([e.track]); };
@@ -368,6 +385,7 @@ async function main() {
   if (r.status !== 200) { showLogin(); return; }
   state.me = await r.json();
   state.csrf = state.me.csrf_token || '';
+  await loadIceServers();
   document.getElementById('logout').classList.remove('hidden');
   // Only what the user may use is shown.
   document.querySelector('.views button[data-view=cases]').classList.toggle('hidden', !can('cases:read'));
