@@ -164,6 +164,12 @@ type manualCase struct {
 	Priority    int      `json:"priority"`
 	LimitDays   int      `json:"limit_days"`
 	Reporter    string   `json:"reporter"`
+	// Handling of a grid report: "file" (申办, default) leaves it for the
+	// centre to register and dispatch; "immediate" (即办) is a grid worker
+	// who handled it on the spot: registered and resolved at once, for the
+	// centre to verify. Resolution is the note of the resolve.
+	Handling   string `json:"handling"`
+	Resolution string `json:"resolution"`
 }
 
 func (s *Server) createCase(c *gin.Context) {
@@ -203,12 +209,36 @@ func (s *Server) createCase(c *gin.Context) {
 		return
 	}
 	who := s.actor(p, nil, "")
-	cs, err := s.pipe.Cases.Create(c.Request.Context(), cases.Case{Source: in.Source, Category: in.Category,
+	var state cases.State
+	note := "filed by " + in.Source
+	switch in.Handling {
+	case "", "file":
+	case "immediate":
+		if in.Source != "grid-report" || (p.Role != access.GridWorker && p.Role != access.Admin) {
+			writeError(c, fmt.Errorf("%w: 即办 (handling immediate) is a grid worker's own grid report", ErrForbidden))
+			return
+		}
+		if strings.TrimSpace(in.Resolution) == "" {
+			writeError(c, &queryError{"resolution", "say how it was handled on the spot"})
+			return
+		}
+		state, note = cases.Registered, "即办: reported and handled on the spot"
+	default:
+		writeError(c, &queryError{"handling", "must be file (申办) or immediate (即办)"})
+		return
+	}
+	cs, err := s.pipe.Cases.Create(c.Request.Context(), cases.Case{Source: in.Source, Category: in.Category, State: state,
 		Title: strings.TrimSpace(in.Title), Description: in.Description, Grid: in.Grid, CameraID: in.CameraID,
-		Lat: in.Lat, Lon: in.Lon, Priority: in.Priority, LimitDays: in.LimitDays, Reporter: in.Reporter}, who, "filed by "+in.Source)
+		Lat: in.Lat, Lon: in.Lon, Priority: in.Priority, LimitDays: in.LimitDays, Reporter: in.Reporter}, who, note)
 	if err != nil {
 		writeError(c, err)
 		return
+	}
+	if state == cases.Registered {
+		if cs, err = s.pipe.Cases.Act(c.Request.Context(), cs.ID, cases.Resolve, who, cases.Args{Note: in.Resolution}); err != nil {
+			writeError(c, err) // the case stays registered, for the centre
+			return
+		}
 	}
 	c.Header("Location", "/api/v1/cases/"+cs.ID)
 	c.JSON(http.StatusCreated, cs)

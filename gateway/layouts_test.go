@@ -170,3 +170,38 @@ func TestNotificationsReachTheAssignee(t *testing.T) {
 		t.Fatalf("after the evaluation: %v", items)
 	}
 }
+
+// TestGridReportHandledOnTheSpot: 即办 — a grid worker files a report they
+// already handled: it is registered and resolved at once, for the centre
+// to verify; 申办 leaves it received; a dispatcher cannot claim 即办.
+func TestGridReportHandledOnTheSpot(t *testing.T) {
+	g := startGateway(t)
+	admin := apiClient{t, "http://" + g.HTTPAddr()}
+	if code, raw := admin.do("POST", "/api/v1/grids/import", "application/geo+json", configs.DemoGrids, true); code != 200 {
+		t.Fatalf("grids: %d %s", code, raw)
+	}
+	a, _ := g.Grids().Get(cellA)
+	worker := signIn(t, admin.base, a.Roles.GridWorker, addUser(t, admin, a.Roles.GridWorker, "grid_worker", nil, ""))
+	centre := signIn(t, admin.base, "centre", addUser(t, admin, "centre", "dispatcher", []string{street}, ""))
+	report := map[string]any{"source": "grid-report", "category": "environment", "title": "垃圾堆放", "grid": cellA,
+		"handling": "immediate", "resolution": "已清运"}
+	code, cs := worker.json("POST", "/api/v1/cases", report)
+	if code != 201 || cs["state"] != "verifying" {
+		t.Fatalf("即办: %d %v", code, cs)
+	}
+	if code, out := centre.json("POST", "/api/v1/cases/"+cs["id"].(string)+"/verify", map[string]any{}); code != 200 || out["state"] != "closed" {
+		t.Fatalf("verify: %d %v", code, out)
+	}
+	report["handling"] = "file"
+	if code, cs := worker.json("POST", "/api/v1/cases", report); code != 201 || cs["state"] != "received" {
+		t.Fatalf("申办: %d %v", code, cs)
+	}
+	report["handling"] = "immediate"
+	if code, out := centre.json("POST", "/api/v1/cases", report); code != 403 {
+		t.Errorf("a dispatcher claiming 即办: %d %v", code, out)
+	}
+	delete(report, "resolution")
+	if code, out := worker.json("POST", "/api/v1/cases", report); code != 400 || out["field"] != "resolution" {
+		t.Errorf("即办 without a resolution: %d %v", code, out)
+	}
+}
