@@ -362,10 +362,10 @@ func (s *Server) listCameras(c *gin.Context) {
 	p := principal(c)
 	var rows []cameraView
 	for _, cam := range all {
-		if !s.seesCamera(p, ix, cam) {
+		v := s.view(ix, cam) // locates the camera once, for the jurisdiction and the filters
+		if !seesCells(p, v.Cells) {
 			continue
 		}
-		v := s.view(ix, cam)
 		if gridCode != "" && !inGrid(ix, v.Cells, gridCode) {
 			continue
 		}

@@ -213,10 +213,10 @@ func (s *Server) gridCameras(c *gin.Context) {
 		if cam.ID <= after {
 			continue
 		}
-		if !s.seesCamera(p, ix, cam) {
+		v := s.view(ix, cam) // locates the camera once, for the jurisdiction and the filters
+		if !seesCells(p, v.Cells) {
 			continue
 		}
-		v := s.view(ix, cam)
 		if !inGrid(ix, v.Cells, code) {
 			continue
 		}

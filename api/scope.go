@@ -19,8 +19,13 @@ func (s *Server) seesCamera(p *access.Principal, ix *grid.Index, cam registry.Ca
 	if p.Where.All {
 		return true
 	}
-	cells := locate(ix, cam)
-	return p.Where.HasAny(append([]string{cells.Base}, cells.Special...)...)
+	return seesCells(p, locate(ix, cam))
+}
+
+// seesCells tells whether a camera's located cells lie in the jurisdiction
+// (for listings that have located the camera already).
+func seesCells(p *access.Principal, cells cellsOf) bool {
+	return p.Where.HasAny(cells.Base) || p.Where.HasAny(cells.Special...)
 }
 
 // visibleCamera reads a camera the principal may see; others are not found.

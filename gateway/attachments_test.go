@@ -9,8 +9,6 @@ import (
 	"net/textproto"
 	"strings"
 	"testing"
-
-	"sharpeyes/configs"
 )
 
 // TestCasePhotos: a grid worker attaches photos to a case of their cell;
@@ -18,11 +16,7 @@ import (
 // one else; a photo that is not one, a forged type or an oversized file
 // refuses the whole request and leaves nothing behind.
 func TestCasePhotos(t *testing.T) {
-	g := startGateway(t)
-	admin := apiClient{t, "http://" + g.HTTPAddr()}
-	if code, raw := admin.do("POST", "/api/v1/grids/import", "application/geo+json", configs.DemoGrids, true); code != 200 {
-		t.Fatalf("grids: %d %s", code, raw)
-	}
+	g, admin := demoStreet(t)
 	a, _ := g.Grids().Get(cellA)
 	worker := signIn(t, admin.base, a.Roles.GridWorker, addUser(t, admin, a.Roles.GridWorker, "grid_worker", nil, ""))
 	stranger := signIn(t, admin.base, "other-worker", addUser(t, admin, "other-worker", "grid_worker", []string{cellB}, ""))
@@ -114,11 +108,7 @@ func TestCasePhotos(t *testing.T) {
 // grids by resolution, as JSON and CSV, and a grid worker sees their cell's
 // line alone.
 func TestReportsRankGridsAndFollowJurisdiction(t *testing.T) {
-	g := startGateway(t)
-	admin := apiClient{t, "http://" + g.HTTPAddr()}
-	if code, raw := admin.do("POST", "/api/v1/grids/import", "application/geo+json", configs.DemoGrids, true); code != 200 {
-		t.Fatalf("grids: %d %s", code, raw)
-	}
+	g, admin := demoStreet(t)
 	file := func(grid, category string, close bool) {
 		code, cs := admin.json("POST", "/api/v1/cases", map[string]any{"source": "hotline", "category": category, "title": "t", "grid": grid})
 		if code != 201 {

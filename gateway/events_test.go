@@ -12,11 +12,7 @@ import (
 )
 
 func TestEventsIncidentsAndCasesThroughAPI(t *testing.T) {
-	g := startGateway(t)
-	api := apiClient{t, "http://" + g.HTTPAddr()}
-	if code, raw := api.do("POST", "/api/v1/grids/import", "application/geo+json", configs.DemoGrids, true); code != 200 {
-		t.Fatalf("grids: %d %s", code, raw)
-	}
+	g, api := demoStreet(t)
 	if code, r := api.json("POST", "/api/v1/cameras", map[string]any{"id": "cam1", "name": "瘦西湖路东口",
 		"streams": map[string]string{"main": "rtsp://10.1.2.3/a"}, "location": map[string]float64{"lat": 32.4105, "lon": 119.4188}}); code != 201 {
 		t.Fatalf("camera: %d %v", code, r)

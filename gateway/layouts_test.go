@@ -7,19 +7,13 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"sharpeyes/configs"
 )
 
 // TestLayoutsArePerUserAndChecked: each user saves walls of their own
 // (the same name does not collide), with tours; bad shapes and cameras the
 // user may not watch are refused with the field named.
 func TestLayoutsArePerUserAndChecked(t *testing.T) {
-	g := startGateway(t)
-	admin := apiClient{t, "http://" + g.HTTPAddr()}
-	if code, raw := admin.do("POST", "/api/v1/grids/import", "application/geo+json", configs.DemoGrids, true); code != 200 {
-		t.Fatalf("grids: %d %s", code, raw)
-	}
+	g, admin := demoStreet(t)
 	ix := g.Grids()
 	for _, c := range []struct{ id, cell string }{{"a1", cellA}, {"a2", cellA}, {"b1", cellB}} {
 		lat, lon := inside(t, ix, c.cell)
@@ -74,11 +68,7 @@ func TestLayoutsArePerUserAndChecked(t *testing.T) {
 // TestDispatchToACellRole: dispatching to role:police assigns the officer
 // the case's cell names, who sees the case and accepts it.
 func TestDispatchToACellRole(t *testing.T) {
-	g := startGateway(t)
-	admin := apiClient{t, "http://" + g.HTTPAddr()}
-	if code, raw := admin.do("POST", "/api/v1/grids/import", "application/geo+json", configs.DemoGrids, true); code != 200 {
-		t.Fatalf("grids: %d %s", code, raw)
-	}
+	g, admin := demoStreet(t)
 	a, _ := g.Grids().Get(cellA)
 	centre := signIn(t, admin.base, "centre", addUser(t, admin, "centre", "dispatcher", []string{street}, ""))
 	officer := signIn(t, admin.base, a.Roles.Police, addUser(t, admin, a.Roles.Police, "department", nil, "police"))
@@ -105,11 +95,7 @@ func TestDispatchToACellRole(t *testing.T) {
 // TestNotificationsReachTheAssignee: a dispatch reaches the officer's feed
 // and, live, their event stream; nobody else's; the evaluation follows.
 func TestNotificationsReachTheAssignee(t *testing.T) {
-	g := startGateway(t)
-	admin := apiClient{t, "http://" + g.HTTPAddr()}
-	if code, raw := admin.do("POST", "/api/v1/grids/import", "application/geo+json", configs.DemoGrids, true); code != 200 {
-		t.Fatalf("grids: %d %s", code, raw)
-	}
+	g, admin := demoStreet(t)
 	a, _ := g.Grids().Get(cellA)
 	centre := signIn(t, admin.base, "centre", addUser(t, admin, "centre", "dispatcher", []string{street}, ""))
 	officer := signIn(t, admin.base, a.Roles.Police, addUser(t, admin, a.Roles.Police, "department", nil, "police"))
@@ -175,11 +161,7 @@ func TestNotificationsReachTheAssignee(t *testing.T) {
 // already handled: it is registered and resolved at once, for the centre
 // to verify; 申办 leaves it received; a dispatcher cannot claim 即办.
 func TestGridReportHandledOnTheSpot(t *testing.T) {
-	g := startGateway(t)
-	admin := apiClient{t, "http://" + g.HTTPAddr()}
-	if code, raw := admin.do("POST", "/api/v1/grids/import", "application/geo+json", configs.DemoGrids, true); code != 200 {
-		t.Fatalf("grids: %d %s", code, raw)
-	}
+	g, admin := demoStreet(t)
 	a, _ := g.Grids().Get(cellA)
 	worker := signIn(t, admin.base, a.Roles.GridWorker, addUser(t, admin, a.Roles.GridWorker, "grid_worker", nil, ""))
 	centre := signIn(t, admin.base, "centre", addUser(t, admin, "centre", "dispatcher", []string{street}, ""))

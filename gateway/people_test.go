@@ -10,6 +10,7 @@ import (
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/planar"
 
+	"sharpeyes/configs"
 	"sharpeyes/grid"
 )
 
@@ -117,4 +118,16 @@ func inside(t *testing.T, ix *grid.Index, code string) (lat, lon float64) {
 		t.Fatalf("centroid of %s locates in %s", code, base)
 	}
 	return p[1], p[0]
+}
+
+// demoStreet starts a gateway with the demo street's grid cells imported,
+// and its admin client.
+func demoStreet(t *testing.T) (*Gateway, apiClient) {
+	t.Helper()
+	g := startGateway(t)
+	admin := apiClient{t, "http://" + g.HTTPAddr()}
+	if code, raw := admin.do("POST", "/api/v1/grids/import", "application/geo+json", configs.DemoGrids, true); code != 200 {
+		t.Fatalf("grids: %d %s", code, raw)
+	}
+	return g, admin
 }

@@ -216,9 +216,27 @@ func (s *Store) WatchCameras(ctx context.Context, h CameraHandler) {
 }
 
 func (s *Store) watchFrom(ctx context.Context, rev int64, h CameraHandler) error {
+	return s.watchPrefix(ctx, s.cameraPrefix(), rev, func(id string, val []byte, modRev int64) {
+		if val == nil {
+			h.DeleteCamera(id, modRev)
+			return
+		}
+		var c Camera
+		if err := json.Unmarshal(val, &c); err != nil {
+			s.log.Warn("skipping unreadable camera", "camera", id, "error", err)
+			return
+		}
+		c.Rev = modRev
+		h.PutCamera(c)
+	})
+}
+
+// watchPrefix follows the keys under prefix from revision rev, calling
+// apply with each key (less the prefix) and its value (nil: deleted),
+// until ctx ends or the watch fails (compaction, lost leader).
+func (s *Store) watchPrefix(ctx context.Context, prefix string, rev int64, apply func(name string, val []byte, modRev int64)) error {
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
-	prefix := s.cameraPrefix()
 	for resp := range s.cli.Watch(wctx, prefix, clientv3.WithPrefix(), clientv3.WithRev(rev)) {
 		if err := resp.Err(); err != nil {
 			if errors.Is(err, rpctypes.ErrCompacted) {
@@ -227,18 +245,11 @@ func (s *Store) watchFrom(ctx context.Context, rev int64, h CameraHandler) error
 			return err
 		}
 		for _, ev := range resp.Events {
-			id := strings.TrimPrefix(string(ev.Kv.Key), prefix)
-			if ev.Type == clientv3.EventTypeDelete {
-				h.DeleteCamera(id, ev.Kv.ModRevision)
-				continue
+			var val []byte
+			if ev.Type != clientv3.EventTypeDelete {
+				val = append([]byte{}, ev.Kv.Value...) // never nil: nil says deleted
 			}
-			var c Camera
-			if err := json.Unmarshal(ev.Kv.Value, &c); err != nil {
-				s.log.Warn("skipping unreadable camera", "camera", id, "error", err)
-				continue
-			}
-			c.Rev = ev.Kv.ModRevision
-			h.PutCamera(c)
+			apply(strings.TrimPrefix(string(ev.Kv.Key), prefix), val, ev.Kv.ModRevision)
 		}
 	}
 	return errors.New("watch channel closed")

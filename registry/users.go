@@ -3,7 +3,6 @@ package registry
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -11,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -417,25 +415,7 @@ func (s *Store) listIdentities(ctx context.Context, id *Identities, kind int, pr
 }
 
 func (s *Store) watchIdentities(ctx context.Context, id *Identities, kind int, prefix string, rev int64) error {
-	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
-	defer cancel()
-	for resp := range s.cli.Watch(wctx, prefix, clientv3.WithPrefix(), clientv3.WithRev(rev)) {
-		if err := resp.Err(); err != nil {
-			if errors.Is(err, rpctypes.ErrCompacted) {
-				return fmt.Errorf("compacted at %d: %w", resp.CompactRevision, err)
-			}
-			return err
-		}
-		for _, ev := range resp.Events {
-			name := strings.TrimPrefix(string(ev.Kv.Key), prefix)
-			if ev.Type == clientv3.EventTypeDelete {
-				id.apply(kind, name, nil, ev.Kv.ModRevision)
-				continue
-			}
-			id.apply(kind, name, ev.Kv.Value, ev.Kv.ModRevision)
-		}
-	}
-	return errors.New("watch channel closed")
+	return s.watchPrefix(ctx, prefix, rev, func(name string, val []byte, modRev int64) { id.apply(kind, name, val, modRev) })
 }
 
 // SetUser applies a user this node just wrote, ahead of the watch; an
