@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -51,8 +52,9 @@ func (in cameraInput) camera() registry.Camera {
 // cells the base and special cells it belongs to.
 type cameraView struct {
 	registry.Camera
-	Cells     cellsOf  `json:"cells"`
-	DistanceM *float64 `json:"distance_m,omitempty"`
+	Cells     cellsOf     `json:"cells"`
+	DistanceM *float64    `json:"distance_m,omitempty"`
+	Status    *statusView `json:"status,omitempty"` // ?include=status
 }
 
 func (s *Server) view(ix *grid.Index, c registry.Camera) cameraView {
@@ -288,21 +290,25 @@ func (s *Server) cameraStatus(c *gin.Context) {
 		s.hidden(c, "camera "+id)
 		return
 	}
+	c.JSON(http.StatusOK, s.statusOf(c.Request.Context(), id))
+}
+
+// statusOf is a camera's status from the node that pulls it.
+func (s *Server) statusOf(ctx context.Context, id string) statusView {
 	if owner := s.cluster.Owner(id); owner.ID != s.cluster.Self().ID {
 		// Pulled by another node, which publishes the status under its lease.
 		view := statusView{Status: ingest.Status{State: ingest.StateIdle}, Node: owner.ID}
-		if rs, err := s.cluster.RemoteStatus(c.Request.Context(), id); err == nil {
+		if rs, err := s.cluster.RemoteStatus(ctx, id); err == nil {
 			_ = json.Unmarshal(rs.Status, &view.Status)
 			view.Node = rs.Node
 		}
-		c.JSON(http.StatusOK, view)
-		return
+		return view
 	}
 	st, err := s.pulls.Status(id)
 	if err != nil { // registered but not yet seen by the watch
 		st = ingest.CameraStatus{Status: ingest.Status{State: ingest.StateConnecting}}
 	}
-	c.JSON(http.StatusOK, statusView{Status: st.Status, Viewers: st.Viewers, Node: s.cluster.Self().ID})
+	return statusView{Status: st.Status, Viewers: st.Viewers, Node: s.cluster.Self().ID}
 }
 
 type listPage struct {
@@ -400,6 +406,12 @@ func (s *Server) listCameras(c *gin.Context) {
 		if len(rows) > limit {
 			rows = rows[:limit]
 			page.NextCursor = encodeCursor(0, rows[limit-1].ID)
+		}
+	}
+	if c.Query("include") == "status" { // a wall's status dots in one request
+		for i := range rows {
+			st := s.statusOf(c.Request.Context(), rows[i].ID)
+			rows[i].Status = &st
 		}
 	}
 	page.Items = append(page.Items, rows...)

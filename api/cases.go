@@ -3,7 +3,9 @@ package api
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -105,9 +107,15 @@ func (s *Server) listCases(c *gin.Context) {
 			return
 		}
 	}
+	from, to, err := s.timeRange(c)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	p := principal(c)
 	items, err := s.pipe.Cases.List(c.Request.Context(), cases.Filter{State: c.Query("state"), Grid: c.Query("grid"),
-		CameraID: c.Query("camera_id"), Category: c.Query("category"), Open: c.Query("open") == "true", Escalation: esc,
-		Limit: limit + 1, After: after, Within: caseWithin(principal(c))})
+		CameraID: c.Query("camera_id"), Category: c.Query("category"), Source: c.Query("source"), From: from, To: to,
+		Open: c.Query("open") == "true", Escalation: esc, Limit: limit + 1, After: after, Within: caseWithin(p)})
 	if err != nil {
 		writeError(c, err)
 		return
@@ -117,13 +125,64 @@ func (s *Server) listCases(c *gin.Context) {
 		items = items[:limit]
 		next = encodeCursor(0, items[limit-1].ID)
 	}
-	c.JSON(http.StatusOK, gin.H{"items": items, "next_cursor": next})
+	views := make([]caseView, len(items))
+	for i, cs := range items {
+		views[i] = s.caseView(p, cs)
+	}
+	c.JSON(http.StatusOK, gin.H{"items": views, "next_cursor": next})
 }
 
-// caseView is a case with the pictures of the alarms that opened it.
+// timeRange reads from and to (RFC 3339 or YYYY-MM-DD in the street's time
+// zone; to is exclusive).
+func (s *Server) timeRange(c *gin.Context) (from, to time.Time, err error) {
+	loc := s.pipe.Loc
+	if loc == nil {
+		loc = time.Local
+	}
+	for _, q := range []struct {
+		name string
+		t    *time.Time
+	}{{"from", &from}, {"to", &to}} {
+		v := c.Query(q.name)
+		if v == "" {
+			continue
+		}
+		if *q.t, err = time.Parse(time.RFC3339, v); err == nil {
+			continue
+		}
+		if *q.t, err = time.ParseInLocation(time.DateOnly, v, loc); err != nil {
+			return from, to, &queryError{q.name, "must be RFC 3339 or YYYY-MM-DD"}
+		}
+	}
+	return from, to, nil
+}
+
+// caseView is a case as answered: its deadline, the actions the caller may
+// take on it now, and (one case) the pictures of the alarms that opened it.
 type caseView struct {
 	cases.Case
-	Media []string `json:"media"`
+	Deadline *time.Time `json:"deadline,omitempty"`
+	Actions  []string   `json:"actions"`
+	Media    []string   `json:"media,omitempty"`
+}
+
+func (s *Server) caseView(p *access.Principal, cs cases.Case) caseView {
+	v := caseView{Case: cs, Actions: []string{}}
+	if cs.State.Open() && cs.LimitDays > 0 {
+		d := s.pipe.Cases.Deadline(cs)
+		v.Deadline = &d
+	}
+	if !p.Can(access.CasesWrite) {
+		return v
+	}
+	who := s.actor(p, &cs, "")
+	for _, a := range cases.Allowed(cs.State, who, cs.Assignee) {
+		v.Actions = append(v.Actions, string(a))
+	}
+	if chief := s.actor(p, &cs, cases.Evaluate); chief.Role != who.Role && slices.Contains(cases.Allowed(cs.State, chief, cs.Assignee), cases.Evaluate) {
+		v.Actions = append(v.Actions, string(cases.Evaluate))
+	}
+	return v
 }
 
 func (s *Server) getCase(c *gin.Context) {
@@ -136,7 +195,9 @@ func (s *Server) getCase(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, caseView{Case: cs, Media: media})
+	v := s.caseView(principal(c), cs)
+	v.Media = media
+	c.JSON(http.StatusOK, v)
 }
 
 func (s *Server) caseAudit(c *gin.Context) {
@@ -151,7 +212,8 @@ func (s *Server) caseAudit(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"items": rows, "next_cursor": ""})
 }
 
-// manualCase is a case filed by the 12345 hotline or a grid worker.
+// manualCase is a case filed by the 12345 hotline, for a resident at the
+// counter (walk-in, 来访) or by a grid worker.
 type manualCase struct {
 	Source      string   `json:"source"`
 	Category    string   `json:"category"`
@@ -178,8 +240,8 @@ func (s *Server) createCase(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	if in.Source != "hotline" && in.Source != "grid-report" {
-		writeError(c, &queryError{"source", "must be hotline or grid-report"})
+	if in.Source != "hotline" && in.Source != "grid-report" && in.Source != "walk-in" {
+		writeError(c, &queryError{"source", "must be hotline, walk-in or grid-report"})
 		return
 	}
 	if in.Priority == 0 {

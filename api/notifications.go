@@ -17,11 +17,12 @@ import (
 // Notification is something a user should hear of: a case assigned to them
 // (or their department), a 督办 warning or overdue notice on a case of a
 // cell that names them grid chief (or assigned to them), an evaluation of
-// a case they handled.
+// a case they handled; and for the command centre, a report filed by hand
+// waiting to be registered and a case resolved waiting to be verified.
 type Notification struct {
 	Seq    int64     `json:"seq"`
 	At     time.Time `json:"at"`
-	Kind   string    `json:"kind"` // assignment, escalation, overdue, evaluation
+	Kind   string    `json:"kind"` // assignment, escalation, overdue, evaluation, report, verification
 	CaseID string    `json:"case_id"`
 	Title  string    `json:"title"`
 	Grid   string    `json:"grid"`
@@ -65,8 +66,20 @@ func (s *Server) notificationOf(ctx context.Context, p *access.Principal, m even
 	case string(cases.Evaluate):
 		n.Kind, n.Rating = "evaluation", args.Rating
 		return n, mine
+	case string(cases.Resolve):
+		n.Kind = "verification"
+		return n, row.To == cases.Verifying && centre(p) && seesCase(p, cs)
+	case "create":
+		n.Kind = "report"
+		return n, row.To == cases.Received && cs.Source != "event" && centre(p) && seesCase(p, cs)
 	}
 	return Notification{}, false
+}
+
+// centre tells whether p works at the command centre, which registers and
+// verifies cases.
+func centre(p *access.Principal) bool {
+	return p.Role == access.Dispatcher
 }
 
 // caseLoader reads cases once per request or stream.

@@ -105,6 +105,9 @@ type Config struct {
 	Store map[string]any
 	// MaxStreams bounds concurrent event-stream connections (default 256).
 	MaxStreams int
+	// MapTiles and MapAttribution are the map screens' tile server (XYZ
+	// URL; empty: no background), given to signed-in users by /me.
+	MapTiles, MapAttribution string
 }
 
 // Deps are the API's collaborators, each a small interface of what the
@@ -295,6 +298,8 @@ func (s *Server) Handler() http.Handler {
 		// The UI's files hold no resident data: the login page must load.
 		s.handle(r, "GET", "/", scopes(public), gin.WrapH(http.FileServerFS(s.cfg.Web)))
 		s.handle(r, "GET", "/assets/*file", scopes(public), gin.WrapH(http.FileServerFS(s.cfg.Web)))
+		// The grid worker's phone view.
+		s.handle(r, "GET", "/m/", scopes(public), gin.WrapH(http.FileServerFS(s.cfg.Web)))
 	}
 	return r
 }

@@ -117,6 +117,7 @@ func (s *Server) me(c *gin.Context) {
 	if p.Kind == access.KindSession {
 		out["csrf_token"] = p.CSRF
 	}
+	out["map"] = gin.H{"tiles": s.cfg.MapTiles, "attribution": s.cfg.MapAttribution}
 	if p.Kind == access.KindToken {
 		out["token"] = gin.H{"id": p.TokenID, "name": p.TokenName}
 	}

@@ -154,6 +154,19 @@ func Actions() []Action {
 	return []Action{Register, Reject, Dispatch, Accept, Return, Start, Resolve, Verify, Reopen, Evaluate, Extend, Suspend}
 }
 
+// Allowed lists the actions who may take on a case in from whose
+// assignee is assignee, in the order of Actions: what a case page offers.
+func Allowed(from State, who Actor, assignee string) []Action {
+	var out []Action
+	for _, act := range Actions() {
+		r, ok := rules[act][from]
+		if ok && (who.Role == Admin || roleIn(who.Role, r.roles) || (r.assignee && who.ID != "" && who.ID == assignee)) {
+			out = append(out, act)
+		}
+	}
+	return out
+}
+
 // Next decides a transition: the state a case in from reaches by taking
 // act, or an error saying why not. assignee is the case's current assignee.
 func Next(from State, act Action, who Actor, assignee string, a Args) (State, error) {

@@ -240,7 +240,9 @@ func (s *Store) Note(ctx context.Context, id string, who Actor, action, note str
 
 // Filter selects cases to list.
 type Filter struct {
-	State, Grid, CameraID, Category string
+	State, Grid, CameraID, Category, Source string
+	// From and To bound the creation time (zero: unbounded; To exclusive).
+	From, To time.Time
 	Open                            bool // only cases still being handled
 	Escalation                      int  // -1: any
 	Limit                           int
@@ -284,11 +286,19 @@ func (w *Within) sql() (string, []any) {
 func (s *Store) List(ctx context.Context, f Filter) ([]Case, error) {
 	q := `SELECT ` + caseColumns + ` FROM cases WHERE id > ?`
 	args := []any{f.After}
-	for col, v := range map[string]string{"state": f.State, "grid": f.Grid, "camera_id": f.CameraID, "category": f.Category} {
+	for col, v := range map[string]string{"state": f.State, "grid": f.Grid, "camera_id": f.CameraID, "category": f.Category, "source": f.Source} {
 		if v != "" {
 			q += ` AND ` + col + ` = ?`
 			args = append(args, v)
 		}
+	}
+	if !f.From.IsZero() {
+		q += ` AND created_at >= ?`
+		args = append(args, ms(f.From))
+	}
+	if !f.To.IsZero() {
+		q += ` AND created_at < ?`
+		args = append(args, ms(f.To))
 	}
 	if f.Open {
 		q += ` AND state NOT IN ('closed','evaluated','rejected','duplicate')`
@@ -308,6 +318,12 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Case, error) {
 	q += ` ORDER BY id LIMIT ?`
 	args = append(args, f.Limit)
 	return sqlstore.Collect(ctx, s.db, s.q(q), args, scanCase)
+}
+
+// Deadline is when the case's time limit runs out (working days on the
+// store's calendar, less the time it was suspended).
+func (s *Store) Deadline(c Case) time.Time {
+	return s.cal.Deadline(c.SLAStart, c.LimitDays, time.Duration(c.Paused)*time.Millisecond)
 }
 
 // Get returns one case.

@@ -114,6 +114,13 @@ type Config struct {
 		AdminToken string   `yaml:"admin_token"`
 		SessionTTL Duration `yaml:"session_ttl"`
 	} `yaml:"auth"`
+	Web struct {
+		// MapTiles is an XYZ tile URL for the map screens
+		// (https://tiles.example/{z}/{x}/{y}.png); empty draws grids and
+		// cameras on a blank background.
+		MapTiles       string `yaml:"map_tiles"`
+		MapAttribution string `yaml:"map_attribution"`
+	} `yaml:"web"`
 	Debug struct {
 		PprofAddr string `yaml:"pprof_addr"`
 	} `yaml:"debug"`

@@ -155,7 +155,8 @@ func TestAccessMatrix(t *testing.T) {
 		{method: "GET", route: "/readyz", path: "/readyz", want: want(ok, ok, ok, ok, ok, ok)},
 		{method: "GET", route: "/metrics", path: "/metrics", want: want(u, f, f, f, f, ok)},
 		{method: "GET", route: "/", path: "/", want: want(ok, ok, ok, ok, ok, ok)},
-		{method: "GET", route: "/assets/*file", path: "/assets/app.js", want: want(ok, ok, ok, ok, ok, ok)},
+		{method: "GET", route: "/assets/*file", path: "/assets/app.css", want: want(ok, ok, ok, ok, ok, ok)},
+		{method: "GET", route: "/m/", path: "/m/", want: want(ok, ok, ok, ok, ok, ok)},
 		{method: "POST", route: "/api/v1/login", path: "/api/v1/login", ctype: "application/json", body: perRole(func(role string) string {
 			if role == "anonymous" {
 				return `{"username":"u-admin","password":"not-the-password"}`

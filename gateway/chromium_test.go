@@ -74,8 +74,8 @@ func TestChromiumPlaysCameraFromWebPage(t *testing.T) {
 	}
 }
 
-// TestChromiumShowsIncidentsLive opens the incidents & cases view, posts
-// an event, and requires the incident to appear without a reload (SSE).
+// TestChromiumShowsIncidentsLive opens the case desk, posts an alarm, and
+// requires the case it opens to appear in the queue without a reload (SSE).
 func TestChromiumShowsIncidentsLive(t *testing.T) {
 	script, _ := filepath.Abs("../web/e2e/cases.mjs")
 	if _, err := os.Stat(filepath.Join(filepath.Dir(script), "node_modules", "playwright-core")); err != nil {
@@ -88,7 +88,7 @@ func TestChromiumShowsIncidentsLive(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	pw := addUser(t, api, "centre-1", "admin", nil, "")
-	cmd := exec.CommandContext(ctx, "node", script, api.base+"/", "fire_smoke")
+	cmd := exec.CommandContext(ctx, "node", script, api.base+"/")
 	cmd.Env = append(os.Environ(), "SE_USER=centre-1", "SE_PASS="+pw)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -118,11 +118,12 @@ func TestChromiumShowsIncidentsLive(t *testing.T) {
 	var res struct {
 		SeenMS int      `json:"seen_ms"`
 		Rates  []string `json:"rates"`
+		CaseID string   `json:"case_id"`
 	}
-	if err := json.Unmarshal([]byte(result), &res); err != nil || len(res.Rates) != 4 {
+	if err := json.Unmarshal([]byte(result), &res); err != nil || len(res.Rates) != 4 || res.CaseID == "" {
 		t.Fatalf("cases.mjs said %q", result)
 	}
-	t.Logf("incident shown %d ms after the event was posted; rates %v", res.SeenMS, res.Rates)
+	t.Logf("case %s in the desk's queue %d ms after the event was posted; rates %v", res.CaseID, res.SeenMS, res.Rates)
 }
 
 // TestChromiumGridWorkerSeesOnlyTheirCells signs a grid worker in through
@@ -166,13 +167,14 @@ func TestChromiumGridWorkerSeesOnlyTheirCells(t *testing.T) {
 		Tiles        []string `json:"tiles"`
 		Playing      int      `json:"playing"`
 		ForgedStatus int      `json:"forged_status"`
+		Map          []string `json:"map"`
 	}
 	if err := json.Unmarshal(out, &res); err != nil {
 		t.Fatalf("wall.mjs said %q", out)
 	}
 	t.Logf("grid worker's wall: listed %v, tiles %v, %d playing; forged offer answered %d", res.Listed, res.Tiles, res.Playing, res.ForgedStatus)
-	if fmt.Sprint(res.Listed) != "[mine-1 mine-2]" || fmt.Sprint(res.Tiles) != "[mine-1 mine-2]" {
-		t.Errorf("the wall shows %v (tiles %v), want the cell's cameras mine-1 and mine-2 only", res.Listed, res.Tiles)
+	if fmt.Sprint(res.Listed) != "[mine-1 mine-2]" || fmt.Sprint(res.Tiles) != "[mine-1 mine-2]" || fmt.Sprint(res.Map) != "[mine-1 mine-2]" {
+		t.Errorf("the wall shows %v (tiles %v, map %v), want the cell's cameras mine-1 and mine-2 only", res.Listed, res.Tiles, res.Map)
 	}
 	if res.Playing < 1 {
 		t.Error("no tile played")

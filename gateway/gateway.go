@@ -200,7 +200,8 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 	}()
 	srv := api.New(api.Config{AdminToken: cfg.Auth.AdminToken, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 		MaxImportBytes: cfg.HTTP.MaxImportBytes, NodeID: self.ID, Web: opt.Web, Logger: log,
-		SessionTTL: cfg.Auth.SessionTTL.D(), ClusterKey: []byte(clusterKey), MaxStreams: cfg.HTTP.MaxStreams, Store: g.storeInfo()},
+		SessionTTL: cfg.Auth.SessionTTL.D(), ClusterKey: []byte(clusterKey), MaxStreams: cfg.HTTP.MaxStreams, Store: g.storeInfo(),
+		MapTiles: cfg.Web.MapTiles, MapAttribution: cfg.Web.MapAttribution},
 		api.Deps{Cameras: g.store, Catalog: g.catalog, GridStore: g.store, Grids: &g.grids, Pulls: g.manager, WHEP: g.whep,
 			Sync: fol, Cluster: &cluster{members: g.members, store: g.store}, Pipeline: g.pipe, Places: g,
 			Identities: g.ids, IdentityStore: g.store, Layouts: g.store, Ready: g.ready})

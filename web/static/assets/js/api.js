@@ -1,0 +1,134 @@
+// The one API client: every request is the signed-in user's (session
+// cookie); writes echo the CSRF token given at sign-in. A 401 means the
+// session ended, and onSignedOut is told.
+export class ApiError extends Error {
+  constructor(status, body) {
+    super((body && body.error) || `HTTP ${status}`);
+    this.status = status;
+    this.field = body && body.field;
+  }
+}
+
+export const session = { me: null, csrf: '', iceServers: [], onSignedOut: () => {} };
+
+const can = (scope) => !!session.me && (session.me.scopes || []).includes(scope);
+export { can };
+
+function withCSRF(opts = {}) {
+  const method = (opts.method || 'GET').toUpperCase();
+  if (method === 'GET' || method === 'HEAD') return opts;
+  return { ...opts, headers: { ...(opts.headers || {}), 'X-CSRF-Token': session.csrf } };
+}
+
+export async function request(path, opts = {}) {
+  const r = await fetch(path, withCSRF(opts));
+  if (r.status === 401) { session.onSignedOut(); throw new ApiError(401, null); }
+  if (!r.ok) {
+    let body = null;
+    try { body = await r.json(); } catch (e) { /* not JSON */ }
+    throw new ApiError(r.status, body);
+  }
+  if (r.status === 204) return null;
+  const type = r.headers.get('Content-Type') || '';
+  return type.includes('json') ? r.json() : r.text();
+}
+
+const json = (method) => (path, body) => request(path, { method, headers: { 'Content-Type': 'application/json' },
+  body: JSON.stringify(body || {}) });
+export const get = (path) => request(path);
+export const post = json('POST');
+export const put = json('PUT');
+export const del = (path) => request(path, { method: 'DELETE' });
+
+// qs builds a query string from the non-empty values of params.
+export function qs(params) {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== '' && v !== undefined && v !== null) p.set(k, v);
+  const s = p.toString();
+  return s ? `?${s}` : '';
+}
+
+// upload sends photos as multipart/form-data `file` parts.
+export function upload(path, files) {
+  const fd = new FormData();
+  for (const f of files) fd.append('file', f, f.name);
+  return request(path, { method: 'POST', body: fd });
+}
+
+// signIn posts the credentials; it answers null or a message key.
+export async function signIn(username, password) {
+  const r = await fetch('/api/v1/login', { method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ username, password }) });
+  if (r.status === 429) return { key: 'tooMany', arg: r.headers.get('Retry-After') || '?' };
+  if (r.status === 401) return { key: 'badLogin' };
+  if (!r.ok) return { key: 'loginFailed', arg: r.status };
+  return null;
+}
+
+export async function signOut() {
+  try { await fetch('/api/v1/logout', withCSRF({ method: 'POST' })); } catch (e) { /* ended anyway */ }
+}
+
+// loadMe reads who is signed in (false when nobody is), then the STUN/TURN
+// servers the gateway announces to callers with credentials (WHEP Link
+// headers, RFC 9725 4.4): phones behind a carrier's NAT need the TURN one.
+export async function loadMe() {
+  const r = await fetch('/api/v1/me');
+  if (r.status !== 200) return false;
+  session.me = await r.json();
+  session.csrf = session.me.csrf_token || '';
+  try {
+    const o = await fetch('/api/v1/whep/_', { method: 'OPTIONS' });
+    session.iceServers = parseIceLinks(o.headers.get('Link') || '');
+  } catch (e) { session.iceServers = []; }
+  return true;
+}
+
+export function parseIceLinks(link) {
+  const out = [];
+  for (const m of link.matchAll(/<([^>]+)>([^,]*)/g)) {
+    const params = Object.fromEntries([...m[2].matchAll(/;\s*([\w-]+)="?([^";]*)"?/g)].map(p => [p[1], p[2]]));
+    if (params.rel !== 'ice-server') continue;
+    const srv = { urls: m[1] };
+    if (params.username) { srv.username = params.username; srv.credential = params.credential; }
+    out.push(srv);
+  }
+  return out;
+}
+
+// whep plays a camera into a <video> (RFC 9725): POST the offer, set the
+// answer; close() ends the session on both sides.
+export async function whep(video, cameraId, stream) {
+  const pc = new RTCPeerConnection({ iceServers: session.iceServers });
+  pc.addTransceiver('video', { direction: 'recvonly' });
+  pc.addTransceiver('audio', { direction: 'recvonly' });
+  pc.ontrack = (e) => { if (!video.srcObject) video.srcObject = e.streams[0] || new MediaStream([e.track]); };
+  await pc.setLocalDescription(await pc.createOffer());
+  // No trickle and no wait for gathering: the server learns this browser's
+  // address from its first connectivity check (a peer-reflexive candidate).
+  performance.mark(`whep-post:${cameraId}`);
+  const r = await fetch(`/api/v1/whep/${encodeURIComponent(cameraId)}?stream=${stream}`, withCSRF({
+    method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp }));
+  if (r.status !== 201) {
+    pc.close();
+    let msg = `${r.status}`;
+    try { msg += ' ' + (await r.json()).error; } catch (e) { /* not JSON */ }
+    throw new Error(msg);
+  }
+  performance.mark(`whep-answer:${cameraId}`);
+  const location = r.headers.get('Location');
+  await pc.setRemoteDescription({ type: 'answer', sdp: await r.text() });
+  return { pc, close: () => { pc.close(); if (location) fetch(location, withCSRF({ method: 'DELETE' })).catch(() => {}); } };
+}
+
+// follow opens the event stream and calls on(type, data) for each message
+// of the given types; the browser reconnects with Last-Event-ID by itself.
+export function follow(types, on) {
+  const es = new EventSource('/api/v1/stream');
+  for (const type of types) es.addEventListener(type, (ev) => { try { on(type, JSON.parse(ev.data)); } catch (e) { /* bad line */ } });
+  return es;
+}
+
+// CASE_TOPICS are the case changes on the stream.
+export const CASE_TOPICS = ['create', 'register', 'reject', 'dispatch', 'accept', 'return', 'start', 'resolve', 'verify',
+  'evaluate', 'reopen', 'extend', 'suspend', 'escalate', 'join', 'attach'].map(a => `case.${a}`);

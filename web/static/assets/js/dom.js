@@ -1,0 +1,58 @@
+// Small DOM helpers shared by the screens.
+import { lang } from './i18n.js';
+
+// h builds an element: h('div.tile', {dataset: {...}, onclick}, child, …).
+export function h(tag, props, ...kids) {
+  const [name, ...classes] = tag.split('.');
+  const el = document.createElement(name || 'div');
+  if (classes.length) el.className = classes.join(' ');
+  for (const [k, v] of Object.entries(props || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'dataset') Object.assign(el.dataset, v);
+    else if (k === 'style') el.style.cssText = v;
+    else if (k.startsWith('on')) el[k] = v;
+    else if (k in el && typeof v !== 'string') el[k] = v;
+    else el.setAttribute(k, v === true ? '' : v);
+  }
+  for (const kid of kids.flat()) if (kid !== null && kid !== undefined && kid !== false) el.append(kid instanceof Node ? kid : String(kid));
+  return el;
+}
+
+export const $ = (sel, root = document) => root.querySelector(sel);
+export const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
+
+export const pct = (x) => `${(100 * (x || 0)).toFixed(1)}%`;
+export const when = (s) => s ? new Date(s).toLocaleString(lang() === 'zh' ? 'zh-CN' : 'en-GB', { hour12: false }) : '';
+
+export function distance(m) {
+  if (m === undefined || m === null) return '';
+  return m < 1000 ? `${Math.round(m)} m` : `${(m / 1000).toFixed(1)} km`;
+}
+
+export function bitrate(b) {
+  if (!b) return '0';
+  return b >= 1e6 ? `${(b / 1e6).toFixed(2)} Mbit/s` : `${Math.round(b / 1e3)} kbit/s`;
+}
+
+// timeLeft formats the time until a deadline (negative: overdue).
+export function timeLeft(deadline, now = Date.now()) {
+  const ms = new Date(deadline).getTime() - now;
+  const abs = Math.abs(ms), d = Math.floor(abs / 864e5), hr = Math.floor((abs % 864e5) / 36e5), min = Math.floor((abs % 36e5) / 6e4);
+  const text = d ? `${d}d ${hr}h` : hr ? `${hr}h ${min}m` : `${min}m`;
+  return { overdue: ms < 0, text, ms };
+}
+
+// beep sounds an alarm tone (Web Audio; silent until the page was clicked once).
+let audio = null;
+export function beep() {
+  try {
+    audio = audio || new AudioContext();
+    const o = audio.createOscillator(), g = audio.createGain();
+    o.frequency.value = 880;
+    g.gain.setValueAtTime(0.2, audio.currentTime);
+    g.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + 0.6);
+    o.connect(g).connect(audio.destination);
+    o.start();
+    o.stop(audio.currentTime + 0.6);
+  } catch (e) { /* no audio device */ }
+}

@@ -1,0 +1,135 @@
+// Every string of the UI, Simplified Chinese first, English second.
+const STRINGS = {
+  zh: {
+    title: '雪亮工程 · 视频汇聚网关', phoneTitle: '雪亮工程 · 网格通', lang: 'English',
+    username: '用户名', password: '密码', signin: '登录', logout: '退出', badLogin: '用户名或密码错误',
+    tooMany: (s) => `登录失败次数过多，请 ${s} 秒后再试`, loginFailed: (c) => `登录失败 (${c})`,
+    roles: { admin: '管理员', dispatcher: '指挥中心', grid_worker: '网格员', department: '职能部门', viewer: '只看视频' },
+    // navigation
+    wall: '视频墙', map: '地图', desk: '工单台', reports: '点评通报',
+    // camera tree and status
+    filter: '搜索摄像机', grids: '网格', all: '全部', summary: (on, all) => `在线 ${on} / 共 ${all}`,
+    state: { online: '在线', offline: '离线', connecting: '连接中', idle: '按需', stalled: '卡顿' },
+    noCameras: '您的辖区内没有摄像机', empty: '拖入或点击摄像机', loading: '正在连接…', failed: '无法播放', retryIn: (s) => `${s} 秒后重试`,
+    fps: '帧率', bitrate: '码率', viewers: '观看', codec: '编码', resolution: '分辨率', close: '关闭',
+    // wall
+    layouts: '布局', saveLayout: '保存布局', deleteLayout: '删除', layoutName: '布局名称', saved: '已保存',
+    noLayout: '— 已存布局 —', tours: '轮巡', tourName: '轮巡名称', interval: '间隔(秒)', target: '位置',
+    wholeWall: '整面墙', tileN: (n) => `第 ${n} 格`, startTour: '开始轮巡', stopTour: '停止轮巡', pickTwo: '至少选择两个摄像机',
+    alarmTile: '报警窗口', firstFree: '第一个空闲窗口', alarms: '报警', noAlarms: '暂无报警', sound: '声音',
+    ack: '确认', openCase: '打开工单', alarmOn: (cam) => `报警：${cam}`,
+    // cases
+    queue: '工单队列', newCase: '登记工单', states: '状态', anyState: '全部状态', escalation: '督办', anyLevel: '全部督办',
+    category: '类别', anyCategory: '全部类别', source: '来源', anySource: '全部来源', from: '从', to: '至', grid: '网格', anyGrid: '全部网格',
+    noCases: '没有工单', pickCase: '选择左侧工单查看', level: (n) => `督办${['', '一', '二', '三'][n] || n}级`,
+    deadline: '时限', left: (t) => `剩余 ${t}`, overdue: (t) => `超时 ${t}`, assignee: '承办', reporter: '报告人',
+    camera: '摄像机', media: '报警图片', photos: '现场照片', audit: '办理记录', actionsTitle: '办理',
+    note: '说明', reason: '原因', rating: '评价(1–5)', pass: '核查通过', fail: '退回重办', extendDays: '延期(工作日)',
+    assignTo: '派往', assignOther: '其他（填写）', submit: '提交', cancel: '取消', done: '已提交', needReason: '请填写原因',
+    response: '响应率', resolutionRate: '办结率', satisfaction: '满意率', cases30: '近30天工单',
+    titleF: '标题', description: '描述', priority: '优先级', limitDays: '时限(工作日)', place: '位置', lat: '纬度', lon: '经度',
+    handling: '处置方式', immediate: '即办（已当场处置）', file: '申办（交中心派遣）', resolutionF: '处置结果', photosF: '照片',
+    filed: '已登记', states_: {
+      received: '待受理', registered: '已立案', dispatched: '已派遣', accepted: '已签收', in_progress: '办理中',
+      verifying: '待核查', closed: '已办结', evaluated: '已评价', rejected: '不予受理', duplicate: '重复', returned: '已退回',
+      extended: '已延期', suspended: '已挂起' },
+    actions: { register: '受理立案', reject: '不予受理', dispatch: '派遣', accept: '签收', return: '退回', start: '开始办理',
+      resolve: '办结', verify: '核查', reopen: '重新办理', evaluate: '评价', extend: '延期', suspend: '挂起',
+      create: '登记', escalate: '督办', join: '合并', attach: '上传照片', mark_duplicate: '标记重复' },
+    sources: { event: '视频报警', hotline: '12345热线', 'walk-in': '来访', 'grid-report': '网格上报', open311: '热线接口' },
+    categories: { environment: '市容环境', public_order: '社会治安', device_fault: '设备故障', public_security: '公共安全',
+      device_tamper: '设备遮挡', fire_safety: '消防安全', other: '其他' },
+    cellRoles: { chief: '网格长', grid_worker: '网格员', police: '网格民警', law_enforcement: '城管执法', property: '物业',
+      legal: '法律顾问', discipline: '纪检监督' },
+    departments: { police: '派出所', law_enforcement: '综合执法', property: '物业公司', legal: '司法所', housing: '住建' },
+    // notifications
+    notifications: '通知', noNotifications: '暂无通知',
+    notify: { assignment: '新派单', escalation: '督办预警', overdue: '超时督办', evaluation: '评价结果', report: '新上报待受理', verification: '办结待核查' },
+    // reports
+    period: '周期', day: '日点评', week: '周小结', month: '月通报', date: '日期', csv: '下载 CSV', rank: '排名',
+    received: '受理', onTime: '按时办结', overdueN: '超时', escalated: '督办', topCategories: '主要类别',
+    // map
+    layersGrids: '网格', layersCameras: '摄像机', layersCases: '在办工单', noTiles: '未配置底图（离线）',
+    // phone
+    nearby: '附近', myCells: '我的网格', myCases: '我的工单', report: '上报', locating: '正在定位…',
+    noLocation: '无法获取位置', noNearby: '附近没有您可查看的摄像机', tapToPlay: '点击播放', back: '返回',
+    noMyCases: '暂无待办工单', playing: '播放中', photoAdded: (n) => `已选 ${n} 张`, sent: '已提交',
+  },
+  en: {
+    title: 'Sharp Eyes · Video Gateway', phoneTitle: 'Sharp Eyes · Grid', lang: '中文',
+    username: 'Username', password: 'Password', signin: 'Sign in', logout: 'Sign out', badLogin: 'Wrong username or password',
+    tooMany: (s) => `Too many failed sign-ins; try again in ${s} s`, loginFailed: (c) => `Sign-in failed (${c})`,
+    roles: { admin: 'admin', dispatcher: 'command centre', grid_worker: 'grid worker', department: 'department', viewer: 'viewer' },
+    wall: 'Live wall', map: 'Map', desk: 'Case desk', reports: 'Reviews',
+    filter: 'Search cameras', grids: 'Grids', all: 'All', summary: (on, all) => `${on} of ${all} online`,
+    state: { online: 'online', offline: 'offline', connecting: 'connecting', idle: 'on demand', stalled: 'stalled' },
+    noCameras: 'No cameras in your jurisdiction', empty: 'Drop or click a camera', loading: 'Connecting…', failed: 'Cannot play', retryIn: (s) => `retry in ${s} s`,
+    fps: 'fps', bitrate: 'bitrate', viewers: 'viewers', codec: 'codec', resolution: 'size', close: 'Close',
+    layouts: 'Layout', saveLayout: 'Save layout', deleteLayout: 'Delete', layoutName: 'Layout name', saved: 'Saved',
+    noLayout: '— saved layouts —', tours: 'Tours', tourName: 'Tour name', interval: 'Interval (s)', target: 'Where',
+    wholeWall: 'Whole wall', tileN: (n) => `Tile ${n}`, startTour: 'Start tour', stopTour: 'Stop tour', pickTwo: 'Pick at least two cameras',
+    alarmTile: 'Alarm tile', firstFree: 'First free tile', alarms: 'Alarms', noAlarms: 'No alarms', sound: 'Sound',
+    ack: 'Acknowledge', openCase: 'Open case', alarmOn: (cam) => `Alarm: ${cam}`,
+    queue: 'Queue', newCase: 'New case', states: 'State', anyState: 'Any state', escalation: 'Escalation', anyLevel: 'Any level',
+    category: 'Category', anyCategory: 'Any category', source: 'Source', anySource: 'Any source', from: 'From', to: 'To', grid: 'Grid', anyGrid: 'Any grid',
+    noCases: 'No cases', pickCase: 'Pick a case on the left', level: (n) => `Escalation ${n}`,
+    deadline: 'Deadline', left: (t) => `${t} left`, overdue: (t) => `overdue ${t}`, assignee: 'Assignee', reporter: 'Reporter',
+    camera: 'Camera', media: 'Alarm pictures', photos: 'Photos', audit: 'Audit trail', actionsTitle: 'Actions',
+    note: 'Note', reason: 'Reason', rating: 'Rating (1–5)', pass: 'Passed', fail: 'Send back', extendDays: 'Extend (working days)',
+    assignTo: 'Dispatch to', assignOther: 'Other (type it)', submit: 'Submit', cancel: 'Cancel', done: 'Done', needReason: 'Give a reason',
+    response: 'Response', resolutionRate: 'Resolution', satisfaction: 'Satisfaction', cases30: 'Cases, 30 days',
+    titleF: 'Title', description: 'Description', priority: 'Priority', limitDays: 'Limit (working days)', place: 'Place', lat: 'Latitude', lon: 'Longitude',
+    handling: 'Handling', immediate: 'Handled on the spot (即办)', file: 'For the centre to dispatch (申办)', resolutionF: 'What was done', photosF: 'Photos',
+    filed: 'Filed', states_: {
+      received: 'received', registered: 'registered', dispatched: 'dispatched', accepted: 'accepted', in_progress: 'in progress',
+      verifying: 'to verify', closed: 'closed', evaluated: 'evaluated', rejected: 'rejected', duplicate: 'duplicate', returned: 'returned',
+      extended: 'extended', suspended: 'suspended' },
+    actions: { register: 'Register', reject: 'Reject', dispatch: 'Dispatch', accept: 'Accept', return: 'Return', start: 'Start',
+      resolve: 'Resolve', verify: 'Verify', reopen: 'Reopen', evaluate: 'Evaluate', extend: 'Extend', suspend: 'Suspend',
+      create: 'Filed', escalate: 'Escalated', join: 'Joined', attach: 'Photos added', mark_duplicate: 'Duplicate' },
+    sources: { event: 'Video alarm', hotline: '12345 hotline', 'walk-in': 'Walk-in', 'grid-report': 'Grid report', open311: 'Open311' },
+    categories: { environment: 'Environment', public_order: 'Public order', device_fault: 'Device fault', public_security: 'Public security',
+      device_tamper: 'Camera tampering', fire_safety: 'Fire safety', other: 'Other' },
+    cellRoles: { chief: 'grid chief', grid_worker: 'grid worker', police: 'police officer', law_enforcement: 'law enforcement', property: 'property',
+      legal: 'legal adviser', discipline: 'discipline' },
+    departments: { police: 'Police station', law_enforcement: 'Law enforcement', property: 'Property company', legal: 'Legal office', housing: 'Housing' },
+    notifications: 'Notifications', noNotifications: 'No notifications',
+    notify: { assignment: 'Assigned to you', escalation: 'Escalation warning', overdue: 'Overdue', evaluation: 'Evaluated', report: 'New report to register', verification: 'Resolved, to verify' },
+    period: 'Period', day: 'Daily', week: 'Weekly', month: 'Monthly', date: 'Date', csv: 'Download CSV', rank: 'Rank',
+    received: 'Received', onTime: 'Closed on time', overdueN: 'Overdue', escalated: 'Escalated', topCategories: 'Top categories',
+    layersGrids: 'Grids', layersCameras: 'Cameras', layersCases: 'Open cases', noTiles: 'No base map configured (offline)',
+    nearby: 'Nearby', myCells: 'My cells', myCases: 'My cases', report: 'Report', locating: 'Locating…',
+    noLocation: 'Location unavailable', noNearby: 'No cameras you may watch nearby', tapToPlay: 'Tap to play', back: 'Back',
+    noMyCases: 'Nothing to do', playing: 'Playing', photoAdded: (n) => `${n} selected`, sent: 'Sent',
+  },
+};
+
+let current = localStorage.getItem('lang') === 'en' ? 'en' : 'zh';
+const listeners = [];
+
+export const lang = () => current;
+
+// t looks a key up ("state.online" reaches into a group); a function value
+// is called with args. A missing key shows itself, never breaks a screen.
+export function t(key, ...args) {
+  let v = STRINGS[current];
+  for (const part of key.split('.')) v = v && v[part];
+  if (v === undefined) v = key.split('.').pop();
+  return typeof v === 'function' ? v(...args) : v;
+}
+
+// apply fills [data-i18n] text and [data-i18n-placeholder] placeholders.
+export function apply(root = document) {
+  document.documentElement.lang = current === 'zh' ? 'zh-CN' : 'en';
+  root.querySelectorAll('[data-i18n]').forEach(e => { e.textContent = t(e.dataset.i18n); });
+  root.querySelectorAll('[data-i18n-placeholder]').forEach(e => { e.placeholder = t(e.dataset.i18nPlaceholder); });
+}
+
+export function onChange(f) { listeners.push(f); }
+
+export function toggle() {
+  current = current === 'zh' ? 'en' : 'zh';
+  localStorage.setItem('lang', current);
+  apply();
+  listeners.forEach(f => f());
+}

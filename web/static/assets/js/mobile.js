@@ -1,0 +1,137 @@
+// The grid worker's phone (/m/): nearby cameras from the browser's
+// geolocation, nearest first; the cameras of my cells; my cases with the
+// time left and their actions (resolve with photos); a grid report
+// (即办/申办) with the place and photos. One tap plays the sub stream;
+// /m/?camera=ID opens a camera directly.
+import { get, can, follow, CASE_TOPICS, qs } from './api.js';
+import { h, $, distance, timeLeft } from './dom.js';
+import { t, apply, toggle, onChange } from './i18n.js';
+import { requireSession, logout } from './login.js';
+import { Player } from './player.js';
+import { actionsPanel, newCaseForm } from './caseform.js';
+import { Feed } from './notify.js';
+
+const TABS = ['nearby', 'myCells', 'myCases', 'report'];
+
+class Phone {
+  constructor(me) {
+    this.me = me;
+    this.player = new Player({ stream: 'sub' });
+    this.playerBox = h('div.mplayer.hidden', { id: 'mplayer' }, this.player.el,
+      h('button.mclose', { onclick: () => this.closePlayer() }, '✕'));
+    this.body = h('div.mbody', { id: 'mbody' });
+    this.tab = '';
+    this.position = null;
+    this.tabs = h('nav.mtabs', {}, ...TABS.filter(k => (k !== 'myCases' && k !== 'report') || can('cases:read'))
+      .map(k => h('button', { dataset: { tab: k }, onclick: () => this.show(k) }, t(k))));
+    this.feed = can('cases:read') ? new Feed({ onOpenCase: () => this.show('myCases') }) : null;
+  }
+
+  mount() {
+    $('#who').textContent = this.me.display_name || this.me.username;
+    if (this.feed) $('#feedslot').replaceWith(this.feed.el);
+    document.body.append(this.playerBox, this.body, this.tabs);
+  }
+
+  show(tab) {
+    this.tab = tab;
+    this.tabs.querySelectorAll('button').forEach(b => b.classList.toggle('on', b.dataset.tab === tab));
+    ({ nearby: () => this.nearby(), myCells: () => this.myCells(), myCases: () => this.myCases(), report: () => this.report() })[tab]();
+  }
+
+  play(cam) {
+    this.playerBox.classList.remove('hidden');
+    this.player.play(cam);
+    this.body.querySelectorAll('li.mcam').forEach(li => li.classList.toggle('on', li.dataset.id === cam.id));
+  }
+
+  closePlayer() { this.playerBox.classList.add('hidden'); this.player.play(null); }
+
+  // locate asks the browser where the phone is (cached for a minute).
+  locate() {
+    if (this.position && Date.now() - this.position.at < 60000) return Promise.resolve(this.position);
+    return new Promise((resolve) => {
+      if (!navigator.geolocation) { resolve(null); return; }
+      navigator.geolocation.getCurrentPosition(
+        (p) => { this.position = { lat: p.coords.latitude, lon: p.coords.longitude, at: Date.now() }; resolve(this.position); },
+        () => resolve(null), { enableHighAccuracy: true, timeout: 10000, maximumAge: 60000 });
+    });
+  }
+
+  camItem(cam) {
+    const st = (cam.status || {}).state || 'idle';
+    return h('li.mcam', { dataset: { id: cam.id, state: st }, onclick: () => this.play(cam) },
+      h(`span.dot.${st}`), h('span.name', {}, cam.name),
+      cam.distance_m !== undefined ? h('span.dist', {}, distance(cam.distance_m)) : h('span.dist', {}, t(`state.${st}`)));
+  }
+
+  async nearby() {
+    this.body.replaceChildren(h('div.none', {}, t('locating')));
+    const pos = await this.locate();
+    if (this.tab !== 'nearby') return;
+    if (!pos) { this.body.replaceChildren(h('div.none', {}, t('noLocation'))); return; }
+    let items = [];
+    try { items = (await get(`/api/v1/cameras${qs({ near: `${pos.lat},${pos.lon}`, radius: 5000, include: 'status', limit: 50 })}`)).items; } catch (e) { /* shown below */ }
+    if (this.tab !== 'nearby') return;
+    this.body.replaceChildren(items.length ? h('ul.mlist', { id: 'nearby' }, ...items.map(c => this.camItem(c))) : h('div.none', {}, t('noNearby')));
+  }
+
+  async myCells() {
+    let items = [];
+    try { items = (await get('/api/v1/cameras?include=status&limit=1000')).items; } catch (e) { /* none */ }
+    if (this.tab !== 'myCells') return;
+    this.body.replaceChildren(items.length ? h('ul.mlist', { id: 'mycams' }, ...items.map(c => this.camItem(c))) : h('div.none', {}, t('noCameras')));
+  }
+
+  async myCases() {
+    let items = [];
+    try { items = (await get('/api/v1/cases?open=true&limit=200')).items; } catch (e) { /* none */ }
+    if (this.tab !== 'myCases') return;
+    const me = this.me.username;
+    items.sort((a, b) => (b.assignee === me) - (a.assignee === me) || b.escalation - a.escalation || (a.deadline || '').localeCompare(b.deadline || ''));
+    this.body.replaceChildren(items.length ? h('ul.mcases', { id: 'mycases' }, ...items.map(cs => this.caseCard(cs))) : h('div.none', {}, t('noMyCases')));
+  }
+
+  caseCard(cs) {
+    const left = cs.deadline ? timeLeft(cs.deadline) : null;
+    return h('li.mcase', { dataset: { caseId: cs.id, state: cs.state } },
+      h('div.l1', {}, h(`span.badge.s-${cs.state}`, {}, t(`states_.${cs.state}`)), cs.escalation ? h(`span.badge.e${cs.escalation}`, {}, t('level', cs.escalation)) : null,
+        left ? h(`span.left${left.overdue ? '.over' : ''}`, {}, left.overdue ? t('overdue', left.text) : t('left', left.text)) : null),
+      h('div.title', {}, cs.title),
+      h('div.meta', {}, `${t(`categories.${cs.category}`)} · ${t(`sources.${cs.source}`)}`),
+      cs.camera_id ? h('button.mplay', { onclick: async () => { try { this.play(await get(`/api/v1/cameras/${encodeURIComponent(cs.camera_id)}`)); } catch (e) { /* not mine */ } } }, `▶ ${t('camera')}`) : null,
+      actionsPanel(cs, () => this.myCases()));
+  }
+
+  report() {
+    this.body.replaceChildren(h('div.mform', {}, h('h2', {}, t('report')),
+      newCaseForm({ sources: ['grid-report'], withHandling: true,
+        place: async () => { const p = await this.locate(); return p ? { lat: p.lat, lon: p.lon } : {}; } })));
+  }
+
+  // refresh follows case changes: my cases stay current without a reload.
+  onCase() { if (this.tab === 'myCases') { clearTimeout(this.pending); this.pending = setTimeout(() => this.myCases(), 200); } }
+}
+
+async function main() {
+  $('#lang').onclick = toggle;
+  apply();
+  const me = await requireSession();
+  const phone = new Phone(me);
+  phone.mount();
+  $('#logout').classList.remove('hidden');
+  $('#logout').onclick = logout;
+  onChange(() => { phone.tabs.querySelectorAll('button').forEach(b => { b.textContent = t(b.dataset.tab); }); phone.show(phone.tab); });
+  window.__sharpeyes = { phone, get tiles() { return [phone.player]; } };
+  const cam = new URLSearchParams(location.search).get('camera');
+  if (cam) {
+    try { phone.play(await get(`/api/v1/cameras/${encodeURIComponent(cam)}`)); } catch (e) { /* unknown or not mine: the lists still work */ }
+  }
+  phone.show(me.role === 'grid_worker' || !cam ? (cam ? 'myCells' : 'nearby') : 'myCells');
+  if (can('cases:read')) {
+    follow([...CASE_TOPICS, 'notify'], (type, data) => { if (type === 'notify') phone.feed.push(data); else phone.onCase(); });
+    phone.feed.load();
+  }
+}
+
+main();

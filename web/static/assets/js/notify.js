@@ -1,0 +1,46 @@
+// The notification feed: new assignments, 督办 warnings and overdue
+// notices, evaluations, and for the centre reports to register and cases
+// to verify. Loaded once, then live from the event stream (event: notify).
+import { get } from './api.js';
+import { h, when } from './dom.js';
+import { t } from './i18n.js';
+
+export class Feed {
+  constructor({ onOpenCase }) {
+    this.onOpenCase = onOpenCase || (() => {});
+    this.items = [];
+    this.unread = 0;
+    this.count = h('span.count', { id: 'notifycount' });
+    this.list = h('ul.feed', { id: 'notifications' });
+    this.panel = h('div.notifypanel.hidden', { id: 'notifypanel' }, h('h3', {}, t('notifications')), this.list);
+    this.button = h('button.bell', { id: 'bell', title: t('notifications'), onclick: () => this.toggle() }, '✉', this.count);
+    this.el = h('span.notify', {}, this.button, this.panel);
+  }
+
+  async load() {
+    try { this.items = (await get('/api/v1/notifications?limit=50')).items; } catch (e) { this.items = []; }
+    this.render();
+  }
+
+  // push adds one live notification (newest first, no duplicates).
+  push(n) {
+    if (this.items.some(x => x.seq === n.seq && x.kind === n.kind)) return;
+    this.items.unshift(n);
+    this.unread++;
+    this.render();
+  }
+
+  toggle() {
+    this.panel.classList.toggle('hidden');
+    this.unread = 0;
+    this.render();
+  }
+
+  render() {
+    this.count.textContent = this.unread ? String(this.unread) : '';
+    this.list.replaceChildren(...(this.items.length ? this.items.map(n => h(`li.n-${n.kind}`, { dataset: { caseId: n.case_id, kind: n.kind },
+      onclick: () => { this.panel.classList.add('hidden'); this.onOpenCase(n.case_id); } },
+    h('div.l1', {}, h(`span.badge.k-${n.kind}`, {}, t(`notify.${n.kind}`)), n.level ? h(`span.badge.e${n.level}`, {}, t('level', n.level)) : null, h('span.t', {}, when(n.at))),
+    h('div.l2', {}, n.title))) : [h('li.none', {}, t('noNotifications'))]));
+  }
+}

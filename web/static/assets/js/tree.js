@@ -1,0 +1,92 @@
+// The camera tree: grid cells (street → community → cell) with each
+// camera under its cell, a status dot per camera, search, and cameras that
+// can be dragged onto the wall (dataTransfer type text/x-camera-id).
+import { h } from './dom.js';
+import { t } from './i18n.js';
+
+export const DRAG_TYPE = 'text/x-camera-id';
+
+export class CameraTree {
+  constructor({ onPick, onCell } = {}) {
+    this.onPick = onPick || (() => {});
+    this.onCell = onCell || (() => {});
+    this.cameras = [];
+    this.cells = {};
+    this.status = {};
+    this.open = new Set();
+    this.search = h('input', { type: 'search', id: 'filter', dataset: { i18nPlaceholder: 'filter' }, placeholder: t('filter') });
+    this.search.oninput = () => this.render();
+    this.summary = h('div.treesum');
+    this.list = h('ul.tree', { id: 'tree' });
+    this.el = h('div.camtree', {}, this.search, this.summary, this.list);
+  }
+
+  setData(cameras, cells) {
+    this.cameras = cameras;
+    this.cells = cells;
+    // A street's few dozen cameras are all shown; a larger tree opens at
+    // the top level only.
+    if (!this.opened) {
+      this.opened = true;
+      for (const c of Object.values(cells)) if (cameras.length <= 100 || !c.parent || !cells[c.parent]) this.open.add(c.code);
+    }
+    this.render();
+  }
+
+  setStatus(status) { this.status = status; this.render(); }
+
+  stateOf(id) { return (this.status[id] || {}).state || 'idle'; }
+
+  // baseOf is the cell a camera is listed under: its base cell when that
+  // cell is known, else none (listed at the top).
+  baseOf(cam) {
+    const base = (cam.cells || {}).base || cam.grid;
+    return base && this.cells[base] ? base : '';
+  }
+
+  render() {
+    const q = this.search.value.trim().toLowerCase();
+    const match = (c) => !q || c.name.toLowerCase().includes(q) || c.id.toLowerCase().includes(q) || (c.tags || []).some(x => x.toLowerCase().includes(q));
+    const on = this.cameras.filter(c => this.stateOf(c.id) === 'online').length;
+    this.summary.textContent = t('summary', on, this.cameras.length);
+    const byCell = {};
+    for (const cam of this.cameras.filter(match)) (byCell[this.baseOf(cam)] ||= []).push(cam);
+    const kids = {};
+    for (const c of Object.values(this.cells)) if (c.kind !== 'special') (kids[c.parent && this.cells[c.parent] ? c.parent : ''] ||= []).push(c);
+    Object.values(kids).forEach(l => l.sort((a, b) => a.code.localeCompare(b.code)));
+    const count = {};
+    const countOf = (code) => count[code] ??= (byCell[code] || []).length + (kids[code] || []).reduce((n, k) => n + countOf(k.code), 0);
+    const items = [];
+    const camItem = (cam, depth) => {
+      const st = this.stateOf(cam.id);
+      const li = h('li.cam', { dataset: { id: cam.id, state: st }, draggable: 'true', title: `${cam.id} · ${t(`state.${st}`)}`,
+        style: `padding-left:${12 + depth * 14}px`, onclick: () => this.onPick(cam) },
+      h(`span.dot.${st}`), h('span.name', {}, cam.name));
+      li.ondragstart = (e) => { e.dataTransfer.setData(DRAG_TYPE, cam.id); e.dataTransfer.effectAllowed = 'copy'; };
+      items.push(li);
+    };
+    const walk = (parent, depth) => {
+      for (const c of kids[parent] || []) {
+        const n = countOf(c.code);
+        if (!n) continue;
+        const open = this.open.has(c.code) || !!q;
+        items.push(h('li.cell', { dataset: { cell: c.code }, title: c.code, style: `padding-left:${4 + depth * 14}px`,
+          onclick: () => { this.open.has(c.code) ? this.open.delete(c.code) : this.open.add(c.code); this.onCell(c); this.render(); } },
+        h('span.caret', {}, open ? '▾' : '▸'), h('span.name', {}, c.name), h('span.n', {}, n)));
+        if (!open) continue;
+        walk(c.code, depth + 1);
+        (byCell[c.code] || []).forEach(cam => camItem(cam, depth + 1));
+      }
+    };
+    (byCell[''] || []).forEach(cam => camItem(cam, 0));
+    walk('', 0);
+    if (!this.cameras.length) items.push(h('li.none', {}, t('noCameras')));
+    this.list.replaceChildren(...items);
+  }
+
+  // visible lists the cameras matching the search, in tree order.
+  visible() {
+    const q = this.search.value.trim().toLowerCase();
+    return this.cameras.filter(c => !q || c.name.toLowerCase().includes(q) || c.id.toLowerCase().includes(q));
+  }
+}
