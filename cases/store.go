@@ -242,11 +242,11 @@ func (s *Store) Note(ctx context.Context, id string, who Actor, action, note str
 type Filter struct {
 	State, Grid, CameraID, Category, Source string
 	// From and To bound the creation time (zero: unbounded; To exclusive).
-	From, To time.Time
-	Open                            bool // only cases still being handled
-	Escalation                      int  // -1: any
-	Limit                           int
-	After                           string // id cursor
+	From, To   time.Time
+	Open       bool // only cases still being handled
+	Escalation int  // -1: any
+	Limit      int
+	After      string // id cursor
 	// Within, when set, keeps only cases a principal may see.
 	Within *Within
 }
