@@ -18,7 +18,7 @@ export async function launch(opts = {}) {
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true, args: ARGS, ...opts });
   const page = ctx.pages()[0] || await ctx.newPage();
   page.on('pageerror', e => console.error('pageerror:', e.message));
-  page.on('console', m => { if (m.type() === 'error' && !m.text().includes('401')) console.error('page:', m.text()); });
+  page.on('console', m => { if (m.type() === 'error' && !m.text().includes('401')) console.error('page:', m.text(), m.location().url); });
   return { ctx, page, close: async () => { await ctx.close(); rmSync(profile, { recursive: true, force: true }); } };
 }
 

@@ -118,7 +118,12 @@ export async function whep(video, cameraId, stream) {
   performance.mark(`whep-answer:${cameraId}`);
   const location = r.headers.get('Location');
   await pc.setRemoteDescription({ type: 'answer', sdp: await r.text() });
-  return { pc, close: () => { pc.close(); if (location) fetch(location, withCSRF({ method: 'DELETE' })).catch(() => {}); } };
+  // close ends the session on the server first (DELETE), then here: a
+  // peer connection closed first may already have ended it there (404).
+  return { pc, close: () => {
+    if (!location) { pc.close(); return; }
+    fetch(location, withCSRF({ method: 'DELETE' })).catch(() => {}).finally(() => pc.close());
+  } };
 }
 
 // follow opens the event stream and calls on(type, data) for each message

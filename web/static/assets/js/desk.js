@@ -21,6 +21,8 @@ export const QUEUES = [
   ['escalated', null],
 ];
 
+const OPEN = new Set(['received', 'registered', 'dispatched', 'accepted', 'in_progress', 'verifying', 'returned', 'extended', 'suspended']);
+
 export class Desk {
   constructor({ store }) {
     this.store = store;
@@ -80,7 +82,8 @@ export class Desk {
     const f = this.f;
     const params = { grid: f.grid.value, category: f.category.value, source: f.source.value, escalation: f.escalation.value,
       from: f.from.value, to: f.to.value ? nextDay(f.to.value) : '', limit: 1000 };
-    if (!f.from.value && !f.to.value) params.open = 'true';
+    this.openOnly = !f.from.value && !f.to.value;
+    if (this.openOnly) params.open = 'true';
     try {
       const items = [];
       let cursor = '';
@@ -127,7 +130,8 @@ export class Desk {
     let cs = null;
     try { cs = await get(`/api/v1/cases/${encodeURIComponent(caseId)}`); } catch (e) { /* no longer visible */ }
     const i = this.cases.findIndex(c => c.id === caseId);
-    if (cs && i >= 0) this.cases[i] = cs; else if (cs) this.cases.push(cs); else if (i >= 0) this.cases.splice(i, 1);
+    const keep = cs && (!this.openOnly || OPEN.has(cs.state));
+    if (keep && i >= 0) this.cases[i] = cs; else if (keep) this.cases.push(cs); else if (i >= 0) this.cases.splice(i, 1);
     this.render();
     if (this.open === caseId && cs) this.renderCase(cs);
     clearTimeout(this.ratesTimer);
@@ -160,7 +164,7 @@ export class Desk {
       const u = `/api/v1/cases/${encodeURIComponent(cs.id)}/attachments/${encodeURIComponent(a.id)}`;
       return h('a', { href: u, target: '_blank', dataset: { attachment: a.id } }, a.content_type === 'image/heic' ? h('span.thumb', {}, a.name || 'HEIC') : h('img.thumb', { src: u, alt: a.name || '' }));
     });
-    this.page.replaceChildren(
+    this.page.replaceChildren(...[
       h('header.casehead', {}, h('h2', {}, cs.title), h(`span.badge.s-${cs.state}`, { id: 'casestate' }, t(`states_.${cs.state}`)),
         cs.escalation ? h(`span.badge.e${cs.escalation}`, {}, t('level', cs.escalation)) : null),
       cs.description ? h('p.desc', {}, cs.description) : null,
@@ -173,7 +177,7 @@ export class Desk {
       h('h3', {}, t('actionsTitle')), actionsPanel(cs, (updated) => this.update(updated.id)),
       h('h3', {}, t('audit')),
       h('table.audit', { id: 'audit' }, h('tbody', {}, ...audit.map(r => h('tr', {}, h('td', {}, when(r.at)), h('td', {}, r.actor),
-        h('td', {}, t(`actions.${r.action}`)), h('td', {}, r.to ? t(`states_.${r.to}`) : ''), h('td', {}, r.note || ''))))));
+        h('td', {}, t(`actions.${r.action}`)), h('td', {}, r.to ? t(`states_.${r.to}`) : ''), h('td', {}, r.note || '')))))].filter(Boolean));
     if (cam) { if (!this.player.cam || this.player.cam.id !== cam.id) this.player.play(cam); } else this.player.play(null);
     const where = cs.lat != null ? { lat: cs.lat, lon: cs.lon, cell: cs.grid } : cam && cam.location ? { ...cam.location, cell: cs.grid } : { cell: cs.grid };
     miniMap(mapEl, where).catch(() => { mapEl.remove(); });

@@ -42,6 +42,7 @@ class Phone {
   play(cam) {
     this.playerBox.classList.remove('hidden');
     this.player.play(cam);
+    this.player.setStatus(cam.status);
     this.body.querySelectorAll('li.mcam').forEach(li => li.classList.toggle('on', li.dataset.id === cam.id));
   }
 

@@ -266,11 +266,13 @@ export class Wall {
   raise(cs, cam, arrived = performance.now()) {
     let i = this.players.findIndex(p => p.cam && p.cam.id === cam.id);
     if (i < 0) i = this.alarmTile >= 0 && this.alarmTile < this.players.length ? this.alarmTile : this.players.findIndex(p => !p.cam);
+    const touring = this.running && this.running.tour.tile >= 0 ? this.running.tour.tile : -2;
+    if (i < 0) i = this.players.findIndex((p, j) => !p.alarm && j !== touring);
     if (i < 0) i = this.players.findIndex(p => !p.alarm);
     if (i < 0) i = this.players.length - 1;
     const p = this.players[i];
     const alarm = { case_id: cs.id, camera_id: cam.id, camera: cam.name, category: cs.category, title: cs.title,
-      at: new Date().toISOString(), tile: i, arrivedMs: Math.round(arrived) };
+      at: new Date().toISOString(), tile: i, arrivedMs: Math.round(arrived), raisedMs: Math.round(performance.now() - arrived) };
     this.alarms.unshift(alarm);
     p.alarm = alarm;
     p.el.dataset.alarm = cs.id;

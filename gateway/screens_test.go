@@ -1,0 +1,189 @@
+package gateway
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"sharpeyes/camsim"
+)
+
+// screenshots is where the screen tests leave their pictures (README:
+// "Screenshots"); SHARPEYES_SCREENSHOTS moves it.
+func screenshots(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("SHARPEYES_SCREENSHOTS")
+	if dir == "" {
+		dir, _ = filepath.Abs("../web/e2e/screenshots")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// e2eScript finds a web/e2e script and checks that chromium and
+// playwright-core are installed.
+func e2eScript(t *testing.T, name string) string {
+	t.Helper()
+	script, _ := filepath.Abs(filepath.Join("../web/e2e", name))
+	if _, err := os.Stat(filepath.Join(filepath.Dir(script), "node_modules", "playwright-core")); err != nil {
+		t.Fatal("playwright-core missing: run `make deps` (npm ci in web/e2e)")
+	}
+	if _, err := os.Stat("/usr/bin/chromium"); err != nil && os.Getenv("CHROMIUM") == "" {
+		t.Fatal("/usr/bin/chromium missing: run `make deps`")
+	}
+	return script
+}
+
+// runE2E runs a node script; each line it prints before the last goes to
+// onLine (for scripts that ask the test to act), the last is decoded into out.
+func runE2E(t *testing.T, timeout time.Duration, env []string, out any, onLine func(string), script string, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", append([]string{script}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var last string
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if last != "" && onLine != nil {
+			onLine(last)
+		}
+		last = sc.Text()
+	}
+	werr := cmd.Wait()
+	if err := json.Unmarshal([]byte(last), out); err != nil {
+		t.Fatalf("%s: %v; said %q", filepath.Base(script), werr, last)
+	}
+	if werr != nil {
+		t.Fatalf("%s: %v; said %s", filepath.Base(script), werr, last)
+	}
+}
+
+// TestChromiumDispatcherWall is the command centre's wall at 1920x1080:
+// 16 tiles all decoding, a camera dragged onto a tile, a tour switching a
+// tile, the layout saved for the user, and an alarm from an integrator
+// putting its camera on the wall within 2 s, highlighted and listed, whose
+// case opens from the alarm list.
+func TestChromiumDispatcherWall(t *testing.T) {
+	script := e2eScript(t, "screens-wall.mjs")
+	g, admin := demoStreet(t)
+	fleet := startFleet(t, "127.0.0.1:0", camsim.Config{Cameras: 18})
+	defer fleet.Close()
+	lat, lon := inside(t, g.Grids(), cellA)
+	var ids []string
+	for i := 1; i <= 16; i++ {
+		ids = append(ids, fmt.Sprintf("w%02d", i))
+	}
+	ids = append(ids, "x-drag", "y-alarm")
+	for i, id := range ids {
+		if code, out := admin.json("POST", "/api/v1/cameras", map[string]any{"id": id, "name": "路口" + id, "on_demand": false,
+			"streams":  map[string]string{"main": fleet.URL(i+1, false), "sub": fleet.URL(i+1, true)},
+			"location": map[string]float64{"lat": lat + float64(i)*2e-5, "lon": lon}}); code != 201 {
+			t.Fatalf("camera %s: %d %v", id, code, out)
+		}
+	}
+	eventually(t, 20*time.Second, "cameras online", func() bool {
+		for _, id := range ids {
+			if admin.state(id) != "online" {
+				return false
+			}
+		}
+		return true
+	})
+	pw := addUser(t, admin, "centre", "dispatcher", []string{street}, "")
+	var res struct {
+		Tiles   int    `json:"tiles"`
+		FramesA []int  `json:"frames_a"`
+		FramesB []int  `json:"frames_b"`
+		Dragged string `json:"dragged"`
+		Tile0   string `json:"tile0"`
+		Tour    []struct {
+			Tile   int    `json:"tile"`
+			Camera string `json:"camera"`
+			MS     int    `json:"ms"`
+		} `json:"tour"`
+		EventStatus    int `json:"event_status"`
+		AlarmOnWallMS  int `json:"alarm_on_wall_ms"`
+		AlarmPlayingMS int `json:"alarm_playing_ms"`
+		Alarm          struct {
+			CaseID       string `json:"case_id"`
+			CameraID     string `json:"camera_id"`
+			Tile         int    `json:"tile"`
+			FirstFrameMS int    `json:"firstFrameMs"`
+			RaisedMS     int    `json:"raisedMs"`
+		} `json:"alarm"`
+		AlarmTiles []struct {
+			Tile   int    `json:"tile"`
+			Camera string `json:"camera"`
+			Case   string `json:"case"`
+		} `json:"alarm_tiles"`
+		AlarmList []string `json:"alarm_list"`
+		Opened    string   `json:"opened"`
+	}
+	want, _ := json.Marshal(map[string]any{"drag": "x-drag", "tour": []string{"w05", "x-drag", "w09"}, "alarm": "y-alarm"})
+	runE2E(t, 150*time.Second, []string{"SE_USER=centre", "SE_PASS=" + pw, "SE_TOKEN=" + token, "SE_SHOTS=" + screenshots(t)},
+		&res, nil, script, admin.base+"/?layout=16", string(want))
+	t.Logf("wall: %d tiles, frames %v then %v", res.Tiles, res.FramesA, res.FramesB)
+	t.Logf("tour switches (tile, camera, ms to the first painted frame): %+v", res.Tour)
+	t.Logf("alarm: case %s on tile %d %d ms after the event was posted (playing at %d ms; case read in %d ms, first frame %d ms after the stream message)",
+		res.Alarm.CaseID, res.Alarm.Tile, res.AlarmOnWallMS, res.AlarmPlayingMS, res.Alarm.RaisedMS, res.Alarm.FirstFrameMS)
+
+	if res.Tiles != 16 || len(res.FramesB) != 16 {
+		t.Fatalf("%d tiles, frames %v: want 16", res.Tiles, res.FramesB)
+	}
+	for i := range res.FramesB {
+		if res.FramesA[i] <= 0 || res.FramesB[i] <= res.FramesA[i] {
+			t.Errorf("tile %d: frames %d then %d, want decoding and rising", i, res.FramesA[i], res.FramesB[i])
+		}
+	}
+	if res.Dragged != "x-drag" {
+		t.Errorf("the tile dropped on shows %q, want x-drag", res.Dragged)
+	}
+	if len(res.Tour) < 3 {
+		t.Fatalf("tour: %d switches, want 3", len(res.Tour))
+	}
+	for i, s := range res.Tour[:3] {
+		if want := []string{"w05", "w09", "x-drag"}[i]; s.Tile != 0 || s.Camera != want || s.MS < 0 || s.MS > 2000 {
+			t.Errorf("tour switch %d: %+v, want %s on tile 0 painted within the 2 s GOP", i, s, want)
+		}
+	}
+	if res.EventStatus != 200 || res.Alarm.CameraID != "y-alarm" || res.Alarm.CaseID == "" {
+		t.Fatalf("alarm: event %d, %+v", res.EventStatus, res.Alarm)
+	}
+	if res.AlarmOnWallMS > 2000 {
+		t.Errorf("the alarm's camera came onto the wall %d ms after the event, want within 2 s", res.AlarmOnWallMS)
+	}
+	if res.Alarm.FirstFrameMS < 0 {
+		t.Error("the alarm's camera did not play")
+	}
+	if len(res.AlarmTiles) != 1 || res.AlarmTiles[0].Camera != "y-alarm" || res.AlarmTiles[0].Case != res.Alarm.CaseID || res.AlarmTiles[0].Tile == 0 {
+		t.Errorf("alarmed tiles %+v: want one (not the touring tile 0) showing y-alarm for case %s", res.AlarmTiles, res.Alarm.CaseID)
+	}
+	if fmt.Sprint(res.AlarmList) != "["+res.Alarm.CaseID+"]" || res.Opened != res.Alarm.CaseID {
+		t.Errorf("alarm list %v, opened %q: want the alarm's case listed and opened", res.AlarmList, res.Opened)
+	}
+	// The layout was saved for this user, with the tour.
+	centre := signIn(t, admin.base, "centre", pw)
+	code, l := centre.json("GET", "/api/v1/layouts/"+"早班", nil)
+	if code != 200 || l["layout"] != float64(16) || !strings.Contains(fmt.Sprint(l["tours"]), "东区轮巡") {
+		t.Errorf("saved layout: %d %v", code, l)
+	}
+}
