@@ -2,9 +2,12 @@ package gateway
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/jpeg"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -185,5 +188,129 @@ func TestChromiumDispatcherWall(t *testing.T) {
 	code, l := centre.json("GET", "/api/v1/layouts/"+"早班", nil)
 	if code != 200 || l["layout"] != float64(16) || !strings.Contains(fmt.Sprint(l["tours"]), "东区轮巡") {
 		t.Errorf("saved layout: %d %v", code, l)
+	}
+}
+
+// TestChromiumPhoneResolvesDeskVerifies: a grid worker on a phone (390x844,
+// geolocation at the heart of their cell) sees the nearest of their
+// cameras first and none of the next cell's, plays one, and resolves a case
+// dispatched to them with a photo (a file that is not one refused, nothing
+// kept); the dispatcher's desk, open all along, shows the case to verify and
+// a notification without a reload, and closes it.
+func TestChromiumPhoneResolvesDeskVerifies(t *testing.T) {
+	script := e2eScript(t, "screens-phone.mjs")
+	g, admin := demoStreet(t)
+	ix := g.Grids()
+	fleet := startFleet(t, "127.0.0.1:0", camsim.Config{Cameras: 4})
+	defer fleet.Close()
+	clat, clon := inside(t, ix, cellA)
+	a, _ := ix.Get(cellA)
+	corner := a.Geometry[0][0][0] // a vertex of the (convex) cell: points between it and the centre are inside
+	blat, blon := inside(t, ix, cellB)
+	cams := []struct {
+		id       string
+		lat, lon float64
+	}{
+		{"a-far", clat + 0.6*(corner[1]-clat), clon + 0.6*(corner[0]-clon)},
+		{"a-near", clat + 0.1*(corner[1]-clat), clon + 0.1*(corner[0]-clon)},
+		{"b-next-cell", blat, blon},
+		{"a-mid", clat + 0.3*(corner[1]-clat), clon + 0.3*(corner[0]-clon)},
+	}
+	for i, c := range cams {
+		if code, out := admin.json("POST", "/api/v1/cameras", map[string]any{"id": c.id, "name": "摄像机" + c.id, "on_demand": false,
+			"streams":  map[string]string{"main": fleet.URL(i+1, false), "sub": fleet.URL(i+1, true)},
+			"location": map[string]float64{"lat": c.lat, "lon": c.lon}}); code != 201 {
+			t.Fatalf("camera %s: %d %v", c.id, code, out)
+		}
+	}
+	eventually(t, 15*time.Second, "cameras online", func() bool { return admin.state("a-near") == "online" })
+	workerPW := addUser(t, admin, a.Roles.GridWorker, "grid_worker", nil, "")
+	centrePW := addUser(t, admin, "centre", "dispatcher", []string{street}, "")
+	centre := signIn(t, admin.base, "centre", centrePW)
+	code, cs := centre.json("POST", "/api/v1/cases", map[string]any{"source": "hotline", "category": "environment",
+		"title": "占道经营", "grid": cellA, "limit_days": 3})
+	if code != 201 {
+		t.Fatalf("case: %d %v", code, cs)
+	}
+	id := cs["id"].(string)
+	for _, step := range []struct {
+		act  string
+		body map[string]any
+	}{{"register", nil}, {"dispatch", map[string]any{"assignee": "role:grid_worker"}}} {
+		if code, out := centre.json("POST", "/api/v1/cases/"+id+"/"+step.act, step.body); code != 200 {
+			t.Fatalf("%s: %d %v", step.act, code, out)
+		}
+	}
+	dir := t.TempDir()
+	var jpg bytes.Buffer
+	img := image.NewRGBA(image.Rect(0, 0, 320, 240))
+	for i := range img.Pix {
+		img.Pix[i] = byte(i * 7)
+	}
+	_ = jpeg.Encode(&jpg, img, nil)
+	photo, notPhoto := filepath.Join(dir, "scene.jpg"), filepath.Join(dir, "notes.jpg")
+	_ = os.WriteFile(photo, jpg.Bytes(), 0o644)
+	_ = os.WriteFile(notPhoto, []byte("<html>these are notes, not a photo</html>"), 0o644)
+
+	var res struct {
+		DeskBefore string `json:"desk_before"`
+		Nearby     []struct {
+			ID   string `json:"id"`
+			Dist string `json:"dist"`
+		} `json:"nearby"`
+		Playing struct {
+			Camera string `json:"camera"`
+			Frames int    `json:"frames"`
+		} `json:"playing"`
+		TimeLeft           string `json:"time_left"`
+		Refused            string `json:"refused"`
+		StateAfterRefusal  string `json:"state_after_refusal"`
+		DeskQueueMS        int    `json:"desk_queue_ms"`
+		DeskNotificationMS int    `json:"desk_notification_ms"`
+		Unread             string `json:"unread"`
+		DeskPhotos         int    `json:"desk_photos"`
+		DeskState          string `json:"desk_state"`
+		NoReload           bool   `json:"no_reload"`
+	}
+	arg, _ := json.Marshal(map[string]any{"point": map[string]float64{"lat": clat, "lon": clon}, "case": id, "photo": photo, "notphoto": notPhoto})
+	runE2E(t, 150*time.Second, []string{"SE_WORKER=" + a.Roles.GridWorker, "SE_WORKER_PASS=" + workerPW, "SE_DESK=centre",
+		"SE_DESK_PASS=" + centrePW, "SE_SHOTS=" + screenshots(t)}, &res, nil, script, admin.base+"/", string(arg))
+	t.Logf("phone nearby %+v; playing %+v; case %s: %s", res.Nearby, res.Playing, id, res.TimeLeft)
+	t.Logf("not a photo: %q (case %s); desk queue updated %d ms and notified %d ms after resolve; %d photo(s) on the desk; verified: %s",
+		res.Refused, res.StateAfterRefusal, res.DeskQueueMS, res.DeskNotificationMS, res.DeskPhotos, res.DeskState)
+
+	var order []string
+	for _, n := range res.Nearby {
+		order = append(order, n.ID)
+	}
+	if fmt.Sprint(order) != "[a-near a-mid a-far]" {
+		t.Errorf("nearby %v, want the worker's cameras nearest first and nothing of the next cell: [a-near a-mid a-far]", order)
+	}
+	if res.Playing.Camera != "a-near" || res.Playing.Frames <= 0 {
+		t.Errorf("one tap played %+v, want a-near decoding", res.Playing)
+	}
+	if !strings.Contains(res.Refused, "notes.jpg") || res.StateAfterRefusal != "in_progress" {
+		t.Errorf("not-a-photo: message %q, case %s; want the file named and the case still in progress", res.Refused, res.StateAfterRefusal)
+	}
+	if res.DeskBefore != "dispatched" || res.DeskPhotos != 1 || !res.NoReload || res.Unread == "" || res.DeskState != "已办结" {
+		t.Errorf("desk: before %q, photos %d, no reload %v, unread %q, after verifying %q (want 已办结)", res.DeskBefore, res.DeskPhotos, res.NoReload, res.Unread, res.DeskState)
+	}
+	_, now := centre.json("GET", "/api/v1/cases/"+id, nil)
+	if now["state"] != "closed" {
+		t.Errorf("case after the desk verified it: %v", now["state"])
+	}
+	_, atts := centre.json("GET", "/api/v1/cases/"+id+"/attachments", nil)
+	if items, _ := atts["items"].([]any); len(items) != 1 {
+		t.Errorf("attachments %v: want the one photo (the refused file left nothing)", atts["items"])
+	}
+	_, audit := centre.json("GET", "/api/v1/cases/"+id+"/audit", nil)
+	var trail []string
+	for _, r := range audit["items"].([]any) {
+		row := r.(map[string]any)
+		trail = append(trail, fmt.Sprintf("%s:%s", row["action"], row["actor"]))
+	}
+	wantTrail := fmt.Sprintf("[create:centre register:centre dispatch:centre accept:%[1]s start:%[1]s attach:%[1]s resolve:%[1]s verify:centre]", a.Roles.GridWorker)
+	if fmt.Sprint(trail) != wantTrail {
+		t.Errorf("audit %v, want %s", trail, wantTrail)
 	}
 }

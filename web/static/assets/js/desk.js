@@ -133,7 +133,8 @@ export class Desk {
     const keep = cs && (!this.openOnly || OPEN.has(cs.state));
     if (keep && i >= 0) this.cases[i] = cs; else if (keep) this.cases.push(cs); else if (i >= 0) this.cases.splice(i, 1);
     this.render();
-    if (this.open === caseId && cs) this.renderCase(cs);
+    // The open case follows too, unless the user is filling in an action.
+    if (this.open === caseId && cs && !this.page.querySelector('form.actform')) this.renderCase(cs);
     clearTimeout(this.ratesTimer);
     this.ratesTimer = setTimeout(() => this.loadRates(), 1000);
   }

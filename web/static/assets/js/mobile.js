@@ -111,7 +111,12 @@ class Phone {
   }
 
   // refresh follows case changes: my cases stay current without a reload.
-  onCase() { if (this.tab === 'myCases') { clearTimeout(this.pending); this.pending = setTimeout(() => this.myCases(), 200); } }
+  // A card with a form open is left alone: the worker is typing.
+  onCase() {
+    if (this.tab !== 'myCases') return;
+    clearTimeout(this.pending);
+    this.pending = setTimeout(() => { if (this.body.querySelector('form.actform')) this.onCase(); else this.myCases(); }, 300);
+  }
 }
 
 async function main() {
