@@ -91,7 +91,7 @@ func (s *Server) caseAction(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, cs)
+	c.JSON(http.StatusOK, s.caseView(principal(c), cs))
 }
 
 func (s *Server) listCases(c *gin.Context) {
@@ -303,7 +303,7 @@ func (s *Server) createCase(c *gin.Context) {
 		}
 	}
 	c.Header("Location", "/api/v1/cases/"+cs.ID)
-	c.JSON(http.StatusCreated, cs)
+	c.JSON(http.StatusCreated, s.caseView(p, cs))
 }
 
 // roleAssignee turns a dispatch to "role:police" (a 一长六员 role) into the

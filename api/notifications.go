@@ -40,8 +40,8 @@ func (s *Server) notificationOf(ctx context.Context, p *access.Principal, m even
 		return Notification{}, false
 	}
 	var row cases.AuditRow
-	if json.Unmarshal(m.Body, &row) != nil || row.CaseID == "" {
-		return Notification{}, false
+	if json.Unmarshal(m.Body, &row) != nil || row.CaseID == "" || row.Actor == p.Username {
+		return Notification{}, false // nobody is told of what they did themselves
 	}
 	cs, ok := load(row.CaseID)
 	if !ok {

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -185,5 +186,112 @@ func TestGridReportHandledOnTheSpot(t *testing.T) {
 	delete(report, "resolution")
 	if code, out := worker.json("POST", "/api/v1/cases", report); code != 400 || out["field"] != "resolution" {
 		t.Errorf("即办 without a resolution: %d %v", code, out)
+	}
+}
+
+// TestEscalationReachesTheChiefAndTheCentreHearsOfItsWork: the SLA clock's
+// 督办 warning and overdue notice reach the grid chief the cell names (and
+// the assignee), live and in the feed; the centre is told of a report to
+// register and a case to verify; a case says what the caller may do to it
+// now and when it is due; the desk's filters and the wall's one-request
+// status work.
+func TestEscalationReachesTheChiefAndTheCentreHearsOfItsWork(t *testing.T) {
+	g, admin := demoStreet(t)
+	a, _ := g.Grids().Get(cellA)
+	if a.Roles.Chief == "" || a.Roles.Chief == a.Roles.GridWorker {
+		t.Fatalf("the demo cell %s names no chief of its own: %+v", cellA, a.Roles)
+	}
+	centre := signIn(t, admin.base, "centre", addUser(t, admin, "centre", "dispatcher", []string{street}, ""))
+	chief := signIn(t, admin.base, a.Roles.Chief, addUser(t, admin, a.Roles.Chief, "grid_worker", nil, ""))
+	officer := signIn(t, admin.base, a.Roles.Police, addUser(t, admin, a.Roles.Police, "department", nil, "police"))
+	worker := signIn(t, admin.base, a.Roles.GridWorker, addUser(t, admin, a.Roles.GridWorker, "grid_worker", nil, ""))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", admin.base+"/api/v1/stream?topics=case", nil)
+	req.AddCookie(&http.Cookie{Name: "sharpeyes_session", Value: chief.cookie})
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("stream: %v %v", resp, err)
+	}
+	defer resp.Body.Close()
+	time.Sleep(700 * time.Millisecond)
+
+	// A worker's 申办 report: the centre hears of it.
+	code, rep := worker.json("POST", "/api/v1/cases", map[string]any{"source": "grid-report", "category": "environment", "title": "垃圾堆放", "grid": cellA})
+	if code != 201 {
+		t.Fatalf("report: %d %v", code, rep)
+	}
+	// A walk-in case, dispatched to the police with a one-day limit.
+	code, cs := centre.json("POST", "/api/v1/cases", map[string]any{"source": "walk-in", "category": "public_order", "title": "邻里纠纷",
+		"grid": cellA, "limit_days": 1})
+	if code != 201 {
+		t.Fatalf("walk-in: %d %v", code, cs)
+	}
+	id := cs["id"].(string)
+	if fmt.Sprint(cs["actions"]) != "[register reject]" || cs["deadline"] == nil {
+		t.Errorf("a received case offers the centre %v (deadline %v), want [register reject] and a deadline", cs["actions"], cs["deadline"])
+	}
+	for _, step := range []struct{ action, body string }{{"register", `{}`}, {"dispatch", `{"assignee":"role:police"}`}} {
+		if code, raw := centre.do("POST", "/api/v1/cases/"+id+"/"+step.action, "application/json", []byte(step.body)); code != 200 {
+			t.Fatalf("%s: %d %s", step.action, code, raw)
+		}
+	}
+	_, forOfficer := officer.json("GET", "/api/v1/cases/"+id, nil)
+	_, forCentre := centre.json("GET", "/api/v1/cases/"+id, nil)
+	if fmt.Sprint(forOfficer["actions"]) != "[accept return]" || fmt.Sprint(forCentre["actions"]) != "[extend suspend]" {
+		t.Errorf("a dispatched case offers the officer %v and the centre %v", forOfficer["actions"], forCentre["actions"])
+	}
+	// The SLA clock, run past the limit: 督办 levels up to overdue.
+	raised, err := g.Cases().Escalate(ctx, g.Cases().Calendar(), time.Now().AddDate(0, 0, 10))
+	if err != nil || len(raised) == 0 {
+		t.Fatalf("escalate: %v %v", raised, err)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	var live []string
+	for sc.Scan() {
+		if sc.Text() == "event: notify" && sc.Scan() {
+			if live = append(live, sc.Text()); strings.Contains(sc.Text(), id) && strings.Contains(sc.Text(), `"kind":"overdue"`) {
+				break
+			}
+		}
+	}
+	if len(live) == 0 || !strings.Contains(live[len(live)-1], id) {
+		t.Fatalf("no overdue notice of %s on the chief's stream: %v", id, live)
+	}
+	kinds := func(p *person) string {
+		_, out := p.json("GET", "/api/v1/notifications", nil)
+		var ks []string
+		for _, it := range out["items"].([]any) {
+			n := it.(map[string]any)
+			ks = append(ks, fmt.Sprintf("%s:%v", n["kind"], n["case_id"] == id))
+		}
+		return fmt.Sprint(ks)
+	}
+	if k := kinds(chief); !strings.Contains(k, "overdue:true") {
+		t.Errorf("the chief's feed %s: want the overdue notice of %s", k, id)
+	}
+	if k := kinds(officer); !strings.Contains(k, "overdue:true") || !strings.Contains(k, "assignment:true") {
+		t.Errorf("the officer's feed %s: want the assignment and the overdue notice", k)
+	}
+	for _, step := range []string{"accept", "start", "resolve"} {
+		if code, raw := officer.do("POST", "/api/v1/cases/"+id+"/"+step, "application/json", []byte(`{"note":"调解完毕"}`)); code != 200 {
+			t.Fatalf("%s: %d %s", step, code, raw)
+		}
+	}
+	if k := kinds(centre); k != "[verification:true report:false]" {
+		t.Errorf("the centre's feed %s, want the case to verify and the report to register", k)
+	}
+	if k := kinds(worker); strings.Contains(k, "verification") || strings.Contains(k, "report") {
+		t.Errorf("a grid worker is sent the centre's work: %s", k)
+	}
+	// The desk's filters: by source and by creation time.
+	_, bySource := centre.json("GET", "/api/v1/cases?source=walk-in", nil)
+	_, later := centre.json("GET", "/api/v1/cases?from="+time.Now().Add(time.Hour).UTC().Format(time.RFC3339), nil)
+	if n := len(bySource["items"].([]any)); n != 1 || len(later["items"].([]any)) != 0 {
+		t.Errorf("source=walk-in: %d cases (want 1); from an hour ahead: %v", n, later["items"])
+	}
+	if code, out := centre.json("GET", "/api/v1/cases?from=yesterday", nil); code != 400 || out["field"] != "from" {
+		t.Errorf("from=yesterday: %d %v", code, out)
 	}
 }
