@@ -262,17 +262,28 @@ func TestChromiumPhoneResolvesDeskVerifies(t *testing.T) {
 			Camera string `json:"camera"`
 			Frames int    `json:"frames"`
 		} `json:"playing"`
-		TimeLeft           string `json:"time_left"`
-		Refused            string `json:"refused"`
-		StateAfterRefusal  string `json:"state_after_refusal"`
-		DeskQueueMS        int    `json:"desk_queue_ms"`
-		DeskNotificationMS int    `json:"desk_notification_ms"`
-		Unread             string `json:"unread"`
-		DeskPhotos         int    `json:"desk_photos"`
-		DeskState          string `json:"desk_state"`
-		NoReload           bool   `json:"no_reload"`
+		TimeLeft           string   `json:"time_left"`
+		Refused            string   `json:"refused"`
+		StateAfterRefusal  string   `json:"state_after_refusal"`
+		DeskQueueMS        int      `json:"desk_queue_ms"`
+		DeskNotificationMS int      `json:"desk_notification_ms"`
+		Unread             string   `json:"unread"`
+		DeskPhotos         int      `json:"desk_photos"`
+		DeskState          string   `json:"desk_state"`
+		NoReload           bool     `json:"no_reload"`
+		MyCells            []string `json:"my_cells"`
+		Reported           string   `json:"reported"`
+		Direct             struct {
+			Camera string `json:"camera"`
+			Frames int    `json:"frames"`
+		} `json:"direct"`
+		Forbidden struct {
+			Camera string `json:"camera"`
+			Hidden bool   `json:"hidden"`
+		} `json:"forbidden"`
 	}
-	arg, _ := json.Marshal(map[string]any{"point": map[string]float64{"lat": clat, "lon": clon}, "case": id, "photo": photo, "notphoto": notPhoto})
+	arg, _ := json.Marshal(map[string]any{"point": map[string]float64{"lat": clat, "lon": clon}, "case": id, "photo": photo, "notphoto": notPhoto,
+		"direct": "a-mid", "forbidden": "b-next-cell"})
 	runE2E(t, 150*time.Second, []string{"SE_WORKER=" + a.Roles.GridWorker, "SE_WORKER_PASS=" + workerPW, "SE_DESK=centre",
 		"SE_DESK_PASS=" + centrePW, "SE_SHOTS=" + screenshots(t)}, &res, nil, script, admin.base+"/", string(arg))
 	t.Logf("phone nearby %+v; playing %+v; case %s: %s", res.Nearby, res.Playing, id, res.TimeLeft)
@@ -294,6 +305,18 @@ func TestChromiumPhoneResolvesDeskVerifies(t *testing.T) {
 	}
 	if res.DeskBefore != "dispatched" || res.DeskPhotos != 1 || !res.NoReload || res.Unread == "" || res.DeskState != "已办结" {
 		t.Errorf("desk: before %q, photos %d, no reload %v, unread %q, after verifying %q (want 已办结)", res.DeskBefore, res.DeskPhotos, res.NoReload, res.Unread, res.DeskState)
+	}
+	if fmt.Sprint(res.MyCells) != "[a-far a-mid a-near]" {
+		t.Errorf("my cells %v, want the worker's three cameras only", res.MyCells)
+	}
+	if res.Direct.Camera != "a-mid" || res.Direct.Frames <= 0 || res.Forbidden.Camera != "" || !res.Forbidden.Hidden {
+		t.Errorf("/m/?camera=: %+v for a-mid, %+v for the next cell's camera (want playing, then nothing)", res.Direct, res.Forbidden)
+	}
+	code, rep := centre.json("GET", "/api/v1/cases/"+res.Reported, nil)
+	if code != 200 || rep["state"] != "verifying" || rep["source"] != "grid-report" || rep["grid"] != cellA || rep["lat"] == nil {
+		t.Errorf("the phone's 即办 report %q: %d %v", res.Reported, code, rep)
+	} else if _, ra := centre.json("GET", "/api/v1/cases/"+res.Reported+"/attachments", nil); len(ra["items"].([]any)) != 1 {
+		t.Errorf("the report's photos: %v", ra["items"])
 	}
 	_, now := centre.json("GET", "/api/v1/cases/"+id, nil)
 	if now["state"] != "closed" {

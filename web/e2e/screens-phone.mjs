@@ -4,7 +4,10 @@
 // resolves a case with a photo (a file that is not a photo refused first);
 // the desk's queue and notification feed follow without a reload, and the
 // dispatcher verifies the case there.
-// node screens-phone.mjs URL '{"point": {lat, lon}, "case": ID, "photo": PATH, "notphoto": PATH}'
+// Then the worker's own cells, a grid report handled on the spot, and a
+// camera opened directly by /m/?camera=ID (and one outside the cell, not).
+// node screens-phone.mjs URL '{"point": {lat, lon}, "case": ID, "photo": PATH, "notphoto": PATH,
+//   "direct": ID, "forbidden": ID}'
 // (SE_WORKER/SE_WORKER_PASS, SE_DESK/SE_DESK_PASS, SE_SHOTS). Prints one JSON line.
 import { launch, signIn, frames, shot, sleep } from './lib.mjs';
 
@@ -88,6 +91,31 @@ try {
   out.desk_state = await d.$eval('#casestate', e => e.textContent);
   out.no_reload = await d.evaluate(() => window.__noReload === true);
   await shot(d, 'desk-verified');
+
+  // My cells: the worker's cameras, and none of the next cell's.
+  await p.tap('.mtabs button[data-tab=myCells]');
+  await p.waitForSelector('#mycams li.mcam', { timeout: 10000 });
+  out.my_cells = await p.$$eval('#mycams li.mcam', els => els.map(e => e.dataset.id).sort());
+  // A grid report handled on the spot (即办), placed by the phone, with a photo.
+  await p.tap('.mtabs button[data-tab=report]');
+  await p.waitForSelector('#newcase');
+  await p.selectOption('#newcase select[name=category]', 'environment');
+  await p.fill('#newcase input[name=title]', '井盖缺失');
+  await p.selectOption('#newcase select[name=handling]', 'immediate');
+  await p.fill('#newcase textarea[name=resolution]', '已设置围挡并通知维修');
+  await p.setInputFiles('#newcase input[type=file]', want.photo);
+  await p.tap('#newcase button[type=submit]');
+  await p.waitForFunction(() => /C\d/.test(document.querySelector('#newcase .formmsg')?.textContent || ''), null, { timeout: 10000 });
+  out.reported = (await p.$eval('#newcase .formmsg', e => e.textContent)).split(' ').pop();
+  await shot(p, 'phone-report');
+  // /m/?camera=ID opens a camera directly; one outside the cell does not play.
+  await p.goto(new URL(`/m/?camera=${want.direct}`, url).href);
+  f = [0];
+  for (let i = 0; i < 100 && !(f[0] > 0); i++) { await sleep(100); f = await frames(p); }
+  out.direct = { camera: await p.$eval('#mplayer .tile', e => e.dataset.cameraId || ''), frames: f[0] };
+  await p.goto(new URL(`/m/?camera=${want.forbidden}`, url).href);
+  await p.waitForSelector('#mycams li.mcam', { timeout: 10000 });
+  out.forbidden = { camera: await p.$eval('#mplayer .tile', e => e.dataset.cameraId || ''), hidden: await p.$eval('#mplayer', e => e.classList.contains('hidden')) };
 } catch (e) {
   console.error(e);
   code = 1;

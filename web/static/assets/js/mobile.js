@@ -133,7 +133,7 @@ async function main() {
   if (cam) {
     try { phone.play(await get(`/api/v1/cameras/${encodeURIComponent(cam)}`)); } catch (e) { /* unknown or not mine: the lists still work */ }
   }
-  phone.show(me.role === 'grid_worker' || !cam ? (cam ? 'myCells' : 'nearby') : 'myCells');
+  phone.show(cam ? 'myCells' : 'nearby'); // a camera opened directly: the cell's others below it
   if (can('cases:read')) {
     follow([...CASE_TOPICS, 'notify'], (type, data) => { if (type === 'notify') phone.feed.push(data); else phone.onCase(); });
     phone.feed.load();
