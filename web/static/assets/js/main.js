@@ -36,7 +36,9 @@ async function main() {
   if (feed) $('#feedslot').replaceWith(feed.el);
   $('#logout').classList.remove('hidden');
   $('#logout').onclick = logout;
-  onChange(() => { $('#who').textContent = `${me.display_name || me.username} · ${t(`roles.${me.role}`)}`; });
+  // Switching the language redraws every screen: the page reloads, the
+  // wall coming back as it was.
+  onChange(() => { sessionStorage.setItem('wall', JSON.stringify(wall.current())); location.reload(); });
   apply();
   window.__sharpeyes = { store, wall, desk: screens.desk, feed, session,
     get tiles() { return wall.players; }, get csrf() { return session.csrf; }, get alarms() { return wall.alarms; }, get tourLog() { return wall.tourLog; } };

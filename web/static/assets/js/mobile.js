@@ -127,7 +127,7 @@ async function main() {
   phone.mount();
   $('#logout').classList.remove('hidden');
   $('#logout').onclick = logout;
-  onChange(() => { phone.tabs.querySelectorAll('button').forEach(b => { b.textContent = t(b.dataset.tab); }); phone.show(phone.tab); });
+  onChange(() => location.reload()); // every screen redrawn in the other language
   window.__sharpeyes = { phone, get tiles() { return [phone.player]; } };
   const cam = new URLSearchParams(location.search).get('camera');
   if (cam) {

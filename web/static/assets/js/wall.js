@@ -5,7 +5,7 @@
 // highlighted, with the alarm listed.
 import { get, put, del, follow } from './api.js';
 import { h, when, beep } from './dom.js';
-import { t, apply, onChange } from './i18n.js';
+import { t, apply } from './i18n.js';
 import { Player } from './player.js';
 import { CameraTree, DRAG_TYPE } from './tree.js';
 
@@ -54,7 +54,6 @@ export class Wall {
     document.addEventListener('keydown', e => { if (e.key === 'Escape') this.closeFull(); });
     document.addEventListener('fullscreenchange', () => { if (!document.fullscreenElement && !this.fullEl.classList.contains('hidden')) this.closeFull(); });
     store.subscribe(() => { this.tree.setData(store.cameras, store.cells); this.tree.setStatus(store.status); this.refreshStatus(); });
-    onChange(() => { this.renderAlarmSel(); this.renderAlarms(); this.tree.render(); this.players.forEach(p => p.cam || p.setMsg(t('empty'))); });
   }
 
   // start builds the wall and fills it with the first cameras (or the
@@ -63,6 +62,11 @@ export class Wall {
     this.build(SPLITS.includes(n) ? n : 4);
     await this.listLayouts();
     if (layoutName && await this.loadLayout(layoutName)) return;
+    const kept = sessionStorage.getItem('wall'); // the wall as it was before a language switch
+    if (kept) {
+      sessionStorage.removeItem('wall');
+      try { this.apply(JSON.parse(kept)); return; } catch (e) { /* start afresh */ }
+    }
     this.store.cameras.slice(0, this.players.length).forEach((c, i) => this.assign(i, c));
     if (!this.store.cameras.length) this.players.forEach(p => p.setMsg(t('noCameras')));
     this.select(0);
@@ -153,15 +157,20 @@ export class Wall {
     if (!name) return false;
     let l;
     try { l = await get(`/api/v1/layouts/${encodeURIComponent(name)}`); } catch (e) { return false; }
+    this.apply(l);
+    this.layoutSel.value = name;
+    return true;
+  }
+
+  // apply shows a layout: split, tiles, alarm tile and tours.
+  apply(l) {
     this.stopTour();
     this.build(l.layout);
     this.alarmTile = l.alarm_tile ?? -1;
     this.renderAlarmSel();
     this.tours = l.tours || [];
     (l.tiles || []).forEach((id, i) => this.assign(i, id && this.store.byId[id] ? this.store.byId[id] : null));
-    this.layoutSel.value = name;
     this.renderTours();
-    return true;
   }
 
   current() {
@@ -312,7 +321,5 @@ export class Wall {
     this.full.play(null);
     if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
   }
-
-  applyLang() { apply(this.el); }
 }
 
