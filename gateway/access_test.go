@@ -441,16 +441,7 @@ func TestVideoAndStreamFollowJurisdiction(t *testing.T) {
 	admin.json("PATCH", "/api/v1/users/"+worker, map[string]any{"disabled": false})
 
 	// The event stream: the grid worker hears of their cell only.
-	p := signIn(t, admin.base, worker, wpw)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", admin.base+"/api/v1/stream", nil)
-	req.AddCookie(&http.Cookie{Name: "sharpeyes_session", Value: p.cookie})
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("stream: %v %v", resp, err)
-	}
-	defer resp.Body.Close()
+	events := signIn(t, admin.base, worker, wpw).stream("")
 	now := time.Now().UTC().Format(time.RFC3339)
 	for _, ev := range []struct{ id, cam string }{{"o1", "camOut"}, {"i1", "camIn"}} {
 		if code, out := admin.json("POST", "/api/v1/events", map[string]any{"source": "ai", "source_event_id": ev.id, "camera_id": ev.cam,
@@ -458,7 +449,7 @@ func TestVideoAndStreamFollowJurisdiction(t *testing.T) {
 			t.Fatalf("event: %d %v", code, out)
 		}
 	}
-	sc := bufio.NewScanner(resp.Body)
+	sc := bufio.NewScanner(events)
 	var seen []string
 	for sc.Scan() {
 		line := sc.Text()

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -102,15 +101,7 @@ func TestNotificationsReachTheAssignee(t *testing.T) {
 	officer := signIn(t, admin.base, a.Roles.Police, addUser(t, admin, a.Roles.Police, "department", nil, "police"))
 	other := signIn(t, admin.base, "lawyer", addUser(t, admin, "lawyer", "department", nil, "legal"))
 
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", admin.base+"/api/v1/stream?topics=case", nil)
-	req.AddCookie(&http.Cookie{Name: "sharpeyes_session", Value: officer.cookie})
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("stream: %v %v", resp, err)
-	}
-	defer resp.Body.Close()
+	events := officer.stream("?topics=case")
 	time.Sleep(700 * time.Millisecond) // the stream starts from the newest message
 
 	_, cs := centre.json("POST", "/api/v1/cases", map[string]any{"source": "hotline", "category": "public_order", "title": "深夜噪音", "grid": cellA})
@@ -120,7 +111,7 @@ func TestNotificationsReachTheAssignee(t *testing.T) {
 			t.Fatalf("%s: %d %s", step.action, code, raw)
 		}
 	}
-	sc := bufio.NewScanner(resp.Body)
+	sc := bufio.NewScanner(events)
 	live := ""
 	for sc.Scan() {
 		if sc.Text() == "event: notify" && sc.Scan() {
@@ -206,15 +197,7 @@ func TestEscalationReachesTheChiefAndTheCentreHearsOfItsWork(t *testing.T) {
 	officer := signIn(t, admin.base, a.Roles.Police, addUser(t, admin, a.Roles.Police, "department", nil, "police"))
 	worker := signIn(t, admin.base, a.Roles.GridWorker, addUser(t, admin, a.Roles.GridWorker, "grid_worker", nil, ""))
 
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", admin.base+"/api/v1/stream?topics=case", nil)
-	req.AddCookie(&http.Cookie{Name: "sharpeyes_session", Value: chief.cookie})
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("stream: %v %v", resp, err)
-	}
-	defer resp.Body.Close()
+	events := chief.stream("?topics=case")
 	time.Sleep(700 * time.Millisecond)
 
 	// A worker's 申办 report: the centre hears of it.
@@ -243,11 +226,11 @@ func TestEscalationReachesTheChiefAndTheCentreHearsOfItsWork(t *testing.T) {
 		t.Errorf("a dispatched case offers the officer %v and the centre %v", forOfficer["actions"], forCentre["actions"])
 	}
 	// The SLA clock, run past the limit: 督办 levels up to overdue.
-	raised, err := g.Cases().Escalate(ctx, g.Cases().Calendar(), time.Now().AddDate(0, 0, 10))
+	raised, err := g.Cases().Escalate(context.Background(), g.Cases().Calendar(), time.Now().AddDate(0, 0, 10))
 	if err != nil || len(raised) == 0 {
 		t.Fatalf("escalate: %v %v", raised, err)
 	}
-	sc := bufio.NewScanner(resp.Body)
+	sc := bufio.NewScanner(events)
 	var live []string
 	for sc.Scan() {
 		if sc.Text() == "event: notify" && sc.Scan() {

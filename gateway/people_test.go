@@ -2,10 +2,12 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/planar"
@@ -130,4 +132,20 @@ func demoStreet(t *testing.T) (*Gateway, apiClient) {
 		t.Fatalf("grids: %d %s", code, raw)
 	}
 	return g, admin
+}
+
+// stream opens the event stream as the person (query e.g. "?topics=case"),
+// closed with the test; it reads from the newest message on.
+func (p *person) stream(query string) io.Reader {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	p.t.Cleanup(cancel)
+	req, _ := http.NewRequestWithContext(ctx, "GET", p.base+"/api/v1/stream"+query, nil)
+	req.AddCookie(&http.Cookie{Name: "sharpeyes_session", Value: p.cookie})
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		p.t.Fatalf("stream: %v %v", resp, err)
+	}
+	p.t.Cleanup(func() { resp.Body.Close() })
+	return resp.Body
 }
