@@ -1,6 +1,6 @@
 # sharpeyes — `make test` installs what the tests need, then runs them all.
 GO      ?= go
-APT_PKGS = ffmpeg chromium etcd-server postgresql
+APT_PKGS = ffmpeg chromium etcd-server postgresql fonts-wqy-microhei
 # The case store's tests run against SQLite and this PostgreSQL.
 export CASES_TEST_POSTGRES_DSN ?= postgres://sharpeyes_test:sharpeyes_test@127.0.0.1:5432/sharpeyes_test?sslmode=disable
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -15,7 +15,7 @@ build:
 	CGO_ENABLED=0 $(GO) build -o bin/whepload ./cmd/whepload
 
 # Install only what is missing: ffmpeg/ffprobe (RTSP peer), Debian's chromium
-# (the WebRTC viewer), etcd-server (cluster tests) and playwright-core
+# (the WebRTC viewer) and a Chinese font for its screenshots, etcd-server (cluster tests) and playwright-core
 # (drives chromium; never downloads a browser); PostgreSQL is started and
 # given a test database (scripts/test-postgres.sh).
 deps: deps-apt deps-npm deps-postgres
@@ -26,6 +26,7 @@ deps-apt:
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	command -v etcd >/dev/null || missing="$$missing etcd-server"; \
 	command -v pg_lsclusters >/dev/null && [ -n "$$(pg_lsclusters -h 2>/dev/null)" ] || missing="$$missing postgresql"; \
+	[ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing="$$missing fonts-wqy-microhei"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
