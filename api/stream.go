@@ -58,7 +58,10 @@ func (s *Server) stream(c *gin.Context) {
 	h.Set("X-Accel-Buffering", "no")
 	c.Status(http.StatusOK)
 	c.Writer.Flush()
-	poll := time.NewTicker(500 * time.Millisecond)
+	// The outbox is polled (other nodes write it too): every 200 ms keeps an
+	// alarm's way to the wall well inside its 2 s, for an indexed range read
+	// per open stream (at most http.max_streams).
+	poll := time.NewTicker(200 * time.Millisecond)
 	defer poll.Stop()
 	beat := time.NewTicker(15 * time.Second)
 	defer beat.Stop()
