@@ -81,6 +81,9 @@ type Config struct {
 		ICEServers  []ICEServer `yaml:"ice_servers"`
 		MaxSessions int         `yaml:"max_sessions"`
 		UDPGSO      bool        `yaml:"udp_gso"`
+		GOPCache    bool        `yaml:"gop_cache"`
+		CatchUpRate float64     `yaml:"catchup_rate"`
+		CatchUpMax  Duration    `yaml:"catchup_max"`
 	} `yaml:"webrtc"`
 	Ingest struct {
 		Timeout     Duration `yaml:"timeout"`
@@ -242,6 +245,12 @@ func setValue(v reflect.Value, s string) error {
 			return fmt.Errorf("%q is not a whole number", s)
 		}
 		v.SetInt(n)
+	case v.Kind() == reflect.Float64:
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a number", s)
+		}
+		v.SetFloat(f)
 	case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.String:
 		var items []string
 		for _, p := range strings.Split(s, ",") {
@@ -314,6 +323,12 @@ func (c *Config) Validate() error {
 	}
 	if c.HTTP.MaxStreams < 1 {
 		bad("http.max_streams", "must be at least 1")
+	}
+	if c.WebRTC.CatchUpRate <= 1 || c.WebRTC.CatchUpRate > 50 {
+		bad("webrtc.catchup_rate", "must be above 1 (faster than live) and at most 50")
+	}
+	if d := c.WebRTC.CatchUpMax.D(); d < 100*time.Millisecond || d > 10*time.Second {
+		bad("webrtc.catchup_max", "must be between 100ms and 10s")
 	}
 	if c.HTTP.MaxImportBytes < c.HTTP.MaxBodyBytes {
 		bad("http.max_import_bytes", "must be at least 'http.max_body_bytes'")

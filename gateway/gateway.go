@@ -124,7 +124,8 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 	g.whep, err = relay.NewWHEP(relay.WebRTCConfig{
 		UDPAddr: cfg.WebRTC.UDPAddr, TCPAddr: cfg.WebRTC.TCPAddr, PublicIPs: cfg.WebRTC.PublicIPs,
 		ICEServers: ice, MaxSessions: cfg.WebRTC.MaxSessions, DisableGSO: !cfg.WebRTC.UDPGSO, ReadyTimeout: cfg.Ingest.Timeout.D() + 3*time.Second,
-		Logger: log,
+		CatchUp: relay.CatchUp{Off: !cfg.WebRTC.GOPCache, Rate: cfg.WebRTC.CatchUpRate, Max: cfg.WebRTC.CatchUpMax.D()},
+		Logger:  log,
 	}, g.manager)
 	if err != nil {
 		return nil, err

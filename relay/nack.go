@@ -53,7 +53,8 @@ func (r *sentRing) take(seq uint16) (sentPacket, bool) {
 
 // readRTCP reads a sender's RTCP (the report interceptor needs it read) and
 // resends what NACKs ask for, on the same SSRC as pion's responder does.
-func readRTCP(snd *webrtc.RTPSender, track *outTrack, sent *sentRing, retransmits *uint64Counter) {
+// Each NACK also counts in losses: the catch-up pacer backs off on it.
+func readRTCP(snd *webrtc.RTPSender, track *outTrack, sent *sentRing, retransmits, losses *uint64Counter) {
 	for {
 		pkts, _, err := snd.ReadRTCP()
 		if err != nil {
@@ -67,6 +68,7 @@ func readRTCP(snd *webrtc.RTPSender, track *outTrack, sent *sentRing, retransmit
 			if !ok {
 				continue
 			}
+			losses.add(1)
 			for _, pair := range nack.Nacks {
 				pair.Range(func(seq uint16) bool {
 					if e, ok := sent.take(seq); ok {

@@ -49,6 +49,9 @@ type Stream struct {
 	readers int
 
 	bytesIn   atomic.Uint64
+	rate      atomic.Uint64 // bit/s over the last full window (rateWindow)
+	winStart  time.Time     // under wmu
+	winBytes  uint64        // under wmu
 	unitsIn   atomic.Uint64
 	keysIn    atomic.Uint64
 	dropped   atomic.Uint64
@@ -130,9 +133,31 @@ func (s *Stream) Write(u *Unit) {
 	}
 	s.next.Store(seq + 1)
 	s.unitsIn.Add(1)
-	s.bytesIn.Add(uint64(u.Size()))
+	size := uint64(u.Size())
+	s.bytesIn.Add(size)
+	s.measure(size)
 	s.broadcast()
 }
+
+// rateWindow is how long the bitrate is measured over.
+const rateWindow = 2 * time.Second
+
+// measure adds a unit's bytes to the bitrate window (under wmu).
+func (s *Stream) measure(n uint64) {
+	now := time.Now()
+	if s.winStart.IsZero() {
+		s.winStart = now
+	}
+	s.winBytes += n
+	if d := now.Sub(s.winStart); d >= rateWindow {
+		s.rate.Store(uint64(float64(s.winBytes*8) / d.Seconds()))
+		s.winStart, s.winBytes = now, 0
+	}
+}
+
+// Bitrate is the stream's measured rate in bit/s (0 until a window has
+// passed).
+func (s *Stream) Bitrate() float64 { return float64(s.rate.Load()) }
 
 func (s *Stream) broadcast() {
 	ch := make(chan struct{})
@@ -208,6 +233,14 @@ func (r *Reader) Close() {
 	r.s.readers--
 	r.s.mu.Unlock()
 }
+
+// WaitKey drops whatever is cached ahead of the reader's position: it
+// starts at the next keyframe.
+func (r *Reader) WaitKey() { r.untilKey = true }
+
+// Pending tells whether a unit is waiting to be read (the reader is
+// behind the live edge).
+func (r *Reader) Pending() bool { return r.cursor < r.s.next.Load() }
 
 // Dropped is the number of units this reader skipped because it lagged.
 func (r *Reader) Dropped() uint64 { return r.dropped }

@@ -48,7 +48,9 @@ type WebRTCConfig struct {
 	// DisableGSO sends every packet with its own system call instead of
 	// batching a frame's packets with UDP GSO (gso.go).
 	DisableGSO bool
-	Logger     *slog.Logger
+	// CatchUp paces the cached GOP a joining viewer is sent (pace.go).
+	CatchUp CatchUp
+	Logger  *slog.Logger
 }
 
 // WHEP serves WebRTC viewers (WHEP, RFC 9725) from relay streams.
@@ -72,6 +74,8 @@ type WHEP struct {
 	reserved int // offers being answered, counted against MaxSessions
 
 	retransmits uint64Counter
+	// onCatchUp, when set (tests), sees every unit sent while catching up.
+	onCatchUp func(u *Unit, at time.Time, rate, burst float64)
 }
 
 // NewWHEP opens the media ports and returns a WHEP server.
@@ -371,9 +375,9 @@ func (w *WHEP) newSession(cameraID, variant string, stream *Stream, info Info, c
 			continue
 		}
 		if snd.Track() == s.video {
-			go readRTCP(snd, s.video, &s.sent, &w.retransmits)
+			go readRTCP(snd, s.video, &s.sent, &w.retransmits, &s.losses)
 		} else {
-			go readRTCP(snd, nil, nil, nil)
+			go readRTCP(snd, nil, nil, nil, nil)
 		}
 	}
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
@@ -437,7 +441,8 @@ type session struct {
 	closeOnce     sync.Once
 
 	vseq, aseq uint16
-	sent       sentRing // video packets by sequence number, for NACKs
+	sent       sentRing      // video packets by sequence number, for NACKs
+	losses     uint64Counter // NACKs received: congestion during a catch-up
 
 	ice    *webrtc.ICETransport
 	remote atomic.Pointer[netip.AddrPort] // viewer's UDP address; nil over ICE-TCP
@@ -493,56 +498,148 @@ func (s *session) run() {
 	}
 	gop, r := s.stream.Join()
 	defer r.Close()
-	var vbase uint32 = randUint32()
-	var abase uint32 = randUint32()
 	s.vseq, s.aseq = uint16(randUint32()), uint16(randUint32())
-	// Map PTS to RTP time so the newest cached frame is "now"; the burst
-	// before it is stamped 1 ms apart so the browser's jitter buffer does
-	// not grow to the GOP's length.
-	var anchor time.Duration
+	t := stamper{v: randUint32(), a: randUint32()}
+	gop = s.catchUpPlan(gop, r)
 	if len(gop) > 0 {
-		anchor = gop[len(gop)-1].PTS
-		n := 0
-		for _, u := range gop {
-			if u.Codec.IsVideo() {
-				n++
-			}
+		if !s.catchUp(ctx, gop, r, &t) {
+			return
 		}
-		i := 0
-		for _, u := range gop {
-			if !u.Codec.IsVideo() {
-				continue
-			}
-			ts := vbase - uint32((n-1-i)*90)
-			i++
-			if err := s.sendVideo(ctx, u, ts, i == 1); err != nil {
-				return
-			}
-		}
-	} else {
-		anchor = -1
 	}
 	for {
 		u, err := r.Next(ctx)
 		if err != nil {
 			return
 		}
-		if anchor < 0 {
-			anchor = u.PTS
-		}
-		d := u.PTS - anchor
-		if u.Codec.IsVideo() {
-			if err := s.sendVideo(ctx, u, vbase+uint32(d*90000/time.Second), false); err != nil {
-				return
-			}
-		} else if s.audio != nil {
-			h := rtp.Header{Version: 2, SequenceNumber: s.aseq, Timestamp: abase + uint32(d*8000/time.Second), Marker: false}
-			s.aseq++
-			if _, err := s.audio.write(&h, u.Payload); err != nil {
-				return
-			}
+		if err := s.sendLive(ctx, u, &t); err != nil {
+			return
 		}
 	}
+}
+
+// stamper maps units to RTP time. Live units keep their PTS spacing from
+// an anchor; catch-up units are stamped by when they are sent, so the
+// browser's jitter buffer sees them arrive on time and does not grow.
+type stamper struct {
+	v, a      uint32        // RTP bases
+	anchorPTS time.Duration // PTS of the unit stamped at anchorTS
+	anchorTS  uint32        // video RTP time at anchorPTS (offset from v)
+	anchored  bool
+	lastV     uint32 // last video RTP time sent (offset from v)
+}
+
+func (t *stamper) video(pts time.Duration) uint32 {
+	if !t.anchored {
+		t.anchorPTS, t.anchorTS, t.anchored = pts, t.lastV, true
+	}
+	ts := t.anchorTS + uint32((pts-t.anchorPTS)*90000/time.Second)
+	if int32(ts-t.lastV) <= 0 && t.lastV != 0 {
+		ts = t.lastV + 1 // never backwards
+	}
+	t.lastV = ts
+	return t.v + ts
+}
+
+func (t *stamper) audio(pts time.Duration) uint32 {
+	if !t.anchored {
+		t.anchorPTS, t.anchorTS, t.anchored = pts, t.lastV, true
+	}
+	return t.a + uint32(int64(t.anchorTS)*8000/90000) + uint32((pts-t.anchorPTS)*8000/time.Second)
+}
+
+// catchUpPlan decides what a joining viewer is sent from the cache: the
+// GOP (paced), or nothing when the GOP cache is off or the catch-up would
+// take longer than CatchUp.Max at its rate — then the reader waits for the
+// next keyframe.
+func (s *session) catchUpPlan(gop []*Unit, r *Reader) []*Unit {
+	cfg := s.w.cfg.CatchUp.withDefaults()
+	if len(gop) == 0 {
+		return nil
+	}
+	if s.w.cfg.CatchUp.Off {
+		r.WaitKey()
+		return nil
+	}
+	rest := 0
+	for _, u := range gop[1:] {
+		if u.Codec.IsVideo() {
+			rest += u.Size()
+		}
+	}
+	live := s.stream.Bitrate() / 8
+	rate := max(cfg.Rate*live, cfg.MinRate/8)
+	if gain := rate - live; rest > 0 && (gain <= 0 || time.Duration(float64(rest)/gain*float64(time.Second)) > cfg.Max) {
+		r.WaitKey()
+		return nil
+	}
+	return gop
+}
+
+// catchUp sends the cached keyframe at once, then the rest of the GOP and
+// what arrives meanwhile through the pacer, until nothing is waiting: the
+// viewer is live. Only video is sent while catching up. False when the
+// session ended.
+func (s *session) catchUp(ctx context.Context, gop []*Unit, r *Reader, t *stamper) bool {
+	cfg := s.w.cfg.CatchUp.withDefaults()
+	live := s.stream.Bitrate() / 8
+	p := newPacer(max(cfg.Rate*live, cfg.MinRate/8), max(live*1.25, cfg.MinRate/16), time.Now)
+	start := time.Now()
+	sent := 0
+	losses := s.losses.v.Load()
+	send := func(u *Unit) bool {
+		if !u.Codec.IsVideo() {
+			return true
+		}
+		if sent > 0 { // the keyframe goes at once: the instant first frame
+			if n := s.losses.v.Load(); n != losses {
+				losses = n
+				p.congested()
+			}
+			if p.wait(ctx, u.Size()) != nil {
+				return false
+			}
+		} else {
+			p.tokens -= float64(u.Size())
+		}
+		t.lastV = max(t.lastV, uint32(time.Since(start)*90000/time.Second))
+		ts := t.v + t.lastV
+		if err := s.sendVideo(ctx, u, ts, sent == 0); err != nil {
+			return false
+		}
+		t.anchorPTS, t.anchorTS, t.anchored = u.PTS, t.lastV, true
+		sent++
+		if s.w.onCatchUp != nil {
+			s.w.onCatchUp(u, time.Now(), p.rate, p.burst)
+		}
+		return true
+	}
+	for _, u := range gop {
+		if !send(u) {
+			return false
+		}
+	}
+	for r.Pending() {
+		u, err := r.Next(ctx)
+		if err != nil || !send(u) {
+			return false
+		}
+	}
+	s.log.Debug("caught up", "units", sent, "took_ms", time.Since(start).Milliseconds(), "rate_bps", int(p.rate*8))
+	return true
+}
+
+// sendLive sends one unit at the live edge.
+func (s *session) sendLive(ctx context.Context, u *Unit, t *stamper) error {
+	if u.Codec.IsVideo() {
+		return s.sendVideo(ctx, u, t.video(u.PTS), false)
+	}
+	if s.audio == nil {
+		return nil
+	}
+	h := rtp.Header{Version: 2, SequenceNumber: s.aseq, Timestamp: t.audio(u.PTS), Marker: false}
+	s.aseq++
+	_, err := s.audio.write(&h, u.Payload)
+	return err
 }
 
 // sendVideo writes one access unit. The first write of a session is retried

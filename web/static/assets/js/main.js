@@ -17,8 +17,11 @@ async function main() {
   if (matchMedia('(max-width: 700px)').matches && !params.has('desk')) { location.replace('/m/' + location.search); return; }
   $('#lang').onclick = toggle;
   apply();
+  performance.mark('modules');
   const me = await requireSession();
+  performance.mark('me');
   const store = new CameraStore();
+  const loaded = store.start(); // under way while the screens are built
   const screens = {};
   const openCase = (id) => { location.hash = `#desk/${id}`; };
   const wall = new Wall({ store, onOpenCase: openCase, canAlarms: can('cases:read') });
@@ -60,7 +63,8 @@ async function main() {
   };
   window.addEventListener('hashchange', route);
 
-  try { await store.start(); } catch (e) { $('#who').textContent += ` · ${e.message}`; }
+  try { await loaded; } catch (e) { $('#who').textContent += ` · ${e.message}`; }
+  performance.mark('cameras');
   await wall.start(+(params.get('layout') || 4), params.get('wall'));
   route();
 

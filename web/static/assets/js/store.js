@@ -37,8 +37,11 @@ export class CameraStore {
     this.subs.forEach(f => f(this));
   }
 
+  // start loads the cameras (what the wall waits for); the cells follow
+  // and tell the subscribers again.
   async start() {
-    await Promise.all([this.loadCells(), this.loadCameras()]);
+    this.loadCells().then(() => this.subs.forEach(f => f(this)));
+    await this.loadCameras();
     this.timer = setInterval(() => this.loadCameras().catch(() => { /* API unreachable: keep playing */ }), this.every);
   }
 

@@ -60,8 +60,8 @@ export class Wall {
   // layout named ?wall=NAME), and listens for alarms.
   async start(n, layoutName) {
     this.build(SPLITS.includes(n) ? n : 4);
-    await this.listLayouts();
-    if (layoutName && await this.loadLayout(layoutName)) return;
+    const listed = this.listLayouts(); // the first frame does not wait for it
+    if (layoutName && (await listed, await this.loadLayout(layoutName))) return;
     const kept = sessionStorage.getItem('wall'); // the wall as it was before a language switch
     if (kept) {
       sessionStorage.removeItem('wall');

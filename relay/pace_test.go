@@ -1,0 +1,175 @@
+package relay
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"sharpeyes/camsim"
+	"sharpeyes/relay/whepclient"
+)
+
+// TestPacerKeepsToItsBudget: over any interval, what a pacer lets through
+// is at most rate × interval plus its burst (plus the one unit that may put
+// it in debt), and a congestion signal halves the rate down to its floor.
+func TestPacerKeepsToItsBudget(t *testing.T) {
+	now := time.Unix(0, 0)
+	p := newPacer(100_000, 30_000, func() time.Time { return now })
+	p.sleep = func(_ context.Context, d time.Duration) error { now = now.Add(d); return nil }
+	type sent struct {
+		at time.Time
+		n  int
+	}
+	var log []sent
+	for i := 0; i < 200; i++ {
+		n := 500 + (i*7919)%6000 // 0.5–6.5 kB units
+		if err := p.wait(context.Background(), n); err != nil {
+			t.Fatal(err)
+		}
+		log = append(log, sent{now, n})
+	}
+	for i := range log {
+		total := 0
+		for j := i; j < len(log); j++ {
+			total += log[j].n
+			allowed := 100_000*log[j].at.Sub(log[i].at).Seconds() + p.burst + 6500
+			if float64(total) > allowed {
+				t.Fatalf("%d bytes from unit %d to %d in %v: over the budget %.0f", total, i, j, log[j].at.Sub(log[i].at), allowed)
+			}
+		}
+	}
+	total := 0
+	for _, l := range log[1:] {
+		total += l.n
+	}
+	// It is not faster than the rate either, beyond the burst and one unit of debt.
+	if took, least := log[len(log)-1].at.Sub(log[0].at), float64(total)-p.burst-6500; took.Seconds()*100_000 < least {
+		t.Fatalf("%d bytes at 100 kB/s went in %v", total, took)
+	}
+	p.congested()
+	p.congested()
+	if p.rate != 30_000 {
+		t.Fatalf("after two congestion signals the rate is %.0f, want the floor 30000", p.rate)
+	}
+}
+
+// TestCatchUpIsPacedAndMergesIntoLive joins a 2 s GOP 1.3 s in: the
+// keyframe comes at once, the rest of the cached GOP never faster than the
+// pacing budget, RTP time never goes back, and within a second the viewer
+// is at the live edge (frames' capture time stamps are fresh).
+func TestCatchUpIsPacedAndMergesIntoLive(t *testing.T) {
+	w, _, stop := newTestWHEP(t)
+	defer stop()
+	type sent struct {
+		at          time.Time
+		n           int
+		rate, burst float64
+	}
+	var mu sync.Mutex
+	var log []sent
+	w.onCatchUp = func(u *Unit, at time.Time, rate, burst float64) {
+		mu.Lock()
+		log = append(log, sent{at, u.Size(), rate, burst})
+		mu.Unlock()
+	}
+	time.Sleep(2300 * time.Millisecond) // a bitrate window has passed; 0.3 s into the second GOP
+	time.Sleep(1000 * time.Millisecond) // 1.3 s into it
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	joined := time.Now()
+	c, err := whepclient.Dial(ctx, inProcess(w, "cam1"), whepclient.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var frames []whepclient.Frame
+	for len(frames) == 0 || time.Since(frames[0].Received) < 2*time.Second {
+		select {
+		case f := <-c.Frames():
+			frames = append(frames, f)
+		case <-ctx.Done():
+			t.Fatal("frames stopped")
+		}
+	}
+	if !frames[0].Key {
+		t.Fatal("the first frame is not the keyframe")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(log) < 20 {
+		t.Fatalf("%d units sent while catching up, want the ~32 cached after the keyframe", len(log))
+	}
+	// The budget: after the keyframe, bytes over any interval ≤ rate ×
+	// interval + burst + one unit.
+	for i := 1; i < len(log); i++ {
+		total := 0
+		for j := i; j < len(log); j++ {
+			total += log[j].n
+			allowed := log[j].rate*log[j].at.Sub(log[i].at).Seconds() + log[j].burst + float64(log[j].n)
+			if float64(total) > allowed {
+				t.Fatalf("catch-up units %d..%d: %d bytes in %v, over the budget %.0f (rate %.0f B/s)", i, j, total, log[j].at.Sub(log[i].at), allowed, log[j].rate)
+			}
+		}
+	}
+	took := log[len(log)-1].at.Sub(log[0].at)
+	t.Logf("caught up: %d units, %d ms at %.0f kbit/s; first frame %d ms after the offer", len(log), took.Milliseconds(), log[0].rate*8/1000,
+		frames[0].Received.Sub(joined).Milliseconds())
+	if took > 1200*time.Millisecond {
+		t.Errorf("the catch-up took %v, want within CatchUp.Max (1 s)", took)
+	}
+	for i := 1; i < len(frames); i++ {
+		if int32(frames[i].Timestamp-frames[i-1].Timestamp) <= 0 {
+			t.Fatalf("RTP time went back or stood still at frame %d: %d then %d", i, frames[i-1].Timestamp, frames[i].Timestamp)
+		}
+	}
+	// At the live edge: frames received a second in carry fresh capture times.
+	for _, f := range frames {
+		if f.Received.Sub(frames[0].Received) < 1200*time.Millisecond {
+			continue
+		}
+		for _, n := range f.NALUs {
+			if at, ok := camsim.ParseTimestampSEI(n); ok && f.Received.Sub(at) > 150*time.Millisecond {
+				t.Fatalf("a frame received %v after the first is %v old: not live", f.Received.Sub(frames[0].Received), f.Received.Sub(at))
+			}
+		}
+	}
+}
+
+// TestCatchUpOffWaitsForTheKeyframe: with the GOP cache off (the
+// baseline) nothing cached is sent; the first frame is the next keyframe.
+func TestCatchUpOffWaitsForTheKeyframe(t *testing.T) {
+	w, _, stop := newTestWHEP(t)
+	defer stop()
+	w.cfg.CatchUp.Off = true
+	calls := 0
+	var mu sync.Mutex
+	w.onCatchUp = func(*Unit, time.Time, float64, float64) { mu.Lock(); calls++; mu.Unlock() }
+	time.Sleep(1300 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	joined := time.Now()
+	c, err := whepclient.Dial(ctx, inProcess(w, "cam1"), whepclient.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	select {
+	case f := <-c.Frames():
+		if !f.Key {
+			t.Fatal("first frame is not a keyframe")
+		}
+		t.Logf("first frame %d ms after the offer (the next keyframe)", f.Received.Sub(joined).Milliseconds())
+		if f.Received.Sub(joined) < 400*time.Millisecond {
+			t.Errorf("the first frame came %v after joining 1.3 s into a 2 s GOP: from the cache", f.Received.Sub(joined))
+		}
+	case <-ctx.Done():
+		t.Fatal("no frame")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if calls != 0 {
+		t.Fatalf("%d cached units sent with the cache off", calls)
+	}
+}
