@@ -23,10 +23,11 @@ var (
 	descSendCalls  = prometheus.NewDesc("sharpeyes_webrtc_batched_send_calls_total", "System calls that sent batched (UDP GSO) video packets.", nil, nil)
 	descSendPkts   = prometheus.NewDesc("sharpeyes_webrtc_batched_packets_total", "Video packets sent through batched (UDP GSO) calls.", nil, nil)
 	descResends    = prometheus.NewDesc("sharpeyes_webrtc_nack_retransmits_total", "Packets resent in answer to viewers' NACKs.", nil, nil)
+	descReaped     = prometheus.NewDesc("sharpeyes_webrtc_sessions_reaped_total", "Viewer sessions ended because the viewer fell silent (no DELETE: out of coverage, tab closed).", nil, nil)
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descState, descBitrate, descFPS, descViewers, descReconnects, descDropped, descFrames, descSessions, descSendCalls, descSendPkts, descResends} {
+	for _, d := range []*prometheus.Desc{descState, descBitrate, descFPS, descViewers, descReconnects, descDropped, descFrames, descSessions, descSendCalls, descSendPkts, descResends, descReaped} {
 		ch <- d
 	}
 }
@@ -51,4 +52,5 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descSendCalls, prometheus.CounterValue, float64(calls))
 	ch <- prometheus.MustNewConstMetric(descSendPkts, prometheus.CounterValue, float64(pkts))
 	ch <- prometheus.MustNewConstMetric(descResends, prometheus.CounterValue, float64(c.whep.Retransmits()))
+	ch <- prometheus.MustNewConstMetric(descReaped, prometheus.CounterValue, float64(c.whep.Reaped()))
 }

@@ -55,6 +55,7 @@ type WHEPServer interface {
 	ICEServers() []relay.ICEServer
 	SendStats() (calls, packets uint64)
 	Retransmits() uint64
+	Reaped() uint64
 }
 
 // CameraSync applies the API's own camera writes to the local pulls at once,

@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -171,5 +172,44 @@ func TestCatchUpOffWaitsForTheKeyframe(t *testing.T) {
 	defer mu.Unlock()
 	if calls != 0 {
 		t.Fatalf("%d cached units sent with the cache off", calls)
+	}
+}
+
+// TestVanishedViewerIsReaped: a viewer whose network goes away without a
+// DELETE or a DTLS close (its only socket closed under it) stops costing
+// the server within 5 s, and is counted.
+func TestVanishedViewerIsReaped(t *testing.T) {
+	w, p, stop := newTestWHEP(t)
+	defer stop()
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := whepclient.Dial(ctx, inProcess(w, "cam1"), whepclient.Options{UDP: conn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	select {
+	case <-c.Frames():
+	case <-ctx.Done():
+		t.Fatal("no frame")
+	}
+	// Alive for longer than the timeouts while it is there.
+	time.Sleep(4 * time.Second)
+	if w.Sessions("cam1") != 1 || w.Reaped() != 0 {
+		t.Fatalf("a live viewer: sessions %d, reaped %d", w.Sessions("cam1"), w.Reaped())
+	}
+	gone := time.Now()
+	_ = conn.Close()
+	for w.Sessions("cam1") != 0 && time.Since(gone) < 10*time.Second {
+		time.Sleep(50 * time.Millisecond)
+	}
+	took := time.Since(gone)
+	t.Logf("reaped %v after the viewer vanished", took.Round(10*time.Millisecond))
+	if took > 5*time.Second || w.Reaped() != 1 || p.Held() != 0 {
+		t.Fatalf("after %v: sessions %d, reaped %d, stream still held %d times; want reaped within 5 s", took, w.Sessions("cam1"), w.Reaped(), p.Held())
 	}
 }

@@ -74,6 +74,7 @@ type WHEP struct {
 	reserved int // offers being answered, counted against MaxSessions
 
 	retransmits uint64Counter
+	reaped      uint64Counter // sessions ended because the viewer fell silent
 	// onCatchUp, when set (tests), sees every unit sent while catching up.
 	onCatchUp func(u *Unit, at time.Time, rate, burst float64)
 }
@@ -103,7 +104,11 @@ func NewWHEP(cfg WebRTCConfig, provider StreamProvider) (*WHEP, error) {
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetICETimeouts(5*time.Second, 10*time.Second, 2*time.Second)
+	// A viewer that vanishes without DELETE is disconnected after 1.5 s of
+	// silence and failed (its session reaped) 1.5 s later; keepalives every
+	// second keep a live viewer (which answers them, and sends RTCP
+	// receiver reports) far from either.
+	se.SetICETimeouts(1500*time.Millisecond, 1500*time.Millisecond, time.Second)
 	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
 	var err error
 	w.udp, err = net.ListenPacket("udp", cfg.UDPAddr)
@@ -384,7 +389,13 @@ func (w *WHEP) newSession(cameraID, variant string, stream *Stream, info Info, c
 		switch st {
 		case webrtc.PeerConnectionStateConnected:
 			s.connectedOnce.Do(func() { close(s.connected) })
-		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
+		case webrtc.PeerConnectionStateFailed:
+			// Nothing heard from the viewer (ICE keepalives, RTCP) for
+			// the ICE timeouts: a phone out of coverage, a closed tab.
+			w.reaped.add(1)
+			s.log.Info("viewer gone silent: session reaped")
+			go s.close()
+		case webrtc.PeerConnectionStateClosed:
 			go s.close()
 		}
 	})
@@ -693,6 +704,9 @@ func (c *uint64Counter) add(n uint64) {
 // SendStats reports system calls made for batched video packets and the
 // packets they carried.
 func (w *WHEP) SendStats() (calls, packets uint64) { return w.gso.stats() }
+
+// Reaped counts sessions ended because their viewer fell silent.
+func (w *WHEP) Reaped() uint64 { return w.reaped.v.Load() }
 
 // Retransmits counts packets resent in answer to NACKs.
 func (w *WHEP) Retransmits() uint64 { return w.retransmits.v.Load() }

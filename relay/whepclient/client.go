@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -63,6 +64,9 @@ type Options struct {
 	Audio bool
 	// TCP restricts ICE to TCP, as a viewer behind a UDP-blocking firewall.
 	TCP bool
+	// UDP, when set, is the one socket the client's media use: closing it
+	// makes the viewer vanish without a word (a phone out of coverage).
+	UDP net.PacketConn
 }
 
 // Dial negotiates a session through signal and starts receiving.
@@ -104,6 +108,9 @@ func Dial(ctx context.Context, signal Signal, opt Options) (*Client, error) {
 		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	}
 	se.DisableSRTPReplayProtection(opt.AcceptReplays)
+	if opt.UDP != nil {
+		se.SetICEUDPMux(webrtc.NewICEUDPMux(nil, opt.UDP))
+	}
 	// Receiver reports only, as a browser on a lossless link sends. pion's
 	// default NACK generator misses packets that arrive before the track is
 	// bound and asks for them again and again.
