@@ -324,6 +324,9 @@ func (c *Config) Validate() error {
 	if c.HTTP.MaxStreams < 1 {
 		bad("http.max_streams", "must be at least 1")
 	}
+	if c.Relay.LagSeconds <= 0 || c.Relay.LagSeconds > 60 {
+		bad("relay.lag_seconds", "must be above 0 and at most 60")
+	}
 	if c.WebRTC.CatchUpRate <= 1 || c.WebRTC.CatchUpRate > 50 {
 		bad("webrtc.catchup_rate", "must be above 1 (faster than live) and at most 50")
 	}

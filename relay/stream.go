@@ -24,6 +24,11 @@ type StreamConfig struct {
 	// MaxLag is how many units a reader may fall behind before it skips to
 	// the newest keyframe (default 256, about 10 s of 25 fps video with audio).
 	MaxLag int `yaml:"max_lag"`
+	// LagSeconds is how much older than the newest unit the stream keeps,
+	// for a reader that falls behind (default 1 s); the current GOP is
+	// kept whatever its age. Older units are released: memory follows
+	// time, not the ring's size.
+	LagSeconds float64 `yaml:"lag_seconds"`
 }
 
 // Stream is the fan-out hub of one camera stream. The source writes units;
@@ -43,6 +48,8 @@ type Stream struct {
 	closed  atomic.Bool
 
 	wmu     sync.Mutex // serialises writers
+	lagTime time.Duration
+	tail    uint64 // oldest unit still held (under wmu)
 	mu      sync.Mutex
 	info    Info
 	ready   chan struct{} // closed when info is first set
@@ -75,9 +82,14 @@ func NewStream(cfg StreamConfig) *Stream {
 	if lag <= 0 || lag >= size {
 		lag = min(256, size/2)
 	}
+	lagTime := time.Duration(cfg.LagSeconds * float64(time.Second))
+	if lagTime <= 0 {
+		lagTime = time.Second
+	}
 	s := &Stream{
 		mask:      uint64(size - 1),
 		maxLag:    uint64(lag),
+		lagTime:   lagTime,
 		ring:      make([]atomic.Pointer[Unit], size),
 		ready:     make(chan struct{}),
 		startedAt: time.Now(),
@@ -136,7 +148,31 @@ func (s *Stream) Write(u *Unit) {
 	size := uint64(u.Size())
 	s.bytesIn.Add(size)
 	s.measure(size)
+	s.release(u)
 	s.broadcast()
+}
+
+// release lets go of units no reader needs (under wmu): those before both
+// the newest keyframe (the GOP cache) and the lag window ending at u.
+func (s *Stream) release(u *Unit) {
+	keep := s.next.Load() - 1
+	if k := s.lastKey.Load(); k > 0 {
+		keep = k - 1
+	}
+	if min := s.next.Load() - min(s.next.Load(), uint64(len(s.ring))); s.tail < min {
+		s.tail = min // overwritten by the ring already
+	}
+	for s.tail < keep {
+		slot := &s.ring[s.tail&s.mask]
+		old := slot.Load()
+		if old != nil && old.seq == s.tail && u.Received.Sub(old.Received) < s.lagTime {
+			break // inside the lag window: a late reader may still want it
+		}
+		if old != nil && old.seq == s.tail {
+			slot.CompareAndSwap(old, nil)
+		}
+		s.tail++
+	}
 }
 
 // rateWindow is how long the bitrate is measured over.

@@ -204,3 +204,44 @@ func BenchmarkFanout(b *testing.B) {
 		})
 	}
 }
+
+// TestStreamReleasesByTime: a stream keeps the current GOP and the last
+// LagSeconds of units, not its whole ring; a reader left behind that
+// window skips to the newest keyframe.
+func TestStreamReleasesByTime(t *testing.T) {
+	s := NewStream(StreamConfig{LagSeconds: 1})
+	slow := s.NewReader()
+	defer slow.Close()
+	t0 := time.Now()
+	held := func() int {
+		n := 0
+		for i := range s.ring {
+			if s.ring[i].Load() != nil {
+				n++
+			}
+		}
+		return n
+	}
+	// 10 s of 25 fps video with a 2 s GOP, each unit 1 kB.
+	for i := 0; i < 250; i++ {
+		s.Write(&Unit{Codec: CodecH264, PTS: time.Duration(i) * 40 * time.Millisecond, Key: i%50 == 0,
+			NALUs: [][]byte{make([]byte, 1000)}, Received: t0.Add(time.Duration(i) * 40 * time.Millisecond)})
+		if i == 249 || i == 229 {
+			// At 249 the GOP (200–249) is longer than the 1 s window: it
+			// alone is held. At 229 the window reaches back to 204, the
+			// GOP to 200: the GOP's 30 units are held, nothing before.
+			want := map[int]int{249: 50, 229: 30}[i]
+			if n := held(); n != want {
+				t.Fatalf("after unit %d the stream holds %d units, want %d", i, n, want)
+			}
+		}
+	}
+	gop := s.GOP()
+	if len(gop) != 50 || !gop[0].Key {
+		t.Fatalf("GOP cache: %d units (key %v), want the 50 of the current GOP", len(gop), len(gop) > 0 && gop[0].Key)
+	}
+	u, err := slow.Next(context.Background())
+	if err != nil || !u.Key || u.PTS != 200*40*time.Millisecond || slow.Dropped() != 200 {
+		t.Fatalf("the reader left behind got %v (key %v, dropped %d), want the newest keyframe at unit 200", u.PTS, u != nil && u.Key, slow.Dropped())
+	}
+}
