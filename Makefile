@@ -59,6 +59,8 @@ fuzz:
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./relay/
 	bench/run.sh
+	bench/cameras.sh 300 60
+	@if [ "$$(id -u)" = 0 ]; then bench/shaped.sh 10 6; else echo "bench/shaped.sh skipped: it needs root (ip netns, tc)"; fi
 
 run:
 	$(GO) run ./cmd/sharpeyes demo
