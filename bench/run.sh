@@ -40,18 +40,18 @@ sleep 3 # a full GOP in the cache, bitrate settled
 for n in "${VIEWERS[@]}"; do
   ramp=$(( n < 10 ? 1 : 10 ))
   echo "== $n viewer(s)" >&2
-  bin/whepload --url http://127.0.0.1:18080/api/v1/whep/bench1 --viewers "$n" --ramp "${ramp}s" \
+  bin/whepload --url http://127.0.0.1:18080/api/v1/whep/bench1 --token "$TOKEN" --viewers "$n" --ramp "${ramp}s" \
     --duration 30s --pid "$GW" --json "$OUT/whep-$n.json" >/dev/null
   sleep 3
 done
 
-printf '\n| viewers | first frame p50 / p95 (ms) | fps | loss %% | SEI latency p50 / p99 (ms) | CPU ms per viewer-s | MB per viewer |\n|---|---|---|---|---|---|---|\n'
+printf '\n| viewers | first frame p50 / p95 (ms) | fps | loss %% | SEI latency p50 / p99 (ms) | CPU ms per viewer-s | MB per viewer | UDP socket drops |\n|---|---|---|---|---|---|---|---|\n'
 for n in "${VIEWERS[@]}"; do
   python3 - "$OUT/whep-$n.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 print(f"| {r['viewers']} | {r['first_frame_p50_ms']:.0f} / {r['first_frame_p95_ms']:.0f} | {r['fps_per_viewer']:.1f} | "
       f"{r['rtp_loss_percent']:.2f} | {r['sei_latency_p50_ms']:.1f} / {r['sei_latency_p99_ms']:.1f} | "
-      f"{r.get('server_cpu_ms_per_viewer_second', 0):.2f} | {r.get('server_mem_mb_per_viewer', 0):.2f} |")
+      f"{r.get('server_cpu_ms_per_viewer_second', 0):.2f} | {r.get('server_mem_mb_per_viewer', 0):.2f} | {r.get('udp_rcvbuf_drops', -1)} |")
 PY
 done

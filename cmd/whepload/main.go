@@ -51,6 +51,36 @@ type Report struct {
 	ServerCPUPct    float64 `json:"server_cpu_percent,omitempty"`
 	ServerRSSMB     float64 `json:"server_rss_mb,omitempty"`
 	SteadySeconds   float64 `json:"steady_seconds"`
+	// UDPRcvbufDrops is the host's UDP receive-buffer overflows (Linux
+	// /proc/net/snmp Udp RcvbufErrors) from the first join to the end:
+	// packets a viewer's socket dropped because they came too fast.
+	UDPRcvbufDrops int64 `json:"udp_rcvbuf_drops"`
+}
+
+// rcvbufErrors reads Udp RcvbufErrors from /proc/net/snmp (-1 elsewhere).
+func rcvbufErrors() int64 {
+	b, err := os.ReadFile("/proc/net/snmp")
+	if err != nil {
+		return -1
+	}
+	var head []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != "Udp:" {
+			continue
+		}
+		if head == nil {
+			head = f
+			continue
+		}
+		for i, name := range head {
+			if name == "RcvbufErrors" && i < len(f) {
+				n, _ := strconv.ParseInt(f[i], 10, 64)
+				return n
+			}
+		}
+	}
+	return -1
 }
 
 func main() {
@@ -61,6 +91,7 @@ func main() {
 	pid := flag.Int("pid", 0, "gateway process id, to report its CPU and memory")
 	out := flag.String("json", "", "also write the report as JSON to this file")
 	quiet := flag.Bool("quiet", false, "no progress line")
+	token := flag.String("token", os.Getenv("WHEP_TOKEN"), "API token with the video scope (Authorization: Bearer); default $WHEP_TOKEN")
 	flag.Parse()
 	if *url == "" || *n < 1 {
 		flag.Usage()
@@ -68,7 +99,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	rep, err := run(ctx, *url, *n, *ramp, *dur, *pid, *quiet)
+	rep, err := run(ctx, *url, *token, *n, *ramp, *dur, *pid, *quiet)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "whepload:", err)
 		os.Exit(1)
@@ -86,8 +117,9 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, url string, n int, ramp, dur time.Duration, pid int, quiet bool) (*Report, error) {
-	hc := &http.Client{Timeout: 20 * time.Second}
+func run(ctx context.Context, url, token string, n int, ramp, dur time.Duration, pid int, quiet bool) (*Report, error) {
+	hc := &http.Client{Timeout: 20 * time.Second, Transport: bearer{token}}
+	drops0 := rcvbufErrors()
 	baseRSS := 0.0
 	if pid > 0 {
 		var err error
@@ -170,7 +202,11 @@ measure:
 	}
 	cancel()
 	wg.Wait()
-	return summarize(results, n, steady, pid, cpu1-cpu0, baseRSS, rss), nil
+	rep := summarize(results, n, steady, pid, cpu1-cpu0, baseRSS, rss)
+	if d := rcvbufErrors(); d >= 0 && drops0 >= 0 {
+		rep.UDPRcvbufDrops = d - drops0
+	}
+	return rep, nil
 }
 
 func viewer(ctx context.Context, hc *http.Client, url string, r *viewerResult, connected, total *atomic.Int64, steady <-chan struct{}) {
@@ -302,4 +338,15 @@ func rssMB(pid int) (float64, error) {
 func isTerminal(f *os.File) bool {
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// bearer adds the API token to every request (the offer and the DELETE).
+type bearer struct{ token string }
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	if b.token != "" {
+		r = r.Clone(r.Context())
+		r.Header.Set("Authorization", "Bearer "+b.token)
+	}
+	return http.DefaultTransport.RoundTrip(r)
 }
