@@ -8,33 +8,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-300}
 D=${2:-60}
-OUT=bench/results
-mkdir -p "$OUT" bin
-go build -o bin/sharpeyes ./cmd/sharpeyes
-go build -o bin/camsim ./cmd/camsim
-DATA=$(mktemp -d)
-TOKEN=bench-token-0123456789abcdef
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$DATA"; }
-trap cleanup EXIT
-
+source bench/lib.sh
+build sharpeyes camsim
 bin/camsim --listen 127.0.0.1:18555 --cameras "$N" 2>"$OUT/camsim.log" &
 pids+=($!)
-SHARPEYES_DATA_DIR=$DATA SHARPEYES_AUTH_ADMIN_TOKEN=$TOKEN SHARPEYES_LOG_LEVEL=warn \
-SHARPEYES_HTTP_ADDR=127.0.0.1:18080 SHARPEYES_RTSP_ADDR=127.0.0.1:18554 \
-SHARPEYES_WEBRTC_UDP_ADDR=127.0.0.1:18189 SHARPEYES_WEBRTC_TCP_ADDR=127.0.0.1:18189 \
-SHARPEYES_DEBUG_PPROF_ADDR=127.0.0.1:18060 ${GATEWAY_ENV:-} \
-  bin/sharpeyes serve 2>"$OUT/gateway.log" >/dev/null &
-GW=$!
-pids+=($GW)
-for _ in $(seq 100); do curl -sf http://127.0.0.1:18080/healthz >/dev/null && break; sleep 0.1; done
+# shellcheck disable=SC2086
+start_gateway 127.0.0.1 SHARPEYES_DEBUG_PPROF_ADDR=127.0.0.1:18060 ${GATEWAY_ENV:-}
 {
   echo "id,name,main,sub,transport,on_demand,lat,lon,grid,tags"
   for i in $(seq 1 "$N"); do echo "c$i,cam $i,rtsp://127.0.0.1:18555/cam$i/sub,,tcp,false,,,,"; done
-} | curl -sf -X POST http://127.0.0.1:18080/api/v1/cameras/import -H "Authorization: Bearer $TOKEN" \
-  -H 'Content-Type: text/csv' --data-binary @- >/dev/null
+} | api 127.0.0.1 POST /api/v1/cameras/import -H 'Content-Type: text/csv' --data-binary @- >/dev/null
 for _ in $(seq 300); do
-  on=$(curl -sf -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:18080/api/v1/cameras?status=online&limit=1000" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))')
+  on=$(api 127.0.0.1 GET "/api/v1/cameras?status=online&limit=1000" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))')
   [ "$on" -ge "$N" ] && break; sleep 1
 done
 echo "$on of $N cameras online; measuring for ${D}s" >&2

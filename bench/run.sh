@@ -8,33 +8,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 VIEWERS=("${@:-1 100}")
 [ $# -gt 0 ] || VIEWERS=(1 100)
-OUT=bench/results
-mkdir -p "$OUT" bin
-go build -o bin/sharpeyes ./cmd/sharpeyes
-go build -o bin/camsim ./cmd/camsim
-go build -o bin/whepload ./cmd/whepload
-
-DATA=$(mktemp -d)
-TOKEN=bench-token-0123456789abcdef
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$DATA"; }
-trap cleanup EXIT
-
+source bench/lib.sh
+build sharpeyes camsim whepload
 bin/camsim --listen 127.0.0.1:18555 --cameras 1 2>"$OUT/camsim.log" &
 pids+=($!)
-SHARPEYES_DATA_DIR=$DATA SHARPEYES_AUTH_ADMIN_TOKEN=$TOKEN SHARPEYES_LOG_LEVEL=warn \
-SHARPEYES_HTTP_ADDR=127.0.0.1:18080 SHARPEYES_RTSP_ADDR=127.0.0.1:18554 \
-SHARPEYES_WEBRTC_UDP_ADDR=127.0.0.1:18189 SHARPEYES_WEBRTC_TCP_ADDR=127.0.0.1:18189 \
-  bin/sharpeyes serve 2>"$OUT/gateway.log" >/dev/null &
-GW=$!
-pids+=($GW)
-for _ in $(seq 100); do curl -sf http://127.0.0.1:18080/healthz >/dev/null && break; sleep 0.1; done
-curl -sf -X POST http://127.0.0.1:18080/api/v1/cameras -H "Authorization: Bearer $TOKEN" \
-  -H 'Content-Type: application/json' \
+start_gateway 127.0.0.1
+api 127.0.0.1 POST /api/v1/cameras -H 'Content-Type: application/json' \
   -d '{"id":"bench1","name":"bench","on_demand":false,"streams":{"main":"rtsp://127.0.0.1:18555/cam1"}}' >/dev/null
-for _ in $(seq 100); do
-  curl -sf http://127.0.0.1:18080/api/v1/cameras/bench1/status | grep -q '"state":"online"' && break; sleep 0.1
-done
+wait_online 127.0.0.1 bench1
 sleep 3 # a full GOP in the cache, bitrate settled
 
 for n in "${VIEWERS[@]}"; do

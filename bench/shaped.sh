@@ -12,27 +12,14 @@ cd "$(dirname "$0")/.."
 JOINS=${1:-10}
 WATCH=${2:-6}
 [ "$(id -u)" = 0 ] || { echo "bench/shaped.sh needs root (ip netns, tc)"; exit 1; }
-OUT=bench/results
-mkdir -p "$OUT" bin
-go build -o bin/sharpeyes ./cmd/sharpeyes
-go build -o bin/camsim ./cmd/camsim
+source bench/lib.sh
+build sharpeyes camsim
 NS=sebench
 HOST_IF=se-host
 NS_IF=se-ns
 HOST_IP=10.77.0.1
-TOKEN=bench-token-0123456789abcdef
-DATA=$(mktemp -d)
-pids=()
 stop_gateway() { [ -n "${GW:-}" ] && kill "$GW" 2>/dev/null && wait "$GW" 2>/dev/null || true; GW=; }
-cleanup() {
-  stop_gateway
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  ip netns del "$NS" 2>/dev/null || true
-  ip link del "$HOST_IF" 2>/dev/null || true
-  rm -rf "$DATA"
-}
-trap cleanup EXIT
+trap 'cleanup; ip netns del "$NS" 2>/dev/null || true; ip link del "$HOST_IF" 2>/dev/null || true' EXIT
 ip netns del "$NS" 2>/dev/null || true
 ip link del "$HOST_IF" 2>/dev/null || true
 ip netns add "$NS"
@@ -47,19 +34,11 @@ ip netns exec "$NS" ip link set lo up
 bin/camsim --listen 127.0.0.1:18555 --cameras 1 2>"$OUT/camsim.log" &
 pids+=($!)
 
-start_gateway() { # $1: gop cache true|false, $2: catch-up rate
-  rm -rf "$DATA"/*
-  SHARPEYES_DATA_DIR=$DATA SHARPEYES_AUTH_ADMIN_TOKEN=$TOKEN SHARPEYES_LOG_LEVEL=warn \
-  SHARPEYES_HTTP_ADDR=$HOST_IP:18080 SHARPEYES_RTSP_ADDR=127.0.0.1:18554 \
-  SHARPEYES_WEBRTC_UDP_ADDR=$HOST_IP:18189 SHARPEYES_WEBRTC_TCP_ADDR= SHARPEYES_WEBRTC_GOP_CACHE=$1 SHARPEYES_WEBRTC_CATCHUP_RATE=$2 \
-    bin/sharpeyes serve 2>>"$OUT/gateway.log" >/dev/null &
-  GW=$!
-  for _ in $(seq 100); do curl -sf http://$HOST_IP:18080/healthz >/dev/null && break; sleep 0.1; done
-  curl -sf -X POST http://$HOST_IP:18080/api/v1/cameras -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+serve() { # $1: gop cache true|false, $2: catch-up rate
+  start_gateway "$HOST_IP" SHARPEYES_WEBRTC_TCP_ADDR= SHARPEYES_WEBRTC_GOP_CACHE="$1" SHARPEYES_WEBRTC_CATCHUP_RATE="$2"
+  api "$HOST_IP" POST /api/v1/cameras -H 'Content-Type: application/json' \
     -d '{"id":"cam1","name":"bench","on_demand":false,"streams":{"main":"rtsp://127.0.0.1:18555/cam1","sub":"rtsp://127.0.0.1:18555/cam1/sub"}}' >/dev/null
-  for _ in $(seq 100); do
-    curl -sf -H "Authorization: Bearer $TOKEN" http://$HOST_IP:18080/api/v1/cameras/cam1/status | grep -q '"state":"online"' && break; sleep 0.1
-  done
+  wait_online "$HOST_IP" cam1
   sleep 3 # a full GOP cached, the bitrate measured
 }
 
@@ -70,7 +49,7 @@ shape() { # $1: rate, e.g. 10mbit
 
 for mode in paced:true:3 burst:true:50 off:false:3; do
   IFS=: read -r label cache rate <<<"$mode"
-  start_gateway "$cache" "$rate"
+  serve "$cache" "$rate"
   for c in "10mbit main" "4mbit sub"; do
     set -- $c
     shape "$1"

@@ -77,14 +77,7 @@ func TestCatchUpIsPacedAndMergesIntoLive(t *testing.T) {
 	time.Sleep(2300 * time.Millisecond) // a bitrate window has passed; 0.3 s into the second GOP
 	time.Sleep(1000 * time.Millisecond) // 1.3 s into it
 
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	joined := time.Now()
-	c, err := whepclient.Dial(ctx, inProcess(w, "cam1"), whepclient.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	ctx, c, joined := join(t, w, whepclient.Options{})
 	var frames []whepclient.Frame
 	for len(frames) == 0 || time.Since(frames[0].Received) < 2*time.Second {
 		select {
@@ -148,14 +141,7 @@ func TestCatchUpOffWaitsForTheKeyframe(t *testing.T) {
 	var mu sync.Mutex
 	w.onCatchUp = func(*Unit, time.Time, float64, float64) { mu.Lock(); calls++; mu.Unlock() }
 	time.Sleep(1300 * time.Millisecond)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	joined := time.Now()
-	c, err := whepclient.Dial(ctx, inProcess(w, "cam1"), whepclient.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	ctx, c, joined := join(t, w, whepclient.Options{})
 	select {
 	case f := <-c.Frames():
 		if !f.Key {
@@ -185,13 +171,7 @@ func TestVanishedViewerIsReaped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := whepclient.Dial(ctx, inProcess(w, "cam1"), whepclient.Options{UDP: conn})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	ctx, c, _ := join(t, w, whepclient.Options{UDP: conn})
 	select {
 	case <-c.Frames():
 	case <-ctx.Done():
@@ -212,4 +192,19 @@ func TestVanishedViewerIsReaped(t *testing.T) {
 	if took > 5*time.Second || w.Reaped() != 1 || p.Held() != 0 {
 		t.Fatalf("after %v: sessions %d, reaped %d, stream still held %d times; want reaped within 5 s", took, w.Sessions("cam1"), w.Reaped(), p.Held())
 	}
+}
+
+// join dials a viewer of cam1, closed with the test; ctx bounds the test's
+// waits (10 s), joined is when the offer went.
+func join(t *testing.T, w *WHEP, opt whepclient.Options) (context.Context, *whepclient.Client, time.Time) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	joined := time.Now()
+	c, err := whepclient.Dial(ctx, inProcess(w, "cam1"), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return ctx, c, joined
 }

@@ -104,11 +104,12 @@ func NewWHEP(cfg WebRTCConfig, provider StreamProvider) (*WHEP, error) {
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	// A viewer that vanishes without DELETE is disconnected after 1.5 s of
-	// silence and failed (its session reaped) 1.5 s later; keepalives every
-	// second keep a live viewer (which answers them, and sends RTCP
-	// receiver reports) far from either.
-	se.SetICETimeouts(1500*time.Millisecond, 1500*time.Millisecond, time.Second)
+	// A connected viewer that falls silent is disconnected after 1.5 s and
+	// reaped reapGrace later (session.reapIfSilent); keepalives every second
+	// keep a live viewer (which answers them, and sends RTCP receiver
+	// reports) far from that. The failed timeout stays long: a viewer still
+	// connecting (through TURN on a slow link) gets the 15 s run allows.
+	se.SetICETimeouts(1500*time.Millisecond, 20*time.Second, time.Second)
 	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
 	var err error
 	w.udp, err = net.ListenPacket("udp", cfg.UDPAddr)
@@ -389,13 +390,12 @@ func (w *WHEP) newSession(cameraID, variant string, stream *Stream, info Info, c
 		switch st {
 		case webrtc.PeerConnectionStateConnected:
 			s.connectedOnce.Do(func() { close(s.connected) })
-		case webrtc.PeerConnectionStateFailed:
-			// Nothing heard from the viewer (ICE keepalives, RTCP) for
-			// the ICE timeouts: a phone out of coverage, a closed tab.
-			w.reaped.add(1)
-			s.log.Info("viewer gone silent: session reaped")
-			go s.close()
-		case webrtc.PeerConnectionStateClosed:
+		case webrtc.PeerConnectionStateDisconnected:
+			// Nothing heard from the viewer (keepalive answers, RTCP) for
+			// 1.5 s: a phone out of coverage, a closed tab. Give it as long
+			// again to come back, then end the session.
+			go s.reapIfSilent(reapGrace)
+		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
 			go s.close()
 		}
 	})
@@ -471,6 +471,24 @@ func (s *session) setRemote(p *webrtc.ICECandidatePair) {
 	}
 	ap := netip.AddrPortFrom(ip, p.Remote.Port)
 	s.remote.Store(&ap)
+}
+
+// reapGrace is how long a disconnected viewer has to come back.
+const reapGrace = 1500 * time.Millisecond
+
+// reapIfSilent ends the session if the viewer is still not connected
+// after grace, counting it as reaped.
+func (s *session) reapIfSilent(grace time.Duration) {
+	select {
+	case <-time.After(grace):
+	case <-s.done:
+		return
+	}
+	if st := s.pc.ConnectionState(); st == webrtc.PeerConnectionStateDisconnected || st == webrtc.PeerConnectionStateFailed {
+		s.w.reaped.add(1)
+		s.log.Info("viewer gone silent: session reaped", "silent_s", 1.5+grace.Seconds())
+		s.close()
+	}
 }
 
 func (s *session) close() {

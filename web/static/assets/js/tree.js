@@ -26,7 +26,7 @@ export class CameraTree {
     this.cells = cells;
     // A street's few dozen cameras are all shown; a larger tree opens at
     // the top level only.
-    if (!this.opened) {
+    if (!this.opened && Object.keys(cells).length) { // once the cells are known
       this.opened = true;
       for (const c of Object.values(cells)) if (cameras.length <= 100 || !c.parent || !cells[c.parent]) this.open.add(c.code);
     }

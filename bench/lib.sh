@@ -1,0 +1,41 @@
+# shellcheck shell=bash
+# Shared by the bench scripts (sourced): the benchmark token, results and
+# a scratch data dir, cleanup of every started process, builds, and a
+# gateway started on HOST with extra environment.
+TOKEN=bench-token-0123456789abcdef
+OUT=bench/results
+mkdir -p "$OUT" bin
+DATA=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$DATA"
+}
+trap cleanup EXIT
+
+build() { for c in "$@"; do go build -o "bin/$c" "./cmd/$c"; done; }
+
+# start_gateway HOST [VAR=VALUE ...]: serves HTTP on HOST:18080 and WebRTC
+# on HOST:18189 with a fresh data dir; GW is its pid once /healthz answers.
+start_gateway() {
+  local host=$1
+  shift
+  rm -rf "${DATA:?}"/*
+  env SHARPEYES_DATA_DIR="$DATA" SHARPEYES_AUTH_ADMIN_TOKEN=$TOKEN SHARPEYES_LOG_LEVEL=warn \
+    SHARPEYES_HTTP_ADDR="$host:18080" SHARPEYES_RTSP_ADDR=127.0.0.1:18554 \
+    SHARPEYES_WEBRTC_UDP_ADDR="$host:18189" SHARPEYES_WEBRTC_TCP_ADDR="$host:18189" "$@" \
+    bin/sharpeyes serve 2>>"$OUT/gateway.log" >/dev/null &
+  GW=$!
+  pids+=("$GW")
+  for _ in $(seq 100); do curl -sf "http://$host:18080/healthz" >/dev/null && break; sleep 0.1; done
+}
+
+# api HOST METHOD PATH [curl args...]: the gateway's API as the benchmark's admin.
+api() { local host=$1 method=$2 path=$3; shift 3; curl -sf -X "$method" "http://$host:18080$path" -H "Authorization: Bearer $TOKEN" "$@"; }
+
+# wait_online HOST CAMERA: until the camera's pull is online (10 s at most).
+wait_online() {
+  for _ in $(seq 100); do api "$1" GET "/api/v1/cameras/$2/status" | grep -q '"state":"online"' && return 0; sleep 0.1; done
+  echo "camera $2 not online" >&2
+}
