@@ -11,6 +11,11 @@ export class ApiError extends Error {
 
 export const session = { me: null, csrf: '', iceServers: [], onSignedOut: () => {} };
 
+// The DTLS certificate every peer connection of the page uses, made while
+// the page still loads: the first connection does not wait for the key.
+const certificate = typeof RTCPeerConnection === 'undefined' ? Promise.resolve(null)
+  : RTCPeerConnection.generateCertificate({ name: 'ECDSA', namedCurve: 'P-256' }).catch(() => null);
+
 const can = (scope) => !!session.me && (session.me.scopes || []).includes(scope);
 export { can };
 
@@ -73,14 +78,12 @@ export async function signOut() {
 // servers the gateway announces to callers with credentials (WHEP Link
 // headers, RFC 9725 4.4): phones behind a carrier's NAT need the TURN one.
 export async function loadMe() {
+  const ice = fetch('/api/v1/whep/_', { method: 'OPTIONS' }).then(o => parseIceLinks(o.headers.get('Link') || '')).catch(() => []);
   const r = await fetch('/api/v1/me');
   if (r.status !== 200) return false;
   session.me = await r.json();
   session.csrf = session.me.csrf_token || '';
-  try {
-    const o = await fetch('/api/v1/whep/_', { method: 'OPTIONS' });
-    session.iceServers = parseIceLinks(o.headers.get('Link') || '');
-  } catch (e) { session.iceServers = []; }
+  session.iceServers = await ice;
   return true;
 }
 
@@ -99,7 +102,8 @@ export function parseIceLinks(link) {
 // whep plays a camera into a <video> (RFC 9725): POST the offer, set the
 // answer; close() ends the session on both sides.
 export async function whep(video, cameraId, stream) {
-  const pc = new RTCPeerConnection({ iceServers: session.iceServers });
+  const cert = await certificate;
+  const pc = new RTCPeerConnection({ iceServers: session.iceServers, ...(cert ? { certificates: [cert] } : {}) });
   pc.addTransceiver('video', { direction: 'recvonly' });
   pc.addTransceiver('audio', { direction: 'recvonly' });
   pc.ontrack = (e) => { if (!video.srcObject) video.srcObject = e.streams[0] || new MediaStream([e.track]); };

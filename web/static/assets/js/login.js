@@ -5,6 +5,7 @@ import { h, $ } from './dom.js';
 import { t, apply, toggle } from './i18n.js';
 
 function overlay() {
+  if ($('#login')) return; // already asking
   const msg = h('div.loginmsg', { id: 'loginmsg', role: 'alert' });
   const user = h('input', { id: 'username', name: 'username', autocomplete: 'username', required: true, maxlength: '64' });
   const pass = h('input', { id: 'password', name: 'password', type: 'password', autocomplete: 'current-password', required: true, maxlength: '256' });
@@ -32,7 +33,7 @@ function overlay() {
 // requireSession resolves with the signed-in user, or shows the sign-in
 // overlay and never resolves. A session that ends later brings it back.
 export async function requireSession() {
-  session.onSignedOut = () => { if (!$('#login')) overlay(); };
+  session.onSignedOut = overlay;
   if (await loadMe()) return session.me;
   overlay();
   return new Promise(() => {});

@@ -18,10 +18,12 @@ async function main() {
   $('#lang').onclick = toggle;
   apply();
   performance.mark('modules');
+  const store = new CameraStore();
+  // The cameras are asked for with /me (a 401 shows the sign-in either way).
+  const loaded = store.start();
+  loaded.catch(() => {});
   const me = await requireSession();
   performance.mark('me');
-  const store = new CameraStore();
-  const loaded = store.start(); // under way while the screens are built
   const screens = {};
   const openCase = (id) => { location.hash = `#desk/${id}`; };
   const wall = new Wall({ store, onOpenCase: openCase, canAlarms: can('cases:read') });
