@@ -81,7 +81,8 @@ func runE2E(t *testing.T, timeout time.Duration, env []string, out any, onLine f
 }
 
 // TestChromiumDispatcherWall is the command centre's wall at 1920x1080:
-// 16 tiles all decoding, a camera dragged onto a tile; then on 4 tiles a
+// 16 tiles all decoding, a tile's main stream full screen on double-click,
+// a camera dragged onto a tile; then on 4 tiles a
 // tour switching a tile, the layout saved for the user, and an alarm from
 // an integrator putting its camera on the wall within 2 s, highlighted and
 // listed, whose case opens from the alarm list.
@@ -117,8 +118,13 @@ func TestChromiumDispatcherWall(t *testing.T) {
 		FramesA []int  `json:"frames_a"`
 		FramesB []int  `json:"frames_b"`
 		Dragged string `json:"dragged"`
-		Tile0   string `json:"tile0"`
-		Tour    []struct {
+		Full    struct {
+			Camera string `json:"camera"`
+			Stream string `json:"stream"`
+			Frames int    `json:"frames"`
+		} `json:"full"`
+		Tile0 string `json:"tile0"`
+		Tour  []struct {
 			Tile   int    `json:"tile"`
 			Camera string `json:"camera"`
 			MS     int    `json:"ms"`
@@ -145,6 +151,7 @@ func TestChromiumDispatcherWall(t *testing.T) {
 	runE2E(t, 150*time.Second, []string{"SE_USER=centre", "SE_PASS=" + pw, "SE_TOKEN=" + token, "SE_SHOTS=" + screenshots(t)},
 		&res, nil, script, admin.base+"/?layout=16", string(want))
 	t.Logf("wall: %d tiles, frames %v then %v", res.Tiles, res.FramesA, res.FramesB)
+	t.Logf("full screen on double-click: %+v", res.Full)
 	t.Logf("tour switches (tile, camera, ms to the first painted frame): %+v", res.Tour)
 	t.Logf("alarm: case %s on tile %d %d ms after the event was posted (playing at %d ms; case read in %d ms, first frame %d ms after the stream message)",
 		res.Alarm.CaseID, res.Alarm.Tile, res.AlarmOnWallMS, res.AlarmPlayingMS, res.Alarm.RaisedMS, res.Alarm.FirstFrameMS)
@@ -156,6 +163,9 @@ func TestChromiumDispatcherWall(t *testing.T) {
 		if res.FramesA[i] <= 0 || res.FramesB[i] <= res.FramesA[i] {
 			t.Errorf("tile %d: frames %d then %d, want decoding and rising", i, res.FramesA[i], res.FramesB[i])
 		}
+	}
+	if res.Full.Camera != "w02" || res.Full.Stream != "main" || res.Full.Frames <= 0 {
+		t.Errorf("double-click on tile 1: %+v, want w02's main stream decoding full screen", res.Full)
 	}
 	if res.Dragged != "x-drag" {
 		t.Errorf("the tile dropped on shows %q, want x-drag", res.Dragged)

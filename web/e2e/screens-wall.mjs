@@ -30,6 +30,19 @@ try {
   await page.waitForFunction(([i, id]) => document.querySelector(`#wall .tile[data-tile="${i}"]`).dataset.cameraId === id, [last, want.drag], { timeout: 5000 });
   out.dragged = await page.$eval(`#wall .tile[data-tile="${last}"]`, e => e.dataset.cameraId);
 
+  // Double-click: the main stream full screen, Escape closes it.
+  await page.dblclick('#wall .tile[data-tile="1"]');
+  await page.waitForSelector('#full:not(.hidden) .tile[data-camera-id]', { timeout: 5000 });
+  out.full = await page.evaluate(async () => {
+    const w = window.__sharpeyes.wall, t0 = performance.now();
+    let n = 0;
+    while (performance.now() - t0 < 10000 && n === 0) { n = await w.full.framesDecoded(); if (!n) await new Promise(r => setTimeout(r, 50)); }
+    return { camera: w.full.cam && w.full.cam.id, stream: w.full.stream, frames: n };
+  });
+  await shot(page, 'wall-fullscreen');
+  await page.keyboard.press('Escape');
+  await page.waitForSelector('#full.hidden', { state: 'attached', timeout: 5000 });
+
   // The tour and the alarm on a 4-split: 16 decoders are not what is
   // being shown there (and on a 2-core CI runner they starve the switches).
   await page.click('.wallbar .layouts button[data-layout="4"]');
