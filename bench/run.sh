@@ -4,6 +4,8 @@
 # 1280x720 25 fps ~1.5 Mbps camera with a 2 s GOP, then whepload at 1 and
 # at 100 viewers. JSON results go to bench/results/; a summary is printed.
 #   bench/run.sh [viewers...]     default: 1 100
+#   PROFILE=1 bench/run.sh ...    also profiles the gateway in each measured
+#                                 window: bench/results/pprof-N.{cpu,heap,goroutines}
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VIEWERS=("${@:-1 100}")
@@ -12,7 +14,11 @@ source bench/lib.sh
 build sharpeyes camsim whepload
 bin/camsim --listen 127.0.0.1:18555 --cameras 1 2>"$OUT/camsim.log" &
 pids+=($!)
-start_gateway 127.0.0.1
+if [ -n "${PROFILE:-}" ]; then
+  start_gateway 127.0.0.1 SHARPEYES_DEBUG_PPROF_ADDR=127.0.0.1:18060
+else
+  start_gateway 127.0.0.1
+fi
 api 127.0.0.1 POST /api/v1/cameras -H 'Content-Type: application/json' \
   -d '{"id":"bench1","name":"bench","on_demand":false,"streams":{"main":"rtsp://127.0.0.1:18555/cam1"}}' >/dev/null
 wait_online 127.0.0.1 bench1
@@ -22,7 +28,17 @@ for n in "${VIEWERS[@]}"; do
   ramp=$(( n < 10 ? 1 : 10 ))
   echo "== $n viewer(s)" >&2
   bin/whepload --url http://127.0.0.1:18080/api/v1/whep/bench1 --token "$TOKEN" --viewers "$n" --ramp "${ramp}s" \
-    --duration 30s --pid "$GW" --json "$OUT/whep-$n.json" >/dev/null
+    --duration 30s --pid "$GW" --json "$OUT/whep-$n.json" >/dev/null &
+  load=$!
+  if [ -n "${PROFILE:-}" ]; then
+    sleep $((ramp + 8))
+    pp=http://127.0.0.1:18060/debug/pprof
+    curl -sf -o "$OUT/pprof-$n.cpu" "$pp/profile?seconds=15"
+    curl -sf -o "$OUT/pprof-$n.heap" "$pp/heap"
+    curl -sf "$pp/heap?debug=1" | grep -E "^# (HeapInuse|HeapAlloc|Stack|HeapIdle|HeapReleased|Sys|NextGC) =" >"$OUT/pprof-$n.memstats"
+    curl -sf -o "$OUT/pprof-$n.goroutines" "$pp/goroutine?debug=1"
+  fi
+  wait "$load"
   sleep 3
 done
 

@@ -8,39 +8,46 @@ import (
 	"sync/atomic"
 )
 
-// gsoConn wraps the one UDP socket every WebRTC viewer shares. A session
-// holds its viewer's address while it writes one frame: packets to a held
+// gsoConn wraps the one UDP socket every WebRTC viewer shares. A sender
+// holds a viewer's address while it writes one frame: packets to a held
 // address are queued and then sent with as few system calls as UDP generic
-// segmentation offload allows (Linux UDP_SEGMENT: one sendmsg carries a run
-// of equal-size datagrams, the last may be shorter). The per-packet kernel
-// path, not the encryption, dominates a relay's CPU, and a frame's FU-A
-// fragments are all one size. Everything else passes straight through.
+// segmentation offload allows (Linux UDP_SEGMENT: one message carries a
+// run of equal-size datagrams, the last may be shorter). The live fan-out
+// (fanout.go) holds every viewer of a shard at once and sends all their
+// queues with one sendmmsg. The per-packet kernel path, not the
+// encryption, dominates a relay's CPU, and a frame's FU-A fragments are
+// all one size. Everything else passes straight through.
 type gsoConn struct {
 	*net.UDPConn
 	log     *slog.Logger
 	enabled atomic.Bool
+	v6      bool // an AF_INET6 socket: IPv4 peers are addressed v4-mapped
 
 	mu   sync.Mutex
 	held map[netip.AddrPort]*gsoQueue
 	pool sync.Pool
 
-	calls   atomic.Uint64 // sendmsg/sendto calls made for held packets
+	calls   atomic.Uint64 // system calls made for held packets
 	packets atomic.Uint64 // packets those calls carried
 }
 
 type gsoQueue struct {
 	buf   []byte
 	sizes []int
+	arena bool // a batch's buffer shared by many viewers: never sent early
 }
 
 // gsoMaxSegments and gsoMaxBytes are the kernel's limits for one GSO send.
+// A held queue is sent early once it holds gsoQueueMax bytes (a keyframe),
+// so a queue never grows past that.
 const (
 	gsoMaxSegments = 64
 	gsoMaxBytes    = 65000
+	gsoQueueMax    = 32 << 10
 )
 
 func newGSOConn(c *net.UDPConn, enable bool, log *slog.Logger) *gsoConn {
-	g := &gsoConn{UDPConn: c, log: log, held: map[netip.AddrPort]*gsoQueue{}}
+	g := &gsoConn{UDPConn: c, log: log, held: map[netip.AddrPort]*gsoQueue{}, v6: socketIsV6(c)}
 	g.pool.New = func() any { return &gsoQueue{buf: make([]byte, 0, 16<<10)} }
 	g.enabled.Store(enable && gsoSupported(c))
 	return g
@@ -64,10 +71,23 @@ func (g *gsoConn) WriteToAddrPort(b []byte, ap netip.AddrPort) (int, error) {
 	if g.enabled.Load() {
 		key := canon(ap)
 		g.mu.Lock()
-		if q := g.held[key]; q != nil && len(q.sizes) < 4*gsoMaxSegments {
+		if q := g.held[key]; q != nil {
+			var full *gsoQueue
+			if !q.arena && len(q.buf)+len(b) > gsoQueueMax && len(q.sizes) > 0 {
+				// Send what is queued now, in order, and queue on afresh.
+				full, q = q, g.newQueue()
+				g.held[key] = q
+			}
 			q.buf = append(q.buf, b...)
 			q.sizes = append(q.sizes, len(b))
 			g.mu.Unlock()
+			if full != nil {
+				err := g.sendQueue(full, ap)
+				g.putQueue(full)
+				if err != nil {
+					return 0, err
+				}
+			}
 			return len(b), nil
 		}
 		g.mu.Unlock()
@@ -75,9 +95,26 @@ func (g *gsoConn) WriteToAddrPort(b []byte, ap netip.AddrPort) (int, error) {
 	return g.UDPConn.WriteToUDPAddrPort(b, ap)
 }
 
+func (g *gsoConn) newQueue() *gsoQueue {
+	q := g.pool.Get().(*gsoQueue)
+	q.buf, q.sizes = q.buf[:0], q.sizes[:0]
+	return q
+}
+
+func (g *gsoConn) putQueue(q *gsoQueue) {
+	if cap(q.buf) <= 2*gsoQueueMax {
+		g.pool.Put(q)
+	}
+}
+
 // hold starts queueing packets to ap; it reports whether the caller must
 // flush (false when GSO is off or ap is already held).
 func (g *gsoConn) hold(ap netip.AddrPort) bool {
+	return g.holdInto(ap, nil)
+}
+
+// holdInto holds ap with packets going into q (a fresh queue when nil).
+func (g *gsoConn) holdInto(ap netip.AddrPort, q *gsoQueue) bool {
 	if !ap.IsValid() || !g.enabled.Load() {
 		return false
 	}
@@ -87,63 +124,100 @@ func (g *gsoConn) hold(ap netip.AddrPort) bool {
 	if _, busy := g.held[key]; busy {
 		return false
 	}
-	q := g.pool.Get().(*gsoQueue)
-	q.buf, q.sizes = q.buf[:0], q.sizes[:0]
+	if q == nil {
+		q = g.newQueue()
+	}
 	g.held[key] = q
 	return true
 }
 
-// flush sends what was queued for ap and stops holding it.
-func (g *gsoConn) flush(ap netip.AddrPort) error {
+// release stops holding ap and returns what was queued for it (nil when
+// nothing was held).
+func (g *gsoConn) release(ap netip.AddrPort) *gsoQueue {
 	key := canon(ap)
 	g.mu.Lock()
 	q := g.held[key]
 	delete(g.held, key)
 	g.mu.Unlock()
+	return q
+}
+
+// flush sends what was queued for ap and stops holding it.
+func (g *gsoConn) flush(ap netip.AddrPort) error {
+	q := g.release(ap)
 	if q == nil {
 		return nil
 	}
-	defer g.pool.Put(q)
-	off := 0
-	for i := 0; i < len(q.sizes); {
-		seg := q.sizes[i]
+	defer g.putQueue(q)
+	return g.sendQueue(q, ap)
+}
+
+// gsoRun is a run of datagrams one GSO message carries: bytes [off,
+// off+n) of a queue, cut into seg-byte segments (the last may be shorter).
+type gsoRun struct{ off, n, seg, count int }
+
+// cutRuns cuts datagrams of the given sizes, starting at byte off of
+// their buffer, into GSO messages.
+func cutRuns(sizes []int, off int, out []gsoRun) []gsoRun {
+	for i := 0; i < len(sizes); {
+		seg := sizes[i]
 		j, total := i+1, seg
-		for j < len(q.sizes) && q.sizes[j] == seg && j-i < gsoMaxSegments && total+seg <= gsoMaxBytes {
+		for j < len(sizes) && sizes[j] == seg && j-i < gsoMaxSegments && total+seg <= gsoMaxBytes {
 			total += seg
 			j++
 		}
 		// One shorter datagram may end a run.
-		if j < len(q.sizes) && q.sizes[j] < seg && j-i < gsoMaxSegments && total+q.sizes[j] <= gsoMaxBytes {
-			total += q.sizes[j]
+		if j < len(sizes) && sizes[j] < seg && j-i < gsoMaxSegments && total+sizes[j] <= gsoMaxBytes {
+			total += sizes[j]
 			j++
 		}
-		if err := g.send(q.buf[off:off+total], seg, j-i, ap); err != nil {
-			// Fall back to one datagram at a time from here on.
-			g.enabled.Store(false)
-			g.log.Warn("UDP GSO send failed; sending packets one by one", "error", err)
-			for k, o := i, off; k < len(q.sizes); k++ {
-				if _, err := g.UDPConn.WriteToUDPAddrPort(q.buf[o:o+q.sizes[k]], ap); err != nil {
-					return err
-				}
-				o += q.sizes[k]
-			}
-			return nil
-		}
-		g.calls.Add(1)
-		g.packets.Add(uint64(j - i))
+		out = append(out, gsoRun{off: off, n: total, seg: seg, count: j - i})
 		off += total
 		i = j
+	}
+	return out
+}
+
+// sendQueue sends a queue with one system call per run.
+func (g *gsoConn) sendQueue(q *gsoQueue, ap netip.AddrPort) error {
+	var buf [8]gsoRun
+	for _, r := range cutRuns(q.sizes, 0, buf[:0]) {
+		if err := g.sendRun(q.buf, r, ap); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-func (g *gsoConn) send(b []byte, seg, count int, ap netip.AddrPort) error {
-	if count == 1 {
-		_, err := g.UDPConn.WriteToUDPAddrPort(b, ap)
-		return err
+// sendRun sends one run; should GSO fail, it is switched off and the run
+// goes out one datagram at a time.
+func (g *gsoConn) sendRun(buf []byte, r gsoRun, ap netip.AddrPort) error {
+	b := buf[r.off : r.off+r.n]
+	if r.count == 1 || !g.enabled.Load() {
+		return g.sendEach(b, r.seg, ap)
 	}
-	_, _, err := g.UDPConn.WriteMsgUDPAddrPort(b, segmentCmsg(seg), ap)
-	return err
+	if _, _, err := g.UDPConn.WriteMsgUDPAddrPort(b, segmentCmsg(r.seg), ap); err != nil {
+		g.enabled.Store(false)
+		g.log.Warn("UDP GSO send failed; sending packets one by one", "error", err)
+		return g.sendEach(b, r.seg, ap)
+	}
+	g.calls.Add(1)
+	g.packets.Add(uint64(r.count))
+	return nil
+}
+
+// sendEach sends b as seg-byte datagrams (the last may be shorter).
+func (g *gsoConn) sendEach(b []byte, seg int, ap netip.AddrPort) error {
+	for len(b) > 0 {
+		n := min(seg, len(b))
+		if _, err := g.UDPConn.WriteToUDPAddrPort(b[:n], ap); err != nil {
+			return err
+		}
+		g.calls.Add(1)
+		g.packets.Add(1)
+		b = b[n:]
+	}
+	return nil
 }
 
 // ReadFromAddrPort completes pion's allocation-free reader/writer interface.
@@ -151,6 +225,80 @@ func (g *gsoConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
 	return g.UDPConn.ReadFromUDPAddrPort(b)
 }
 
-// GSOStats reports the system calls made for held packets and the packets
+// stats reports the system calls made for held packets and the packets
 // they carried (their ratio is the batching achieved).
 func (g *gsoConn) stats() (calls, packets uint64) { return g.calls.Load(), g.packets.Load() }
+
+// gsoBatch sends the packets of many viewers together. Their packets go
+// into one buffer (the arena), viewer after viewer, and leave with as few
+// system calls as the platform allows: on Linux one sendmmsg carries a GSO
+// message per run of every viewer (gso_linux.go). The arena is sent once
+// it holds gsoBatchMax bytes, so its size does not grow with the viewers.
+// A batch is used by one goroutine.
+type gsoBatch struct {
+	g     *gsoConn
+	arena gsoQueue
+	spans []gsoSpan
+	open  gsoSpan     // the viewer being written
+	sys   gsoBatchSys // the platform's message buffers, reused
+}
+
+// gsoSpan is one viewer's packets in the arena.
+type gsoSpan struct {
+	ap         netip.AddrPort
+	off, first int // byte offset and index of its first datagram
+}
+
+const gsoBatchMax = 256 << 10
+
+// hold queues packets to ap into the arena until done; false when GSO is
+// off or ap is already held (its packets then go as they would anyway).
+func (b *gsoBatch) hold(ap netip.AddrPort) bool {
+	b.arena.arena = true
+	// The arena only grows while held by this goroutine, so the span's
+	// start read here is where ap's packets begin.
+	b.open = gsoSpan{ap: ap, off: len(b.arena.buf), first: len(b.arena.sizes)}
+	return b.g.holdInto(ap, &b.arena)
+}
+
+// done stops holding the viewer hold took; a full arena is sent.
+func (b *gsoBatch) done() {
+	b.g.release(b.open.ap)
+	if len(b.arena.sizes) > b.open.first {
+		b.spans = append(b.spans, b.open)
+	}
+	if len(b.arena.buf) >= gsoBatchMax {
+		b.send()
+	}
+}
+
+// spanSizes are the datagram sizes of span i.
+func (b *gsoBatch) spanSizes(i int) []int {
+	end := len(b.arena.sizes)
+	if i+1 < len(b.spans) {
+		end = b.spans[i+1].first
+	}
+	return b.arena.sizes[b.spans[i].first:end]
+}
+
+// send sends everything held so far and empties the arena.
+func (b *gsoBatch) send() {
+	if len(b.spans) > 0 {
+		b.sendAll()
+	}
+	b.spans = b.spans[:0]
+	b.arena.buf, b.arena.sizes = b.arena.buf[:0], b.arena.sizes[:0]
+}
+
+// sendEachSpan is the portable path: one viewer after the other.
+func (b *gsoBatch) sendEachSpan() {
+	var buf [8]gsoRun
+	for i, sp := range b.spans {
+		for _, r := range cutRuns(b.spanSizes(i), sp.off, buf[:0]) {
+			if err := b.g.sendRun(b.arena.buf, r, sp.ap); err != nil {
+				b.g.log.Debug("send to viewer failed", "addr", sp.ap, "error", err)
+				break
+			}
+		}
+	}
+}

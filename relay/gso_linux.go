@@ -3,6 +3,7 @@ package relay
 import (
 	"encoding/binary"
 	"net"
+	"net/netip"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -11,12 +12,16 @@ import (
 // segmentCmsg is the UDP_SEGMENT control message for segments of size bytes.
 func segmentCmsg(size int) []byte {
 	b := make([]byte, unix.CmsgSpace(2))
+	putSegmentCmsg(b, size)
+	return b
+}
+
+func putSegmentCmsg(b []byte, size int) {
 	h := (*unix.Cmsghdr)(unsafe.Pointer(&b[0]))
 	h.Level = unix.SOL_UDP
 	h.Type = unix.UDP_SEGMENT
 	h.SetLen(unix.CmsgLen(2))
 	binary.NativeEndian.PutUint16(b[unix.CmsgLen(0):], uint16(size))
-	return b
 }
 
 // gsoSupported probes the socket for UDP_SEGMENT (Linux 4.18+).
@@ -31,4 +36,139 @@ func gsoSupported(c *net.UDPConn) bool {
 		ok = err == nil
 	})
 	return ok
+}
+
+// socketIsV6 tells whether c is an AF_INET6 socket.
+func socketIsV6(c *net.UDPConn) bool {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return false
+	}
+	v6 := false
+	_ = raw.Control(func(fd uintptr) {
+		d, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_DOMAIN)
+		v6 = err == nil && d == unix.AF_INET6
+	})
+	return v6
+}
+
+// gsoBatchSys holds the sendmmsg messages of a batch, reused across sends.
+type gsoBatchSys struct {
+	runs  []gsoRun
+	owner []int // the queue each run belongs to
+	msgs  []unix.Mmsghdr
+	iovs  []unix.Iovec
+	names []unix.RawSockaddrInet6 // room for either family
+	cmsgs []byte
+}
+
+// sockaddr writes ap into sa in the socket's family and returns its
+// length (0: the socket cannot reach ap).
+func (g *gsoConn) sockaddr(sa *unix.RawSockaddrInet6, ap netip.AddrPort) uint32 {
+	port := (*[2]byte)(unsafe.Pointer(&sa.Port))
+	port[0], port[1] = byte(ap.Port()>>8), byte(ap.Port())
+	a := ap.Addr()
+	if g.v6 {
+		sa.Family = unix.AF_INET6
+		sa.Addr = a.As16() // IPv4 as v4-mapped
+		sa.Flowinfo, sa.Scope_id = 0, 0
+		return unix.SizeofSockaddrInet6
+	}
+	if a = a.Unmap(); !a.Is4() {
+		return 0
+	}
+	sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+	sa4.Family = unix.AF_INET
+	sa4.Addr = a.As4()
+	return unix.SizeofSockaddrInet4
+}
+
+// sendAll sends every span of the batch with as few sendmmsg calls as
+// the socket takes, one message per GSO run.
+func (b *gsoBatch) sendAll() {
+	g, s := b.g, &b.sys
+	s.runs, s.owner = s.runs[:0], s.owner[:0]
+	for i, sp := range b.spans {
+		n := len(s.runs)
+		s.runs = cutRuns(b.spanSizes(i), sp.off, s.runs)
+		for range s.runs[n:] {
+			s.owner = append(s.owner, i)
+		}
+	}
+	n := len(s.runs)
+	if !g.enabled.Load() || n < 2 {
+		b.sendEachSpan()
+		return
+	}
+	cs := unix.CmsgSpace(2)
+	if cap(s.msgs) < n {
+		s.msgs = make([]unix.Mmsghdr, n)
+		s.iovs = make([]unix.Iovec, n)
+		s.names = make([]unix.RawSockaddrInet6, n)
+		s.cmsgs = make([]byte, n*cs)
+	}
+	s.msgs, s.iovs, s.names, s.cmsgs = s.msgs[:n], s.iovs[:n], s.names[:n], s.cmsgs[:n*cs]
+	buf := b.arena.buf
+	for k, r := range s.runs {
+		ap := b.spans[s.owner[k]].ap
+		iov := &s.iovs[k]
+		iov.Base = &buf[r.off]
+		iov.SetLen(r.n)
+		m := &s.msgs[k]
+		m.Len = 0
+		m.Hdr = unix.Msghdr{Iov: iov, Iovlen: 1}
+		// A zero length (the socket cannot reach ap) makes sendmmsg stop
+		// there; the per-run path below then reports why.
+		m.Hdr.Name = (*byte)(unsafe.Pointer(&s.names[k]))
+		m.Hdr.Namelen = g.sockaddr(&s.names[k], ap)
+		if r.count > 1 {
+			c := s.cmsgs[k*cs : (k+1)*cs]
+			putSegmentCmsg(c, r.seg)
+			m.Hdr.Control = &c[0]
+			m.Hdr.SetControllen(cs)
+		}
+	}
+	sent := 0
+	var serr error
+	raw, err := g.UDPConn.SyscallConn()
+	if err == nil {
+		err = raw.Write(func(fd uintptr) bool {
+			for sent < n {
+				c, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&s.msgs[sent])), uintptr(n-sent), 0, 0, 0)
+				switch e {
+				case 0:
+				case unix.EINTR:
+					continue
+				case unix.EAGAIN:
+					return false // the socket's buffer is full: wait until it drains
+				default:
+					serr = e
+					return true
+				}
+				g.calls.Add(1)
+				for _, r := range s.runs[sent : sent+int(c)] {
+					g.packets.Add(uint64(r.count))
+				}
+				sent += int(c)
+			}
+			return true
+		})
+	}
+	if err == nil {
+		err = serr
+	}
+	if err != nil && sent < n {
+		// The run sendmmsg stopped at goes out on the per-run path (which
+		// falls back from GSO if GSO is what failed), and so does the rest.
+		g.log.Debug("sendmmsg stopped; sending the rest run by run", "error", err, "sent", sent, "of", n)
+		for k := sent; k < n; k++ {
+			ap := b.spans[s.owner[k]].ap
+			if err := g.sendRun(buf, s.runs[k], ap); err != nil {
+				g.log.Debug("send to viewer failed", "addr", ap, "error", err)
+			}
+		}
+	}
+	for k := range s.msgs {
+		s.msgs[k].Hdr = unix.Msghdr{} // drop references into the arena
+	}
 }

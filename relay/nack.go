@@ -22,11 +22,11 @@ type sentRing struct {
 }
 
 type sentPacket struct {
-	seq     uint16
+	payload []byte
 	ts      uint32
+	seq     uint16
 	marker  bool
 	resends uint8
-	payload []byte
 }
 
 // maxResends bounds how often one packet is resent, so a viewer that keeps

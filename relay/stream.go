@@ -240,6 +240,13 @@ func (s *Stream) NewReader() *Reader {
 	return &Reader{s: s, cursor: s.next.Load()}
 }
 
+// newUncountedReader returns a reader at unit seq that does not count as
+// a reader of the stream: a live shard's, whose sessions keep their own
+// (unused) readers open and so are counted.
+func (s *Stream) newUncountedReader(seq uint64) *Reader {
+	return &Reader{s: s, cursor: seq, done: true}
+}
+
 // NewReaderFromGOP returns a reader positioned at the newest keyframe, so
 // its first unit is the start of the cached GOP (or the next keyframe).
 func (s *Stream) NewReaderFromGOP() *Reader {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
@@ -72,6 +73,9 @@ type WHEP struct {
 	mu       sync.Mutex
 	sessions map[string]*session
 	reserved int // offers being answered, counted against MaxSessions
+	shards   map[*Stream][]*liveShard
+	// shardSize is how many viewers a live shard serves (fanout.go).
+	shardSize int
 
 	retransmits uint64Counter
 	reaped      uint64Counter // sessions ended because the viewer fell silent
@@ -87,7 +91,7 @@ func NewWHEP(cfg WebRTCConfig, provider StreamProvider) (*WHEP, error) {
 	if cfg.ReadyTimeout <= 0 {
 		cfg.ReadyTimeout = 8 * time.Second
 	}
-	w := &WHEP{cfg: cfg, provider: provider, sessions: map[string]*session{},
+	w := &WHEP{cfg: cfg, provider: provider, sessions: map[string]*session{}, shardSize: shardSize,
 		log: cfg.Logger.With("component", "whep")}
 	w.ctx, w.cancel = context.WithCancel(context.Background())
 
@@ -97,11 +101,15 @@ func NewWHEP(cfg WebRTCConfig, provider StreamProvider) (*WHEP, error) {
 	}
 	// NACKs are answered by each session from the shared payloads (nack.go),
 	// not by pion's responder, which copies every packet per viewer.
+	// Sender reports only: a send-only peer has nothing to send receiver
+	// reports about, and pion's receiver-report loop is a goroutine per viewer.
 	reg := &interceptor.Registry{}
-	if err := webrtc.ConfigureRTCPReports(reg); err != nil {
+	sr, err := report.NewSenderInterceptor()
+	if err != nil {
 		return nil, fmt.Errorf("rtcp reports: %w", err)
 	}
-	se := webrtc.SettingEngine{}
+	reg.Add(sr)
+	se := webrtc.SettingEngine{LoggerFactory: newPionLogs(cfg.Logger)}
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	// A connected viewer that falls silent is disconnected after 1.5 s and
@@ -111,7 +119,6 @@ func NewWHEP(cfg WebRTCConfig, provider StreamProvider) (*WHEP, error) {
 	// connecting (through TURN on a slow link) gets the 15 s run allows.
 	se.SetICETimeouts(1500*time.Millisecond, 20*time.Second, time.Second)
 	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
-	var err error
 	w.udp, err = net.ListenPacket("udp", cfg.UDPAddr)
 	if err != nil {
 		return nil, fmt.Errorf("webrtc udp %s: %w", cfg.UDPAddr, err)
@@ -452,11 +459,17 @@ type session struct {
 	closeOnce     sync.Once
 
 	vseq, aseq uint16
+	keyed      bool          // a keyframe has been sent
 	sent       sentRing      // video packets by sequence number, for NACKs
 	losses     uint64Counter // NACKs received: congestion during a catch-up
 
 	ice    *webrtc.ICETransport
 	remote atomic.Pointer[netip.AddrPort] // viewer's UDP address; nil over ICE-TCP
+
+	reader *Reader    // set by run before it reads; closed by close
+	stamp  stamper    // used by whoever sends: run, then the live shard
+	shard  *liveShard // the live shard sending to the session (under w.mu)
+	from   uint64     // first unit the shard sends it (under shard.mu)
 }
 
 func (s *session) setRemote(p *webrtc.ICECandidatePair) {
@@ -498,18 +511,29 @@ func (s *session) close() {
 		_ = s.pc.Close()
 		s.w.mu.Lock()
 		delete(s.w.sessions, s.id)
+		s.w.detachLocked(s)
+		r := s.reader
 		s.w.mu.Unlock()
+		if r != nil {
+			r.Close()
+		}
 		if s.release != nil {
 			s.release()
 		}
 	})
 }
 
-// run waits for the connection, sends the cached GOP as a quick burst and
-// then follows the stream live.
+// run waits for the connection, sends the cached GOP paced, and then
+// follows the stream live: over UDP in a live shard shared with other
+// viewers (fanout.go), over ICE-TCP by itself.
 func (s *session) run() {
 	defer s.w.wg.Done()
-	defer s.close()
+	attached := false
+	defer func() {
+		if !attached {
+			s.close()
+		}
+	}()
 	select {
 	case <-s.connected:
 	case <-s.done:
@@ -526,22 +550,39 @@ func (s *session) run() {
 		}
 	}
 	gop, r := s.stream.Join()
-	defer r.Close()
+	s.w.mu.Lock()
+	s.reader = r
+	closed := s.ctx.Err() != nil
+	s.w.mu.Unlock()
+	if closed { // close ran before the reader was set
+		r.Close()
+		return
+	}
 	s.vseq, s.aseq = uint16(randUint32()), uint16(randUint32())
-	t := stamper{v: randUint32(), a: randUint32()}
+	s.stamp = stamper{v: randUint32(), a: randUint32()}
 	gop = s.catchUpPlan(gop, r)
 	if len(gop) > 0 {
-		if !s.catchUp(ctx, gop, r, &t) {
+		if !s.catchUp(ctx, gop, r, &s.stamp) {
 			return
 		}
 	}
+	attached = s.follow(ctx, r)
+}
+
+// follow sends the stream live from r until the session ends (false) or
+// a live shard takes it over (true). A viewer joins a shard only once a
+// keyframe has been sent to it.
+func (s *session) follow(ctx context.Context, r *Reader) bool {
 	for {
+		if s.keyed && s.remote.Load() != nil && s.w.attach(s, r.cursor) {
+			return true
+		}
 		u, err := r.Next(ctx)
 		if err != nil {
-			return
+			return false
 		}
-		if err := s.sendLive(ctx, u, &t); err != nil {
-			return
+		if err := s.sendLive(ctx, u, &s.stamp); err != nil {
+			return false
 		}
 	}
 }
@@ -701,6 +742,7 @@ func (s *session) sendVideo(ctx context.Context, u *Unit, ts uint32, first bool)
 		first = false
 		s.vseq++
 	}
+	s.keyed = s.keyed || u.Key
 	return nil
 }
 

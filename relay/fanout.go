@@ -1,0 +1,170 @@
+package relay
+
+import (
+	"context"
+	"sync"
+)
+
+// shardSize is how many viewers one live shard serves. A shard sends a
+// unit to its viewers one after the other, so it bounds the time from the
+// first viewer to the last (≈ 50 µs each on a 2-vCPU machine); more
+// viewers take more shards, which run in parallel.
+const shardSize = 64
+
+// liveShard follows a stream live for up to shardSize UDP viewers that
+// have caught up (catchUp): one goroutine and one reader instead of one per
+// viewer, and each unit's packets for all of them leave together in one
+// sendmmsg (gsoBatch) instead of a system call per viewer. A viewer whose
+// path leaves UDP (ICE-TCP, where a write may block) goes back to its own
+// goroutine.
+type liveShard struct {
+	w      *WHEP
+	stream *Stream
+	r      *Reader // uncounted: its sessions count as the stream's readers
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu      sync.Mutex
+	members []*session
+	cursor  uint64 // sequence number of the next unit the shard delivers
+	closed  bool
+}
+
+// attach hands a caught-up session to a live shard of its stream, which
+// sends it every unit from from on. False when the session must read on
+// by itself first: a shard with room has already sent past from.
+func (w *WHEP) attach(s *session, from uint64) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.ctx.Err() != nil || s.ctx.Err() != nil {
+		return false
+	}
+	ahead := false
+	for _, sh := range w.shards[s.stream] {
+		sh.mu.Lock()
+		room := !sh.closed && len(sh.members) < w.shardSize
+		if room && from >= sh.cursor {
+			s.from = from
+			sh.members = append(sh.members, s)
+			s.shard = sh
+			sh.mu.Unlock()
+			return true
+		}
+		ahead = ahead || room
+		sh.mu.Unlock()
+	}
+	if ahead {
+		return false
+	}
+	sh := &liveShard{w: w, stream: s.stream, r: s.stream.newUncountedReader(from), cursor: from, members: []*session{s}}
+	sh.ctx, sh.cancel = context.WithCancel(w.ctx)
+	s.from, s.shard = from, sh
+	if w.shards == nil {
+		w.shards = map[*Stream][]*liveShard{}
+	}
+	w.shards[s.stream] = append(w.shards[s.stream], sh)
+	w.wg.Add(1)
+	go sh.run()
+	return true
+}
+
+// detach removes a session from its shard (under w.mu); a shard left
+// without sessions stops.
+func (w *WHEP) detachLocked(s *session) {
+	sh := s.shard
+	if sh == nil {
+		return
+	}
+	s.shard = nil
+	sh.mu.Lock()
+	for i, m := range sh.members {
+		if m == s {
+			sh.members = append(sh.members[:i], sh.members[i+1:]...)
+			break
+		}
+	}
+	empty := len(sh.members) == 0
+	if empty {
+		sh.closed = true
+	}
+	sh.mu.Unlock()
+	if !empty {
+		return
+	}
+	sh.cancel()
+	list := w.shards[sh.stream]
+	for i, x := range list {
+		if x == sh {
+			list = append(list[:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(w.shards, sh.stream)
+	} else {
+		w.shards[sh.stream] = list
+	}
+}
+
+// run delivers each unit of the stream to the shard's sessions.
+func (sh *liveShard) run() {
+	defer sh.w.wg.Done()
+	b := gsoBatch{g: sh.w.gso}
+	var live []*session
+	for {
+		u, err := sh.r.Next(sh.ctx)
+		if err != nil {
+			if sh.ctx.Err() == nil { // the stream ended: so do its viewers
+				sh.mu.Lock()
+				live = append(live[:0], sh.members...)
+				sh.mu.Unlock()
+				for _, s := range live {
+					s.close()
+				}
+			}
+			return
+		}
+		sh.mu.Lock()
+		sh.cursor = u.seq + 1
+		live = append(live[:0], sh.members...)
+		sh.mu.Unlock()
+		for _, s := range live {
+			if u.seq < s.from || s.ctx.Err() != nil {
+				continue
+			}
+			ap := s.remote.Load()
+			if ap == nil {
+				sh.w.resume(s, u.seq)
+				continue
+			}
+			held := b.hold(*ap)
+			err := s.sendLive(s.ctx, u, &s.stamp)
+			if held {
+				b.done()
+			}
+			if err != nil {
+				go s.close()
+			}
+		}
+		b.send()
+	}
+}
+
+// resume takes a session out of its shard and lets it follow the stream
+// by itself again from unit seq (its path is no longer plain UDP).
+func (w *WHEP) resume(s *session, seq uint64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.detachLocked(s)
+	if w.ctx.Err() != nil || s.ctx.Err() != nil {
+		return
+	}
+	s.reader.cursor = seq
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		if !s.follow(s.ctx, s.reader) {
+			s.close()
+		}
+	}()
+}
