@@ -134,7 +134,13 @@ func (b *gsoBatch) sendAll() {
 	if err == nil {
 		err = raw.Write(func(fd uintptr) bool {
 			for sent < n {
-				c, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&s.msgs[sent])), uintptr(n-sent), 0, 0, 0)
+				// A raw system call: the socket never blocks (EAGAIN
+				// instead), and a P left in a syscall state for the
+				// sendmmsg's few hundred microseconds would be handed to
+				// another thread by the runtime's monitor, which then also
+				// polls every 20 µs: measured, that cost more than the
+				// sends (docs/benchmarks.md).
+				c, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&s.msgs[sent])), uintptr(n-sent), 0, 0, 0)
 				switch e {
 				case 0:
 				case unix.EINTR:
