@@ -8,17 +8,31 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// sentRingSize is how many packets a viewer can ask to be resent: about
-// three seconds of a 1.5 Mbps camera, plenty for any RTT a NACK can fix.
-const sentRingSize = 512
+// sentFrames is how many frames a viewer can ask packets of to be resent:
+// 2.5 s at 25 fps whatever the bitrate, plenty for any RTT a NACK can fix.
+// sentSlots bounds the resends of a packet (resends counted per slot).
+const (
+	sentFrames = 64
+	sentSlots  = 512
+)
 
-// sentRing answers NACKs (RFC 4585) from the packets already sent. pion's
+// sentRing answers NACKs (RFC 4585) from the frames already sent. pion's
 // NACK responder copies every outgoing packet into a per-viewer buffer;
-// our payloads are immutable and shared across viewers, so keeping a
-// reference costs neither a copy nor the memory.
+// our payloads are immutable and shared across viewers, so a viewer keeps
+// only, per frame, where its sequence numbers start, its RTP time and the
+// unit (≈ 1.5 KB for the whole history, not a copy or a slot per packet).
 type sentRing struct {
 	mu      sync.Mutex
-	entries [sentRingSize]sentPacket
+	frames  [sentFrames]sentFrame
+	next    int // slot of the next frame
+	resends [sentSlots]uint8
+}
+
+type sentFrame struct {
+	u     *Unit
+	ts    uint32
+	first uint16 // sequence number of its first packet
+	n     uint16 // packets
 }
 
 type sentPacket struct {
@@ -26,16 +40,20 @@ type sentPacket struct {
 	ts      uint32
 	seq     uint16
 	marker  bool
-	resends uint8
 }
 
 // maxResends bounds how often one packet is resent, so a viewer that keeps
 // asking (a broken NACK generator, or an attacker) cannot multiply our load.
 const maxResends = 2
 
-func (r *sentRing) put(h *rtp.Header, payload []byte) {
+// put records a video unit sent as n packets from sequence number first.
+func (r *sentRing) put(u *Unit, first uint16, n int, ts uint32) {
 	r.mu.Lock()
-	r.entries[h.SequenceNumber%sentRingSize] = sentPacket{seq: h.SequenceNumber, ts: h.Timestamp, marker: h.Marker, payload: payload}
+	r.frames[r.next] = sentFrame{u: u, ts: ts, first: first, n: uint16(n)}
+	r.next = (r.next + 1) % sentFrames
+	for i := range uint16(n) {
+		r.resends[(first+i)%sentSlots] = 0
+	}
 	r.mu.Unlock()
 }
 
@@ -43,12 +61,23 @@ func (r *sentRing) put(h *rtp.Header, payload []byte) {
 func (r *sentRing) take(seq uint16) (sentPacket, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	e := &r.entries[seq%sentRingSize]
-	if e.payload == nil || e.seq != seq || e.resends >= maxResends {
-		return sentPacket{}, false
+	for k := 1; k <= sentFrames; k++ { // newest first: NACKs ask for recent packets
+		f := &r.frames[(r.next-k+sentFrames)%sentFrames]
+		if f.u == nil {
+			break
+		}
+		i := seq - f.first
+		if i >= f.n {
+			continue
+		}
+		c := &r.resends[seq%sentSlots]
+		if *c >= maxResends {
+			return sentPacket{}, false
+		}
+		*c++
+		return sentPacket{payload: f.u.WebRTCPayloads()[i], ts: f.ts, seq: seq, marker: i == f.n-1}, true
 	}
-	e.resends++
-	return *e, true
+	return sentPacket{}, false
 }
 
 // readRTCP reads a sender's RTCP (the report interceptor needs it read) and

@@ -460,7 +460,7 @@ type session struct {
 
 	vseq, aseq uint16
 	keyed      bool          // a keyframe has been sent
-	sent       sentRing      // video packets by sequence number, for NACKs
+	sent       sentRing      // video frames sent, for NACKs
 	losses     uint64Counter // NACKs received: congestion during a catch-up
 
 	ice    *webrtc.ICETransport
@@ -722,15 +722,16 @@ func (s *session) sendVideo(ctx context.Context, u *Unit, ts uint32, first bool)
 		defer func() { _ = s.w.gso.flush(*ap) }()
 	}
 	payloads := u.WebRTCPayloads()
+	s.sent.put(u, s.vseq, len(payloads), ts)
+	h := rtp.Header{Version: 2, Timestamp: ts} // one header per frame, not per packet
 	for i, p := range payloads {
-		h := rtp.Header{Version: 2, SequenceNumber: s.vseq, Timestamp: ts, Marker: i == len(payloads)-1}
+		h.SequenceNumber, h.Marker = s.vseq, i == len(payloads)-1
 		for {
 			n, err := s.video.write(&h, p)
 			if err != nil {
 				return err
 			}
 			if n > 0 || !first {
-				s.sent.put(&h, p)
 				break
 			}
 			select {

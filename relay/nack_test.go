@@ -1,0 +1,63 @@
+package relay
+
+import (
+	"bytes"
+	"testing"
+)
+
+func TestSentRingFindsPacketsByFrameAndBoundsResends(t *testing.T) {
+	var r sentRing
+	big := bytes.Repeat([]byte{5}, 3000) // one NAL in three FU-A fragments
+	mk := func(b byte) *Unit {
+		return &Unit{Codec: CodecH264, NALUs: [][]byte{append([]byte{0x41}, bytes.Repeat([]byte{b}, 2500)...)}}
+	}
+	// Every frame is three packets; sequence numbers wrap inside the
+	// second newest frame (65535, 0, 1).
+	seq := uint16(65535 - 3*(sentFrames+1))
+	var units []*Unit
+	var firsts []uint16
+	for i := range sentFrames + 3 {
+		u := mk(byte(i))
+		if i == 0 {
+			u = &Unit{Codec: CodecH264, NALUs: [][]byte{append([]byte{0x65}, big...)}}
+		}
+		n := len(u.WebRTCPayloads())
+		r.put(u, seq, n, uint32(1000*i))
+		units, firsts = append(units, u), append(firsts, seq)
+		seq += uint16(n)
+	}
+	last := len(units) - 1
+	// The newest frame's last packet: its payload, time and marker.
+	u, f := units[last], firsts[last]
+	n := uint16(len(u.WebRTCPayloads()))
+	p, ok := r.take(f + n - 1)
+	if !ok || !bytes.Equal(p.payload, u.WebRTCPayloads()[n-1]) || p.ts != uint32(1000*last) || !p.marker || p.seq != f+n-1 {
+		t.Fatalf("newest last packet: ok=%v ts=%d marker=%v seq=%d", ok, p.ts, p.marker, p.seq)
+	}
+	// The middle packet of the frame that wrapped past 65535.
+	w := last - 1
+	if firsts[w] != 65535 || len(units[w].WebRTCPayloads()) != 3 {
+		t.Fatalf("frame %d starts at %d with %d packets; the test wants it to wrap", w, firsts[w], len(units[w].WebRTCPayloads()))
+	}
+	p, ok = r.take(0)
+	if !ok || p.marker || p.ts != uint32(1000*w) || !bytes.Equal(p.payload, units[w].WebRTCPayloads()[1]) {
+		t.Fatalf("seq 0 (middle of the wrapping frame): ok=%v marker=%v ts=%d", ok, p.marker, p.ts)
+	}
+	// At most maxResends copies of one packet.
+	if _, ok := r.take(f); !ok {
+		t.Fatal("first resend refused")
+	}
+	if _, ok := r.take(f); !ok {
+		t.Fatal("second resend refused")
+	}
+	if _, ok := r.take(f); ok {
+		t.Fatalf("third resend of seq %d allowed, want at most %d", f, maxResends)
+	}
+	// Older than the history, or never sent: nothing.
+	if _, ok := r.take(firsts[0]); ok {
+		t.Fatalf("a packet of frame 0 (%d frames ago) resent; the history holds %d frames", last, sentFrames)
+	}
+	if _, ok := r.take(seq + 10); ok {
+		t.Fatal("a sequence number never sent was resent")
+	}
+}
