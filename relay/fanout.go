@@ -115,9 +115,12 @@ func (sh *liveShard) run() {
 		u, err := sh.r.Next(sh.ctx)
 		if err != nil {
 			if sh.ctx.Err() == nil { // the stream ended: so do its viewers
+				sh.w.mu.Lock() // closed first: no session joins a shard that has stopped
 				sh.mu.Lock()
+				sh.closed = true
 				live = append(live[:0], sh.members...)
 				sh.mu.Unlock()
+				sh.w.mu.Unlock()
 				for _, s := range live {
 					s.close()
 				}

@@ -2,6 +2,7 @@ package relay
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
@@ -80,34 +81,45 @@ func (r *sentRing) take(seq uint16) (sentPacket, bool) {
 	return sentPacket{}, false
 }
 
-// readRTCP reads a sender's RTCP (the report interceptor needs it read) and
-// resends what NACKs ask for, on the same SSRC as pion's responder does.
-// Each NACK also counts in losses: the catch-up pacer backs off on it.
-func readRTCP(snd *webrtc.RTPSender, track *outTrack, sent *sentRing, retransmits, losses *uint64Counter) {
+// feedback is where a video sender's RTCP feedback goes.
+type feedback struct {
+	track       *outTrack
+	sent        *sentRing
+	retransmits *uint64Counter // packets resent, for the metrics
+	losses      *uint64Counter // NACKs: the catch-up pacer backs off on each
+	remb        *atomic.Uint64 // the viewer's estimate of its path (REMB), bit/s
+}
+
+// readRTCP reads a sender's RTCP (pion needs it read; nil fb: that is all)
+// and resends what NACKs ask for, on the same SSRC as pion's responder
+// does. Each NACK counts as a loss and each REMB is kept: the catch-up
+// pacer backs off on the one and keeps under the other.
+func readRTCP(snd *webrtc.RTPSender, fb *feedback) {
 	for {
 		pkts, _, err := snd.ReadRTCP()
 		if err != nil {
 			return
 		}
-		if track == nil || sent == nil {
+		if fb == nil {
 			continue
 		}
 		for _, p := range pkts {
-			nack, ok := p.(*rtcp.TransportLayerNack)
-			if !ok {
-				continue
-			}
-			losses.add(1)
-			for _, pair := range nack.Nacks {
-				pair.Range(func(seq uint16) bool {
-					if e, ok := sent.take(seq); ok {
-						h := rtp.Header{Version: 2, SequenceNumber: e.seq, Timestamp: e.ts, Marker: e.marker}
-						if _, err := track.write(&h, e.payload); err == nil {
-							retransmits.add(1)
+			switch p := p.(type) {
+			case *rtcp.ReceiverEstimatedMaximumBitrate:
+				fb.remb.Store(uint64(p.Bitrate))
+			case *rtcp.TransportLayerNack:
+				fb.losses.add(1)
+				for _, pair := range p.Nacks {
+					pair.Range(func(seq uint16) bool {
+						if e, ok := fb.sent.take(seq); ok {
+							h := rtp.Header{Version: 2, SequenceNumber: e.seq, Timestamp: e.ts, Marker: e.marker}
+							if _, err := fb.track.write(&h, e.payload); err == nil {
+								fb.retransmits.add(1)
+							}
 						}
-					}
-					return true
-				})
+						return true
+					})
+				}
 			}
 		}
 	}

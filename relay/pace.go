@@ -93,3 +93,12 @@ func (p *pacer) wait(ctx context.Context, n int) error {
 func (p *pacer) congested() {
 	p.rate = max(p.rate/2, p.floor)
 }
+
+// estimated caps the rate at what the viewer estimates its path holds
+// (REMB, bit/s), never below floor. It never raises the rate: the budget
+// stays the upper bound.
+func (p *pacer) estimated(bps float64) {
+	if bps > 0 {
+		p.rate = max(min(p.rate, bps/8), p.floor)
+	}
+}

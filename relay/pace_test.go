@@ -53,6 +53,73 @@ func TestPacerKeepsToItsBudget(t *testing.T) {
 	if p.rate != 30_000 {
 		t.Fatalf("after two congestion signals the rate is %.0f, want the floor 30000", p.rate)
 	}
+	// A receiver's estimate (REMB) caps the rate, never below the floor
+	// and never above the budget.
+	q := newPacer(100_000, 30_000, time.Now)
+	for _, c := range []struct{ bps, want float64 }{{4e6, 100_000}, {640_000, 80_000}, {0, 80_000}, {100_000, 30_000}} {
+		q.estimated(c.bps)
+		if q.rate != c.want {
+			t.Fatalf("estimate %.0f bit/s: rate %.0f B/s, want %.0f", c.bps, q.rate, c.want)
+		}
+	}
+}
+
+// TestCatchUpKeepsUnderTheViewersEstimate: a viewer's REMB estimate does
+// not slow the catch-up while it holds (browsers start low and climb), but
+// once it drops — 1.6 to 1.2 Mbit/s — the rest goes at 1.2 Mbit/s, not at
+// the 2 Mbit/s budget.
+func TestCatchUpKeepsUnderTheViewersEstimate(t *testing.T) {
+	w, _, stop := newTestWHEP(t)
+	defer stop()
+	var mu sync.Mutex
+	var rates []float64
+	w.onCatchUp = func(_ *Unit, _ time.Time, rate, _ float64) {
+		mu.Lock()
+		rates = append(rates, rate)
+		mu.Unlock()
+	}
+	time.Sleep(3300 * time.Millisecond) // 1.3 s into the second GOP, a bitrate measured
+	ctx, c, joined := join(t, w, whepclient.Options{})
+	stopREMB := make(chan struct{})
+	go func() { // every 10 ms from the start, as a browser would
+		for {
+			bps := float32(1.6e6)
+			if time.Since(joined) > 150*time.Millisecond {
+				bps = 1.2e6
+			}
+			_ = c.REMB(bps)
+			select {
+			case <-stopREMB:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}()
+	defer close(stopREMB)
+	start := time.Now()
+	for time.Since(start) < 1500*time.Millisecond {
+		select {
+		case <-c.Frames():
+		case <-ctx.Done():
+			t.Fatal("frames stopped")
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(rates) < 20 {
+		t.Fatalf("%d units sent while catching up, want the ~32 cached", len(rates))
+	}
+	for _, r := range rates {
+		if r != 2e6/8 && r != 1.2e6/8 {
+			t.Fatalf("a catch-up unit went at %.0f B/s: want the 2 Mbit/s budget, then 1.2 Mbit/s after the drop, nothing else (rates: %v)", r, rates)
+		}
+	}
+	if rates[0] != 2e6/8 {
+		t.Fatalf("the catch-up began at %.0f B/s, want the 2 Mbit/s budget", rates[0])
+	}
+	if last := rates[len(rates)-1]; last != 1.2e6/8 {
+		t.Fatalf("the catch-up ended at %.0f B/s after the viewer's estimate fell to 1.2 Mbit/s, want %.0f (rates: %v)", last, 1.2e6/8, rates)
+	}
 }
 
 // TestCatchUpIsPacedAndMergesIntoLive joins a 2 s GOP 1.3 s in: the

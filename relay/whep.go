@@ -154,7 +154,9 @@ func NewWHEP(cfg WebRTCConfig, provider StreamProvider) (*WHEP, error) {
 var h264Profiles = []string{"42001f", "42e01f", "4d001f", "64001f"}
 
 func registerCodecs(m *webrtc.MediaEngine) error {
-	fb := []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"}}
+	// goog-remb: browsers then send their estimate of the path's rate,
+	// which the catch-up keeps under (pace.go).
+	fb := []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"}, {Type: "goog-remb"}}
 	pt := webrtc.PayloadType(102)
 	for _, p := range h264Profiles {
 		c := webrtc.RTPCodecParameters{PayloadType: pt, RTPCodecCapability: webrtc.RTPCodecCapability{
@@ -388,9 +390,9 @@ func (w *WHEP) newSession(cameraID, variant string, stream *Stream, info Info, c
 			continue
 		}
 		if snd.Track() == s.video {
-			go readRTCP(snd, s.video, &s.sent, &w.retransmits, &s.losses)
+			go readRTCP(snd, &feedback{track: s.video, sent: &s.sent, retransmits: &w.retransmits, losses: &s.losses, remb: &s.remb})
 		} else {
-			go readRTCP(snd, nil, nil, nil, nil)
+			go readRTCP(snd, nil)
 		}
 	}
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
@@ -462,6 +464,7 @@ type session struct {
 	keyed      bool          // a keyframe has been sent
 	sent       sentRing      // video frames sent, for NACKs
 	losses     uint64Counter // NACKs received: congestion during a catch-up
+	remb       atomic.Uint64 // the viewer's estimate of its path (REMB), bit/s; 0: none yet
 
 	ice    *webrtc.ICETransport
 	remote atomic.Pointer[netip.AddrPort] // viewer's UDP address; nil over ICE-TCP
@@ -655,7 +658,7 @@ func (s *session) catchUp(ctx context.Context, gop []*Unit, r *Reader, t *stampe
 	p := newPacer(max(cfg.Rate*live, cfg.MinRate/8), max(live*1.25, cfg.MinRate/16), time.Now)
 	start := time.Now()
 	sent := 0
-	losses := s.losses.v.Load()
+	losses, remb := s.losses.v.Load(), s.remb.Load()
 	send := func(u *Unit) bool {
 		if !u.Codec.IsVideo() {
 			return true
@@ -664,6 +667,15 @@ func (s *session) catchUp(ctx context.Context, gop []*Unit, r *Reader, t *stampe
 			if n := s.losses.v.Load(); n != losses {
 				losses = n
 				p.congested()
+			}
+			// A browser's estimate starts low and climbs with what it
+			// receives, so its level says little; a drop of 15 % or more
+			// is its overuse detector firing: keep under the new estimate.
+			if b := s.remb.Load(); b != remb {
+				if float64(b) < 0.85*float64(remb) {
+					p.estimated(float64(b))
+				}
+				remb = b
 			}
 			if p.wait(ctx, u.Size()) != nil {
 				return false

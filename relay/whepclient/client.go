@@ -199,6 +199,13 @@ func (c *Client) NACK(seqs ...uint16) error {
 		MediaSSRC: c.ssrc.Load(), Nacks: rtcp.NackPairsFromSequenceNumbers(seqs)}})
 }
 
+// REMB sends the receiver's estimate of its path's rate in bit/s
+// (draft-alvestrand-rmcat-remb), as browsers do.
+func (c *Client) REMB(bps float32) error {
+	return c.pc.WriteRTCP([]rtcp.Packet{&rtcp.ReceiverEstimatedMaximumBitrate{
+		Bitrate: bps, SSRCs: []uint32{c.ssrc.Load()}}})
+}
+
 // State is the peer connection's state.
 func (c *Client) State() webrtc.PeerConnectionState { return c.pc.ConnectionState() }
 
