@@ -7,8 +7,9 @@ import (
 
 // shardSize is how many viewers one live shard serves. A shard sends a
 // unit to its viewers one after the other, so it bounds the time from the
-// first viewer to the last (≈ 50 µs each on a 2-vCPU machine); more
-// viewers take more shards, which run in parallel.
+// first viewer to the last (≈ 32 µs of CPU each on a 2-vCPU machine: ≈ 2 ms
+// for 64); more viewers take more shards, which run in parallel. 128 was
+// measured no cheaper (docs/benchmarks.md).
 const shardSize = 64
 
 // liveShard follows a stream live for up to shardSize UDP viewers that
@@ -68,8 +69,8 @@ func (w *WHEP) attach(s *session, from uint64) bool {
 	return true
 }
 
-// detach removes a session from its shard (under w.mu); a shard left
-// without sessions stops.
+// detachLocked removes a session from its shard (w.mu held); a shard
+// left without sessions stops.
 func (w *WHEP) detachLocked(s *session) {
 	sh := s.shard
 	if sh == nil {
