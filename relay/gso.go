@@ -254,6 +254,11 @@ const gsoBatchMax = 256 << 10
 // hold queues packets to ap into the arena until done; false when GSO is
 // off or ap is already held (its packets then go as they would anyway).
 func (b *gsoBatch) hold(ap netip.AddrPort) bool {
+	if ap.Addr().Zone() != "" {
+		// A link-local IPv6 peer needs its interface's scope id, which
+		// the raw sendmmsg addresses do not carry: it goes on its own.
+		return false
+	}
 	b.arena.arena = true
 	// The arena only grows while held by this goroutine, so the span's
 	// start read here is where ap's packets begin.

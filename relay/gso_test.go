@@ -136,6 +136,11 @@ func TestGSOBatchSendsManyViewersInOneSendmmsg(t *testing.T) {
 	if len(b.arena.buf) != 0 || len(g.held) != 0 {
 		t.Fatalf("after send: arena %d bytes, %d addresses still held", len(b.arena.buf), len(g.held))
 	}
+	// A link-local peer's scope cannot ride in the batch: not held, so its
+	// packets go out with their zone through the ordinary path.
+	if b.hold(netip.MustParseAddrPort("[fe80::1%lo]:5000")) {
+		t.Fatal("a zoned link-local address was held for the batch")
+	}
 }
 
 func TestGSOBatchArenaStaysBounded(t *testing.T) {
