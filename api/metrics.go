@@ -24,10 +24,11 @@ var (
 	descSendPkts   = prometheus.NewDesc("sharpeyes_webrtc_batched_packets_total", "Video packets sent through batched (UDP GSO) calls.", nil, nil)
 	descResends    = prometheus.NewDesc("sharpeyes_webrtc_nack_retransmits_total", "Packets resent in answer to viewers' NACKs.", nil, nil)
 	descReaped     = prometheus.NewDesc("sharpeyes_webrtc_sessions_reaped_total", "Viewer sessions ended because the viewer fell silent (no DELETE: out of coverage, tab closed).", nil, nil)
+	descSealed     = prometheus.NewDesc("sharpeyes_webrtc_srtp_sessions_total", "UDP viewer sessions by who sealed their SRTP: the gateway itself, or pion (its keys could not be checked).", []string{"sealer"}, nil)
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descState, descBitrate, descFPS, descViewers, descReconnects, descDropped, descFrames, descSessions, descSendCalls, descSendPkts, descResends, descReaped} {
+	for _, d := range []*prometheus.Desc{descState, descBitrate, descFPS, descViewers, descReconnects, descDropped, descFrames, descSessions, descSendCalls, descSendPkts, descResends, descReaped, descSealed} {
 		ch <- d
 	}
 }
@@ -53,4 +54,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descSendPkts, prometheus.CounterValue, float64(pkts))
 	ch <- prometheus.MustNewConstMetric(descResends, prometheus.CounterValue, float64(c.whep.Retransmits()))
 	ch <- prometheus.MustNewConstMetric(descReaped, prometheus.CounterValue, float64(c.whep.Reaped()))
+	own, pion := c.whep.SRTPSealed()
+	ch <- prometheus.MustNewConstMetric(descSealed, prometheus.CounterValue, float64(own), "gateway")
+	ch <- prometheus.MustNewConstMetric(descSealed, prometheus.CounterValue, float64(pion), "pion")
 }

@@ -56,6 +56,7 @@ type WHEPServer interface {
 	SendStats() (calls, packets uint64)
 	Retransmits() uint64
 	Reaped() uint64
+	SRTPSealed() (own, pion uint64)
 }
 
 // CameraSync applies the API's own camera writes to the local pulls at once,

@@ -16,16 +16,17 @@ trap cleanup EXIT
 
 build() { for c in "$@"; do go build -o "bin/$c" "./cmd/$c"; done; }
 
-# start_gateway HOST [VAR=VALUE ...]: serves HTTP on HOST:18080 and WebRTC
-# on HOST:18189 with a fresh data dir; GW is its pid once /healthz answers.
+# start_gateway HOST [VAR=VALUE ...]: serves HTTP on HOST:18080, WebRTC on
+# HOST:18189 and RTSP on HOST:18554 with a fresh data dir; GW is its pid
+# once /healthz answers. GATEWAY_BIN is the binary (default bin/sharpeyes).
 start_gateway() {
   local host=$1
   shift
-  rm -rf "${DATA:?}"/*
-  env SHARPEYES_DATA_DIR="$DATA" SHARPEYES_AUTH_ADMIN_TOKEN=$TOKEN SHARPEYES_LOG_LEVEL=warn \
-    SHARPEYES_HTTP_ADDR="$host:18080" SHARPEYES_RTSP_ADDR=127.0.0.1:18554 \
+  rm -rf "${DATA:?}/$host" && mkdir -p "$DATA/$host"
+  env SHARPEYES_DATA_DIR="$DATA/$host" SHARPEYES_AUTH_ADMIN_TOKEN=$TOKEN SHARPEYES_LOG_LEVEL=warn \
+    SHARPEYES_HTTP_ADDR="$host:18080" SHARPEYES_RTSP_ADDR="$host:18554" \
     SHARPEYES_WEBRTC_UDP_ADDR="$host:18189" SHARPEYES_WEBRTC_TCP_ADDR="$host:18189" "$@" \
-    bin/sharpeyes serve 2>>"$OUT/gateway.log" >/dev/null &
+    "${GATEWAY_BIN:-bin/sharpeyes}" serve 2>>"$OUT/gateway.log" >/dev/null &
   GW=$!
   pids+=("$GW")
   for _ in $(seq 100); do curl -sf "http://$host:18080/healthz" >/dev/null && break; sleep 0.1; done

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,6 +72,13 @@ func TestChromiumPlaysCameraFromWebPage(t *testing.T) {
 	t.Logf("first frame decoded %d ms after navigation start (%d frames)", res.FirstDecodedMS, res.FramesDecoded)
 	if res.FirstDecodedMS <= 0 || res.FirstDecodedMS > 2000 {
 		t.Fatalf("framesDecoded > 0 at %d ms after load, want within 2000 ms", res.FirstDecodedMS)
+	}
+	// The browser decoded packets the gateway sealed itself (relay/srtp.go),
+	// not pion: the keys it derived are the ones Chromium negotiated.
+	_, m := api.do("GET", "/metrics", "", nil, true)
+	if !strings.Contains(string(m), `sharpeyes_webrtc_srtp_sessions_total{sealer="gateway"} 1`) ||
+		!strings.Contains(string(m), `sharpeyes_webrtc_srtp_sessions_total{sealer="pion"} 0`) {
+		t.Fatalf("the browser's SRTP was not sealed by the gateway:\n%s", m)
 	}
 }
 

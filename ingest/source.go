@@ -122,8 +122,9 @@ func jitter(d time.Duration) time.Duration {
 // session runs one RTSP session; it reports whether media flowed.
 func (s *Source) session(ctx context.Context) (bool, error) {
 	c := &gortsplib.Client{
-		Scheme: s.url.Scheme,
-		Host:   s.url.Host,
+		Scheme:      s.url.Scheme,
+		Host:        s.url.Host,
+		DialContext: dialRTSP,
 		// Longer than the stall watchdog, so a silent stream is reported as
 		// a stall, while a camera that never answers a request still fails.
 		ReadTimeout:  s.cfg.Timeout * 3 / 2,

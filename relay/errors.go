@@ -21,4 +21,9 @@ var (
 	ErrTooManySessions = errors.New("too many sessions")
 	// ErrSourceUnavailable means the camera could not be reached in time.
 	ErrSourceUnavailable = errors.New("camera stream unavailable")
+	// ErrOwnSRTP means a session cannot seal its own SRTP and keeps pion's path.
+	ErrOwnSRTP = errors.New("cannot seal SRTP for this viewer")
+	// ErrPathLeftUDP means a viewer whose SRTP the session seals moved to a
+	// path the session cannot write to (ICE-TCP); the session ends.
+	ErrPathLeftUDP = errors.New("viewer's path left UDP")
 )

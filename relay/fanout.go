@@ -141,9 +141,21 @@ func (sh *liveShard) run() {
 				sh.w.resume(s, u.seq)
 				continue
 			}
-			held := b.hold(*ap)
-			err := s.sendLive(s.ctx, u, &s.stamp)
-			if held {
+			// A session sealing its own SRTP writes into the batch's
+			// arena directly; pion's packets to a held address go there
+			// through the socket.
+			var batch *gsoBatch
+			open := false
+			if s.own.Load() != nil {
+				open = b.begin(*ap)
+				if open {
+					batch = &b
+				}
+			} else {
+				open = b.hold(*ap)
+			}
+			err := s.sendLive(s.ctx, u, &s.stamp, batch)
+			if open {
 				b.done()
 			}
 			if err != nil {

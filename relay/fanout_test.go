@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -76,6 +77,33 @@ func framesFor(t *testing.T, cs []*whepclient.Client, d time.Duration, steps ...
 	return n
 }
 
+// countFrames counts the frames each client receives over d, after
+// dropping what was waiting; a client whose frames have ended counts 0.
+func countFrames(cs []*whepclient.Client, d time.Duration) []int {
+	for _, c := range cs {
+		for len(c.Frames()) > 0 {
+			<-c.Frames()
+		}
+	}
+	n := make([]int, len(cs))
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(2 * time.Millisecond) {
+		for i, c := range cs {
+			for more := true; more; {
+				select {
+				case _, ok := <-c.Frames():
+					more = ok
+					if ok {
+						n[i]++
+					}
+				default:
+					more = false
+				}
+			}
+		}
+	}
+	return n
+}
+
 func TestLiveShardsServeCaughtUpViewersTogether(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	w, p, stop := newTestWHEP(t)
@@ -84,9 +112,11 @@ func TestLiveShardsServeCaughtUpViewersTogether(t *testing.T) {
 	stream := p.streams["cam1"]
 	time.Sleep(700 * time.Millisecond) // join mid-GOP
 
+	// Four viewers whose SRTP the gateway seals itself, and one that
+	// insists on being the DTLS server, whose SRTP pion seals.
 	var cs []*whepclient.Client
-	for range 5 {
-		_, c, _ := join(t, w, whepclient.Options{AcceptReplays: true})
+	for i := range 5 {
+		_, c, _ := join(t, w, whepclient.Options{AcceptReplays: true, DTLSServer: i == 4})
 		cs = append(cs, c)
 	}
 	// Caught up, every viewer is in a shard: five viewers, shards of two.
@@ -96,6 +126,9 @@ func TestLiveShardsServeCaughtUpViewersTogether(t *testing.T) {
 	})
 	if r := stream.Readers(); r != 5 {
 		t.Fatalf("stream readers = %d, want 5 (viewers count, shards do not)", r)
+	}
+	if own, pion := w.SRTPSealed(); own != 4 || pion != 1 {
+		t.Fatalf("SRTP sealed by the gateway for %d viewers and by pion for %d, want 4 and 1", own, pion)
 	}
 	calls0, pkts0 := w.SendStats()
 	got := framesFor(t, cs, 2*time.Second)
@@ -112,11 +145,12 @@ func TestLiveShardsServeCaughtUpViewersTogether(t *testing.T) {
 	}
 
 	// A viewer whose path leaves plain UDP goes back to its own goroutine
-	// without a gap, and rejoins a shard when UDP is back.
+	// without a gap, and rejoins a shard when UDP is back: pion seals its
+	// SRTP and writes wherever the path goes.
 	var s *session
 	w.mu.Lock()
 	for _, x := range w.sessions {
-		if x.shard != nil {
+		if x.shard != nil && x.own.Load() == nil {
 			s = x
 			break
 		}
@@ -144,9 +178,31 @@ func TestLiveShardsServeCaughtUpViewersTogether(t *testing.T) {
 		}
 	}
 
+	// A viewer whose SRTP the gateway seals cannot follow its path off the
+	// shared socket (to ICE-TCP): its session ends, and its player
+	// reconnects; the others see nothing of it.
+	var gone *session
+	w.mu.Lock()
+	for _, x := range w.sessions {
+		if x.own.Load() != nil {
+			gone = x
+			break
+		}
+	}
+	w.mu.Unlock()
+	gone.remote.Store(nil)
+	waitFor(t, "the session off the shared socket ended", func() bool { return w.Sessions("") == 4 })
+	time.Sleep(100 * time.Millisecond) // what was under way arrives
+	n := countFrames(cs, time.Second)
+	slices.Sort(n)
+	if n[0] != 0 || n[1] < 20 {
+		t.Fatalf("frames in 1 s after one session ended: %v, want one 0 and the rest >= 20", n)
+	}
 	// Viewers leaving empty their shards; an empty shard stops.
-	for _, c := range cs[:4] {
-		c.Close()
+	for _, c := range cs {
+		if c != cs[4] {
+			c.Close()
+		}
 	}
 	waitFor(t, "one viewer left", func() bool { return w.Sessions("") == 1 })
 	waitFor(t, "one shard with one viewer", func() bool {

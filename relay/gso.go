@@ -1,11 +1,16 @@
 package relay
 
 import (
+	"encoding/binary"
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
+
+	"github.com/pion/rtp"
 )
 
 // gsoConn wraps the one UDP socket every WebRTC viewer shares. A sender
@@ -19,13 +24,17 @@ import (
 // all one size. Everything else passes straight through.
 type gsoConn struct {
 	*net.UDPConn
+	raw     syscall.RawConn // for system calls made without the runtime's syscall bookkeeping (gso_linux.go)
 	log     *slog.Logger
 	enabled atomic.Bool
 	v6      bool // an AF_INET6 socket: IPv4 peers are addressed v4-mapped
 
 	mu   sync.Mutex
 	held map[netip.AddrPort]*gsoQueue
+	taps map[netip.AddrPort]*rtpTap // under mu
 	pool sync.Pool
+
+	ntaps atomic.Int32 // len(taps), read without the lock
 
 	calls   atomic.Uint64 // system calls made for held packets
 	packets atomic.Uint64 // packets those calls carried
@@ -48,6 +57,7 @@ const (
 
 func newGSOConn(c *net.UDPConn, enable bool, log *slog.Logger) *gsoConn {
 	g := &gsoConn{UDPConn: c, log: log, held: map[netip.AddrPort]*gsoQueue{}, v6: socketIsV6(c)}
+	g.raw, _ = c.SyscallConn() // nil: the standard library's calls
 	g.pool.New = func() any { return &gsoQueue{buf: make([]byte, 0, 16<<10)} }
 	g.enabled.Store(enable && gsoSupported(c))
 	return g
@@ -68,6 +78,9 @@ func (g *gsoConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 // WriteToAddrPort queues b when its destination is held, else sends it.
 // pion's ICE mux uses this allocation-free form when it is offered.
 func (g *gsoConn) WriteToAddrPort(b []byte, ap netip.AddrPort) (int, error) {
+	if g.ntaps.Load() > 0 {
+		g.tapped(canon(ap), b)
+	}
 	if g.enabled.Load() {
 		key := canon(ap)
 		g.mu.Lock()
@@ -92,7 +105,56 @@ func (g *gsoConn) WriteToAddrPort(b []byte, ap netip.AddrPort) (int, error) {
 		}
 		g.mu.Unlock()
 	}
-	return g.UDPConn.WriteToUDPAddrPort(b, ap)
+	return g.writeTo(b, ap)
+}
+
+// rtpTap keeps a copy of the first RTP packet of one SSRC sent to an
+// address: what pion sealed, for a session to check its own keys against.
+type rtpTap struct {
+	key  netip.AddrPort
+	ssrc uint32
+	seq  uint16
+	pkt  []byte // nil until seen
+}
+
+// tap starts watching for the first RTP packet of ssrc sent to ap.
+func (g *gsoConn) tap(ap netip.AddrPort, ssrc uint32) *rtpTap {
+	t := &rtpTap{key: canon(ap), ssrc: ssrc}
+	g.mu.Lock()
+	if g.taps == nil {
+		g.taps = map[netip.AddrPort]*rtpTap{}
+	}
+	g.taps[t.key] = t
+	g.ntaps.Store(int32(len(g.taps)))
+	g.mu.Unlock()
+	return t
+}
+
+// untap stops t watching and returns what it saw: the packet (nil if
+// none) and its sequence number.
+func (g *gsoConn) untap(t *rtpTap) ([]byte, uint16) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.taps[t.key] == t {
+		delete(g.taps, t.key)
+		g.ntaps.Store(int32(len(g.taps)))
+	}
+	return t.pkt, t.seq
+}
+
+func (g *gsoConn) tapped(key netip.AddrPort, b []byte) {
+	// RTP version 2 with an SSRC; payload types 64-95 are RTCP's (RFC 5761).
+	if len(b) < 12 || b[0]>>6 != 2 {
+		return
+	}
+	if pt := b[1] & 0x7f; pt >= 64 && pt < 96 {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if t := g.taps[key]; t != nil && t.pkt == nil && binary.BigEndian.Uint32(b[8:12]) == t.ssrc {
+		t.pkt, t.seq = slices.Clone(b), binary.BigEndian.Uint16(b[2:4])
+	}
 }
 
 func (g *gsoConn) newQueue() *gsoQueue {
@@ -196,7 +258,7 @@ func (g *gsoConn) sendRun(buf []byte, r gsoRun, ap netip.AddrPort) error {
 	if r.count == 1 || !g.enabled.Load() {
 		return g.sendEach(b, r.seg, ap)
 	}
-	if _, _, err := g.UDPConn.WriteMsgUDPAddrPort(b, segmentCmsg(r.seg), ap); err != nil {
+	if err := g.writeMsg(b, segmentCmsg(r.seg), ap); err != nil {
 		g.enabled.Store(false)
 		g.log.Warn("UDP GSO send failed; sending packets one by one", "error", err)
 		return g.sendEach(b, r.seg, ap)
@@ -210,7 +272,7 @@ func (g *gsoConn) sendRun(buf []byte, r gsoRun, ap netip.AddrPort) error {
 func (g *gsoConn) sendEach(b []byte, seg int, ap netip.AddrPort) error {
 	for len(b) > 0 {
 		n := min(seg, len(b))
-		if _, err := g.UDPConn.WriteToUDPAddrPort(b[:n], ap); err != nil {
+		if _, err := g.writeTo(b[:n], ap); err != nil {
 			return err
 		}
 		g.calls.Add(1)
@@ -222,7 +284,7 @@ func (g *gsoConn) sendEach(b []byte, seg int, ap netip.AddrPort) error {
 
 // ReadFromAddrPort completes pion's allocation-free reader/writer interface.
 func (g *gsoConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
-	return g.UDPConn.ReadFromUDPAddrPort(b)
+	return g.readFrom(b)
 }
 
 // stats reports the system calls made for held packets and the packets
@@ -240,6 +302,7 @@ type gsoBatch struct {
 	arena gsoQueue
 	spans []gsoSpan
 	open  gsoSpan     // the viewer being written
+	held  bool        // open's address is held in the socket (hold, not begin)
 	sys   gsoBatchSys // the platform's message buffers, reused
 }
 
@@ -253,6 +316,8 @@ const gsoBatchMax = 256 << 10
 
 // hold queues packets to ap into the arena until done; false when GSO is
 // off or ap is already held (its packets then go as they would anyway).
+// Packets pion writes to ap meanwhile, from any goroutine, go into the
+// arena under the socket's lock.
 func (b *gsoBatch) hold(ap netip.AddrPort) bool {
 	if ap.Addr().Zone() != "" {
 		// A link-local IPv6 peer needs its interface's scope id, which
@@ -263,12 +328,41 @@ func (b *gsoBatch) hold(ap netip.AddrPort) bool {
 	// The arena only grows while held by this goroutine, so the span's
 	// start read here is where ap's packets begin.
 	b.open = gsoSpan{ap: ap, off: len(b.arena.buf), first: len(b.arena.sizes)}
-	return b.g.holdInto(ap, &b.arena)
+	b.held = b.g.holdInto(ap, &b.arena)
+	return b.held
 }
 
-// done stops holding the viewer hold took; a full arena is sent.
+// begin opens a span for ap whose packets the batch's goroutine seals
+// into the arena itself (seal), without the socket's lock: ap is not
+// held, so nothing else writes there. False when GSO is off or ap needs
+// its zone.
+func (b *gsoBatch) begin(ap netip.AddrPort) bool {
+	if ap.Addr().Zone() != "" || !b.g.enabled.Load() {
+		return false
+	}
+	b.open = gsoSpan{ap: ap, off: len(b.arena.buf), first: len(b.arena.sizes)}
+	b.held = false
+	return true
+}
+
+// seal appends one packet of the span begin opened, sealed by o.
+func (b *gsoBatch) seal(o *srtpSender, h *rtp.Header, payload []byte) error {
+	n := len(b.arena.buf)
+	buf, err := o.seal(b.arena.buf, h, payload)
+	b.arena.buf = buf
+	if err != nil {
+		return err
+	}
+	b.arena.sizes = append(b.arena.sizes, len(buf)-n)
+	return nil
+}
+
+// done ends the span hold or begin opened; a full arena is sent.
 func (b *gsoBatch) done() {
-	b.g.release(b.open.ap)
+	if b.held {
+		b.g.release(b.open.ap)
+		b.held = false
+	}
 	if len(b.arena.sizes) > b.open.first {
 		b.spans = append(b.spans, b.open)
 	}

@@ -2,11 +2,16 @@ package relay
 
 import (
 	"encoding/binary"
+	"errors"
 	"net"
 	"net/netip"
+	"strconv"
+	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"sharpeyes/rawio"
 )
 
 // segmentCmsg is the UDP_SEGMENT control message for segments of size bytes.
@@ -129,39 +134,30 @@ func (b *gsoBatch) sendAll() {
 		}
 	}
 	sent := 0
-	var serr error
-	raw, err := g.UDPConn.SyscallConn()
-	if err == nil {
-		err = raw.Write(func(fd uintptr) bool {
-			for sent < n {
-				// A raw system call: the socket never blocks (EAGAIN
-				// instead), and a P left in a syscall state for the
-				// sendmmsg's few hundred microseconds would be handed to
-				// another thread by the runtime's monitor, which then also
-				// polls every 20 µs: measured, that cost more than the
-				// sends (docs/benchmarks.md).
-				c, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&s.msgs[sent])), uintptr(n-sent), 0, 0, 0)
-				switch e {
-				case 0:
-				case unix.EINTR:
-					continue
-				case unix.EAGAIN:
-					return false // the socket's buffer is full: wait until it drains
-				default:
-					serr = e
-					return true
-				}
-				g.calls.Add(1)
-				for _, r := range s.runs[sent : sent+int(c)] {
-					g.packets.Add(uint64(r.count))
-				}
-				sent += int(c)
-			}
-			return true
+	var err error
+	for sent < n && g.raw != nil {
+		// A raw system call (rawio): a P left in a syscall state for the
+		// sendmmsg's few hundred microseconds would also be handed to
+		// another thread by the runtime's monitor (docs/benchmarks.md).
+		var c int
+		c, err = rawio.Write(g.raw, "sendmmsg", func(fd uintptr) (uintptr, syscall.Errno) {
+			r, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&s.msgs[sent])), uintptr(n-sent), 0, 0, 0)
+			return r, e
 		})
+		if err == nil && c == 0 {
+			err = errors.New("sendmmsg sent nothing")
+		}
+		if err != nil {
+			break
+		}
+		g.calls.Add(1)
+		for _, r := range s.runs[sent : sent+c] {
+			g.packets.Add(uint64(r.count))
+		}
+		sent += c
 	}
-	if err == nil {
-		err = serr
+	if g.raw == nil {
+		err = errors.New("no raw connection")
 	}
 	if err != nil && sent < n {
 		// The run sendmmsg stopped at goes out on the per-run path (which
@@ -177,4 +173,103 @@ func (b *gsoBatch) sendAll() {
 	for k := range s.msgs {
 		s.msgs[k].Hdr = unix.Msghdr{} // drop references into the arena
 	}
+}
+
+// The socket's reads and single sends are raw system calls (rawio), like
+// the batch's sendmmsg: with a hundred viewers' STUN and RTCP arriving at
+// random times, standard calls kept waking the runtime's monitor thread.
+
+// readFrom reads one datagram.
+func (g *gsoConn) readFrom(b []byte) (int, netip.AddrPort, error) {
+	if g.raw == nil || len(b) == 0 {
+		return g.UDPConn.ReadFromUDPAddrPort(b)
+	}
+	var sa unix.RawSockaddrInet6 // room for either family
+	n, err := rawio.Read(g.raw, "recvfrom", func(fd uintptr) (uintptr, syscall.Errno) {
+		salen := uint32(unsafe.Sizeof(sa))
+		r, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), 0,
+			uintptr(unsafe.Pointer(&sa)), uintptr(unsafe.Pointer(&salen)))
+		return r, e
+	})
+	if err != nil {
+		return 0, netip.AddrPort{}, &net.OpError{Op: "read", Net: "udp", Source: g.LocalAddr(), Err: err}
+	}
+	return n, fromSockaddr(&sa), nil
+}
+
+// fromSockaddr is the address of a datagram's sender as the standard
+// library gives it: IPv4 peers of an IPv6 socket stay v4-mapped, and a
+// scoped address is zoned with its interface's name.
+func fromSockaddr(sa *unix.RawSockaddrInet6) netip.AddrPort {
+	p := (*[2]byte)(unsafe.Pointer(&sa.Port))
+	port := uint16(p[0])<<8 | uint16(p[1])
+	switch sa.Family {
+	case unix.AF_INET:
+		return netip.AddrPortFrom(netip.AddrFrom4((*unix.RawSockaddrInet4)(unsafe.Pointer(sa)).Addr), port)
+	case unix.AF_INET6:
+		a := netip.AddrFrom16(sa.Addr)
+		if sa.Scope_id != 0 {
+			zone := strconv.FormatUint(uint64(sa.Scope_id), 10)
+			if ifi, err := net.InterfaceByIndex(int(sa.Scope_id)); err == nil {
+				zone = ifi.Name
+			}
+			a = a.WithZone(zone)
+		}
+		return netip.AddrPortFrom(a, port)
+	}
+	return netip.AddrPort{}
+}
+
+// rawAddr fills sa for a raw send to ap; false when the standard library
+// must send instead (no raw connection, a zoned address, or one the
+// socket cannot reach: its error then says why).
+func (g *gsoConn) rawAddr(sa *unix.RawSockaddrInet6, b []byte, ap netip.AddrPort) (uint32, bool) {
+	if g.raw == nil || len(b) == 0 || ap.Addr().Zone() != "" {
+		return 0, false
+	}
+	n := g.sockaddr(sa, ap)
+	return n, n != 0
+}
+
+// writeTo sends one datagram.
+func (g *gsoConn) writeTo(b []byte, ap netip.AddrPort) (int, error) {
+	var sa unix.RawSockaddrInet6
+	salen, ok := g.rawAddr(&sa, b, ap)
+	if !ok {
+		return g.UDPConn.WriteToUDPAddrPort(b, ap)
+	}
+	n, err := rawio.Write(g.raw, "sendto", func(fd uintptr) (uintptr, syscall.Errno) {
+		r, _, e := unix.RawSyscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), 0,
+			uintptr(unsafe.Pointer(&sa)), uintptr(salen))
+		return r, e
+	})
+	if err != nil {
+		return 0, &net.OpError{Op: "write", Net: "udp", Source: g.LocalAddr(), Addr: net.UDPAddrFromAddrPort(ap), Err: err}
+	}
+	return n, nil
+}
+
+// writeMsg sends one datagram, or a GSO run of them, with control data.
+func (g *gsoConn) writeMsg(b, oob []byte, ap netip.AddrPort) error {
+	var sa unix.RawSockaddrInet6
+	salen, ok := g.rawAddr(&sa, b, ap)
+	if !ok {
+		_, _, err := g.UDPConn.WriteMsgUDPAddrPort(b, oob, ap)
+		return err
+	}
+	iov := unix.Iovec{Base: &b[0]}
+	iov.SetLen(len(b))
+	m := unix.Msghdr{Name: (*byte)(unsafe.Pointer(&sa)), Namelen: salen, Iov: &iov, Iovlen: 1}
+	if len(oob) > 0 {
+		m.Control = &oob[0]
+		m.SetControllen(len(oob))
+	}
+	_, err := rawio.Write(g.raw, "sendmsg", func(fd uintptr) (uintptr, syscall.Errno) {
+		r, _, e := unix.RawSyscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&m)), 0)
+		return r, e
+	})
+	if err != nil {
+		return &net.OpError{Op: "write", Net: "udp", Source: g.LocalAddr(), Addr: net.UDPAddrFromAddrPort(ap), Err: err}
+	}
+	return nil
 }

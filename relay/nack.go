@@ -83,7 +83,7 @@ func (r *sentRing) take(seq uint16) (sentPacket, bool) {
 
 // feedback is where a video sender's RTCP feedback goes.
 type feedback struct {
-	track       *outTrack
+	s           *session // resends go the way the session sends
 	sent        *sentRing
 	retransmits *uint64Counter // packets resent, for the metrics
 	losses      *uint64Counter // NACKs: the catch-up pacer backs off on each
@@ -113,8 +113,9 @@ func readRTCP(snd *webrtc.RTPSender, fb *feedback) {
 					pair.Range(func(seq uint16) bool {
 						if e, ok := fb.sent.take(seq); ok {
 							h := rtp.Header{Version: 2, SequenceNumber: e.seq, Timestamp: e.ts, Marker: e.marker}
-							if _, err := fb.track.write(&h, e.payload); err == nil {
+							if n, err := fb.s.writeRTP(fb.s.video, &h, e.payload, nil); err == nil && n > 0 {
 								fb.retransmits.add(1)
+								fb.s.vstats.resent(len(e.payload))
 							}
 						}
 						return true

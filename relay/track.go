@@ -68,6 +68,13 @@ func (t *outTrack) RID() string               { return "" }
 func (t *outTrack) StreamID() string          { return "sharpeyes" }
 func (t *outTrack) Kind() webrtc.RTPCodecType { return t.kind }
 
+// params are the negotiated payload type and the SSRC (ok once bound).
+func (t *outTrack) params() (pt uint8, ssrc uint32, ok bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.pt, t.ssrc, t.bound
+}
+
 // write sends one packet; n == 0 with no error means SRTP is not ready yet.
 func (t *outTrack) write(h *rtp.Header, payload []byte) (int, error) {
 	t.mu.Lock()

@@ -16,7 +16,6 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
-	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
@@ -57,7 +56,8 @@ type WebRTCConfig struct {
 // WHEP serves WebRTC viewers (WHEP, RFC 9725) from relay streams.
 type WHEP struct {
 	cfg      WebRTCConfig
-	api      *webrtc.API
+	media    *webrtc.MediaEngine
+	se       webrtc.SettingEngine // copied into each session's API (sessionAPI)
 	udp      net.PacketConn
 	gso      *gsoConn
 	tcp      net.Listener
@@ -79,6 +79,8 @@ type WHEP struct {
 
 	retransmits uint64Counter
 	reaped      uint64Counter // sessions ended because the viewer fell silent
+	ownSRTP     uint64Counter // sessions whose SRTP the gateway sealed itself
+	ownFailed   uint64Counter // UDP sessions that kept pion's SRTP (srtp.go)
 	// onCatchUp, when set (tests), sees every unit sent while catching up.
 	onCatchUp func(u *Unit, at time.Time, rate, burst float64)
 }
@@ -95,20 +97,15 @@ func NewWHEP(cfg WebRTCConfig, provider StreamProvider) (*WHEP, error) {
 		log: cfg.Logger.With("component", "whep")}
 	w.ctx, w.cancel = context.WithCancel(context.Background())
 
-	m := &webrtc.MediaEngine{}
-	if err := registerCodecs(m); err != nil {
+	w.media = &webrtc.MediaEngine{}
+	if err := registerCodecs(w.media); err != nil {
 		return nil, err
 	}
-	// NACKs are answered by each session from the shared payloads (nack.go),
-	// not by pion's responder, which copies every packet per viewer.
-	// Sender reports only: a send-only peer has nothing to send receiver
-	// reports about, and pion's receiver-report loop is a goroutine per viewer.
-	reg := &interceptor.Registry{}
-	sr, err := report.NewSenderInterceptor()
-	if err != nil {
-		return nil, fmt.Errorf("rtcp reports: %w", err)
-	}
-	reg.Add(sr)
+	// No interceptors: NACKs are answered by each session from the shared
+	// payloads (nack.go), not by pion's responder, which copies every
+	// packet per viewer; sender reports come from one loop for all viewers
+	// (reportLoop), not a goroutine per viewer; a send-only peer has
+	// nothing to send receiver reports about.
 	se := webrtc.SettingEngine{LoggerFactory: newPionLogs(cfg.Logger)}
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
@@ -119,6 +116,7 @@ func NewWHEP(cfg WebRTCConfig, provider StreamProvider) (*WHEP, error) {
 	// connecting (through TURN on a slow link) gets the 15 s run allows.
 	se.SetICETimeouts(1500*time.Millisecond, 20*time.Second, time.Second)
 	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
+	var err error
 	w.udp, err = net.ListenPacket("udp", cfg.UDPAddr)
 	if err != nil {
 		return nil, fmt.Errorf("webrtc udp %s: %w", cfg.UDPAddr, err)
@@ -145,8 +143,28 @@ func NewWHEP(cfg WebRTCConfig, provider StreamProvider) (*WHEP, error) {
 	if len(cfg.PublicIPs) > 0 {
 		se.SetNAT1To1IPs(cfg.PublicIPs, webrtc.ICECandidateTypeHost)
 	}
-	w.api = webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se))
+	w.se = se
+	w.wg.Add(1)
+	go w.reportLoop()
 	return w, nil
+}
+
+// sessionAPI is the pion API of one viewer: the server's settings, with
+// that viewer's handshake going to k (srtp.go) when the gateway is its
+// DTLS server. As the server it skips the HelloVerifyRequest cookie,
+// keeping the handshake as short as it is with the gateway as the client:
+// the cookie guards against spoofed source addresses, and ICE has checked
+// the viewer's address (with the offer's credentials) before pion accepts
+// a DTLS packet from it.
+func (w *WHEP) sessionAPI(k *handshakeKeys, dtlsServer bool) *webrtc.API {
+	se := w.se
+	if dtlsServer {
+		_ = se.SetAnsweringDTLSRole(webrtc.DTLSRoleServer) // a valid role: no error
+		se.SetDTLSInsecureSkipHelloVerify(true)
+		se.SetDTLSKeyLogWriter(k)
+		se.SetDTLSServerHelloMessageHook(k.serverHello)
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(w.media), webrtc.WithInterceptorRegistry(&interceptor.Registry{}), webrtc.WithSettingEngine(se))
 }
 
 // h264Profiles are offered so any browser's H.264 offer finds a match; the
@@ -256,6 +274,25 @@ func offerCodecs(offer string) (map[string]bool, error) {
 	return codecs, nil
 }
 
+// offerLetsUsServeDTLS tells whether the gateway may answer as the DTLS
+// server: unless the offer insists on being the server itself ("passive";
+// offers say "actpass", RFC 8842, and a missing setup means "active",
+// RFC 4145).
+func offerLetsUsServeDTLS(offer string) bool {
+	var sd sdp.SessionDescription
+	if sd.UnmarshalString(offer) != nil {
+		return false
+	}
+	setup, _ := sd.Attribute("setup")
+	for _, md := range sd.MediaDescriptions {
+		if v, ok := md.Attribute("setup"); ok {
+			setup = v
+			break
+		}
+	}
+	return setup != "passive"
+}
+
 // Offer starts a session for a camera stream and returns its id and answer.
 func (w *WHEP) Offer(ctx context.Context, cameraID, variant, offer string) (string, string, error) {
 	// The offer first: junk must not start a camera pull.
@@ -357,12 +394,13 @@ func (w *WHEP) newSession(cameraID, variant string, stream *Stream, info Info, c
 			w.unreserve()
 		}
 	}()
-	pc, err := w.api.NewPeerConnection(webrtc.Configuration{})
+	keys := &handshakeKeys{}
+	pc, err := w.sessionAPI(keys, offerLetsUsServeDTLS(offer)).NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return nil, "", fmt.Errorf("peer connection: %w", err)
 	}
 	s := &session{
-		w: w, id: newID(), camera: cameraID, variant: variant, stream: stream, pc: pc, release: release,
+		w: w, id: newID(), camera: cameraID, variant: variant, stream: stream, pc: pc, release: release, keys: keys,
 		done: make(chan struct{}), log: w.log.With("camera", cameraID, "stream", variant),
 	}
 	s.ctx, s.cancel = context.WithCancel(w.ctx)
@@ -390,7 +428,7 @@ func (w *WHEP) newSession(cameraID, variant string, stream *Stream, info Info, c
 			continue
 		}
 		if snd.Track() == s.video {
-			go readRTCP(snd, &feedback{track: s.video, sent: &s.sent, retransmits: &w.retransmits, losses: &s.losses, remb: &s.remb})
+			go readRTCP(snd, &feedback{s: s, sent: &s.sent, retransmits: &w.retransmits, losses: &s.losses, remb: &s.remb})
 		} else {
 			go readRTCP(snd, nil)
 		}
@@ -469,14 +507,25 @@ type session struct {
 	ice    *webrtc.ICETransport
 	remote atomic.Pointer[netip.AddrPort] // viewer's UDP address; nil over ICE-TCP
 
+	keys     *handshakeKeys
+	tap      atomic.Pointer[rtpTap]     // pion's first packet, to check keys by
+	own      atomic.Pointer[srtpSender] // set once the session seals its own SRTP
+	ownTried bool                       // by the sender: the take-over was tried
+	vstats   srStats                    // what the sender reports say (reportLoop)
+	astats   srStats
+
 	reader *Reader    // set by run before it reads; closed by close
 	stamp  stamper    // used by whoever sends: run, then the live shard
 	shard  *liveShard // the live shard sending to the session (under w.mu)
 	from   uint64     // first unit the shard sends it (under shard.mu)
 }
 
+// setRemote follows the selected pair: the viewer's address when the
+// pair's packets leave through the shared UDP socket (a host candidate of
+// the UDP mux), else nil.
 func (s *session) setRemote(p *webrtc.ICECandidatePair) {
-	if p == nil || p.Remote == nil || p.Remote.Protocol != webrtc.ICEProtocolUDP {
+	if p == nil || p.Remote == nil || p.Remote.Protocol != webrtc.ICEProtocolUDP ||
+		p.Local == nil || p.Local.Typ != webrtc.ICECandidateTypeHost {
 		s.remote.Store(nil)
 		return
 	}
@@ -520,6 +569,9 @@ func (s *session) close() {
 		if r != nil {
 			r.Close()
 		}
+		if t := s.tap.Swap(nil); t != nil {
+			s.w.gso.untap(t)
+		}
 		if s.release != nil {
 			s.release()
 		}
@@ -550,6 +602,11 @@ func (s *session) run() {
 	if s.remote.Load() == nil && s.ice != nil {
 		if p, err := s.ice.GetSelectedCandidatePair(); err == nil {
 			s.setRemote(p)
+		}
+	}
+	if ap := s.remote.Load(); ap != nil {
+		if _, ssrc, ok := s.video.params(); ok {
+			s.tap.Store(s.w.gso.tap(*ap, ssrc))
 		}
 	}
 	gop, r := s.stream.Join()
@@ -584,7 +641,7 @@ func (s *session) follow(ctx context.Context, r *Reader) bool {
 		if err != nil {
 			return false
 		}
-		if err := s.sendLive(ctx, u, &s.stamp); err != nil {
+		if err := s.sendLive(ctx, u, &s.stamp, nil); err != nil {
 			return false
 		}
 	}
@@ -685,7 +742,7 @@ func (s *session) catchUp(ctx context.Context, gop []*Unit, r *Reader, t *stampe
 		}
 		t.lastV = max(t.lastV, uint32(time.Since(start)*90000/time.Second))
 		ts := t.v + t.lastV
-		if err := s.sendVideo(ctx, u, ts, sent == 0); err != nil {
+		if err := s.sendVideo(ctx, u, ts, sent == 0, nil); err != nil {
 			return false
 		}
 		t.anchorPTS, t.anchorTS, t.anchored = u.PTS, t.lastV, true
@@ -710,38 +767,49 @@ func (s *session) catchUp(ctx context.Context, gop []*Unit, r *Reader, t *stampe
 	return true
 }
 
-// sendLive sends one unit at the live edge.
-func (s *session) sendLive(ctx context.Context, u *Unit, t *stamper) error {
+// sendLive sends one unit at the live edge; b is the live shard's batch
+// when the shard has opened a span for the session (begin), else nil.
+func (s *session) sendLive(ctx context.Context, u *Unit, t *stamper, b *gsoBatch) error {
 	if u.Codec.IsVideo() {
-		return s.sendVideo(ctx, u, t.video(u.PTS), false)
+		return s.sendVideo(ctx, u, t.video(u.PTS), false, b)
 	}
 	if s.audio == nil {
 		return nil
 	}
 	h := rtp.Header{Version: 2, SequenceNumber: s.aseq, Timestamp: t.audio(u.PTS), Marker: false}
 	s.aseq++
-	_, err := s.audio.write(&h, u.Payload)
+	n, err := s.writeRTP(s.audio, &h, u.Payload, b)
+	if n > 0 {
+		s.astats.sent(h.Timestamp, time.Now(), 1, len(u.Payload))
+	}
 	return err
 }
 
 // sendVideo writes one access unit. The first write of a session is retried
 // until SRTP is ready: pion reports "connected" before it is and silently
 // drops writes made meanwhile.
-func (s *session) sendVideo(ctx context.Context, u *Unit, ts uint32, first bool) error {
+func (s *session) sendVideo(ctx context.Context, u *Unit, ts uint32, first bool, b *gsoBatch) error {
 	// Not on the first write: until SRTP is ready the DTLS handshake is
 	// still talking to this address, and it must not wait in a queue.
-	if ap := s.remote.Load(); ap != nil && !first && s.w.gso.hold(*ap) {
+	if ap := s.remote.Load(); ap != nil && b == nil && !first && s.w.gso.hold(*ap) {
 		defer func() { _ = s.w.gso.flush(*ap) }()
 	}
 	payloads := u.WebRTCPayloads()
 	s.sent.put(u, s.vseq, len(payloads), ts)
 	h := rtp.Header{Version: 2, Timestamp: ts} // one header per frame, not per packet
+	sent, octets := 0, 0
 	for i, p := range payloads {
 		h.SequenceNumber, h.Marker = s.vseq, i == len(payloads)-1
 		for {
-			n, err := s.video.write(&h, p)
+			n, err := s.writeRTP(s.video, &h, p, b)
 			if err != nil {
 				return err
+			}
+			if n > 0 {
+				sent, octets = sent+1, octets+len(p)
+				if !s.ownTried {
+					s.takeOverSRTP(&h, p)
+				}
 			}
 			if n > 0 || !first {
 				break
@@ -755,8 +823,75 @@ func (s *session) sendVideo(ctx context.Context, u *Unit, ts uint32, first bool)
 		first = false
 		s.vseq++
 	}
+	if sent > 0 {
+		s.vstats.sent(ts, time.Now(), sent, octets)
+	}
 	s.keyed = s.keyed || u.Key
 	return nil
+}
+
+// writeRTP sends one RTP packet on tr. Once the session seals its own
+// SRTP, the packet is sealed into b (a live shard's batch) or, outside a
+// shard, sent through the shared socket (batched when the address is
+// held); before that, and for viewers the session cannot seal for, it
+// goes through pion. n == 0 with no error: SRTP is not ready yet.
+func (s *session) writeRTP(tr *outTrack, h *rtp.Header, payload []byte, b *gsoBatch) (int, error) {
+	o := s.own.Load()
+	if o == nil {
+		return tr.write(h, payload)
+	}
+	pt, ssrc, ok := tr.params()
+	if !ok {
+		return 0, nil
+	}
+	h.PayloadType, h.SSRC = pt, ssrc
+	if b != nil {
+		return len(payload), b.seal(o, h, payload)
+	}
+	ap := s.remote.Load()
+	if ap == nil {
+		return 0, ErrPathLeftUDP
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	pkt, err := o.sealLocked(o.scratch[:0], h, payload)
+	o.scratch = pkt[:0]
+	if err != nil {
+		return 0, err
+	}
+	if _, err := s.w.gso.WriteToAddrPort(pkt, *ap); err != nil {
+		return 0, err
+	}
+	return len(payload), nil
+}
+
+// takeOverSRTP is tried once, after pion has sealed and sent the
+// session's first video packet (h, payload): the session derives the
+// keys from the handshake and, if sealing that packet again gives exactly
+// what pion sent, seals every packet after it itself.
+func (s *session) takeOverSRTP(h *rtp.Header, payload []byte) {
+	s.ownTried = true
+	t := s.tap.Swap(nil)
+	if t == nil {
+		return // not a UDP viewer of the shared socket when it connected
+	}
+	sent, seq := s.w.gso.untap(t)
+	if sent == nil || seq != h.SequenceNumber {
+		s.w.ownFailed.add(1)
+		s.log.Debug("pion's first packet not seen; the viewer keeps pion's SRTP")
+		return
+	}
+	o, err := s.keys.sender()
+	if err == nil && !o.matches(h, payload, sent) {
+		err = fmt.Errorf("%w: the derived keys do not give pion's packet", ErrOwnSRTP)
+	}
+	if err != nil {
+		s.w.ownFailed.add(1)
+		s.log.Warn("the viewer keeps pion's SRTP", "error", err)
+		return
+	}
+	s.own.Store(o)
+	s.w.ownSRTP.add(1)
 }
 
 func randUint32() uint32 {
@@ -777,6 +912,10 @@ func (c *uint64Counter) add(n uint64) {
 // SendStats reports system calls made for batched video packets and the
 // packets they carried.
 func (w *WHEP) SendStats() (calls, packets uint64) { return w.gso.stats() }
+
+// SRTPSealed counts sessions whose SRTP the gateway sealed itself, and
+// UDP sessions that kept pion's (their keys could not be checked).
+func (w *WHEP) SRTPSealed() (own, pion uint64) { return w.ownSRTP.v.Load(), w.ownFailed.v.Load() }
 
 // Reaped counts sessions ended because their viewer fell silent.
 func (w *WHEP) Reaped() uint64 { return w.reaped.v.Load() }

@@ -115,9 +115,10 @@ func TestWHEPViewerStartsOnKeyframeAndReceivesFrames(t *testing.T) {
 	// Count live frames for 2 s after the burst.
 	start := time.Now()
 	n := 0
+	var last whepclient.Frame
 	for time.Since(start) < 2*time.Second {
 		select {
-		case <-c.Frames():
+		case last = <-c.Frames():
 			n++
 		case <-ctx.Done():
 			t.Fatal("frames stopped")
@@ -125,6 +126,17 @@ func TestWHEPViewerStartsOnKeyframeAndReceivesFrames(t *testing.T) {
 	}
 	if n < 45 { // 90% of 50, plus the burst
 		t.Fatalf("%d frames in 2 s, want >= 45", n)
+	}
+	// Sender reports (reportLoop, one a second) map RTP time to the wall
+	// clock as the frames arrived, and count what was sent.
+	nsr, sr, _ := c.SenderReports()
+	if nsr < 1 || sr.PacketCount < 100 || sr.OctetCount < 100*sr.PacketCount {
+		t.Fatalf("%d sender reports, the newest %+v; want one a second counting the packets sent", nsr, sr)
+	}
+	at := time.Unix(int64(sr.NTPTime>>32)-2208988800, int64((sr.NTPTime&0xffffffff)*1e9>>32))
+	want := last.Timestamp + uint32(at.Sub(last.Received).Seconds()*90000)
+	if d := int32(sr.RTPTime - want); d > 9000 || d < -9000 {
+		t.Fatalf("sender report: RTP time %d at %v, want %d (from the frame at %d received %v) within 100 ms", sr.RTPTime, at, want, last.Timestamp, last.Received)
 	}
 	// NACK: ask for two packets already received; both come again.
 	seq := c.LastSeq()

@@ -49,6 +49,11 @@ type Client struct {
 	ssrc     atomic.Uint32
 	closeFn  func()
 	once     sync.Once
+
+	srMu   sync.Mutex
+	srs    int               // video sender reports received
+	lastSR rtcp.SenderReport // the newest of them
+	srAt   time.Time         // when it arrived
 }
 
 // Options tunes a client.
@@ -64,6 +69,9 @@ type Options struct {
 	Audio bool
 	// TCP restricts ICE to TCP, as a viewer behind a UDP-blocking firewall.
 	TCP bool
+	// DTLSServer offers "a=setup:passive": the viewer insists on being the
+	// DTLS server (RFC 8842 has offers say actpass; some clients do not).
+	DTLSServer bool
 	// UDP, when set, is the one socket the client's media use: closing it
 	// makes the viewer vanish without a word (a phone out of coverage).
 	UDP net.PacketConn
@@ -134,11 +142,12 @@ func Dial(ctx context.Context, signal Signal, opt Options) (*Client, error) {
 			return nil, err
 		}
 	}
-	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+	pc.OnTrack(func(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		if tr.Kind() == webrtc.RTPCodecTypeAudio {
 			c.readAudio(tr)
 			return
 		}
+		go c.readReports(recv)
 		c.read(tr)
 	})
 	offer, err := pc.CreateOffer(nil)
@@ -152,7 +161,11 @@ func Dial(ctx context.Context, signal Signal, opt Options) (*Client, error) {
 		return nil, err
 	}
 	<-gathered
-	answer, err := signal(ctx, pc.LocalDescription().SDP)
+	sdp := pc.LocalDescription().SDP
+	if opt.DTLSServer {
+		sdp = strings.ReplaceAll(sdp, "a=setup:actpass", "a=setup:passive")
+	}
+	answer, err := signal(ctx, sdp)
 	if err != nil {
 		pc.Close()
 		return nil, err
@@ -185,6 +198,32 @@ func (c *Client) readAudio(tr *webrtc.TrackRemote) {
 		c.audio.Add(1)
 		c.audioPT.Store(uint32(pkt.PayloadType))
 	}
+}
+
+// readReports keeps the sender reports of the video track.
+func (c *Client) readReports(recv *webrtc.RTPReceiver) {
+	for {
+		pkts, _, err := recv.ReadRTCP()
+		if err != nil {
+			return
+		}
+		for _, p := range pkts {
+			if sr, ok := p.(*rtcp.SenderReport); ok {
+				c.srMu.Lock()
+				c.srs++
+				c.lastSR, c.srAt = *sr, time.Now()
+				c.srMu.Unlock()
+			}
+		}
+	}
+}
+
+// SenderReports returns how many video sender reports arrived, the newest
+// and when it arrived.
+func (c *Client) SenderReports() (int, rtcp.SenderReport, time.Time) {
+	c.srMu.Lock()
+	defer c.srMu.Unlock()
+	return c.srs, c.lastSR, c.srAt
 }
 
 // Duplicates counts packets that arrived again (answers to NACKs).
