@@ -18,6 +18,7 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
+	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -58,6 +59,10 @@ type WHEP struct {
 	cfg      WebRTCConfig
 	media    *webrtc.MediaEngine
 	se       webrtc.SettingEngine // copied into each session's API (sessionAPI)
+
+	netMu sync.Mutex
+	net   *stdnet.Net // interfaces, shared by new sessions
+	netAt time.Time
 	udp      net.PacketConn
 	gso      *gsoConn
 	tcp      net.Listener
@@ -144,9 +149,40 @@ func NewWHEP(cfg WebRTCConfig, provider StreamProvider) (*WHEP, error) {
 		se.SetNAT1To1IPs(cfg.PublicIPs, webrtc.ICECandidateTypeHost)
 	}
 	w.se = se
+	if _, err := w.interfaces(); err != nil {
+		w.udp.Close()
+		if w.tcp != nil {
+			w.tcp.Close()
+		}
+		return nil, fmt.Errorf("network interfaces: %w", err)
+	}
 	w.wg.Add(1)
 	go w.reportLoop()
 	return w, nil
+}
+
+// interfacesMaxAge is how long the host's interface list is shared by new
+// sessions before it is read again.
+const interfacesMaxAge = 30 * time.Second
+
+// interfaces is the host's network interface list, shared by the sessions'
+// ICE agents: each agent otherwise reads its own at every join, and keeps
+// it (the kernel's whole netlink answer, ≈ 12 KB a viewer). It is read
+// again, for sessions from then on, once it is interfacesMaxAge old.
+func (w *WHEP) interfaces() (*stdnet.Net, error) {
+	w.netMu.Lock()
+	defer w.netMu.Unlock()
+	if w.net == nil || time.Since(w.netAt) > interfacesMaxAge {
+		n, err := stdnet.NewNet()
+		if err != nil {
+			if w.net != nil {
+				return w.net, nil // keep the list we have
+			}
+			return nil, err
+		}
+		w.net, w.netAt = n, time.Now()
+	}
+	return w.net, nil
 }
 
 // sessionAPI is the pion API of one viewer: the server's settings, with
@@ -158,6 +194,9 @@ func NewWHEP(cfg WebRTCConfig, provider StreamProvider) (*WHEP, error) {
 // a DTLS packet from it.
 func (w *WHEP) sessionAPI(k *handshakeKeys, dtlsServer bool) *webrtc.API {
 	se := w.se
+	if n, err := w.interfaces(); err == nil {
+		se.SetNet(n)
+	}
 	if dtlsServer {
 		_ = se.SetAnsweringDTLSRole(webrtc.DTLSRoleServer) // a valid role: no error
 		se.SetDTLSInsecureSkipHelloVerify(true)
