@@ -56,13 +56,13 @@ type WebRTCConfig struct {
 
 // WHEP serves WebRTC viewers (WHEP, RFC 9725) from relay streams.
 type WHEP struct {
-	cfg      WebRTCConfig
-	media    *webrtc.MediaEngine
-	se       webrtc.SettingEngine // copied into each session's API (sessionAPI)
+	cfg   WebRTCConfig
+	media *webrtc.MediaEngine
+	se    webrtc.SettingEngine // copied into each session's API (sessionAPI)
 
-	netMu sync.Mutex
-	net   *stdnet.Net // interfaces, shared by new sessions
-	netAt time.Time
+	netMu    sync.Mutex
+	net      *stdnet.Net // interfaces, shared by new sessions
+	netAt    time.Time
 	udp      net.PacketConn
 	gso      *gsoConn
 	tcp      net.Listener
