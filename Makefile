@@ -59,6 +59,7 @@ fuzz:
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./relay/
 	bench/run.sh
+	bench/compare.sh 25 100 200
 	bench/cameras.sh 300 60
 	@if [ "$$(id -u)" = 0 ]; then bench/shaped.sh 10 6; else echo "bench/shaped.sh skipped: it needs root (ip netns, tc)"; fi
 

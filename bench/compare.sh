@@ -4,8 +4,8 @@
 # 2 s GOP) over WHEP to N whepload viewers on loopback, a fresh server per
 # run and runs alternating, so the three are measured on the same machine
 # in the same minutes. mediamtx and go2rtc are built from the Go module
-# proxy into a cache outside the repository (nothing of theirs is
-# committed): BENCH_TOOLS, default ~/.cache/sharpeyes-bench.
+# proxy into a cache outside the repository (bench/lib.sh, tool; nothing
+# of theirs is committed).
 #   bench/compare.sh [viewers...]      default: 100
 #   RUNS=3 SERVERS="sharpeyes mediamtx go2rtc" bench/compare.sh 25 100 200
 # Results: bench/results/compare-SERVER-N-RUN.json and a table.
@@ -15,34 +15,11 @@ VIEWERS=("$@")
 [ $# -gt 0 ] || VIEWERS=(100)
 RUNS=${RUNS:-3}
 SERVERS=${SERVERS:-sharpeyes mediamtx go2rtc}
-MEDIAMTX_VERSION=v1.14.0
-GO2RTC_VERSION=v1.9.9
-TOOLS=${BENCH_TOOLS:-$HOME/.cache/sharpeyes-bench}
 source bench/lib.sh
 build sharpeyes camsim whepload
-mkdir -p "$TOOLS"
-
-# fetch MODULE VERSION: the module's source, writable, in $TOOLS/src-NAME.
-fetch() {
-  local dir
-  dir=$(cd "$TOOLS" && GOFLAGS=-mod=mod go mod download -json "$1@$2" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
-  rm -rf "$TOOLS/src-$3" && cp -r "$dir" "$TOOLS/src-$3" && chmod -R u+w "$TOOLS/src-$3"
-}
-if [[ " $SERVERS " == *" mediamtx "* && ! -x "$TOOLS/mediamtx-$MEDIAMTX_VERSION" ]]; then
-  echo "building mediamtx $MEDIAMTX_VERSION" >&2
-  fetch github.com/bluenviron/mediamtx "$MEDIAMTX_VERSION" mediamtx
-  # Two files its release build generates by downloading (go generate):
-  # the version string, and hls.js for its HLS player page, which this
-  # WebRTC benchmark never serves.
-  printf '%s' "$MEDIAMTX_VERSION" >"$TOOLS/src-mediamtx/internal/core/VERSION"
-  echo '/* hls.js is not fetched here (no internet); the HLS page is unused */' >"$TOOLS/src-mediamtx/internal/servers/hls/hls.min.js"
-  (cd "$TOOLS/src-mediamtx" && CGO_ENABLED=0 go build -o "$TOOLS/mediamtx-$MEDIAMTX_VERSION" .)
-fi
-if [[ " $SERVERS " == *" go2rtc "* && ! -x "$TOOLS/go2rtc-$GO2RTC_VERSION" ]]; then
-  echo "building go2rtc $GO2RTC_VERSION" >&2
-  fetch github.com/AlexxIT/go2rtc "$GO2RTC_VERSION" go2rtc
-  (cd "$TOOLS/src-go2rtc" && CGO_ENABLED=0 go build -o "$TOOLS/go2rtc-$GO2RTC_VERSION" .)
-fi
+for srv in $SERVERS; do
+  [ "$srv" = sharpeyes ] || tool "$srv" >/dev/null
+done
 
 CONF=$(mktemp -d)
 trap 'cleanup; rm -rf "$CONF"' EXIT
@@ -94,7 +71,7 @@ serve() {
     AUTH=(--token "$TOKEN")
     ;;
   mediamtx)
-    "$TOOLS/mediamtx-$MEDIAMTX_VERSION" "$CONF/compare-mediamtx.yml" >>"$OUT/mediamtx.log" 2>&1 &
+    "$(tool mediamtx)" "$CONF/compare-mediamtx.yml" >>"$OUT/mediamtx.log" 2>&1 &
     SRV=$!
     URL=http://127.0.0.1:18889/bench1/whep
     AUTH=()
@@ -102,7 +79,7 @@ serve() {
   go2rtc)
     # go2rtc pulls on demand: its first viewer starts the pull, within
     # the ramp, before the measured window.
-    "$TOOLS/go2rtc-$GO2RTC_VERSION" -c "$CONF/compare-go2rtc.yaml" >>"$OUT/go2rtc.log" 2>&1 &
+    "$(tool go2rtc)" -c "$CONF/compare-go2rtc.yaml" >>"$OUT/go2rtc.log" 2>&1 &
     SRV=$!
     URL="http://127.0.0.1:18984/api/webrtc?src=bench1"
     AUTH=()

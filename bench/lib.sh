@@ -40,3 +40,34 @@ wait_online() {
   for _ in $(seq 100); do api "$1" GET "/api/v1/cameras/$2/status" | grep -q '"state":"online"' && return 0; sleep 0.1; done
   echo "camera $2 not online" >&2
 }
+
+# tool NAME: the path of mediamtx or go2rtc, built once from the Go module
+# proxy into BENCH_TOOLS (default ~/.cache/sharpeyes-bench), outside the
+# repository: nothing of theirs is committed. The baselines measured beside
+# the gateway on the same machine.
+MEDIAMTX_VERSION=v1.14.0
+GO2RTC_VERSION=v1.9.9
+tool() {
+  local tools=${BENCH_TOOLS:-$HOME/.cache/sharpeyes-bench} mod ver bin dir
+  case $1 in
+  mediamtx) mod=github.com/bluenviron/mediamtx ver=$MEDIAMTX_VERSION ;;
+  go2rtc) mod=github.com/AlexxIT/go2rtc ver=$GO2RTC_VERSION ;;
+  *) echo "unknown tool $1" >&2; return 1 ;;
+  esac
+  bin=$tools/$1-$ver
+  if [ ! -x "$bin" ]; then
+    echo "building $1 $ver" >&2
+    mkdir -p "$tools"
+    dir=$(cd "$tools" && GOFLAGS=-mod=mod go mod download -json "$mod@$ver" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+    rm -rf "$tools/src-$1" && cp -r "$dir" "$tools/src-$1" && chmod -R u+w "$tools/src-$1"
+    if [ "$1" = mediamtx ]; then
+      # Two files its release build generates by downloading (go generate):
+      # the version string, and hls.js for its HLS player page, which these
+      # WebRTC benchmarks never serve.
+      printf '%s' "$ver" >"$tools/src-$1/internal/core/VERSION"
+      echo '/* hls.js is not fetched here (no internet); the HLS page is unused */' >"$tools/src-$1/internal/servers/hls/hls.min.js"
+    fi
+    (cd "$tools/src-$1" && CGO_ENABLED=0 go build -o "$bin" .) >&2
+  fi
+  echo "$bin"
+}

@@ -4,7 +4,8 @@
 # and again in three modes, each figure beside its baselines: the GOP
 # cache paced (the default), the GOP cache sent at 50x the bitrate (about
 # line rate: the burst as it was before pacing), and no GOP cache (wait
-# for the next keyframe: what mediamtx and go2rtc do). Needs root.
+# for the next keyframe: what mediamtx and go2rtc do), and then mediamtx
+# itself (bench/lib.sh builds it). Needs root.
 #   bench/shaped.sh [JOINS=10] [WATCH_S=6]
 # Results: bench/results/shaped-*.json and a table on standard output.
 set -euo pipefail
@@ -60,17 +61,62 @@ for mode in paced:true:3 burst:true:50 off:false:3; do
   stop_gateway
 done
 
+# mediamtx itself, the same joins through the same bottleneck (bench/lib.sh
+# builds it from the Go module proxy; skipped if that cannot be done).
+labels="paced burst off"
+if mtx=$(tool mediamtx); then
+  labels="$labels mediamtx"
+  conf=$(mktemp)
+  cat >"$conf" <<EOF
+logLevel: warn
+rtsp: no
+rtmp: no
+hls: no
+srt: no
+webrtc: yes
+webrtcAddress: $HOST_IP:18889
+webrtcLocalUDPAddress: $HOST_IP:18189
+webrtcLocalTCPAddress: ''
+webrtcIPsFromInterfaces: no
+webrtcAdditionalHosts: [$HOST_IP]
+paths:
+  cam1:
+    source: rtsp://127.0.0.1:18555/cam1
+    sourceOnDemand: no
+  cam1sub:
+    source: rtsp://127.0.0.1:18555/cam1/sub
+    sourceOnDemand: no
+EOF
+  "$mtx" "$conf" >>"$OUT/mediamtx.log" 2>&1 &
+  MTX=$!
+  pids+=("$MTX")
+  sleep 4 # both paths pulled, a GOP in
+  for c in "10mbit main cam1" "4mbit sub cam1sub"; do
+    set -- $c
+    shape "$1"
+    echo "== $1 $2 stream, mediamtx $MEDIAMTX_VERSION: $JOINS joins" >&2
+    ip netns exec "$NS" env SE_TOKEN= WHEP_PATH="/$3/whep" node web/e2e/shaped.mjs "http://$HOST_IP:18889" cam1 "$2" "$JOINS" "$WATCH" \
+      >"$OUT/shaped-$1-$2-mediamtx.json" 2>>"$OUT/shaped.log"
+  done
+  kill "$MTX" 2>/dev/null || true
+  wait "$MTX" 2>/dev/null || true
+  rm -f "$conf"
+else
+  echo "mediamtx could not be built: its rows are left out" >&2
+fi
+
 printf '\n| link | stream | mode | first frame median / p90 (ms) | joins frozen | freezes (total s) | packets lost | NACKs | PLIs | jitter buffer median (ms) |\n|---|---|---|---|---|---|---|---|---|---|\n'
 for c in "10mbit main" "4mbit sub"; do
   set -- $c
-  for label in paced burst off; do
+  for label in $labels; do
     python3 - "$OUT/shaped-$1-$2-$label.json" "$1" "$2" "$label" <<'PY'
 import json, sys, statistics
 f, rate, stream, label = sys.argv[1:]
 j = [x for x in json.load(open(f))['joins'] if 'error' not in x and x['first_frame_ms'] >= 0]
 ff = sorted(x['first_frame_ms'] for x in j)
 p90 = ff[min(len(ff) - 1, int(0.9 * len(ff)))] if ff else 0
-mode = {'paced': 'GOP cache, paced (now)', 'burst': 'GOP cache at line rate (before)', 'off': 'no cache: next keyframe (mediamtx-like)'}[label]
+mode = {'paced': 'GOP cache, paced (now)', 'burst': 'GOP cache at line rate (before)', 'off': 'no cache: next keyframe (mediamtx-like)',
+        'mediamtx': 'mediamtx (measured beside it)'}[label]
 print(f"| {rate} | {stream} | {mode} | {statistics.median(ff):.0f} / {p90} | {sum(1 for x in j if x['freezes'])} of {len(j)} | "
       f"{sum(x['freezes'] for x in j)} ({sum(x['freeze_s'] for x in j):.2f}) | {sum(x['lost'] for x in j)} | {sum(x['nacks'] for x in j)} | "
       f"{sum(x['plis'] for x in j)} | {statistics.median(x['jitter_ms'] for x in j):.0f} |")

@@ -889,6 +889,7 @@ func (s *session) writeRTP(tr *outTrack, h *rtp.Header, payload []byte, b *gsoBa
 	}
 	ap := s.remote.Load()
 	if ap == nil {
+		s.log.Info("the viewer's path left the shared UDP socket, where the gateway seals its SRTP; ending the session (its player reconnects)")
 		return 0, ErrPathLeftUDP
 	}
 	o.mu.Lock()
