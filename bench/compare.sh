@@ -23,24 +23,7 @@ done
 
 CONF=$(mktemp -d)
 trap 'cleanup; rm -rf "$CONF"' EXIT
-cat >"$CONF/compare-mediamtx.yml" <<'EOF'
-logLevel: warn
-rtsp: no
-rtmp: no
-hls: no
-srt: no
-webrtc: yes
-webrtcAddress: 127.0.0.1:18889
-webrtcLocalUDPAddress: 127.0.0.1:18189
-webrtcLocalTCPAddress: ''
-webrtcIPsFromInterfaces: no
-webrtcAdditionalHosts: [127.0.0.1]
-paths:
-  bench1:
-    source: rtsp://127.0.0.1:18555/cam1
-    sourceOnDemand: no
-    rtspTransport: tcp
-EOF
+mediamtx_config 127.0.0.1 bench1=rtsp://127.0.0.1:18555/cam1 >"$CONF/compare-mediamtx.yml"
 cat >"$CONF/compare-go2rtc.yaml" <<'EOF'
 api:
   listen: "127.0.0.1:18984"

@@ -71,3 +71,28 @@ tool() {
   fi
   echo "$bin"
 }
+
+# mediamtx_config HOST NAME=RTSP_URL...: a mediamtx config on stdout serving
+# WHEP on HOST:18889 (media on UDP HOST:18189) for each path NAME, pulled
+# always-on from RTSP_URL over TCP; every other server of it off.
+mediamtx_config() {
+  local host=$1 p
+  shift
+  cat <<EOF
+logLevel: warn
+rtsp: no
+rtmp: no
+hls: no
+srt: no
+webrtc: yes
+webrtcAddress: $host:18889
+webrtcLocalUDPAddress: $host:18189
+webrtcLocalTCPAddress: ''
+webrtcIPsFromInterfaces: no
+webrtcAdditionalHosts: [$host]
+paths:
+EOF
+  for p in "$@"; do
+    printf '  %s:\n    source: %s\n    sourceOnDemand: no\n    rtspTransport: tcp\n' "${p%%=*}" "${p#*=}"
+  done
+}

@@ -67,26 +67,7 @@ labels="paced burst off"
 if mtx=$(tool mediamtx); then
   labels="$labels mediamtx"
   conf=$(mktemp)
-  cat >"$conf" <<EOF
-logLevel: warn
-rtsp: no
-rtmp: no
-hls: no
-srt: no
-webrtc: yes
-webrtcAddress: $HOST_IP:18889
-webrtcLocalUDPAddress: $HOST_IP:18189
-webrtcLocalTCPAddress: ''
-webrtcIPsFromInterfaces: no
-webrtcAdditionalHosts: [$HOST_IP]
-paths:
-  cam1:
-    source: rtsp://127.0.0.1:18555/cam1
-    sourceOnDemand: no
-  cam1sub:
-    source: rtsp://127.0.0.1:18555/cam1/sub
-    sourceOnDemand: no
-EOF
+  mediamtx_config "$HOST_IP" cam1=rtsp://127.0.0.1:18555/cam1 cam1sub=rtsp://127.0.0.1:18555/cam1/sub >"$conf"
   "$mtx" "$conf" >>"$OUT/mediamtx.log" 2>&1 &
   MTX=$!
   pids+=("$MTX")
