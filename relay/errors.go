@@ -1,6 +1,9 @@
 package relay
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 var (
 	// ErrStreamClosed is returned to readers of a stream that has ended.
@@ -27,3 +30,7 @@ var (
 	// path the session cannot write to (ICE-TCP); the session ends.
 	ErrPathLeftUDP = errors.New("viewer's path left UDP")
 )
+
+// errNoHandshake: the gateway was not the viewer's DTLS server, so it saw
+// no handshake to derive keys from (an expected case of ErrOwnSRTP).
+var errNoHandshake = fmt.Errorf("%w: handshake not seen (the gateway was not the DTLS server)", ErrOwnSRTP)

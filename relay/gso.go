@@ -35,6 +35,7 @@ type gsoConn struct {
 	pool sync.Pool
 
 	ntaps atomic.Int32 // len(taps), read without the lock
+	zones sync.Map     // interface index -> name, for scoped IPv6 senders (gso_linux.go)
 
 	calls   atomic.Uint64 // system calls made for held packets
 	packets atomic.Uint64 // packets those calls carried

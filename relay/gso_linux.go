@@ -194,13 +194,14 @@ func (g *gsoConn) readFrom(b []byte) (int, netip.AddrPort, error) {
 	if err != nil {
 		return 0, netip.AddrPort{}, &net.OpError{Op: "read", Net: "udp", Source: g.LocalAddr(), Err: err}
 	}
-	return n, fromSockaddr(&sa), nil
+	return n, g.fromSockaddr(&sa), nil
 }
 
 // fromSockaddr is the address of a datagram's sender as the standard
 // library gives it: IPv4 peers of an IPv6 socket stay v4-mapped, and a
-// scoped address is zoned with its interface's name.
-func fromSockaddr(sa *unix.RawSockaddrInet6) netip.AddrPort {
+// scoped address is zoned with its interface's name (looked up once per
+// interface, as the standard library caches it, not per packet).
+func (g *gsoConn) fromSockaddr(sa *unix.RawSockaddrInet6) netip.AddrPort {
 	p := (*[2]byte)(unsafe.Pointer(&sa.Port))
 	port := uint16(p[0])<<8 | uint16(p[1])
 	switch sa.Family {
@@ -209,15 +210,24 @@ func fromSockaddr(sa *unix.RawSockaddrInet6) netip.AddrPort {
 	case unix.AF_INET6:
 		a := netip.AddrFrom16(sa.Addr)
 		if sa.Scope_id != 0 {
-			zone := strconv.FormatUint(uint64(sa.Scope_id), 10)
-			if ifi, err := net.InterfaceByIndex(int(sa.Scope_id)); err == nil {
-				zone = ifi.Name
-			}
-			a = a.WithZone(zone)
+			a = a.WithZone(g.zone(sa.Scope_id))
 		}
 		return netip.AddrPortFrom(a, port)
 	}
 	return netip.AddrPort{}
+}
+
+// zone is the name of interface index i (its number if it has none).
+func (g *gsoConn) zone(i uint32) string {
+	if z, ok := g.zones.Load(i); ok {
+		return z.(string)
+	}
+	z := strconv.FormatUint(uint64(i), 10)
+	if ifi, err := net.InterfaceByIndex(int(i)); err == nil {
+		z = ifi.Name
+	}
+	g.zones.Store(i, z)
+	return z
 }
 
 // rawAddr fills sa for a raw send to ap; false when the standard library

@@ -2,6 +2,7 @@ package relay
 
 import (
 	"bytes"
+	"errors"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -173,5 +174,66 @@ func TestGSOBatchArenaStaysBounded(t *testing.T) {
 	}
 	if _, pkts := g.stats(); pkts != 20*50 {
 		t.Fatalf("%d packets sent, want %d", pkts, 20*50)
+	}
+}
+
+// The media socket's raw reads and sends (gso_linux.go) on a dual-stack
+// socket, the default ":8189": an IPv4 peer's address reads v4-mapped,
+// exactly as the standard library gives it, an IPv6 peer's as itself, and
+// a datagram sent back to either address arrives intact.
+func TestGSOConnRawCallsOnADualStackSocket(t *testing.T) {
+	srv, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv6unspecified})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	g := newGSOConn(srv, true, slog.New(slog.DiscardHandler))
+	if g.raw == nil || !g.v6 {
+		t.Fatalf("raw connection %v, IPv6 socket %v: want both", g.raw != nil, g.v6)
+	}
+	port := uint16(srv.LocalAddr().(*net.UDPAddr).Port)
+	peers := []struct {
+		name, listen string
+		to           netip.AddrPort
+	}{
+		{"IPv4", "127.0.0.1:0", netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port)},
+		{"IPv6", "[::1]:0", netip.AddrPortFrom(netip.IPv6Loopback(), port)},
+	}
+	for _, p := range peers {
+		t.Run(p.name, func(t *testing.T) {
+			c, err := net.ListenPacket("udp", p.listen)
+			if err != nil {
+				t.Fatalf("%s loopback: %v", p.name, err)
+			}
+			defer c.Close()
+			if _, err := c.WriteTo([]byte("ping "+p.name), net.UDPAddrFromAddrPort(p.to)); err != nil {
+				t.Fatal(err)
+			}
+			_ = srv.SetReadDeadline(time.Now().Add(5 * time.Second))
+			buf := make([]byte, 1500)
+			n, from, err := g.ReadFromAddrPort(buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			local := c.LocalAddr().(*net.UDPAddr).AddrPort()
+			want := netip.AddrPortFrom(netip.AddrFrom16(local.Addr().As16()), local.Port()) // v4-mapped for IPv4
+			if string(buf[:n]) != "ping "+p.name || from != want {
+				t.Fatalf("read %q from %v, want %q from %v", buf[:n], from, "ping "+p.name, want)
+			}
+			msg := bytes.Repeat([]byte{0xab}, 1200)
+			if n, err := g.WriteToAddrPort(msg, from); err != nil || n != len(msg) {
+				t.Fatalf("raw send to %v: %d bytes, %v", from, n, err)
+			}
+			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			n, _, err = c.ReadFrom(buf)
+			if err != nil || !bytes.Equal(buf[:n], msg) {
+				t.Fatalf("the peer got %d bytes (%v), want the 1200 sent", n, err)
+			}
+		})
+	}
+	// A closed socket ends a read with an error, as the UDP mux expects.
+	srv.Close()
+	if _, _, err := g.ReadFromAddrPort(make([]byte, 10)); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("read on a closed socket: %v, want net.ErrClosed", err)
 	}
 }

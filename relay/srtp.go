@@ -113,7 +113,7 @@ func (k *handshakeKeys) sender() (*srtpSender, error) {
 	}()
 	switch {
 	case !k.hello || k.master == nil:
-		return nil, fmt.Errorf("%w: handshake not seen", ErrOwnSRTP)
+		return nil, errNoHandshake
 	case k.mki:
 		return nil, fmt.Errorf("%w: master key identifiers are not supported", ErrOwnSRTP)
 	case k.profile == 0:

@@ -927,7 +927,12 @@ func (s *session) takeOverSRTP(h *rtp.Header, payload []byte) {
 	}
 	if err != nil {
 		s.w.ownFailed.add(1)
-		s.log.Warn("the viewer keeps pion's SRTP", "error", err)
+		if errors.Is(err, errNoHandshake) {
+			// Expected: the offer made the gateway the DTLS client.
+			s.log.Debug("the viewer keeps pion's SRTP", "error", err)
+		} else {
+			s.log.Warn("the viewer keeps pion's SRTP", "error", err)
+		}
 		return
 	}
 	s.own.Store(o)
