@@ -1,6 +1,7 @@
 package access
 
 import (
+	"maps"
 	"sort"
 
 	"sharpeyes/grid"
@@ -117,4 +118,12 @@ func (j Jurisdiction) Roots(ix *grid.Index) []string {
 		}
 	}
 	return out
+}
+
+// Equal tells whether two jurisdictions hold the same cells and assignees.
+func (j Jurisdiction) Equal(o Jurisdiction) bool {
+	if j.All || o.All {
+		return j.All == o.All
+	}
+	return maps.Equal(j.Cells, o.Cells) && maps.Equal(j.Assignees, o.Assignees)
 }

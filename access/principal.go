@@ -1,6 +1,9 @@
 package access
 
-import "slices"
+import (
+	"slices"
+	"time"
+)
 
 // Kind of principal: how the request proved who it is.
 type Kind string
@@ -16,6 +19,7 @@ const (
 // Principal is who a request is: a user (directly or through a token).
 type Principal struct {
 	Kind        Kind
+	UserID      string // the user's immutable id ("" for the admin token and nodes)
 	Username    string // the user, or the token's owner
 	DisplayName string
 	Role        Role
@@ -24,8 +28,9 @@ type Principal struct {
 	Where       Jurisdiction
 	TokenID     string // for tokens
 	TokenName   string
-	SessionID   string // the hashed session id, for sessions
-	CSRF        string // the session's CSRF token
+	TokenExpiry time.Time // for tokens: when the token stops working
+	SessionID   string    // the hashed session id, for sessions
+	CSRF        string    // the session's CSRF token
 }
 
 // Can tells whether the principal holds scope.
@@ -45,4 +50,14 @@ func (p *Principal) Who() string {
 		return "node"
 	}
 	return p.Username
+}
+
+// SameRights tells whether o may do and see exactly what p may: a
+// credential checked again that changed nothing.
+func (p *Principal) SameRights(o *Principal) bool {
+	if p == nil || o == nil {
+		return p == o
+	}
+	return p.Kind == o.Kind && p.UserID == o.UserID && p.Role == o.Role && p.Department == o.Department &&
+		slices.Equal(p.Scopes, o.Scopes) && p.Where.Equal(o.Where)
 }

@@ -45,13 +45,16 @@ const (
 	CasesWrite   Scope = "cases:write"
 	GridsWrite   Scope = "grids:write"
 	UsersWrite   Scope = "users:write"
-	Open311      Scope = "open311"
-	Metrics      Scope = "metrics"
+	// TokensWrite lets a principal issue, list and revoke its owner's API
+	// tokens. Every person holds it; a token holds it only when granted.
+	TokensWrite Scope = "tokens:write"
+	Open311     Scope = "open311"
+	Metrics     Scope = "metrics"
 )
 
 // AllScopes lists every scope.
 func AllScopes() []Scope {
-	return []Scope{CamerasRead, CamerasWrite, Video, EventsRead, EventsWrite, CasesRead, CasesWrite, GridsWrite, UsersWrite, Open311, Metrics}
+	return []Scope{CamerasRead, CamerasWrite, Video, EventsRead, EventsWrite, CasesRead, CasesWrite, GridsWrite, UsersWrite, TokensWrite, Open311, Metrics}
 }
 
 // roleScopes is what each role may do. Writes to the street's set-up
@@ -60,10 +63,10 @@ func AllScopes() []Scope {
 // them; a viewer only watches.
 var roleScopes = map[Role][]Scope{
 	Admin:      AllScopes(),
-	Dispatcher: {CamerasRead, Video, EventsRead, EventsWrite, CasesRead, CasesWrite},
-	GridWorker: {CamerasRead, Video, EventsRead, CasesRead, CasesWrite},
-	Department: {CamerasRead, Video, EventsRead, CasesRead, CasesWrite},
-	Viewer:     {CamerasRead, Video},
+	Dispatcher: {CamerasRead, Video, EventsRead, EventsWrite, CasesRead, CasesWrite, TokensWrite},
+	GridWorker: {CamerasRead, Video, EventsRead, CasesRead, CasesWrite, TokensWrite},
+	Department: {CamerasRead, Video, EventsRead, CasesRead, CasesWrite, TokensWrite},
+	Viewer:     {CamerasRead, Video, TokensWrite},
 }
 
 // ScopesOf lists the scopes of a role.

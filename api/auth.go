@@ -6,31 +6,29 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"sharpeyes/access"
-	"sharpeyes/grid"
 	"sharpeyes/registry"
 )
 
-// Identities is where the API looks up users, tokens and sessions: the
-// registry's in-memory mirror.
+// Identities is the registry's in-memory mirror of users, tokens and
+// sessions, for the handlers that manage them.
 type Identities interface {
 	User(name string) (registry.User, bool)
+	UserByID(id string) (registry.User, bool)
 	Users() []registry.User
 	Token(id string) (registry.Token, bool)
 	Tokens() []registry.Token
-	Session(idHash string) (registry.Session, bool)
+	Sessions() []registry.Session
 	SetUser(registry.User)
 	ForgetUser(string)
 	SetToken(registry.Token)
 	ForgetToken(string)
 	SetSession(registry.Session)
 	ForgetSession(string)
-	Ready() <-chan struct{}
 }
 
 // IdentityStore is what the API needs to write identities.
@@ -42,6 +40,7 @@ type IdentityStore interface {
 	DeleteToken(ctx context.Context, id string) error
 	PutSession(ctx context.Context, s registry.Session) error
 	DeleteSession(ctx context.Context, idHash string) error
+	EndSessions(ctx context.Context, userID string, epoch int64) (int, error)
 }
 
 // sessionCookie is the name of the session cookie.
@@ -78,138 +77,17 @@ func (s *Server) handle(g gin.IRoutes, method, path string, scopes []access.Scop
 // Policies lists every route with who may call it.
 func (s *Server) Policies() []Policy { return s.policies }
 
-// jurisCache keeps each user's computed jurisdiction for the grid index in
-// force, so a request costs a map lookup.
-type jurisCache struct {
-	mu  sync.Mutex
-	ix  *grid.Index
-	get map[string]access.Jurisdiction
-}
-
-func (j *jurisCache) of(ix *grid.Index, key string, compute func() access.Jurisdiction) access.Jurisdiction {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if j.ix != ix || len(j.get) > 10_000 {
-		j.ix, j.get = ix, map[string]access.Jurisdiction{}
-	}
-	if v, ok := j.get[key]; ok {
-		return v
-	}
-	v := compute()
-	j.get[key] = v
-	return v
-}
-
-// userJurisdiction is the union of the user's grids' subtrees and the cells
-// that name them; a department also handles the cases dispatched to it.
-func (s *Server) userJurisdiction(u registry.User) access.Jurisdiction {
-	if access.Role(u.Role) == access.Admin {
-		return access.Everything()
-	}
-	ix := s.grids.Index()
-	key := fmt.Sprintf("u:%s:%d", u.Username, u.Rev)
-	return s.juris.of(ix, key, func() access.Jurisdiction {
-		j := access.Compute(ix, u.Username, u.Grids)
-		if u.Department != "" {
-			j.Assignees[u.Department] = true
-		}
-		return j
-	})
-}
-
-// userPrincipal builds the principal of an enabled user.
-func (s *Server) userPrincipal(u registry.User, kind access.Kind) *access.Principal {
-	role := access.Role(u.Role)
-	return &access.Principal{Kind: kind, Username: u.Username, DisplayName: u.DisplayName, Role: role,
-		Department: u.Department, Scopes: access.ScopesOf(role), Where: s.userJurisdiction(u)}
-}
-
-func (s *Server) adminPrincipal() *access.Principal {
-	return &access.Principal{Kind: access.KindAdminToken, Username: "admin", DisplayName: "admin token", Role: access.Admin,
-		Scopes: access.AllScopes(), Where: access.Everything()}
-}
-
-// bearerPrincipal resolves an API token (or the admin token).
-func (s *Server) bearerPrincipal(tok string) (*access.Principal, error) {
-	if s.cfg.AdminToken != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.AdminToken)) == 1 {
-		return s.adminPrincipal(), nil
-	}
-	id, secret, err := access.ParseToken(tok)
-	if err != nil {
-		return nil, fmt.Errorf("%w: not a token this gateway issued", ErrUnauthorized)
-	}
-	if s.ids == nil {
-		return nil, fmt.Errorf("%w: unknown token", ErrUnauthorized)
-	}
-	t, ok := s.ids.Token(id)
-	if !ok || !access.SameHash(t.SecretHash, access.HashSecret(secret)) {
-		return nil, fmt.Errorf("%w: unknown or revoked token", ErrUnauthorized)
-	}
-	if t.ExpiresAt != nil && !time.Now().Before(*t.ExpiresAt) {
-		return nil, fmt.Errorf("%w: token expired", ErrUnauthorized)
-	}
-	var owner *access.Principal
-	if t.Owner == "" {
-		owner = s.adminPrincipal()
-	} else {
-		u, ok := s.ids.User(t.Owner)
-		if !ok || u.Disabled {
-			return nil, fmt.Errorf("%w: the token's owner is disabled or gone", ErrUnauthorized)
-		}
-		owner = s.userPrincipal(u, access.KindToken)
-	}
-	// Never more than the owner may do, now: a demoted owner's tokens shrink too.
-	var scopes []access.Scope
-	for _, sc := range t.Scopes {
-		if owner.Can(access.Scope(sc)) {
-			scopes = append(scopes, access.Scope(sc))
-		}
-	}
-	where := owner.Where
-	if len(t.Grids) > 0 {
-		ix := s.grids.Index()
-		tj := s.juris.of(ix, "t:"+t.ID, func() access.Jurisdiction {
-			j := access.Compute(ix, "", t.Grids)
-			return j
-		})
-		where = tj.Intersect(owner.Where)
-	}
-	return &access.Principal{Kind: access.KindToken, Username: owner.Username, DisplayName: owner.DisplayName, Role: owner.Role,
-		Department: owner.Department, Scopes: scopes, Where: where, TokenID: t.ID, TokenName: t.Name}, nil
-}
-
-// sessionPrincipal resolves a session cookie.
-func (s *Server) sessionPrincipal(cookie string) (*access.Principal, error) {
-	if s.ids == nil || len(cookie) > 128 {
-		return nil, fmt.Errorf("%w: unknown session", ErrUnauthorized)
-	}
-	h := access.HashSecret(cookie)
-	sess, ok := s.ids.Session(h)
-	if !ok || !time.Now().Before(sess.ExpiresAt) {
-		return nil, fmt.Errorf("%w: session ended; sign in again", ErrUnauthorized)
-	}
-	u, ok := s.ids.User(sess.Username)
-	if !ok || u.Disabled {
-		return nil, fmt.Errorf("%w: account disabled", ErrUnauthorized)
-	}
-	p := s.userPrincipal(u, access.KindSession)
-	p.SessionID, p.CSRF = h, sess.CSRF
-	return p, nil
-}
-
 // authenticate finds who the request is, if anyone: a bearer token, a
 // session cookie, or (Open311 only) an api_key. A bad credential is an
 // error even on routes that need none, so a client learns at once that
 // its token is wrong. Cookie-authenticated writes must echo the CSRF token.
 func (s *Server) authenticate(c *gin.Context) {
-	if s.ids != nil { // right after start: wait for the first listing of users
-		select {
-		case <-s.ids.Ready():
-		case <-time.After(10 * time.Second):
-		case <-c.Request.Context().Done():
-			c.Abort()
-			return
-		}
+	select { // right after start: wait for the first listing of users
+	case <-s.auth.Ready():
+	case <-time.After(10 * time.Second):
+	case <-c.Request.Context().Done():
+		c.Abort()
+		return
 	}
 	var p *access.Principal
 	var err error
@@ -218,15 +96,15 @@ func (s *Server) authenticate(c *gin.Context) {
 		if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
 			err = fmt.Errorf("%w: use Authorization: Bearer TOKEN", ErrUnauthorized)
 		} else {
-			p, err = s.bearerPrincipal(strings.TrimSpace(tok))
+			p, err = s.auth.Bearer(strings.TrimSpace(tok))
 		}
 	} else if t := c.Query("ticket"); t != "" && strings.HasPrefix(c.Request.URL.Path, "/api/v1/whep/") {
 		cam, _, _ := strings.Cut(strings.TrimPrefix(c.Request.URL.Path, "/api/v1/whep/"), "/")
-		p, err = s.ticketPrincipal(t, cam)
+		p, err = s.auth.FromTicket(t, cam)
 	} else if key := s.open311Key(c); key != "" {
-		p, err = s.bearerPrincipal(key)
+		p, err = s.auth.Bearer(key)
 	} else if ck, cerr := c.Cookie(sessionCookie); cerr == nil && ck != "" {
-		p, err = s.sessionPrincipal(ck)
+		p, err = s.auth.Session(ck)
 		if err != nil && (c.Request.Method == http.MethodGet || c.FullPath() == "/api/v1/login") {
 			// A stale cookie on a page load or a new login is no reason to fail:
 			// carry on as anonymous (the login page) and drop the cookie.

@@ -24,7 +24,7 @@ type actionBody struct {
 // that names them as its grid chief (网格长), a grid worker evaluates as
 // the chief.
 func (s *Server) actor(p *access.Principal, cs *cases.Case, act cases.Action) cases.Actor {
-	a := cases.Actor{ID: p.Username, Role: cases.Role(p.Role)}
+	a := cases.Actor{ID: p.Username, Role: cases.Role(p.Role), User: p.Username, Department: p.Department}
 	switch p.Kind {
 	case access.KindAdminToken:
 		a.ID = "admin-token"
@@ -79,6 +79,9 @@ func (s *Server) caseAction(c *gin.Context) {
 	}
 	if act == cases.Dispatch {
 		a, err := s.roleAssignee(cur, body.Assignee)
+		if err == nil {
+			err = s.checkAssignee(a)
+		}
 		if err != nil {
 			writeError(c, err)
 			return
@@ -304,6 +307,41 @@ func (s *Server) createCase(c *gin.Context) {
 	}
 	c.Header("Location", "/api/v1/cases/"+cs.ID)
 	c.JSON(http.StatusCreated, s.caseView(p, cs))
+}
+
+// checkAssignee accepts an assignee someone will see: a department that
+// at least one enabled department user belongs to, or an enabled user who
+// works cases (a grid worker or a department user). Anything else would
+// orphan the case.
+func (s *Server) checkAssignee(a string) error {
+	shown := a
+	if len(shown) > 64 {
+		shown = shown[:64] + "…"
+	}
+	if a == "" || len(a) > 64 {
+		return &queryError{"assignee", fmt.Sprintf("%q is not a department or a user", shown)}
+	}
+	var depts []string
+	for _, u := range s.ids.Users() {
+		if u.Disabled {
+			continue
+		}
+		role := access.Role(u.Role)
+		if role == access.Department && u.Department != "" {
+			if u.Department == a {
+				return nil
+			}
+			if !slices.Contains(depts, u.Department) {
+				depts = append(depts, u.Department)
+			}
+		}
+		if u.Username == a && (role == access.GridWorker || role == access.Department) {
+			return nil
+		}
+	}
+	slices.Sort(depts)
+	return &queryError{"assignee", fmt.Sprintf("no department or case-working user is called %q (departments: %s; or a grid worker's or department user's name, or role:ROLE of the case's cell)",
+		shown, strings.Join(depts, ", "))}
 }
 
 // roleAssignee turns a dispatch to "role:police" (a 一长六员 role) into the

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"sharpeyes/authn"
 	"sharpeyes/cases"
 	"sharpeyes/events"
 	"sharpeyes/registry"
@@ -17,10 +18,11 @@ import (
 )
 
 var (
-	// ErrUnauthorized means a write came without the right bearer token.
-	ErrUnauthorized = errors.New("not authenticated")
-	// ErrForbidden means the principal is known but may not do this.
-	ErrForbidden = errors.New("forbidden")
+	// ErrUnauthorized means the request proved nobody (401): the
+	// authenticator's ErrUnauthenticated.
+	ErrUnauthorized = authn.ErrUnauthenticated
+	// ErrForbidden means the principal is known but may not do this (403).
+	ErrForbidden = authn.ErrForbidden
 	// ErrBusy means a bounded resource (event streams) is full; retry later.
 	ErrBusy = errors.New("busy")
 	// ErrBadRequest marks malformed input (bad JSON, bad query values).
@@ -52,7 +54,7 @@ func statusOf(err error) int {
 	case errors.Is(err, ErrUnsupportedMedia):
 		return http.StatusUnsupportedMediaType
 	case errors.Is(err, registry.ErrNotFound), errors.Is(err, relay.ErrUnknownCamera), errors.Is(err, relay.ErrSessionNotFound),
-		errors.Is(err, cases.ErrNotFound), errors.Is(err, events.ErrNotFound):
+		errors.Is(err, cases.ErrNotFound), errors.Is(err, events.ErrNotFound), errors.Is(err, authn.ErrHidden):
 		return http.StatusNotFound
 	case errors.Is(err, cases.ErrTransition):
 		return http.StatusConflict

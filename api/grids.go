@@ -8,7 +8,6 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
-	"github.com/paulmach/orb"
 
 	"sharpeyes/grid"
 	"sharpeyes/registry"
@@ -25,31 +24,10 @@ type Grids interface {
 	Set(version string, cells []grid.Cell)
 }
 
-// cellsOf are the cells a camera belongs to: its base cell (set by hand, or
-// found from its location) and every special cell covering it.
-type cellsOf struct {
-	Base    string   `json:"base"`
-	Special []string `json:"special"`
-	Source  string   `json:"source"` // manual, location or none
-}
+// cellsOf are the cells a camera belongs to.
+type cellsOf = registry.Cells
 
-func locate(ix *grid.Index, cam registry.Camera) cellsOf {
-	out := cellsOf{Special: []string{}, Source: "none"}
-	if cam.Location != nil {
-		base, special := ix.Locate(orb.Point{cam.Location.Lon, cam.Location.Lat})
-		out.Base, out.Source = base, "location"
-		if base == "" {
-			out.Source = "none"
-		}
-		if special != nil {
-			out.Special = special
-		}
-	}
-	if cam.Grid != "" {
-		out.Base, out.Source = cam.Grid, "manual"
-	}
-	return out
-}
+func locate(ix *grid.Index, cam registry.Camera) cellsOf { return cam.Cells(ix) }
 
 // inGrid tells whether a camera's cells lie in the subtree of root.
 func inGrid(ix *grid.Index, c cellsOf, root string) bool {

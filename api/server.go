@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"sharpeyes/access"
+	"sharpeyes/authn"
 	"sharpeyes/cases"
 	"sharpeyes/events"
 	"sharpeyes/ingest"
@@ -92,7 +93,6 @@ func (noSync) DeleteCamera(string, int64) {}
 
 // Config is the API's settings.
 type Config struct {
-	AdminToken   string
 	MaxBodyBytes int64
 	// MaxImportBytes limits bulk imports (grids, cameras) instead.
 	MaxImportBytes int64
@@ -101,8 +101,9 @@ type Config struct {
 	Logger         *slog.Logger
 	// SessionTTL is how long a login lasts (default 12 h, a shift).
 	SessionTTL time.Duration
-	// ClusterKey signs WHEP redirects between nodes.
-	ClusterKey []byte
+	// TokenDefaultTTL is the life of an API token issued without
+	// expires_in; TokenMaxTTL the longest expires_in accepted.
+	TokenDefaultTTL, TokenMaxTTL time.Duration
 	// Store describes the SQL store for /readyz (driver, durability).
 	Store map[string]any
 	// MaxStreams bounds concurrent event-stream connections (default 256).
@@ -129,7 +130,9 @@ type Deps struct {
 	Places        EventPlaces
 	Identities    Identities
 	IdentityStore IdentityStore
-	Layouts       LayoutStore
+	// Auth resolves who each request is (required).
+	Auth    *authn.Authenticator
+	Layouts LayoutStore
 	// Ready tells whether the registry and the SQL store answer (/readyz).
 	Ready func(ctx context.Context) error
 }
@@ -153,9 +156,7 @@ type Server struct {
 	reg          *prometheus.Registry
 	ids          Identities
 	idStore      IdentityStore
-	limiter      *access.Limiter
-	juris        jurisCache
-	rtspSeen     verified
+	auth         *authn.Authenticator
 	sessions     sync.Map     // WHEP session id → sessionOwner
 	streams      atomic.Int64 // open event-stream connections
 	sessionCount atomic.Int64
@@ -181,7 +182,7 @@ func New(cfg Config, d Deps) *Server {
 	}
 	s := &Server{cfg: cfg, store: d.Cameras, catalog: d.Catalog, gridStore: d.GridStore, grids: d.Grids, pulls: d.Pulls, whep: d.WHEP,
 		sync: d.Sync, cluster: d.Cluster, pipe: d.Pipeline, layouts: d.Layouts, places: d.Places, ready: d.Ready,
-		log: cfg.Logger.With("component", "api"), ids: d.Identities, idStore: d.IdentityStore, limiter: access.NewLimiter()}
+		log: cfg.Logger.With("component", "api"), ids: d.Identities, idStore: d.IdentityStore, auth: d.Auth}
 	if s.sync == nil {
 		s.sync = noSync{}
 	}
@@ -276,9 +277,10 @@ func (s *Server) Handler() http.Handler {
 		s.handle(v1, "PUT", "/layouts/:name", video, s.putLayout)
 		s.handle(v1, "DELETE", "/layouts/:name", video, s.deleteLayout)
 	}
-	s.handle(v1, "POST", "/tokens", scopes(anyAuth), s.createToken)
-	s.handle(v1, "GET", "/tokens", scopes(anyAuth), s.listTokens)
-	s.handle(v1, "DELETE", "/tokens/:id", scopes(anyAuth), s.deleteToken)
+	tokens := scopes(access.TokensWrite)
+	s.handle(v1, "POST", "/tokens", tokens, s.createToken)
+	s.handle(v1, "GET", "/tokens", tokens, s.listTokens)
+	s.handle(v1, "DELETE", "/tokens/:id", tokens, s.deleteToken)
 
 	whep := v1.Group("/whep", cors)
 	video := scopes(access.Video)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"sharpeyes/access"
+	"sharpeyes/authn"
 	"sharpeyes/registry"
 )
 
@@ -33,33 +35,20 @@ func (s *Server) login(c *gin.Context) {
 		writeError(c, &queryError{"username", "username and password are required"})
 		return
 	}
-	if len(name) > 64 {
-		name = name[:64] // an invalid name; keeps limiter keys bounded
-	}
 	addr := c.ClientIP()
-	if ok, wait := s.limiter.Allow(name, addr); !ok {
-		secs := int(wait.Seconds()) + 1
-		c.Header("Retry-After", strconv.Itoa(secs))
+	u, err := s.auth.CheckPassword(name, in.Password, addr)
+	var te *authn.ThrottledError
+	if errors.As(err, &te) {
+		c.Header("Retry-After", strconv.Itoa(int(te.Wait.Seconds())+1))
 		s.refuse(c, nil, http.StatusTooManyRequests, "too many failed logins for "+name)
-		c.AbortWithStatusJSON(http.StatusTooManyRequests, apiError{Error: fmt.Sprintf("too many failed logins; try again in %d s", secs)})
+		c.AbortWithStatusJSON(http.StatusTooManyRequests, apiError{Error: te.Error()})
 		return
 	}
-	var u registry.User
-	known := false
-	if s.ids != nil {
-		u, known = s.ids.User(name)
-	}
-	hash := ""
-	if known && !u.Disabled {
-		hash = u.PasswordHash
-	}
-	if !access.VerifyPassword(hash, in.Password) {
-		s.limiter.Fail(name, addr)
+	if err != nil {
 		s.refuse(c, nil, http.StatusUnauthorized, "login failed for "+name)
-		writeError(c, fmt.Errorf("%w: %w", ErrUnauthorized, access.ErrBadCredentials))
+		writeError(c, err)
 		return
 	}
-	s.limiter.Succeed(name)
 	id, err1 := access.NewSecret(32)
 	csrf, err2 := access.NewSecret(32)
 	if err1 != nil || err2 != nil {
@@ -67,7 +56,7 @@ func (s *Server) login(c *gin.Context) {
 		return
 	}
 	now := time.Now().UTC()
-	sess := registry.Session{IDHash: access.HashSecret(id), Username: u.Username, CSRF: csrf, CreatedAt: now, ExpiresAt: now.Add(s.cfg.SessionTTL)}
+	sess := registry.Session{IDHash: access.HashSecret(id), Username: u.Username, UserID: u.Identity(), Epoch: u.Epoch, CSRF: csrf, CreatedAt: now, ExpiresAt: now.Add(s.cfg.SessionTTL)}
 	if err := s.idStore.PutSession(c.Request.Context(), sess); err != nil {
 		writeError(c, err)
 		return
@@ -125,10 +114,10 @@ func (s *Server) me(c *gin.Context) {
 }
 
 func (s *Server) userOf(p *access.Principal) (registry.User, bool) {
-	if s.ids == nil || p.Kind == access.KindAdminToken {
+	if p.UserID == "" {
 		return registry.User{}, false
 	}
-	return s.ids.User(p.Username)
+	return s.ids.UserByID(p.UserID)
 }
 
 func orEmpty(s []string) []string {

@@ -65,10 +65,27 @@ func (s *Server) stream(c *gin.Context) {
 	defer poll.Stop()
 	beat := time.NewTicker(15 * time.Second)
 	defer beat.Stop()
+	// The stream is somebody's for as long as it lasts: it ends within a
+	// second of a logout, a revoked token, or a change of the user's
+	// password, role or grids (and then follows what they may see now).
+	recheck := time.NewTicker(time.Second)
+	defer recheck.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-recheck.C:
+			np, err := s.auth.Refresh(p)
+			if err != nil {
+				s.log.Info("event stream ended", "who", p.Who(), "why", err.Error())
+				fmt.Fprintf(c.Writer, "event: ended\ndata: %s\n\n", mustJSON(gin.H{"error": err.Error()}))
+				c.Writer.Flush()
+				return
+			}
+			if !np.SameRights(p) {
+				clear(caseCache)
+			}
+			p = np
 		case <-beat.C:
 			fmt.Fprint(c.Writer, ": keep-alive\n\n")
 			c.Writer.Flush()
@@ -96,6 +113,11 @@ func (s *Server) stream(c *gin.Context) {
 			}
 		}
 	}
+}
+
+func mustJSON(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
 }
 
 func hasPrefix(s string, ps []string) bool {

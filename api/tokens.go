@@ -30,19 +30,20 @@ type tokenView struct {
 	Token     string     `json:"token,omitempty"` // only in the answer that issues it
 }
 
-func viewToken(t registry.Token) tokenView {
-	return tokenView{ID: t.ID, Name: t.Name, Owner: t.Owner, Scopes: orEmpty(t.Scopes), Grids: orEmpty(t.Grids),
-		ExpiresAt: t.ExpiresAt, CreatedAt: t.CreatedAt}
+func (s *Server) viewToken(t registry.Token) tokenView {
+	v := tokenView{ID: t.ID, Name: t.Name, Owner: t.Owner, Scopes: orEmpty(t.Scopes), Grids: orEmpty(t.Grids), CreatedAt: t.CreatedAt}
+	if exp := s.auth.Expiry(t); !exp.IsZero() {
+		v.ExpiresAt = &exp
+	}
+	return v
 }
 
 // createToken issues an API token for the caller: never more scopes or
-// grids than the caller has. The secret is answered once.
+// grids than the caller has, never longer than auth.token_max_ttl (nor, for
+// a token issued by a token, than that token lives). The secret is
+// answered once.
 func (s *Server) createToken(c *gin.Context) {
 	p := principal(c)
-	if p.Kind == access.KindToken && !p.Can(access.UsersWrite) {
-		writeError(c, fmt.Errorf("%w: tokens are issued to signed-in users (or with users:write)", ErrForbidden))
-		return
-	}
 	var in tokenInput
 	if err := bindJSON(c, &in); err != nil {
 		writeError(c, err)
@@ -89,15 +90,26 @@ func (s *Server) createToken(c *gin.Context) {
 		t.Scopes[i] = string(sc)
 	}
 	if p.Kind != access.KindAdminToken {
-		t.Owner = p.Username
+		t.Owner, t.OwnerID = p.Username, p.UserID
 	}
+	life := s.cfg.TokenDefaultTTL
 	if in.ExpiresIn != "" {
 		d, err := time.ParseDuration(in.ExpiresIn)
 		if err != nil || d <= 0 {
 			writeError(c, &registry.FieldError{Field: "expires_in", Msg: "must be a positive duration such as 720h"})
 			return
 		}
-		exp := now.Add(d)
+		if s.cfg.TokenMaxTTL > 0 && d > s.cfg.TokenMaxTTL {
+			writeError(c, &registry.FieldError{Field: "expires_in", Msg: fmt.Sprintf("at most %s (auth.token_max_ttl)", s.cfg.TokenMaxTTL)})
+			return
+		}
+		life = d
+	}
+	if life > 0 {
+		exp := now.Add(life)
+		if !p.TokenExpiry.IsZero() && exp.After(p.TokenExpiry) {
+			exp = p.TokenExpiry.UTC().Truncate(time.Millisecond) // never outlives the token that issued it
+		}
 		t.ExpiresAt = &exp
 	}
 	id, secret, full, err := access.NewToken()
@@ -112,22 +124,28 @@ func (s *Server) createToken(c *gin.Context) {
 	}
 	s.ids.SetToken(t)
 	s.log.Info("token issued", "token", t.ID, "name", t.Name, "owner", t.Owner, "scopes", t.Scopes, "by", p.Who())
-	v := viewToken(t)
+	v := s.viewToken(t)
 	v.Token = full
 	c.Header("Location", "/api/v1/tokens/"+t.ID)
 	c.JSON(http.StatusCreated, v)
 }
 
-func ownsToken(p *access.Principal, t registry.Token) bool {
-	return p.Can(access.UsersWrite) || (p.Kind != access.KindAdminToken && t.Owner == p.Username)
+// ownsToken tells whether p manages t: its own tokens (by the owner's
+// immutable id), or everyone's with users:write.
+func (s *Server) ownsToken(p *access.Principal, t registry.Token) bool {
+	if p.Can(access.UsersWrite) {
+		return true
+	}
+	u, ok := s.auth.Owner(t)
+	return ok && p.UserID != "" && u.Identity() == p.UserID
 }
 
 func (s *Server) listTokens(c *gin.Context) {
 	p := principal(c)
 	out := []tokenView{}
 	for _, t := range s.ids.Tokens() {
-		if ownsToken(p, t) {
-			out = append(out, viewToken(t))
+		if s.ownsToken(p, t) {
+			out = append(out, s.viewToken(t))
 		}
 	}
 	c.JSON(http.StatusOK, gin.H{"items": out, "next_cursor": ""})
@@ -137,7 +155,7 @@ func (s *Server) deleteToken(c *gin.Context) {
 	p := principal(c)
 	id := c.Param("id")
 	t, ok := s.ids.Token(id)
-	if !ok || !ownsToken(p, t) {
+	if !ok || !s.ownsToken(p, t) {
 		s.hidden(c, "token "+id)
 		return
 	}

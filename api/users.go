@@ -161,12 +161,22 @@ func (s *Server) patchUser(c *gin.Context) {
 		writeError(c, &registry.FieldError{Field: "username", Msg: "cannot be changed"})
 		return
 	}
+	before, _ := s.ids.User(name)
 	u, err := s.idStore.UpdateUser(c.Request.Context(), name, func(u *registry.User) error { return s.applyUser(u, in) })
 	if err != nil {
 		writeError(c, err)
 		return
 	}
 	s.ids.SetUser(u)
+	if u.Epoch != before.Epoch {
+		// Already refused everywhere (the epoch moved on); removing them
+		// keeps the registry tidy.
+		n, err := s.idStore.EndSessions(c.Request.Context(), u.Identity(), u.Epoch)
+		if err != nil {
+			s.log.Warn("ending the sessions of a changed user", "user", u.Username, "error", err)
+		}
+		s.log.Info("sessions ended", "user", u.Username, "sessions", n, "why", "password, role, grids, department or disabled changed")
+	}
 	s.log.Info("user changed", "user", u.Username, "role", u.Role, "disabled", u.Disabled,
 		"password_changed", in.Password != nil, "by", principal(c).Who())
 	c.JSON(http.StatusOK, viewUser(u))

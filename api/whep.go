@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -80,7 +81,7 @@ func (s *Server) whepOffer(c *gin.Context) {
 	if owner := s.cluster.Owner(id); owner.ID != s.cluster.Self().ID && owner.HTTP != "" {
 		u := *c.Request.URL
 		q := u.Query()
-		q.Set("ticket", s.ticket(principal(c), id, ticketTTL))
+		q.Set("ticket", s.auth.Ticket(principal(c), id, ticketTTL))
 		u.RawQuery = q.Encode()
 		c.Redirect(http.StatusTemporaryRedirect, strings.TrimSuffix(owner.HTTP, "/")+u.RequestURI())
 		return
@@ -92,12 +93,12 @@ func (s *Server) whepOffer(c *gin.Context) {
 		return
 	}
 	s.iceLinks(c)
-	s.ownSession(sid, principal(c).Username)
+	s.ownSession(sid, id, principal(c))
 	loc := "/api/v1/whep/" + id + "/" + sid
 	if p := principal(c); p.Kind == access.KindNode {
 		// Redirected here with a ticket: the viewer can end the session
 		// only with a grant of this node, as it holds no credential here.
-		loc += "?ticket=" + url.QueryEscape(s.ticket(p, id, 24*time.Hour))
+		loc += "?ticket=" + url.QueryEscape(s.auth.Ticket(p, id, 24*time.Hour))
 	}
 	c.Header("Location", loc)
 	c.Header("ETag", `"`+sid+`"`)
@@ -117,7 +118,7 @@ func (s *Server) whepDelete(c *gin.Context) {
 		return
 	}
 	// A viewer ends their own sessions; an administrator any.
-	if v, ok := s.sessions.Load(c.Param("session")); ok && v.(sessionOwner).name != principal(c).Username && principal(c).Role != access.Admin {
+	if v, ok := s.sessions.Load(c.Param("session")); ok && v.(sessionOwner).p.Username != principal(c).Username && principal(c).Role != access.Admin {
 		s.hidden(c, "WHEP session")
 		return
 	}
@@ -134,19 +135,54 @@ func writeErrorStatus(c *gin.Context, code int, msg string) {
 }
 
 type sessionOwner struct {
-	name string
-	at   time.Time
+	p      *access.Principal
+	camera string
+	at     time.Time
 }
 
 // ownSession records who opened a WHEP session; records older than a day
 // are pruned now and then (sessions that ended without a DELETE).
-func (s *Server) ownSession(sid, name string) {
-	s.sessions.Store(sid, sessionOwner{name, time.Now()})
+func (s *Server) ownSession(sid, camera string, p *access.Principal) {
+	s.sessions.Store(sid, sessionOwner{p, camera, time.Now()})
 	if s.sessionCount.Add(1)%1024 == 0 {
 		s.sessions.Range(func(k, v any) bool {
 			if time.Since(v.(sessionOwner).at) > 24*time.Hour {
 				s.sessions.Delete(k)
 			}
+			return true
+		})
+	}
+}
+
+// Run ends live video that is nobody's any more, every interval until
+// ctx ends: a WHEP session whose viewer signed out, whose token was
+// revoked or expired, whose user changed (password, role, grids) or may no
+// longer see the camera. Sessions that ended by themselves are forgotten.
+func (s *Server) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.sessions.Range(func(k, v any) bool {
+			sid, own := k.(string), v.(sessionOwner)
+			np, err := s.auth.Refresh(own.p)
+			if err == nil {
+				_, err = s.auth.Camera(np, own.camera)
+			}
+			if err == nil {
+				if !np.SameRights(own.p) {
+					s.sessions.Store(sid, sessionOwner{np, own.camera, own.at})
+				}
+				return true
+			}
+			if derr := s.whep.Delete(sid); derr == nil {
+				s.log.Info("live video ended", "camera", own.camera, "who", own.p.Who(), "why", err.Error())
+			}
+			s.sessions.Delete(sid)
 			return true
 		})
 	}

@@ -75,10 +75,31 @@ const (
 	System     Role = "system" // the gateway itself
 )
 
-// Actor is who takes an action.
+// Actor is who takes an action. ID names them in the audit trail; User
+// and Department say whose work they do: a case assigned to either is
+// theirs. User defaults to ID.
 type Actor struct {
-	ID   string `json:"id"`
-	Role Role   `json:"role"`
+	ID         string `json:"id"`
+	Role       Role   `json:"role"`
+	User       string `json:"-"`
+	Department string `json:"-"`
+}
+
+// handler is the name a case is assigned to when the actor takes it on.
+func (a Actor) handler() string {
+	if a.User != "" {
+		return a.User
+	}
+	return a.ID
+}
+
+// Handles tells whether a case assigned to assignee is the actor's: it
+// names them, or their department.
+func (a Actor) Handles(assignee string) bool {
+	if assignee == "" {
+		return false
+	}
+	return assignee == a.handler() || (a.Department != "" && assignee == a.Department)
 }
 
 // Args are an action's arguments.
@@ -93,11 +114,14 @@ type Args struct {
 	Of         string `json:"of,omitempty"` // mark_duplicate: the case joined
 }
 
-// rule is one allowed transition.
+// rule is one allowed transition: roles may take it whoever the case is
+// assigned to; assignee, the case's assignee may take it whatever their
+// role (and nobody else of a working role: a police officer does not
+// accept the housing department's case).
 type rule struct {
 	to       State
 	roles    []Role
-	assignee bool // the assignee may take it too, whatever their role
+	assignee bool
 }
 
 // rules[action][from] says where an action leads and who may take it.
@@ -116,17 +140,19 @@ var rules = map[Action]map[State]rule{
 		Registered: {Dispatched, []Role{Dispatcher}, false},
 		Returned:   {Dispatched, []Role{Dispatcher}, false},
 	},
-	Accept: {Dispatched: {Accepted, []Role{Department, GridWorker}, true}},
-	Return: {Dispatched: {Returned, []Role{Department, GridWorker}, true}},
+	// The work itself is the assignee's alone: accept or return what was
+	// dispatched, start it, resolve it.
+	Accept: {Dispatched: {Accepted, nil, true}},
+	Return: {Dispatched: {Returned, nil, true}},
 	Start: {
-		Accepted:  {InProgress, []Role{Department, GridWorker}, true},
-		Extended:  {InProgress, []Role{Department, GridWorker, Dispatcher}, true},
-		Suspended: {InProgress, []Role{Dispatcher}, true},
+		Accepted:  {InProgress, nil, true},
+		Extended:  {InProgress, nil, true},
+		Suspended: {InProgress, []Role{Dispatcher}, true}, // the centre lifts its own suspension
 	},
 	Resolve: {
-		Registered: {Verifying, []Role{GridWorker}, false}, // 即办
-		InProgress: {Verifying, []Role{Department, GridWorker}, true},
-		Extended:   {Verifying, []Role{Department, GridWorker}, true},
+		Registered: {Verifying, []Role{GridWorker}, false}, // 即办, by a worker of the case's cell (the API checks the cell)
+		InProgress: {Verifying, nil, true},
+		Extended:   {Verifying, nil, true},
 	},
 	Verify:   {Verifying: {Closed, []Role{Dispatcher}, false}}, // pass=false: back to in_progress
 	Evaluate: {Closed: {Evaluated, []Role{Reporter, GridChief, Dispatcher}, false}},
@@ -160,7 +186,7 @@ func Allowed(from State, who Actor, assignee string) []Action {
 	var out []Action
 	for _, act := range Actions() {
 		r, ok := rules[act][from]
-		if ok && (who.Role == Admin || roleIn(who.Role, r.roles) || (r.assignee && who.ID != "" && who.ID == assignee)) {
+		if ok && r.may(who, assignee) {
 			out = append(out, act)
 		}
 	}
@@ -178,7 +204,10 @@ func Next(from State, act Action, who Actor, assignee string, a Args) (State, er
 	if !ok {
 		return "", fmt.Errorf("%w: cannot %s a case that is %s (allowed from: %s)", ErrTransition, act, from, allowedFrom(byState))
 	}
-	if who.Role != Admin && !roleIn(who.Role, r.roles) && !(r.assignee && who.ID != "" && who.ID == assignee) {
+	if !r.may(who, assignee) {
+		if r.assignee && assignee != "" && len(r.roles) == 0 {
+			return "", fmt.Errorf("%w: only the assignee (%s) may %s this case", ErrForbidden, assignee, act)
+		}
 		return "", fmt.Errorf("%w: %s may not %s (who may: %s)", ErrForbidden, who.Role, act, joinRoles(r.roles, r.assignee))
 	}
 	switch act {
@@ -209,6 +238,13 @@ func Next(from State, act Action, who Actor, assignee string, a Args) (State, er
 		return InProgress, nil // dissatisfied: reopened
 	}
 	return r.to, nil
+}
+
+// may tells whether who may take the rule's action on a case assigned to
+// assignee. The administrator may do anything (break-glass, audited as
+// such).
+func (r rule) may(who Actor, assignee string) bool {
+	return who.Role == Admin || roleIn(who.Role, r.roles) || (r.assignee && who.Handles(assignee))
 }
 
 func roleIn(r Role, rs []Role) bool {

@@ -2,6 +2,8 @@ package cases
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -94,6 +96,73 @@ func TestRolesAssigneesAndArguments(t *testing.T) {
 		}
 		if err != nil || got != tc.want {
 			t.Errorf("%s: %s %v, want %s", tc.name, got, err, tc.want)
+		}
+	}
+}
+
+// TestOnlyTheAssigneeDoesTheWork is the case machine per role and per
+// assignee: accept, return, start and resolve a dispatched case are the
+// assignee's alone (the department it was dispatched to, or the 一长六员
+// user the cell names), whatever the others' roles; the administrator is
+// the break-glass exception; the centre only lifts its own suspension.
+func TestOnlyTheAssigneeDoesTheWork(t *testing.T) {
+	actors := map[string]Actor{
+		"police officer":                 {ID: "li", Role: Department, Department: "police"},
+		"another police officer":         {ID: "wang", Role: Department, Department: "police"},
+		"housing officer":                {ID: "zhao", Role: Department, Department: "housing"},
+		"grid worker named on the cell":  {ID: "worker-1", Role: GridWorker},
+		"another grid worker":            {ID: "worker-2", Role: GridWorker},
+		"dispatcher":                     {ID: "centre", Role: Dispatcher},
+		"reporter":                       {ID: "citizen", Role: Reporter},
+		"admin":                          {ID: "root", Role: Admin},
+		"token of the named grid worker": {ID: "worker-1/token:ab12", User: "worker-1", Role: GridWorker},
+	}
+	// Who may, for a case assigned to each assignee; everyone else is refused.
+	may := map[string]map[string]bool{
+		"police":   {"police officer": true, "another police officer": true, "admin": true},
+		"housing":  {"housing officer": true, "admin": true},
+		"worker-1": {"grid worker named on the cell": true, "token of the named grid worker": true, "admin": true},
+	}
+	work := []struct {
+		from State
+		act  Action
+		to   State
+	}{
+		{Dispatched, Accept, Accepted}, {Dispatched, Return, Returned}, {Accepted, Start, InProgress}, {Extended, Start, InProgress},
+		{InProgress, Resolve, Verifying}, {Extended, Resolve, Verifying},
+	}
+	for assignee, allowed := range may {
+		for name, who := range actors {
+			for _, w := range work {
+				key := fmt.Sprintf("%s %s a %s case assigned to %s", name, w.act, w.from, assignee)
+				got, err := Next(w.from, w.act, who, assignee, Args{Reason: "不属于本部门职责"})
+				offered := slices.Contains(Allowed(w.from, who, assignee), w.act)
+				switch {
+				case allowed[name] && (err != nil || got != w.to):
+					t.Errorf("%s: %s %v, want %s", key, got, err, w.to)
+				case !allowed[name] && !errors.Is(err, ErrForbidden):
+					t.Errorf("%s: %s %v, want refused (ErrForbidden)", key, got, err)
+				case offered != allowed[name]:
+					t.Errorf("%s: offered on the case page = %v, allowed = %v", key, offered, allowed[name])
+				}
+			}
+			// Resuming a suspended case: the centre (its own suspension) or the assignee.
+			_, err := Next(Suspended, Start, who, assignee, Args{})
+			if want := allowed[name] || who.Role == Dispatcher; (err == nil) != want {
+				t.Errorf("%s starts a suspended case assigned to %s: %v, want allowed=%v", name, assignee, err, want)
+			}
+		}
+	}
+	// A case nobody was dispatched to is nobody's work: only 即办 (a grid
+	// worker resolving a registered case) and the admin.
+	for name, who := range actors {
+		_, err := Next(InProgress, Resolve, who, "", Args{})
+		if (err == nil) != (who.Role == Admin) {
+			t.Errorf("%s resolves an unassigned case: %v", name, err)
+		}
+		_, err = Next(Registered, Resolve, who, "", Args{})
+		if want := who.Role == GridWorker || who.Role == Admin; (err == nil) != want {
+			t.Errorf("%s resolves a registered case on the spot (即办): %v, want allowed=%v", name, err, want)
 		}
 	}
 }

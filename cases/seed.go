@@ -36,7 +36,9 @@ var seedCategories = []struct {
 	{"environment", "路灯损坏", 5},
 }
 
-var departments = []string{"dept-police", "dept-law-enforcement", "dept-property", "dept-legal", "dept-housing"}
+// departments are the department names users of the department role
+// carry (registry.User.Department), so the seeded cases are theirs.
+var departments = []string{"police", "law_enforcement", "property", "legal", "housing"}
 
 // Seed writes a believable history: cases that went through the five
 // handlings (即办 on the spot, 申办/转办 through departments, some returned,
@@ -99,12 +101,12 @@ func Seed(ctx context.Context, s *Store, o SeedOptions) error {
 			assignee = worker
 		} else { // 申办/转办
 			dept := departments[r.IntN(len(departments))]
-			assignee = Actor{ID: dept, Role: Department}
+			assignee = Actor{ID: dept + "-duty", Role: Department, Department: dept}
 			add(Dispatch, centre, Args{Assignee: dept}, mins(10, 120))
 			if r.IntN(100) < 5 {
 				add(Return, assignee, Args{Reason: "不属于本部门职责"}, mins(30, 300))
 				dept = departments[r.IntN(len(departments))]
-				assignee = Actor{ID: dept, Role: Department}
+				assignee = Actor{ID: dept + "-duty", Role: Department, Department: dept}
 				add(Dispatch, centre, Args{Assignee: dept}, mins(10, 60))
 			}
 			add(Accept, assignee, Args{}, mins(10, 180))

@@ -397,7 +397,7 @@ func (s *Store) Act(ctx context.Context, id string, act Action, who Actor, a Arg
 			c.Paused += s.cal.WorkTime(*c.SuspendedAt, now).Milliseconds()
 			c.SuspendedAt = nil
 		}
-		apply(&c, from, to, act, a, now)
+		apply(&c, from, to, act, who, a, now)
 		detail, _ := json.Marshal(a)
 		ok, err := s.update(ctx, c, AuditRow{CaseID: c.ID, At: now, Actor: who.ID, Role: who.Role, Action: string(act),
 			From: from, To: to, Escalation: c.Escalation, Note: a.Note, Detail: detail})
@@ -412,11 +412,17 @@ func (s *Store) Act(ctx context.Context, id string, act Action, who Actor, a Arg
 }
 
 // apply sets what a transition changes besides the state.
-func apply(c *Case, from, to State, act Action, a Args, now time.Time) {
+func apply(c *Case, from, to State, act Action, who Actor, a Args, now time.Time) {
 	c.State, c.UpdatedAt = to, now
 	switch act {
 	case Dispatch:
 		c.Assignee = a.Assignee
+	case Resolve:
+		if from == Registered && c.Assignee == "" {
+			// 即办: the worker who handled it on the spot is its handler, and
+			// handles it again if the result is sent back or rated poorly.
+			c.Assignee = who.handler()
+		}
 	case Extend:
 		c.LimitDays += a.ExtendDays
 	case Suspend:

@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"reflect"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -70,6 +72,9 @@ type Config struct {
 		WriteTimeout   Duration `yaml:"write_timeout"`
 		IdleTimeout    Duration `yaml:"idle_timeout"`
 		MaxStreams     int      `yaml:"max_streams"`
+		TLSCertFile    string   `yaml:"tls_cert_file"`
+		TLSKeyFile     string   `yaml:"tls_key_file"`
+		TrustedProxies []string `yaml:"trusted_proxies"`
 	} `yaml:"http"`
 	RTSP struct {
 		Addr string `yaml:"addr"`
@@ -114,8 +119,10 @@ type Config struct {
 		Policy        map[string]KindPolicy `yaml:"policy"`
 	} `yaml:"cases"`
 	Auth struct {
-		AdminToken string   `yaml:"admin_token"`
-		SessionTTL Duration `yaml:"session_ttl"`
+		AdminToken      string   `yaml:"admin_token"`
+		SessionTTL      Duration `yaml:"session_ttl"`
+		TokenDefaultTTL Duration `yaml:"token_default_ttl"`
+		TokenMaxTTL     Duration `yaml:"token_max_ttl"`
 	} `yaml:"auth"`
 	Web struct {
 		// MapTiles is an XYZ tile URL for the map screens
@@ -422,5 +429,31 @@ func (c *Config) Validate() error {
 	if t := c.Auth.AdminToken; t != "" && len(t) < 16 {
 		bad("auth.admin_token", "must be at least 16 characters")
 	}
+	if d := c.Auth.TokenMaxTTL.D(); d < time.Hour || d > 5*365*24*time.Hour {
+		bad("auth.token_max_ttl", "must be between 1h and 43800h (five years)")
+	}
+	if d := c.Auth.TokenDefaultTTL.D(); d < time.Minute || d > c.Auth.TokenMaxTTL.D() {
+		bad("auth.token_default_ttl", "must be at least 1m and at most 'auth.token_max_ttl'")
+	}
+	if (c.HTTP.TLSCertFile == "") != (c.HTTP.TLSKeyFile == "") {
+		bad("http.tls_cert_file", "and 'http.tls_key_file' must be set together (or neither)")
+	}
+	for _, f := range []struct{ key, path string }{{"http.tls_cert_file", c.HTTP.TLSCertFile}, {"http.tls_key_file", c.HTTP.TLSKeyFile}} {
+		if f.path == "" {
+			continue
+		}
+		if _, err := os.Stat(f.path); err != nil {
+			bad(f.key, "cannot be read: %v", err)
+		}
+	}
+	for _, p := range c.HTTP.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				bad("http.trusted_proxies", "must list IP addresses or CIDR prefixes, not %q", p)
+			}
+		}
+	}
+	// One order whatever the map iteration: by key.
+	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
 	return errors.Join(errs...)
 }

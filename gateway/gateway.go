@@ -15,13 +15,13 @@ import (
 	"net/url"
 	"os"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"sharpeyes/access"
 	"sharpeyes/api"
+	"sharpeyes/authn"
 	"sharpeyes/cases"
 	"sharpeyes/configs"
 	"sharpeyes/events"
@@ -41,8 +41,9 @@ type Gateway struct {
 	store   *registry.Store
 	catalog *registry.Catalog
 	ids     *registry.Identities
+	auth    *authn.Authenticator
 	own     *ownEvents
-	api     atomic.Pointer[api.Server]
+	api     *api.Server
 	members *registry.Membership
 	grids   grid.Live
 	cases   *cases.Store
@@ -111,7 +112,7 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	g.cancel = cancel
-	fol := &follower{catalog: g.catalog, log: log, nodeAuth: url.UserPassword(api.NodeUser, clusterKey), wake: make(chan struct{}, 1)}
+	fol := &follower{catalog: g.catalog, log: log, nodeAuth: url.UserPassword(authn.NodeUser, clusterKey), wake: make(chan struct{}, 1)}
 	g.manager = ingest.NewManager(ingest.ManagerConfig{
 		IdleTimeout: cfg.Ingest.IdleTimeout.D(), Timeout: cfg.Ingest.Timeout.D(),
 		BackoffMin: cfg.Ingest.BackoffMin.D(), BackoffMax: cfg.Ingest.BackoffMax.D(),
@@ -130,13 +131,16 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// One authenticator for every surface: the API, WHEP and the RTSP re-serve.
+	g.auth = authn.New(authn.Config{AdminToken: cfg.Auth.AdminToken, ClusterKey: []byte(clusterKey),
+		TokenMaxTTL: cfg.Auth.TokenMaxTTL.D(), Logger: log}, g.ids, &g.grids, g.catalog)
 	g.rtsp, err = relay.NewRTSPServer(relay.RTSPConfig{Addr: cfg.RTSP.Addr, Logger: log,
 		Authorize: func(user, pass, addr, camera string) error {
-			srv := g.api.Load()
-			if srv == nil {
-				return fmt.Errorf("%w: starting", api.ErrUnauthorized)
+			_, err := g.auth.Video(user, pass, addr, camera)
+			if errors.Is(err, authn.ErrHidden) {
+				return fmt.Errorf("%w: %w", relay.ErrUnknownCamera, err)
 			}
-			return srv.AuthorizeVideo(user, pass, addr, camera)
+			return err
 		}}, g.manager)
 	if err != nil {
 		return nil, err
@@ -199,14 +203,20 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 		defer g.wg.Done()
 		g.store.Lead(ctx, "clock", self.ID, cfg.Registry.LeaseTTL.D(), g.runClock)
 	}()
-	srv := api.New(api.Config{AdminToken: cfg.Auth.AdminToken, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
+	srv := api.New(api.Config{MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 		MaxImportBytes: cfg.HTTP.MaxImportBytes, NodeID: self.ID, Web: opt.Web, Logger: log,
-		SessionTTL: cfg.Auth.SessionTTL.D(), ClusterKey: []byte(clusterKey), MaxStreams: cfg.HTTP.MaxStreams, Store: g.storeInfo(),
+		SessionTTL: cfg.Auth.SessionTTL.D(), TokenDefaultTTL: cfg.Auth.TokenDefaultTTL.D(), TokenMaxTTL: cfg.Auth.TokenMaxTTL.D(),
+		MaxStreams: cfg.HTTP.MaxStreams, Store: g.storeInfo(),
 		MapTiles: cfg.Web.MapTiles, MapAttribution: cfg.Web.MapAttribution},
 		api.Deps{Cameras: g.store, Catalog: g.catalog, GridStore: g.store, Grids: &g.grids, Pulls: g.manager, WHEP: g.whep,
 			Sync: fol, Cluster: &cluster{members: g.members, store: g.store}, Pipeline: g.pipe, Places: g,
-			Identities: g.ids, IdentityStore: g.store, Layouts: g.store, Ready: g.ready})
-	g.api.Store(srv)
+			Identities: g.ids, IdentityStore: g.store, Auth: g.auth, Layouts: g.store, Ready: g.ready})
+	g.api = srv
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		srv.Run(ctx, 2*time.Second)
+	}()
 	// Slow or idle clients are let go; the event stream lifts its own
 	// deadlines. WriteTimeout leaves room for a WHEP answer that waits for
 	// an on-demand camera.
@@ -254,8 +264,8 @@ func (g *Gateway) Catalog() *registry.Catalog { return g.catalog }
 
 // Routes lists every HTTP route with who may call it.
 func (g *Gateway) Routes() []api.Policy {
-	if srv := g.api.Load(); srv != nil {
-		return srv.Policies()
+	if g.api != nil {
+		return g.api.Policies()
 	}
 	return nil
 }

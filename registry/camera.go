@@ -5,6 +5,10 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/paulmach/orb"
+
+	"sharpeyes/grid"
 )
 
 // Streams are a camera's RTSP URLs.
@@ -129,4 +133,39 @@ func checkRTSP(raw string) string {
 		return "must name a host"
 	}
 	return ""
+}
+
+// Cells are the grid cells a camera belongs to: its base cell (set by
+// hand, or found from its location) and every special cell covering it.
+type Cells struct {
+	Base    string   `json:"base"`
+	Special []string `json:"special"`
+	Source  string   `json:"source"` // manual, location or none
+}
+
+// All lists the cells, base first.
+func (c Cells) All() []string {
+	if c.Base == "" {
+		return c.Special
+	}
+	return append([]string{c.Base}, c.Special...)
+}
+
+// Cells locates the camera in the grid index.
+func (c Camera) Cells(ix *grid.Index) Cells {
+	out := Cells{Special: []string{}, Source: "none"}
+	if c.Location != nil {
+		base, special := ix.Locate(orb.Point{c.Location.Lon, c.Location.Lat})
+		out.Base, out.Source = base, "location"
+		if base == "" {
+			out.Source = "none"
+		}
+		if special != nil {
+			out.Special = special
+		}
+	}
+	if c.Grid != "" {
+		out.Base, out.Source = c.Grid, "manual"
+	}
+	return out
 }

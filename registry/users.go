@@ -2,9 +2,13 @@ package registry
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -14,8 +18,15 @@ import (
 )
 
 // User is a person who signs in. PasswordHash never leaves the gateway:
-// the API answers UserView.
+// the API answers UserView. ID is made once, when the user is created, and
+// never changes: tokens and sessions belong to it, so a user deleted and
+// created again under the same name does not inherit the old one's
+// credentials. Epoch counts changes to what the user may do (password,
+// role, grids, department, disabled); a session opened under an older
+// epoch has ended.
 type User struct {
+	ID           string    `json:"id"`
+	Epoch        int64     `json:"epoch"`
 	Username     string    `json:"username"`
 	DisplayName  string    `json:"display_name"`
 	Role         string    `json:"role"`
@@ -32,7 +43,8 @@ type User struct {
 type Token struct {
 	ID         string     `json:"id"`
 	Name       string     `json:"name"`
-	Owner      string     `json:"owner"` // a username, or "" for the admin token
+	Owner      string     `json:"owner"`    // the owner's username when issued, or "" for the admin token
+	OwnerID    string     `json:"owner_id"` // the owner's User.ID: what the token belongs to
 	SecretHash string     `json:"secret_hash"`
 	Scopes     []string   `json:"scopes"`
 	Grids      []string   `json:"grids,omitempty"`
@@ -45,9 +57,36 @@ type Token struct {
 type Session struct {
 	IDHash    string    `json:"id_hash"`
 	Username  string    `json:"username"`
+	UserID    string    `json:"user_id"`
+	Epoch     int64     `json:"epoch"` // the user's Epoch at sign-in
 	CSRF      string    `json:"csrf"`
 	CreatedAt time.Time `json:"created_at"`
 	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// Identity is the user's immutable id. Users stored before ids existed
+// get one derived from their name and creation time: stable for that
+// user, and different for a user created again under the same name.
+func (u User) Identity() string {
+	if u.ID != "" {
+		return u.ID
+	}
+	h := sha256.Sum256([]byte(u.Username + "\x00" + u.CreatedAt.UTC().Format(time.RFC3339Nano)))
+	return "u-" + hex.EncodeToString(h[:8])
+}
+
+// NewUserID makes a random user id.
+func NewUserID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return "u" + hex.EncodeToString(b)
+}
+
+// sameRights tells whether two versions of a user may do the same: a
+// change of any of these ends the user's sessions.
+func sameRights(a, b User) bool {
+	return a.PasswordHash == b.PasswordHash && a.Role == b.Role && slices.Equal(a.Grids, b.Grids) &&
+		a.Department == b.Department && a.Disabled == b.Disabled
 }
 
 var usernamePattern = regexp.MustCompile(`^[A-Za-z0-9_.@-]{1,64}$`)
@@ -70,6 +109,7 @@ func (s *Store) CreateUser(ctx context.Context, u User) (User, error) {
 	}
 	u.CreatedAt = s.now().UTC().Truncate(time.Millisecond)
 	u.UpdatedAt = u.CreatedAt
+	u.ID, u.Epoch = NewUserID(), 1
 	b, err := json.Marshal(u)
 	if err != nil {
 		return User{}, err
@@ -108,11 +148,18 @@ func (s *Store) UpdateUser(ctx context.Context, name string, change func(*User) 
 		if err := json.Unmarshal(resp.Kvs[0].Value, &u); err != nil {
 			return User{}, fmt.Errorf("user %s: stored value: %w", name, err)
 		}
-		created := u.CreatedAt
+		old := u
+		old.Grids = slices.Clone(u.Grids)
 		if err := change(&u); err != nil {
 			return User{}, err
 		}
-		u.Username, u.CreatedAt, u.UpdatedAt = name, created, s.now().UTC().Truncate(time.Millisecond)
+		// Who the user is never changes; a change of what they may do
+		// ends the sessions opened before it.
+		u.ID, u.Epoch = old.Identity(), old.Epoch
+		if !sameRights(old, u) {
+			u.Epoch++
+		}
+		u.Username, u.CreatedAt, u.UpdatedAt = name, old.CreatedAt, s.now().UTC().Truncate(time.Millisecond)
 		b, err := json.Marshal(u)
 		if err != nil {
 			return User{}, err
@@ -129,22 +176,93 @@ func (s *Store) UpdateUser(ctx context.Context, name string, change func(*User) 
 	return User{}, fmt.Errorf("user %s: too many concurrent updates: %w", name, ErrUnavailable)
 }
 
-// DeleteUser removes a user; their sessions and tokens stop working at
-// once because their owner is gone.
+// DeleteUser removes a user, then their tokens and sessions. Those stop
+// working at once whatever happens to the clean-up: they belong to the
+// user's id, which no user has any more (a new user of the same name gets
+// another).
 func (s *Store) DeleteUser(ctx context.Context, name string) error {
 	if !ValidUsername(name) {
 		return fmt.Errorf("user %q: %w", name, ErrNotFound)
 	}
-	ctx, cancel := s.ctx(ctx)
+	tctx, cancel := s.ctx(ctx)
 	defer cancel()
-	resp, err := s.cli.Delete(ctx, s.userKey(name))
+	resp, err := s.cli.Delete(tctx, s.userKey(name), clientv3.WithPrevKV())
 	if err != nil {
 		return unavailable(err)
 	}
 	if resp.Deleted == 0 {
 		return fmt.Errorf("user %s: %w", name, ErrNotFound)
 	}
+	var gone User
+	if len(resp.PrevKvs) == 1 && json.Unmarshal(resp.PrevKvs[0].Value, &gone) == nil {
+		if err := s.deleteCredentialsOf(ctx, gone.Identity(), name); err != nil {
+			s.log.Warn("tokens and sessions of a deleted user left behind (refused anyway)", "user", name, "error", err)
+		}
+	}
 	return nil
+}
+
+// deleteCredentialsOf removes the tokens and sessions of user id (and the
+// nameless ones issued to username before ids existed).
+func (s *Store) deleteCredentialsOf(ctx context.Context, id, username string) error {
+	p := s.identityPrefixes()
+	for _, prefix := range []string{p[1], p[2]} {
+		tctx, cancel := s.ctx(ctx)
+		resp, err := s.cli.Get(tctx, prefix, clientv3.WithPrefix())
+		cancel()
+		if err != nil {
+			return unavailable(err)
+		}
+		for _, kv := range resp.Kvs {
+			var who struct {
+				OwnerID  string `json:"owner_id"`
+				UserID   string `json:"user_id"`
+				Owner    string `json:"owner"`
+				Username string `json:"username"`
+			}
+			if json.Unmarshal(kv.Value, &who) != nil {
+				continue
+			}
+			mine := who.OwnerID == id || who.UserID == id ||
+				(who.OwnerID == "" && who.UserID == "" && (who.Owner == username || who.Username == username))
+			if !mine {
+				continue
+			}
+			tctx, cancel := s.ctx(ctx)
+			_, err := s.cli.Delete(tctx, string(kv.Key))
+			cancel()
+			if err != nil {
+				return unavailable(err)
+			}
+		}
+	}
+	return nil
+}
+
+// EndSessions removes every session of user id opened before epoch (all
+// of them for epoch 0): after a password, role or grid change.
+func (s *Store) EndSessions(ctx context.Context, id string, epoch int64) (int, error) {
+	tctx, cancel := s.ctx(ctx)
+	resp, err := s.cli.Get(tctx, s.identityPrefixes()[2], clientv3.WithPrefix())
+	cancel()
+	if err != nil {
+		return 0, unavailable(err)
+	}
+	n := 0
+	for _, kv := range resp.Kvs {
+		var sess Session
+		if json.Unmarshal(kv.Value, &sess) != nil || sess.UserID != id || (epoch > 0 && sess.Epoch >= epoch) {
+			continue
+		}
+		tctx, cancel := s.ctx(ctx)
+		_, err := s.cli.Delete(tctx, string(kv.Key))
+		cancel()
+		if err != nil {
+			return n, unavailable(err)
+		}
+		n++
+	}
+	return n, nil
 }
 
 // PutToken stores a new token.
@@ -241,6 +359,7 @@ func (s *Store) ClusterKey(ctx context.Context, fresh func() (string, error)) (s
 type Identities struct {
 	mu       sync.RWMutex
 	users    map[string]User
+	byID     map[string]string // User.Identity() -> username
 	tokens   map[string]Token
 	sessions map[string]Session
 	ready    chan struct{}
@@ -249,7 +368,7 @@ type Identities struct {
 
 // NewIdentities returns an empty mirror; Store.WatchIdentities fills it.
 func NewIdentities() *Identities {
-	return &Identities{users: map[string]User{}, tokens: map[string]Token{}, sessions: map[string]Session{}, ready: make(chan struct{})}
+	return &Identities{users: map[string]User{}, byID: map[string]string{}, tokens: map[string]Token{}, sessions: map[string]Session{}, ready: make(chan struct{})}
 }
 
 // Ready is closed after the first full listing.
@@ -261,6 +380,18 @@ func (id *Identities) User(name string) (User, bool) {
 	defer id.mu.RUnlock()
 	u, ok := id.users[name]
 	return u, ok
+}
+
+// UserByID returns a user by their immutable id.
+func (id *Identities) UserByID(uid string) (User, bool) {
+	id.mu.RLock()
+	defer id.mu.RUnlock()
+	name, ok := id.byID[uid]
+	if !ok {
+		return User{}, false
+	}
+	u, ok := id.users[name]
+	return u, ok && u.Identity() == uid
 }
 
 // Users lists users sorted by name.
@@ -297,6 +428,17 @@ func (id *Identities) Tokens() []Token {
 	return out
 }
 
+// Sessions lists the open sessions.
+func (id *Identities) Sessions() []Session {
+	id.mu.RLock()
+	defer id.mu.RUnlock()
+	out := make([]Session, 0, len(id.sessions))
+	for _, s := range id.sessions {
+		out = append(out, s)
+	}
+	return out
+}
+
 // Session returns a session by the hash of its id.
 func (id *Identities) Session(h string) (Session, bool) {
 	id.mu.RLock()
@@ -312,13 +454,13 @@ func (id *Identities) apply(kind int, name string, val []byte, rev int64) {
 	switch kind {
 	case 0:
 		if val == nil {
-			delete(id.users, name)
+			id.dropUserLocked(name)
 			return
 		}
 		var u User
 		if json.Unmarshal(val, &u) == nil {
 			u.Rev = rev
-			id.users[name] = u
+			id.putUserLocked(u)
 		}
 	case 1:
 		if val == nil {
@@ -346,7 +488,7 @@ func (id *Identities) reset(kind int) {
 	defer id.mu.Unlock()
 	switch kind {
 	case 0:
-		id.users = map[string]User{}
+		id.users, id.byID = map[string]User{}, map[string]string{}
 	case 1:
 		id.tokens = map[string]Token{}
 	case 2:
@@ -426,13 +568,28 @@ func (id *Identities) SetUser(u User) {
 	if cur, ok := id.users[u.Username]; ok && cur.Rev > u.Rev {
 		return
 	}
-	id.users[u.Username] = u
+	id.putUserLocked(u)
 }
 
 // ForgetUser drops a user this node just deleted.
 func (id *Identities) ForgetUser(name string) {
 	id.mu.Lock()
 	defer id.mu.Unlock()
+	id.dropUserLocked(name)
+}
+
+func (id *Identities) putUserLocked(u User) {
+	if old, ok := id.users[u.Username]; ok {
+		delete(id.byID, old.Identity())
+	}
+	id.users[u.Username] = u
+	id.byID[u.Identity()] = u.Username
+}
+
+func (id *Identities) dropUserLocked(name string) {
+	if old, ok := id.users[name]; ok {
+		delete(id.byID, old.Identity())
+	}
 	delete(id.users, name)
 }
 
