@@ -9,6 +9,7 @@ import (
 type collector struct {
 	pulls Pulls
 	whep  WHEPServer
+	csp   func() uint64
 }
 
 var (
@@ -24,11 +25,12 @@ var (
 	descSendPkts   = prometheus.NewDesc("sharpeyes_webrtc_batched_packets_total", "Video packets sent through batched (UDP GSO) calls.", nil, nil)
 	descResends    = prometheus.NewDesc("sharpeyes_webrtc_nack_retransmits_total", "Packets resent in answer to viewers' NACKs.", nil, nil)
 	descReaped     = prometheus.NewDesc("sharpeyes_webrtc_sessions_reaped_total", "Viewer sessions ended because the viewer fell silent (no DELETE: out of coverage, tab closed).", nil, nil)
+	descCSP        = prometheus.NewDesc("sharpeyes_csp_violations_total", "Content-Security-Policy violations reported by browsers (a page element the policy blocked).", nil, nil)
 	descSealed     = prometheus.NewDesc("sharpeyes_webrtc_srtp_sessions_total", "UDP viewer sessions by who sealed their SRTP: the gateway itself, or pion (its keys could not be checked).", []string{"sealer"}, nil)
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descState, descBitrate, descFPS, descViewers, descReconnects, descDropped, descFrames, descSessions, descSendCalls, descSendPkts, descResends, descReaped, descSealed} {
+	for _, d := range []*prometheus.Desc{descState, descBitrate, descFPS, descViewers, descReconnects, descDropped, descFrames, descSessions, descSendCalls, descSendPkts, descResends, descReaped, descSealed, descCSP} {
 		ch <- d
 	}
 }
@@ -54,6 +56,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descSendPkts, prometheus.CounterValue, float64(pkts))
 	ch <- prometheus.MustNewConstMetric(descResends, prometheus.CounterValue, float64(c.whep.Retransmits()))
 	ch <- prometheus.MustNewConstMetric(descReaped, prometheus.CounterValue, float64(c.whep.Reaped()))
+	ch <- prometheus.MustNewConstMetric(descCSP, prometheus.CounterValue, float64(c.csp()))
 	own, pion := c.whep.SRTPSealed()
 	ch <- prometheus.MustNewConstMetric(descSealed, prometheus.CounterValue, float64(own), "gateway")
 	ch <- prometheus.MustNewConstMetric(descSealed, prometheus.CounterValue, float64(pion), "pion")

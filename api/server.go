@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -111,6 +112,9 @@ type Config struct {
 	// MapTiles and MapAttribution are the map screens' tile server (XYZ
 	// URL; empty: no background), given to signed-in users by /me.
 	MapTiles, MapAttribution string
+	// TrustedProxies (addresses or CIDR prefixes) are the only peers whose
+	// X-Forwarded-For and X-Forwarded-Proto are believed.
+	TrustedProxies []string
 }
 
 // Deps are the API's collaborators, each a small interface of what the
@@ -157,6 +161,8 @@ type Server struct {
 	ids          Identities
 	idStore      IdentityStore
 	auth         *authn.Authenticator
+	proxies      []netip.Prefix
+	csps         cspReports
 	sessions     sync.Map     // WHEP session id → sessionOwner
 	streams      atomic.Int64 // open event-stream connections
 	sessionCount atomic.Int64
@@ -182,7 +188,8 @@ func New(cfg Config, d Deps) *Server {
 	}
 	s := &Server{cfg: cfg, store: d.Cameras, catalog: d.Catalog, gridStore: d.GridStore, grids: d.Grids, pulls: d.Pulls, whep: d.WHEP,
 		sync: d.Sync, cluster: d.Cluster, pipe: d.Pipeline, layouts: d.Layouts, places: d.Places, ready: d.Ready,
-		log: cfg.Logger.With("component", "api"), ids: d.Identities, idStore: d.IdentityStore, auth: d.Auth}
+		log: cfg.Logger.With("component", "api"), ids: d.Identities, idStore: d.IdentityStore, auth: d.Auth,
+		proxies: parseProxies(cfg.TrustedProxies)}
 	if s.sync == nil {
 		s.sync = noSync{}
 	}
@@ -190,7 +197,7 @@ func New(cfg Config, d Deps) *Server {
 		s.cluster = alone{registry.Node{ID: cfg.NodeID}}
 	}
 	s.reg = prometheus.NewRegistry()
-	s.reg.MustRegister(&collector{pulls: d.Pulls, whep: d.WHEP})
+	s.reg.MustRegister(&collector{pulls: d.Pulls, whep: d.WHEP, csp: s.csps.count})
 	return s
 }
 
@@ -198,11 +205,15 @@ func New(cfg Config, d Deps) *Server {
 func (s *Server) Handler() http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
-	// Addresses are the peer's own: a forged X-Forwarded-For must not
-	// dodge the login throttle or disguise refusals in the log.
-	_ = r.SetTrustedProxies(nil)
+	// Addresses are the peer's own unless it is a configured proxy: a
+	// forged X-Forwarded-For must not dodge the login throttle or disguise
+	// refusals in the log.
+	_ = r.SetTrustedProxies(s.cfg.TrustedProxies)
+	if len(s.cfg.TrustedProxies) == 0 {
+		_ = r.SetTrustedProxies(nil)
+	}
 	s.policies = nil
-	r.Use(gin.Recovery(), s.logRequests, s.limitBody)
+	r.Use(gin.Recovery(), s.secureHeaders, s.logRequests, s.limitBody)
 	r.HandleMethodNotAllowed = true
 	r.NoRoute(func(c *gin.Context) {
 		if strings.HasPrefix(c.Request.URL.Path, "/api/") {
@@ -217,7 +228,10 @@ func (s *Server) Handler() http.Handler {
 
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
-	s.policies = append(s.policies, Policy{"GET", "/healthz", []access.Scope{public}}, Policy{"GET", "/readyz", []access.Scope{public}})
+	// Browsers send what the page policy blocked, with no credentials.
+	r.POST(cspReportPath, s.cspReport)
+	s.policies = append(s.policies, Policy{"GET", "/healthz", []access.Scope{public}}, Policy{"GET", "/readyz", []access.Scope{public}},
+		Policy{"POST", cspReportPath, []access.Scope{public}})
 	r.Use(s.authenticate)
 	s.handle(r, "GET", "/metrics", scopes(access.Metrics), gin.WrapH(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{})))
 

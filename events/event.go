@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
+	"strings"
 	"time"
 )
 
@@ -116,8 +118,39 @@ func (e *Event) Normalize(now time.Time) error {
 	if e.Lat != nil && (*e.Lat < -90 || *e.Lat > 90 || *e.Lon < -180 || *e.Lon > 180) {
 		return &FieldError{"lat", "lat must be -90..90 and lon -180..180"}
 	}
+	if e.MediaURL != "" {
+		u, err := checkMediaURL(e.MediaURL)
+		if err != nil {
+			return err
+		}
+		e.MediaURL = u
+	}
 	e.Time = e.Time.UTC()
 	return nil
+}
+
+// mediaPath is where the gateway serves the pictures it keeps.
+const mediaPath = "/api/v1/media/"
+
+// checkMediaURL accepts a picture the gateway keeps (/api/v1/media/ID) or
+// an absolute http(s) URL of at most 2,048 bytes, written back in its
+// normal form. Screens show a foreign URL as a link, never load it.
+func checkMediaURL(s string) (string, error) {
+	bad := &FieldError{"media_url", "must be an http:// or https:// URL (at most 2048 bytes) or a /api/v1/media/ path"}
+	if len(s) > 2048 || strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return "", bad
+	}
+	if id, ok := strings.CutPrefix(s, mediaPath); ok {
+		if id == "" || strings.Trim(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != "" {
+			return "", bad
+		}
+		return s, nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		return "", bad
+	}
+	return u.String(), nil
 }
 
 // Key is the event's idempotency key.

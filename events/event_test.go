@@ -141,3 +141,25 @@ func TestNormalizeRefusesBadEvents(t *testing.T) {
 		t.Fatal("a 31-day-old event was accepted")
 	}
 }
+
+// TestMediaURLIsAPictureOrALink: an event's media_url is the gateway's own
+// picture or an http(s) address; script URLs, data, credentials in the
+// URL and oversized ones are refused, so nothing a screen renders from it
+// can run.
+func TestMediaURLIsAPictureOrALink(t *testing.T) {
+	for _, u := range []string{"javascript:alert(document.cookie)", "JAVASCRIPT:alert(1)", " javascript:alert(1)", "data:text/html,<script>alert(1)</script>",
+		"vbscript:msgbox", "//evil.example/x.jpg", "/api/v1/cameras", "/api/v1/media/../users", "http://user:pw@10.1.2.3/a.jpg",
+		"https://" + strings.Repeat("a", 2050) + ".example/", "http://10.1.2.3/a b.jpg", "file:///etc/passwd", "http:///nohost"} {
+		e := Event{Source: "ai", SourceEventID: "m1", CameraID: "cam1", Kind: Tamper, Time: now.Add(-time.Minute), MediaURL: u}
+		var fe *FieldError
+		if err := e.Normalize(now); !errors.As(err, &fe) || fe.Field != "media_url" {
+			t.Errorf("media_url %.60q: %v, want refused on media_url", u, err)
+		}
+	}
+	for _, u := range []string{"/api/v1/media/0a1b2c", "https://ai-box.local/snap/17.jpg", "http://10.1.2.3:8080/ISAPI/pic?id=1"} {
+		e := Event{Source: "ai", SourceEventID: "m1", CameraID: "cam1", Kind: Tamper, Time: now.Add(-time.Minute), MediaURL: u}
+		if err := e.Normalize(now); err != nil || e.MediaURL != u {
+			t.Errorf("media_url %q: %v (kept %q)", u, err, e.MediaURL)
+		}
+	}
+}

@@ -207,7 +207,7 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 		MaxImportBytes: cfg.HTTP.MaxImportBytes, NodeID: self.ID, Web: opt.Web, Logger: log,
 		SessionTTL: cfg.Auth.SessionTTL.D(), TokenDefaultTTL: cfg.Auth.TokenDefaultTTL.D(), TokenMaxTTL: cfg.Auth.TokenMaxTTL.D(),
 		MaxStreams: cfg.HTTP.MaxStreams, Store: g.storeInfo(),
-		MapTiles: cfg.Web.MapTiles, MapAttribution: cfg.Web.MapAttribution},
+		MapTiles: cfg.Web.MapTiles, MapAttribution: cfg.Web.MapAttribution, TrustedProxies: cfg.HTTP.TrustedProxies},
 		api.Deps{Cameras: g.store, Catalog: g.catalog, GridStore: g.store, Grids: &g.grids, Pulls: g.manager, WHEP: g.whep,
 			Sync: fol, Cluster: &cluster{members: g.members, store: g.store}, Pipeline: g.pipe, Places: g,
 			Identities: g.ids, IdentityStore: g.store, Auth: g.auth, Layouts: g.store, Ready: g.ready})

@@ -1,5 +1,10 @@
-// Package web is the browser UI: the live wall (camera list with status,
-// 1/4/9/16 split, WHEP playback), embedded in the binary.
+// Package web is the browser UI, embedded in the binary: the command
+// centre's page (live wall with tours and alarms, camera tree, map, case
+// desk, reviews, notifications) and the grid worker's phone view (/m/).
+// Plain ES modules, no build step; Leaflet is vendored. Every string a
+// person, device or integrator wrote is put into the page as text (DOM
+// text nodes), never as HTML, and the pages keep to the gateway's
+// Content-Security-Policy: no inline script, style or event handlers.
 package web
 
 import (

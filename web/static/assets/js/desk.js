@@ -4,7 +4,7 @@
 // the user's role allows), and the form for a hotline or walk-in case. The
 // queue follows the event stream: no reload.
 import { get, qs, can } from './api.js';
-import { h, pct, when, timeLeft } from './dom.js';
+import { h, pct, when, timeLeft, mediaLink } from './dom.js';
 import { t } from './i18n.js';
 import { Player } from './player.js';
 import { actionsPanel, newCaseForm, CATEGORIES } from './caseform.js';
@@ -160,10 +160,10 @@ export class Desk {
       [t('deadline'), cs.deadline ? `${when(cs.deadline)} (${left.overdue ? t('overdue', left.text) : t('left', left.text)})` : '—'],
       [t('reporter'), cs.reporter || '—'], ['ID', cs.id]];
     const mapEl = h('div.minimap', { id: 'casemap' });
-    const media = (cs.media || []).map(u => h('a', { href: u, target: '_blank' }, h('img.thumb', { src: u, alt: t('media') })));
+    const media = (cs.media || []).map(u => mediaLink(u, t('media'))).filter(Boolean);
     const photos = atts.map(a => {
       const u = `/api/v1/cases/${encodeURIComponent(cs.id)}/attachments/${encodeURIComponent(a.id)}`;
-      return h('a', { href: u, target: '_blank', dataset: { attachment: a.id } }, a.content_type === 'image/heic' ? h('span.thumb', {}, a.name || 'HEIC') : h('img.thumb', { src: u, alt: a.name || '' }));
+      return h('a', { href: u, target: '_blank', rel: 'noopener', dataset: { attachment: a.id } }, a.content_type === 'image/heic' ? h('span.thumb', {}, a.name || 'HEIC') : h('img.thumb', { src: u, alt: a.name || '' }));
     });
     this.page.replaceChildren(...[
       h('header.casehead', {}, h('h2', {}, cs.title), h(`span.badge.s-${cs.state}`, { id: 'casestate' }, t(`states_.${cs.state}`)),

@@ -19,6 +19,25 @@ export function h(tag, props, ...kids) {
 }
 
 export const $ = (sel, root = document) => root.querySelector(sel);
+
+// escapeHTML is for the one place a library insists on HTML (Leaflet's
+// attribution): everything else is built with h() and text nodes.
+export function escapeHTML(s) {
+  return String(s).replace(/[&<>"']/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
+}
+
+// mediaLink shows an event's media URL: the gateway's own pictures
+// (/api/v1/media/…) as a picture; an http(s) address elsewhere as a link
+// naming its host, never loaded by the page; anything else not at all.
+export function mediaLink(u, alt) {
+  let url;
+  try { url = new URL(u, location.origin); } catch (e) { return null; }
+  if (url.origin === location.origin && url.pathname.startsWith('/api/v1/media/')) {
+    return h('a', { href: url.pathname, target: '_blank', rel: 'noopener' }, h('img.thumb', { src: url.pathname, alt }));
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return null;
+  return h('a.extlink', { href: url.href, target: '_blank', rel: 'noopener noreferrer nofollow' }, `${alt} (${url.host})`);
+}
 export const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
 
 export const pct = (x) => `${(100 * (x || 0)).toFixed(1)}%`;

@@ -3,7 +3,7 @@
 // cell to show only what lies in it. Leaflet is vendored (assets/vendor);
 // background tiles only when the configuration names a tile server.
 import { get, session } from './api.js';
-import { h } from './dom.js';
+import { h, escapeHTML } from './dom.js';
 import { t } from './i18n.js';
 import { Player } from './player.js';
 
@@ -30,8 +30,9 @@ export async function baseMap(el, opts = {}) {
   const L = await loadLeaflet();
   const map = L.map(el, { zoomControl: true, attributionControl: true, ...opts });
   const tiles = (session.me && session.me.map) || {};
-  if (tiles.tiles) L.tileLayer(tiles.tiles, { maxZoom: 20, attribution: tiles.attribution || '' }).addTo(map);
-  else map.attributionControl.addAttribution(t('noTiles'));
+  // Leaflet writes attributions as HTML: configured text stays text.
+  if (tiles.tiles) L.tileLayer(tiles.tiles, { maxZoom: 20, attribution: escapeHTML(tiles.attribution || '') }).addTo(map);
+  else map.attributionControl.addAttribution(escapeHTML(t('noTiles')));
   return { L, map };
 }
 
@@ -66,7 +67,9 @@ export class MapScreen {
         style: (f) => ({ color: f.properties.kind === 'special' ? '#b084f5' : '#3e8ef7', weight: f.properties.level >= 4 ? 1 : 2,
           fillOpacity: f.properties.level >= 4 ? 0.06 : 0, dashArray: f.properties.kind === 'special' ? '4 4' : null }),
         onEachFeature: (f, layer) => {
-          layer.bindTooltip(f.properties.name, { sticky: true });
+          // Leaflet puts a string into the tooltip as HTML: give it an
+          // element holding the name as text.
+          layer.bindTooltip(h('span', {}, f.properties.name || f.properties.code), { sticky: true });
           layer.on('click', () => this.filter(f.properties.code));
         },
       }).addTo(map);
@@ -106,7 +109,7 @@ export class MapScreen {
       const st = (this.store.status[cam.id] || {}).state || 'idle';
       const m = this.L.circleMarker([cam.location.lat, cam.location.lon], { radius: 7, color: '#fff', weight: 1.5,
         fillColor: STATUS_COLOURS[st] || STATUS_COLOURS.idle, fillOpacity: 0.95 });
-      m.bindTooltip(`${cam.name} · ${t(`state.${st}`)}`);
+      m.bindTooltip(h('span', {}, `${cam.name} · ${t(`state.${st}`)}`));
       m.on('click', () => this.play(cam));
       m.addTo(this.camLayer);
     }
@@ -129,7 +132,7 @@ export class MapScreen {
       if (!at) continue;
       const m = this.L.circleMarker(at, { radius: 5 + 2 * cs.escalation, color: LEVEL_COLOURS[cs.escalation] || LEVEL_COLOURS[3],
         weight: 3, fillOpacity: 0.25 });
-      m.bindTooltip(`${cs.title} · ${t(`states_.${cs.state}`)}${cs.escalation ? ' · ' + t('level', cs.escalation) : ''}`);
+      m.bindTooltip(h('span', {}, `${cs.title} · ${t(`states_.${cs.state}`)}${cs.escalation ? ' · ' + t('level', cs.escalation) : ''}`));
       m.on('click', () => this.onOpenCase(cs.id));
       m.addTo(this.caseLayer);
     }
