@@ -13,6 +13,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"sharpeyes/access"
 	"sharpeyes/grid"
 	"sharpeyes/ingest"
 	"sharpeyes/registry"
@@ -52,7 +53,12 @@ func (in cameraInput) camera() registry.Camera {
 // cells the base and special cells it belongs to.
 type cameraView struct {
 	registry.Camera
-	Cells     cellsOf     `json:"cells"`
+	// Streams and Device (where the camera lives on the street's network)
+	// are shown to those who may change cameras; people who only watch
+	// see neither (they shadow the camera's own fields).
+	Streams   *registry.Streams `json:"streams,omitempty"`
+	Device    *registry.Device  `json:"device,omitempty"`
+	Cells     cellsOf           `json:"cells"`
 	DistanceM *float64    `json:"distance_m,omitempty"`
 	Status    *statusView `json:"status,omitempty"` // ?include=status
 }
@@ -64,7 +70,16 @@ func (s *Server) view(ix *grid.Index, c registry.Camera) cameraView {
 		c.Streams.Sub = ingest.RedactURL(c.Streams.Sub)
 	}
 	c.Grid = cells.Base
-	return cameraView{Camera: c, Cells: cells}
+	return cameraView{Camera: c, Streams: &c.Streams, Device: c.Device, Cells: cells}
+}
+
+// shown is a camera view as p may see it: the streams and device only for
+// those holding cameras:write.
+func shown(p *access.Principal, v cameraView) cameraView {
+	if !p.Can(access.CamerasWrite) {
+		v.Streams, v.Device = nil, nil
+	}
+	return v
 }
 
 // manualGrid keeps a grid sent back unchanged from a view from becoming a
@@ -130,7 +145,7 @@ func (s *Server) getCamera(c *gin.Context) {
 		return
 	}
 	s.sync.PutCamera(cam)
-	c.JSON(http.StatusOK, s.view(s.grids.Index(), cam))
+	c.JSON(http.StatusOK, shown(principal(c), s.view(s.grids.Index(), cam)))
 }
 
 func (s *Server) putCamera(c *gin.Context) {
@@ -170,7 +185,7 @@ func (s *Server) putCamera(c *gin.Context) {
 		return
 	}
 	s.sync.PutCamera(cam)
-	c.JSON(http.StatusOK, s.view(s.grids.Index(), cam))
+	c.JSON(http.StatusOK, shown(principal(c), s.view(s.grids.Index(), cam)))
 }
 
 // patchCamera applies a JSON merge patch (RFC 7396).
@@ -228,7 +243,7 @@ func (s *Server) patchCamera(c *gin.Context) {
 		return
 	}
 	s.sync.PutCamera(cam)
-	c.JSON(http.StatusOK, s.view(s.grids.Index(), cam))
+	c.JSON(http.StatusOK, shown(principal(c), s.view(s.grids.Index(), cam)))
 }
 
 // checkGrid accepts an empty grid or a known cell code.
@@ -388,7 +403,7 @@ func (s *Server) listCameras(c *gin.Context) {
 			d := math.Round(dist[cam.ID]*10) / 10
 			v.DistanceM = &d
 		}
-		rows = append(rows, v)
+		rows = append(rows, shown(p, v))
 	}
 	page := listPage{Items: []cameraView{}}
 	if near != nil { // already nearest first

@@ -116,7 +116,12 @@ func (s *Server) listCases(c *gin.Context) {
 		return
 	}
 	p := principal(c)
-	items, err := s.pipe.Cases.List(c.Request.Context(), cases.Filter{State: c.Query("state"), Grid: c.Query("grid"),
+	// ?grid= is the cell's whole subtree, as everywhere else.
+	within, ok := s.gridFilter(c, p)
+	if !ok {
+		return
+	}
+	items, err := s.pipe.Cases.List(c.Request.Context(), cases.Filter{State: c.Query("state"), Cells: within.list(),
 		CameraID: c.Query("camera_id"), Category: c.Query("category"), Source: c.Query("source"), From: from, To: to,
 		Open: c.Query("open") == "true", Escalation: esc, Limit: limit + 1, After: after, Within: caseWithin(p)})
 	if err != nil {

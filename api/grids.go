@@ -202,7 +202,7 @@ func (s *Server) gridCameras(c *gin.Context) {
 			page.NextCursor = encodeCursor(0, page.Items[limit-1].ID)
 			break
 		}
-		page.Items = append(page.Items, v)
+		page.Items = append(page.Items, shown(p, v))
 	}
 	c.JSON(http.StatusOK, page)
 }

@@ -38,10 +38,11 @@ func (s *Server) listIncidents(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	if items == nil {
-		items = []events.Incident{}
+	out := make([]events.Incident, len(items))
+	for i, in := range items {
+		out[i] = s.incidentFor(p, in)
 	}
-	c.JSON(http.StatusOK, gin.H{"items": items, "next_cursor": ""})
+	c.JSON(http.StatusOK, gin.H{"items": out, "next_cursor": ""})
 }
 
 func (s *Server) getIncident(c *gin.Context) {
@@ -50,9 +51,10 @@ func (s *Server) getIncident(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	if !seesIncident(principal(c), in) {
+	p := principal(c)
+	if !seesIncident(p, in) {
 		s.hidden(c, "incident "+in.ID)
 		return
 	}
-	c.JSON(http.StatusOK, in)
+	c.JSON(http.StatusOK, s.incidentFor(p, in))
 }

@@ -1,8 +1,26 @@
 package api
 
 import (
+	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
+
+// metrics answers /metrics: every camera to a scraper that sees the whole
+// street, only its cameras to one limited to some cells.
+func (s *Server) metrics(c *gin.Context) {
+	p := principal(c)
+	if p.Where.All {
+		promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}).ServeHTTP(c.Writer, c.Request)
+		return
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(&collector{pulls: s.pulls, whep: s.whep, csp: s.csps.count, sees: func(id string) bool {
+		_, ok := s.visibleCamera(p, id)
+		return ok
+	}})
+	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(c.Writer, c.Request)
+}
 
 // collector reads per-camera figures at scrape time: no goroutines, no
 // state to keep in step with cameras coming and going.
@@ -10,6 +28,8 @@ type collector struct {
 	pulls Pulls
 	whep  WHEPServer
 	csp   func() uint64
+	// sees keeps the cameras of the scraper's jurisdiction (nil: all).
+	sees func(cameraID string) bool
 }
 
 var (
@@ -37,6 +57,9 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	for _, p := range c.pulls.Pulls() {
+		if c.sees != nil && !c.sees(p.Camera) {
+			continue
+		}
 		up := 0.0
 		if p.Status.State == "online" {
 			up = 1

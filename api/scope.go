@@ -1,6 +1,8 @@
 package api
 
 import (
+	"slices"
+
 	"github.com/gin-gonic/gin"
 
 	"sharpeyes/access"
@@ -58,6 +60,40 @@ func seesIncident(p *access.Principal, in events.Incident) bool {
 	return p.Where.HasAny(in.Grids...)
 }
 
+// incidentFor is an incident as p may see it: one that groups cameras of
+// several cells (a site outage) shows only p's cameras and cells, and the
+// site (the stream host the cameras share) only to those who may change
+// cameras.
+func (s *Server) incidentFor(p *access.Principal, in events.Incident) events.Incident {
+	if !p.Can(access.CamerasWrite) {
+		in.Site = ""
+	}
+	if p.Where.All {
+		return in
+	}
+	ix := s.grids.Index()
+	cams := []string{}
+	for _, id := range in.Cameras {
+		if cam, ok := s.catalog.Get(id); ok && s.seesCamera(p, ix, cam) {
+			cams = append(cams, id)
+		}
+	}
+	grids := []string{}
+	for _, g := range in.Grids {
+		if p.Where.HasCell(g) {
+			grids = append(grids, g)
+		}
+	}
+	in.Cameras, in.Grids = cams, grids
+	if !slices.Contains(cams, in.CameraID) {
+		in.CameraID = ""
+		if len(cams) > 0 {
+			in.CameraID = cams[0]
+		}
+	}
+	return in
+}
+
 // seesGrid tells whether a cell is in the jurisdiction or above it (the
 // tree down to one's own cells is shown, nothing beside them).
 func seesGrid(p *access.Principal, ix *grid.Index, code string) bool {
@@ -93,6 +129,19 @@ func (s *Server) gridFilter(c *gin.Context, p *access.Principal) (cellFilter, bo
 		f[cell] = true
 	}
 	return f, true
+}
+
+// list is the filter's cells, sorted (nil: no filter).
+func (f cellFilter) list() []string {
+	if f == nil {
+		return nil
+	}
+	out := make([]string, 0, len(f))
+	for c := range f {
+		out = append(out, c)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // keeps tells whether something linked to cells passes the filter.

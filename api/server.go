@@ -16,7 +16,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"sharpeyes/access"
 	"sharpeyes/authn"
@@ -233,7 +232,7 @@ func (s *Server) Handler() http.Handler {
 	s.policies = append(s.policies, Policy{"GET", "/healthz", []access.Scope{public}}, Policy{"GET", "/readyz", []access.Scope{public}},
 		Policy{"POST", cspReportPath, []access.Scope{public}})
 	r.Use(s.authenticate)
-	s.handle(r, "GET", "/metrics", scopes(access.Metrics), gin.WrapH(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{})))
+	s.handle(r, "GET", "/metrics", scopes(access.Metrics), s.metrics)
 
 	v1 := r.Group("/api/v1", s.waitCatalog)
 	camRead, camWrite := scopes(access.CamerasRead), scopes(access.CamerasWrite)

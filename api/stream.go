@@ -102,7 +102,14 @@ func (s *Server) stream(c *gin.Context) {
 				if !s.seesMessage(ctx, p, m, caseCache) {
 					continue
 				}
-				fmt.Fprintf(c.Writer, "id: %d\nevent: %s\ndata: %s\n\n", m.Seq, m.Topic, m.Body)
+				body := []byte(m.Body)
+				if strings.HasPrefix(m.Topic, "incident.") {
+					var in events.Incident
+					if json.Unmarshal(m.Body, &in) == nil {
+						body = mustJSON(s.incidentFor(p, in))
+					}
+				}
+				fmt.Fprintf(c.Writer, "id: %d\nevent: %s\ndata: %s\n\n", m.Seq, m.Topic, body)
 				if n, ok := s.notificationOf(ctx, p, m, load); ok {
 					b, _ := json.Marshal(n)
 					fmt.Fprintf(c.Writer, "event: notify\ndata: %s\n\n", b)

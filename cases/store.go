@@ -241,6 +241,8 @@ func (s *Store) Note(ctx context.Context, id string, who Actor, action, note str
 // Filter selects cases to list.
 type Filter struct {
 	State, Grid, CameraID, Category, Source string
+	// Cells, when set, keeps cases of those cells (a subtree).
+	Cells []string
 	// From and To bound the creation time (zero: unbounded; To exclusive).
 	From, To   time.Time
 	Open       bool // only cases still being handled
@@ -290,6 +292,16 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Case, error) {
 		if v != "" {
 			q += ` AND ` + col + ` = ?`
 			args = append(args, v)
+		}
+	}
+	if f.Cells != nil {
+		if len(f.Cells) == 0 {
+			q += ` AND 1 = 0`
+		} else {
+			q += ` AND grid IN (?` + strings.Repeat(`, ?`, len(f.Cells)-1) + `)`
+			for _, c := range f.Cells {
+				args = append(args, c)
+			}
 		}
 	}
 	if !f.From.IsZero() {
