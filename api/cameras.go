@@ -59,8 +59,8 @@ type cameraView struct {
 	Streams   *registry.Streams `json:"streams,omitempty"`
 	Device    *registry.Device  `json:"device,omitempty"`
 	Cells     cellsOf           `json:"cells"`
-	DistanceM *float64    `json:"distance_m,omitempty"`
-	Status    *statusView `json:"status,omitempty"` // ?include=status
+	DistanceM *float64          `json:"distance_m,omitempty"`
+	Status    *statusView       `json:"status,omitempty"` // ?include=status
 }
 
 func (s *Server) view(ix *grid.Index, c registry.Camera) cameraView {
