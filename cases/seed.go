@@ -2,6 +2,7 @@ package cases
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -40,16 +41,27 @@ var seedCategories = []struct {
 // carry (registry.User.Department), so the seeded cases are theirs.
 var departments = []string{"police", "law_enforcement", "property", "legal", "housing"}
 
+// ErrSeeded is returned by Seed when the store holds cases already (a
+// demo started again on its data directory keeps the history it has).
+var ErrSeeded = errors.New("the case store holds cases already; not seeding")
+
 // Seed writes a believable history: cases that went through the five
 // handlings (即办 on the spot, 申办/转办 through departments, some returned,
 // some reopened after a poor rating) over the past year, and open ones.
+// History is not news: none of it reaches the event stream or the
+// webhook. A store that holds cases already is left alone (ErrSeeded).
 func Seed(ctx context.Context, s *Store, o SeedOptions) error {
 	if len(o.Grids) == 0 {
 		return fmt.Errorf("%w: seeding needs grids", ErrMissing)
 	}
+	if n, err := s.Count(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		return fmt.Errorf("%w (%d)", ErrSeeded, n)
+	}
 	clock := &seedClock{}
-	w := *s // same database, its own clock
-	w.now = clock.now
+	w := *s // same database, its own clock, writing history
+	w.now, w.history = clock.now, true
 	r := rand.New(rand.NewPCG(o.Seed, 2946))
 	total := o.Closed + o.Open
 	centre := Actor{ID: "centre-duty", Role: Dispatcher}

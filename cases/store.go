@@ -74,6 +74,9 @@ type Store struct {
 	postgres bool
 	cal      *Calendar
 	now      func() time.Time
+	// history marks a store writing the past (the demo's seeded year):
+	// its changes are not news, so they go to no event stream or webhook.
+	history bool
 }
 
 // Open connects to driver ("sqlite" or "pgx") at dsn and migrates; cal
@@ -169,8 +172,12 @@ func (s *Store) Create(ctx context.Context, c Case, who Actor, note string) (Cas
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
 		return Case{}, fmt.Errorf("case %s: %w", c.ID, ErrExists)
 	}
+	// The create row says what the case is about, so the live wall can put
+	// an alarm's camera up without asking for each case.
+	summary, _ := json.Marshal(map[string]any{"source": c.Source, "category": c.Category, "title": c.Title, "grid": c.Grid,
+		"camera_id": c.CameraID, "incident_id": c.IncidentID, "priority": c.Priority})
 	if err := s.audit(ctx, tx, AuditRow{CaseID: c.ID, At: now, Actor: who.ID, Role: who.Role, Action: "create",
-		To: c.State, Note: note}); err != nil {
+		To: c.State, Note: note, Detail: summary}); err != nil {
 		return Case{}, err
 	}
 	return c, tx.Commit()
@@ -362,10 +369,20 @@ func (s *Store) audit(ctx context.Context, tx *sql.Tx, row AuditRow) error {
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
+	if s.history {
+		return nil
+	}
 	if err := events.Publish(ctx, tx, s.postgres, "case."+row.Action, row); err != nil {
 		return fmt.Errorf("outbox: %w", err)
 	}
 	return nil
+}
+
+// Count is the number of cases stored.
+func (s *Store) Count(ctx context.Context) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM cases`).Scan(&n)
+	return n, err
 }
 
 // Audit lists a case's audit rows in order.

@@ -279,6 +279,33 @@ func TestSeedMakesABelievableHistory(t *testing.T) {
 		if f.ResponseRate < 0.9 || f.ResponseRate > 0.995 || f.SatisfactionRate < 0.75 || f.SatisfactionRate > 0.99 || f.Evaluations < 120 {
 			t.Fatalf("rates not believable: %+v", f)
 		}
+		// History is not news: nothing of it is in the outbox (event
+		// stream, webhook); the departments are the users' own names.
+		var published int
+		if err := s.db.QueryRow(`SELECT COUNT(*) FROM outbox`).Scan(&published); err != nil || published != 0 {
+			t.Errorf("seeding published %d outbox messages (%v), want none", published, err)
+		}
+		var depts []string
+		rows, err := s.db.Query(`SELECT DISTINCT assignee FROM cases WHERE assignee <> '' AND assignee NOT LIKE 'worker-%' ORDER BY 1`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var d string
+			_ = rows.Scan(&d)
+			depts = append(depts, d)
+		}
+		rows.Close()
+		if fmt.Sprint(depts) != "[housing law_enforcement legal police property]" {
+			t.Errorf("seeded departments %v, want the department names users carry", depts)
+		}
+		// Started again on the same store: the history is kept, not doubled.
+		if err := Seed(ctx, s, SeedOptions{Closed: 200, Open: 20, Grids: []string{"G1"}, Now: now, Seed: 7}); !errors.Is(err, ErrSeeded) {
+			t.Errorf("seeding a store with cases: %v, want ErrSeeded", err)
+		}
+		if n, _ := s.Count(ctx); n != 220 {
+			t.Errorf("%d cases after seeding twice, want 220", n)
+		}
 	})
 }
 

@@ -228,6 +228,10 @@ func seedHistory(ctx context.Context, store *cases.Store, cells []grid.Cell, log
 	start := time.Now()
 	err := cases.Seed(ctx, store, cases.SeedOptions{Closed: 2946, Open: 60, Grids: grids, Now: time.Now(), Seed: 2026,
 		Progress: func(done, total int) { log.Info("seeding case history", "done", done, "total", total) }})
+	if errors.Is(err, cases.ErrSeeded) {
+		log.Info("demo case history kept from the last run", "why", err.Error())
+		return
+	}
 	if err != nil && ctx.Err() == nil {
 		log.Warn("demo case history", "error", err)
 		return

@@ -130,11 +130,30 @@ export async function whep(video, cameraId, stream) {
   } };
 }
 
-// follow opens the event stream and calls on(type, data) for each message
-// of the given types; the browser reconnects with Last-Event-ID by itself.
-export function follow(types, on) {
+// follow opens the event stream and hands onBatch([{type, data}, …]) what
+// arrived of the given types, at most once every `every` ms: a burst of
+// thousands of messages costs a few calls and one redraw each, not one per
+// message. The browser reconnects with Last-Event-ID by itself; a stream
+// the gateway ends (the session ended) brings the sign-in back.
+export function follow(types, onBatch, every = 250) {
   const es = new EventSource('/api/v1/stream');
-  for (const type of types) es.addEventListener(type, (ev) => { try { on(type, JSON.parse(ev.data)); } catch (e) { /* bad line */ } });
+  let queue = [];
+  let timer = 0;
+  const flush = () => {
+    timer = 0;
+    const batch = queue;
+    queue = [];
+    try { onBatch(batch); } catch (e) { console.error('event batch', e); }
+  };
+  for (const type of types) {
+    es.addEventListener(type, (ev) => {
+      let data;
+      try { data = JSON.parse(ev.data); } catch (e) { return; /* bad line */ }
+      queue.push({ type, data });
+      if (!timer) timer = setTimeout(flush, every);
+    });
+  }
+  es.addEventListener('ended', () => { es.close(); session.onSignedOut(); });
   return es;
 }
 

@@ -28,6 +28,8 @@ export class Desk {
     this.store = store;
     this.queue = 'all';
     this.cases = [];
+    this.dirty = new Set();
+    this.changeTimer = 0;
     this.open = '';
     this.rates = h('div.rates', { id: 'rates' });
     this.tabs = h('div.queues', { id: 'queues' });
@@ -124,19 +126,61 @@ export class Desk {
         left ? h(`span.left${left.overdue ? '.over' : ''}`, {}, left.overdue ? t('overdue', left.text) : t('left', left.text)) : h('span.t', {}, when(cs.created_at))));
   }
 
-  // update applies one case change from the stream (or an action taken
-  // here): the queue and the open case follow without a reload.
-  async update(caseId) {
-    let cs = null;
-    try { cs = await get(`/api/v1/cases/${encodeURIComponent(caseId)}`); } catch (e) { /* no longer visible */ }
+  // changed takes the cases the event stream says changed. A few are read
+  // one by one; a burst is one reload of the queue, at most once a second,
+  // so a storm of alarms or a hotline batch costs a redraw a second.
+  changed(ids) {
+    for (const id of ids) this.dirty.add(id);
+    if (this.changeTimer) return;
+    this.changeTimer = setTimeout(() => this.applyChanges(), this.dirty.size > 20 ? 1000 : 150);
+  }
+
+  async applyChanges() {
+    const ids = [...this.dirty];
+    this.dirty.clear();
+    if (this.el.classList.contains('hidden')) { this.changeTimer = 0; return; } // show() loads afresh
+    try {
+      if (ids.length > 20) await this.load();
+      else {
+        const got = await Promise.all(ids.map(id => get(`/api/v1/cases/${encodeURIComponent(id)}`).catch(() => null)));
+        ids.forEach((id, n) => this.put(id, got[n]));
+        this.render();
+      }
+      if (ids.includes(this.open)) this.refreshOpen();
+      this.ratesSoon();
+    } finally {
+      this.changeTimer = 0;
+      if (this.dirty.size) this.changed([]);
+    }
+  }
+
+  // put applies one case as read (null: no longer visible) to the queue.
+  put(caseId, cs) {
     const i = this.cases.findIndex(c => c.id === caseId);
     const keep = cs && (!this.openOnly || OPEN.has(cs.state));
     if (keep && i >= 0) this.cases[i] = cs; else if (keep) this.cases.push(cs); else if (i >= 0) this.cases.splice(i, 1);
-    this.render();
-    // The open case follows too, unless the user is filling in an action.
-    if (this.open === caseId && cs && !this.page.querySelector('form.actform')) this.renderCase(cs);
+  }
+
+  // The open case follows too, unless the user is filling in an action.
+  async refreshOpen() {
+    if (!this.open || this.page.querySelector('form.actform')) return;
+    const id = this.open;
+    try { const cs = await get(`/api/v1/cases/${encodeURIComponent(id)}`); if (this.open === id) this.renderCase(cs); } catch (e) { /* gone */ }
+  }
+
+  ratesSoon() {
     clearTimeout(this.ratesTimer);
     this.ratesTimer = setTimeout(() => this.loadRates(), 1000);
+  }
+
+  // update applies one case changed here (an action taken, a case filed).
+  async update(caseId) {
+    let cs = null;
+    try { cs = await get(`/api/v1/cases/${encodeURIComponent(caseId)}`); } catch (e) { /* no longer visible */ }
+    this.put(caseId, cs);
+    this.render();
+    if (this.open === caseId && cs && !this.page.querySelector('form.actform')) this.renderCase(cs);
+    this.ratesSoon();
   }
 
   async openCase(id) {

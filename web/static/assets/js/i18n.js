@@ -16,7 +16,7 @@ const STRINGS = {
     layouts: '布局', saveLayout: '保存布局', deleteLayout: '删除', layoutName: '布局名称', saved: '已保存',
     noLayout: '— 已存布局 —', tours: '轮巡', tourName: '轮巡名称', interval: '间隔(秒)', target: '位置',
     wholeWall: '整面墙', tileN: (n) => `第 ${n} 格`, startTour: '开始轮巡', stopTour: '停止轮巡', pickTwo: '至少选择两个摄像机',
-    alarmTile: '报警窗口', firstFree: '第一个空闲窗口', alarms: '报警', noAlarms: '暂无报警', sound: '声音',
+    alarmTile: '报警窗口', firstFree: '第一个空闲窗口', alarms: '报警', noAlarms: '暂无报警', moreAlarms: (n) => `另有 ${n} 条较早的报警`, sound: '声音',
     ack: '确认', openCase: '打开工单', alarmOn: (cam) => `报警：${cam}`,
     // cases
     queue: '工单队列', newCase: '登记工单', states: '状态', anyState: '全部状态', escalation: '督办', anyLevel: '全部督办',
@@ -68,7 +68,7 @@ const STRINGS = {
     layouts: 'Layout', saveLayout: 'Save layout', deleteLayout: 'Delete', layoutName: 'Layout name', saved: 'Saved',
     noLayout: '— saved layouts —', tours: 'Tours', tourName: 'Tour name', interval: 'Interval (s)', target: 'Where',
     wholeWall: 'Whole wall', tileN: (n) => `Tile ${n}`, startTour: 'Start tour', stopTour: 'Stop tour', pickTwo: 'Pick at least two cameras',
-    alarmTile: 'Alarm tile', firstFree: 'First free tile', alarms: 'Alarms', noAlarms: 'No alarms', sound: 'Sound',
+    alarmTile: 'Alarm tile', firstFree: 'First free tile', alarms: 'Alarms', noAlarms: 'No alarms', moreAlarms: (n) => `${n} older alarms not shown`, sound: 'Sound',
     ack: 'Acknowledge', openCase: 'Open case', alarmOn: (cam) => `Alarm: ${cam}`,
     queue: 'Queue', newCase: 'New case', states: 'State', anyState: 'Any state', escalation: 'Escalation', anyLevel: 'Any level',
     category: 'Category', anyCategory: 'Any category', source: 'Source', anySource: 'Any source', from: 'From', to: 'To', grid: 'Grid', anyGrid: 'Any grid',

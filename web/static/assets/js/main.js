@@ -46,7 +46,8 @@ async function main() {
   onChange(() => { sessionStorage.setItem('wall', JSON.stringify(wall.current())); location.reload(); });
   apply();
   window.__sharpeyes = { store, wall, desk: screens.desk, feed, session,
-    get tiles() { return wall.players; }, get csrf() { return session.csrf; }, get alarms() { return wall.alarms; }, get tourLog() { return wall.tourLog; } };
+    get tiles() { return wall.players; }, get csrf() { return session.csrf; }, get alarms() { return wall.alarms; }, get tourLog() { return wall.tourLog; },
+    get switchLog() { return wall.switchLog; } };
 
   let current = '';
   const route = async () => {
@@ -71,16 +72,18 @@ async function main() {
   route();
 
   // One event stream: alarms for the wall, case changes for the desk,
-  // notifications for the feed.
+  // notifications for the feed, each handed over in batches.
   if (can('events:read') || can('cases:read')) {
-    const pending = {};
-    follow([...CASE_TOPICS, 'notify'], (type, data) => {
-      if (type === 'notify') { if (feed) feed.push(data); return; }
-      if (type === 'case.create') wall.onCaseCreated(data);
-      if (screens.desk && data.case_id) {
-        clearTimeout(pending[data.case_id]);
-        pending[data.case_id] = setTimeout(() => { delete pending[data.case_id]; screens.desk.update(data.case_id); }, 150);
+    follow([...CASE_TOPICS, 'notify'], (batch) => {
+      const notes = [], created = [], changed = new Set();
+      for (const { type, data } of batch) {
+        if (type === 'notify') { notes.push(data); continue; }
+        if (type === 'case.create') created.push(data);
+        if (data.case_id) changed.add(data.case_id);
       }
+      if (feed && notes.length) feed.pushMany(notes);
+      if (created.length) wall.onCasesCreated(created);
+      if (screens.desk && changed.size) screens.desk.changed(changed);
     });
     if (feed) feed.load();
   }

@@ -135,7 +135,11 @@ async function main() {
   }
   phone.show(cam ? 'myCells' : 'nearby'); // a camera opened directly: the cell's others below it
   if (can('cases:read')) {
-    follow([...CASE_TOPICS, 'notify'], (type, data) => { if (type === 'notify') phone.feed.push(data); else phone.onCase(); });
+    follow([...CASE_TOPICS, 'notify'], (batch) => {
+      const notes = batch.filter(m => m.type === 'notify').map(m => m.data);
+      if (notes.length) phone.feed.pushMany(notes);
+      if (notes.length < batch.length) phone.onCase();
+    });
     phone.feed.load();
   }
 }

@@ -22,11 +22,14 @@ export class Feed {
     this.render();
   }
 
-  // push adds one live notification (newest first, no duplicates).
-  push(n) {
-    if (this.items.some(x => x.seq === n.seq && x.kind === n.kind)) return;
-    this.items.unshift(n);
-    this.unread++;
+  // pushMany adds live notifications (newest first, no duplicates, the
+  // latest 200 kept) with one redraw.
+  pushMany(list) {
+    const seen = new Set(this.items.map(x => `${x.kind}:${x.seq}`));
+    const fresh = list.filter(n => !seen.has(`${n.kind}:${n.seq}`));
+    if (!fresh.length) return;
+    this.items = [...fresh.reverse(), ...this.items].slice(0, 200);
+    this.unread += fresh.length;
     this.render();
   }
 

@@ -3,13 +3,17 @@
 // stream full screen on double-click, and alarm linkage: a case opened by
 // an alarm in the user's jurisdiction puts its camera on the wall,
 // highlighted, with the alarm listed.
-import { get, put, del, follow } from './api.js';
+import { get, put, del } from './api.js';
 import { h, when, beep } from './dom.js';
 import { t, apply } from './i18n.js';
 import { Player } from './player.js';
 import { CameraTree, DRAG_TYPE } from './tree.js';
 
 export const SPLITS = [1, 4, 9, 16, 25];
+// An alarm keeps its tile at least this long before a newer one may take it.
+const ALARM_HOLD_MS = 4000;
+const MAX_ALARMS = 10000;  // kept in the list (newest first)
+const ALARMS_SHOWN = 100;  // drawn at once
 const TILE_TYPE = 'text/x-tile';
 
 export class Wall {
@@ -23,6 +27,7 @@ export class Wall {
     this.running = null; // {tour, timer, pos}
     this.alarms = [];
     this.tourLog = [];
+    this.switchLog = []; // per batch of alarms: how many tiles it took
     this.sound = localStorage.getItem('alarmSound') !== 'off';
     this.tree = new CameraTree({ onPick: (cam) => this.assign(this.selected, cam, true) });
     this.grid = h('section.wall', { id: 'wall' });
@@ -43,7 +48,9 @@ export class Wall {
       h('label.inline', {}, h('span', { dataset: { i18n: 'alarmTile' } }), this.alarmSel),
       soundBtn);
     const side = h('aside.side', {}, this.tree.el);
-    const alarmPane = h('aside.alarmpane', { id: 'alarmpane' }, h('h3', { dataset: { i18n: 'alarms' } }), this.alarmList);
+    this.alarmCount = h('span.count', { id: 'alarmcount' });
+    this.alarmMore = h('div.more', { id: 'alarmmore' });
+    const alarmPane = h('aside.alarmpane', { id: 'alarmpane' }, h('h3', {}, h('span', { dataset: { i18n: 'alarms' } }), this.alarmCount), this.alarmList, this.alarmMore);
     if (!canAlarms) alarmPane.classList.add('hidden');
     this.renderAlarms();
     this.el = h('div.screen.wallscreen', { id: 'wallscreen' }, side, h('div.wallmain', {}, bar, this.tourBox, this.grid), alarmPane);
@@ -70,10 +77,6 @@ export class Wall {
     this.store.cameras.slice(0, this.players.length).forEach((c, i) => this.assign(i, c));
     if (!this.store.cameras.length) this.players.forEach(p => p.setMsg(t('noCameras')));
     this.select(0);
-  }
-
-  listenForAlarms() {
-    this.stream = follow(['case.create'], (type, row) => this.onCaseCreated(row));
   }
 
   build(n) {
@@ -262,34 +265,82 @@ export class Wall {
     }
   }
 
-  // Alarm linkage.
-  async onCaseCreated(row) {
+  // Alarm linkage. The event stream hands over the cases created, in
+  // batches; a case with a camera this user may watch is an alarm. Every
+  // alarm goes to the list, newest first. The newest reach the tiles: at
+  // most one per tile per batch, and a tile an alarm took less than
+  // ALARM_HOLD_MS ago is not taken again, so a storm never makes the wall
+  // switch faster than it can show a picture.
+  onCasesCreated(rows) {
     const arrived = performance.now();
-    let cs;
-    try { cs = await get(`/api/v1/cases/${encodeURIComponent(row.case_id)}`); } catch (e) { return; }
-    const cam = cs.camera_id && this.store.byId[cs.camera_id];
-    if (!cam) return; // not a camera alarm, or not a camera this user may watch
-    this.raise(cs, cam, arrived);
-  }
-
-  raise(cs, cam, arrived = performance.now()) {
-    let i = this.players.findIndex(p => p.cam && p.cam.id === cam.id);
-    if (i < 0) i = this.alarmTile >= 0 && this.alarmTile < this.players.length ? this.alarmTile : this.players.findIndex(p => !p.cam);
-    const touring = this.running && this.running.tour.tile >= 0 ? this.running.tour.tile : -2;
-    if (i < 0) i = this.players.findIndex((p, j) => !p.alarm && j !== touring);
-    if (i < 0) i = this.players.findIndex(p => !p.alarm);
-    if (i < 0) i = this.players.length - 1;
-    const p = this.players[i];
-    const alarm = { case_id: cs.id, camera_id: cam.id, camera: cam.name, category: cs.category, title: cs.title,
-      at: new Date().toISOString(), tile: i, arrivedMs: Math.round(arrived), raisedMs: Math.round(performance.now() - arrived) };
-    this.alarms.unshift(alarm);
-    p.alarm = alarm;
-    p.el.dataset.alarm = cs.id;
-    p.el.classList.add('alarm');
-    const shown = p.cam && p.cam.id === cam.id ? Promise.resolve(0) : this.assign(i, cam);
-    shown.then(ms => { alarm.firstFrameMs = ms; alarm.shownMs = Math.round(performance.now() - arrived); });
+    const fresh = [];
+    for (const row of rows) {
+      const d = row.detail || {};
+      const cam = d.camera_id && this.store.byId[d.camera_id];
+      if (!cam) continue; // not a camera alarm, or not a camera this user may watch
+      fresh.push({ case_id: row.case_id, camera_id: cam.id, camera: cam.name, category: d.category, title: d.title,
+        at: row.at || new Date().toISOString(), tile: -1, arrivedMs: Math.round(arrived) });
+    }
+    if (!fresh.length) return;
+    fresh.reverse(); // newest first
+    this.alarms = fresh.concat(this.alarms);
+    if (this.alarms.length > MAX_ALARMS) this.alarms.length = MAX_ALARMS;
+    this.raiseOnTiles(fresh, arrived);
     this.renderAlarms();
     if (this.sound) beep();
+  }
+
+  // raise puts one case's camera up as an alarm (a case known already).
+  raise(cs, cam, arrived = performance.now()) {
+    this.onCasesCreated([{ case_id: cs.id, at: new Date().toISOString(),
+      detail: { camera_id: cam.id, category: cs.category, title: cs.title } }]);
+  }
+
+  raiseOnTiles(newestFirst, arrived) {
+    const now = performance.now();
+    const used = new Set();
+    const cams = new Set();
+    const n = this.players.length;
+    const touring = this.running && this.running.tour.tile >= 0 ? this.running.tour.tile : -2;
+    const held = (p) => p.alarm && now - p.alarm.raisedAt < ALARM_HOLD_MS;
+    const pick = (ok) => this.players.findIndex((p, j) => !used.has(j) && ok(p, j));
+    for (const a of newestFirst) {
+      if (used.size >= n) break;
+      if (cams.has(a.camera_id)) continue; // the newest alarm of a camera speaks for it
+      cams.add(a.camera_id);
+      let i = pick(p => p.cam && p.cam.id === a.camera_id);
+      if (i < 0 && this.alarmTile >= 0 && this.alarmTile < n) {
+        if (!used.has(this.alarmTile) && !held(this.players[this.alarmTile])) i = this.alarmTile;
+      } else if (i < 0) {
+        i = pick(p => !p.cam);
+        if (i < 0) i = pick((p, j) => !p.alarm && j !== touring);
+        if (i < 0) i = pick(p => !p.alarm);
+        if (i < 0) { // the oldest alarm not just raised gives way
+          let oldest = -1;
+          this.players.forEach((p, j) => {
+            if (!used.has(j) && !held(p) && (oldest < 0 || p.alarm.raisedAt < this.players[oldest].alarm.raisedAt)) oldest = j;
+          });
+          i = oldest;
+        }
+      }
+      if (i < 0) continue; // listed; no tile can show it yet
+      used.add(i);
+      this.showAlarm(i, a, arrived);
+    }
+    this.switchLog.push({ at: Math.round(now), alarms: newestFirst.length, tiles: used.size });
+    if (this.switchLog.length > 500) this.switchLog.splice(0, 100);
+  }
+
+  showAlarm(i, a, arrived) {
+    const p = this.players[i];
+    a.tile = i;
+    a.raisedAt = performance.now();
+    a.raisedMs = Math.round(a.raisedAt - arrived);
+    p.alarm = a;
+    p.el.dataset.alarm = a.case_id;
+    p.el.classList.add('alarm');
+    const shown = p.cam && p.cam.id === a.camera_id ? Promise.resolve(0) : this.assign(i, this.store.byId[a.camera_id]);
+    shown.then(ms => { a.firstFrameMs = ms; a.shownMs = Math.round(performance.now() - arrived); });
   }
 
   ack(alarm) {
@@ -299,8 +350,13 @@ export class Wall {
     this.renderAlarms();
   }
 
+  // renderAlarms draws the newest ALARMS_SHOWN open alarms and says how
+  // many more there are; one redraw per batch, however large.
   renderAlarms() {
-    const open = this.alarms.filter(a => !a.acked).slice(0, 50);
+    const all = this.alarms.filter(a => !a.acked);
+    const open = all.slice(0, ALARMS_SHOWN);
+    this.alarmCount.textContent = all.length ? String(all.length) : '';
+    this.alarmMore.textContent = all.length > open.length ? t('moreAlarms', all.length - open.length) : '';
     this.alarmList.replaceChildren(...(open.length ? open.map(a => h('li.alarmitem', { dataset: { caseId: a.case_id, cameraId: a.camera_id } },
       h('div.l1', {}, h('span.badge.alarm', {}, t(`categories.${a.category}`)), h('span.t', {}, when(a.at))),
       h('div.l2', { onclick: () => this.onOpenCase(a.case_id), title: t('openCase') }, `${a.camera} · ${a.title}`),
