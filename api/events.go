@@ -205,7 +205,7 @@ func (s *Server) postDeviceEvent(format string) gin.HandlerFunc {
 			}
 		}
 		for i := range evs {
-			evs[i].CameraID = cam
+			evs[i].ForCamera(cam)
 		}
 		var pictureErr string
 		if picture != nil {

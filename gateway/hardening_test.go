@@ -343,6 +343,24 @@ func TestDeviceAlarmsFindTheirCameraAndKeepThePicture(t *testing.T) {
 	if code, out := post("application/xml", alert("10.9.8.8", "44:19:b6:00:aa:01", "2", "tamperdetection")); code != 200 || cameraOf(out) != "nvr-2" {
 		t.Errorf("alarm from the NVR's channel 2: %d %v", code, out)
 	}
+	// The same alert sent for two cameras (an alarm relay naming each with
+	// ?camera_id=) is two events; sent twice for one, it is one.
+	same := alert("10.9.8.6", "44:19:b6:00:aa:09", "1", "shelteralarm")
+	var twice []string
+	for _, cam := range []string{"hik1", "nvr-1", "nvr-1"} {
+		code, raw := api.do("POST", "/api/v1/events/isapi?camera_id="+cam, "application/xml", []byte(same), true)
+		var out map[string]any
+		_ = json.Unmarshal(raw, &out)
+		items, _ := out["items"].([]any)
+		if code != 200 || len(items) != 1 {
+			t.Fatalf("the same alert for %s: %d %s", cam, code, raw)
+		}
+		it := items[0].(map[string]any)
+		twice = append(twice, fmt.Sprint(it["duplicate"] == true, " ", cameraOf(out)))
+	}
+	if fmt.Sprint(twice) != "[false hik1 false nvr-1 true nvr-1]" {
+		t.Errorf("the same ISAPI alert for hik1, nvr-1 and nvr-1 again: (duplicate, camera) = %v; want new, new, duplicate", twice)
+	}
 	if code, out := post("application/xml", alert("10.9.9.9", "00:00:00:00:00:01", "1", "tamperdetection")); code != 400 ||
 		out["field"] != "camera_id" || !strings.Contains(out["error"].(string), "no camera matches") {
 		t.Errorf("alarm from an unknown device: %d %v", code, out)

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/paulmach/orb"
 )
@@ -199,5 +201,85 @@ func TestOnePassReportsFeatureAndHierarchyProblems(t *testing.T) {
 		if p.Code == "G3" && p.Feature != g3 {
 			t.Fatalf("G3 reported at feature %d, want %d", p.Feature, g3)
 		}
+	}
+}
+
+// bruteSelfIntersection is the quadratic reference: every pair of
+// non-adjacent edges.
+func bruteSelfIntersection(r orb.Ring) bool {
+	n := len(r) - 1
+	for i := 0; i < n; i++ {
+		for j := i + 2; j < n; j++ {
+			if i == 0 && j == n-1 {
+				continue
+			}
+			if segmentsCross(r[i], r[i+1], r[j], r[j+1]) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// TestSweepFindsWhatEveryPairFinds: on random rings, simple and tangled,
+// with shared coordinates and collinear edges, the sweep's verdict is the
+// quadratic check's.
+func TestSweepFindsWhatEveryPairFinds(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(1, 2))
+	found := 0
+	for k := 0; k < 3000; k++ {
+		n := 4 + rnd.IntN(30)
+		var r orb.Ring
+		for i := 0; i < n; i++ {
+			if k%3 == 0 { // star-shaped: mostly simple
+				a := 2 * math.Pi * float64(i) / float64(n)
+				rad := 1 + 0.5*rnd.Float64()
+				r = append(r, orb.Point{math.Round(rad*math.Cos(a)*8) / 8, math.Round(rad*math.Sin(a)*8) / 8})
+			} else { // a coarse lattice: touching and collinear edges
+				r = append(r, orb.Point{float64(rnd.IntN(5)), float64(rnd.IntN(5))})
+			}
+		}
+		r = append(r, r[0])
+		want := bruteSelfIntersection(r)
+		a, b, got := selfIntersection(r)
+		if got != want {
+			t.Fatalf("ring %v: sweep says %v (edges %d, %d), every pair says %v", r, got, a, b, want)
+		}
+		if got {
+			found++
+			if !segmentsCross(r[a], r[a+1], r[b], r[b+1]) {
+				t.Fatalf("ring %v: the sweep names edges %d and %d, which do not cross", r, a, b)
+			}
+		}
+	}
+	if found < 500 || found > 2900 {
+		t.Fatalf("%d of 3000 random rings intersect themselves: the rings test too little", found)
+	}
+}
+
+// TestLargeCellParsesInTime: one valid cell with a 100,000-point boundary
+// (a surveyed outline, every point distinct) parses in well under 5 s.
+func TestLargeCellParsesInTime(t *testing.T) {
+	const n = 100_000
+	ring := make([][2]float64, 0, n+1)
+	for i := 0; i < n; i++ {
+		a := 2 * math.Pi * float64(i) / n
+		rad := 0.01 * (1 + 0.2*math.Sin(7*a) + 0.05*math.Sin(131*a))
+		ring = append(ring, [2]float64{119.42 + rad*math.Cos(a), 32.41 + rad*math.Sin(a)})
+	}
+	ring = append(ring, ring[0])
+	fc := map[string]any{"type": "FeatureCollection", "features": []any{map[string]any{"type": "Feature",
+		"properties": map[string]any{"code": "BIG", "name": "大网格", "level": 4, "kind": "base"},
+		"geometry":   map[string]any{"type": "Polygon", "coordinates": [][][2]float64{ring}}}}}
+	b, _ := json.Marshal(fc)
+	start := time.Now()
+	cells, probs := Parse(b)
+	took := time.Since(start)
+	if len(probs) > 0 || len(cells) != 1 {
+		t.Fatalf("problems: %v", probs)
+	}
+	t.Logf("a %d-point cell (%d bytes of GeoJSON) parsed and checked in %v", n, len(b), took.Round(time.Millisecond))
+	if took > 5*time.Second {
+		t.Errorf("took %v, want under 5 s", took)
 	}
 }

@@ -28,28 +28,73 @@ type GridSet struct {
 	ImportedAt time.Time `json:"imported_at"`
 }
 
-func (s *Store) activeKey() string               { return s.prefix + "grids/active" }
-func (s *Store) setPrefix(version string) string { return s.prefix + "gridsets/" + version + "/" }
+func (s *Store) activeKey() string                { return s.prefix + "grids/active" }
+func (s *Store) setPrefix(version string) string  { return s.prefix + "gridsets/" + version + "/" }
+func (s *Store) partPrefix(version string) string { return s.prefix + "gridparts/" + version + "/" }
+
+// A cell larger than cellChunk bytes (a detailed boundary: 100,000 points
+// are 4 MB) is stored in parts under gridparts/<version>/<code>/<n>, its
+// gridsets key holding how many; etcd refuses values and transactions
+// over 1.5 MiB. Writes go in transactions of about txnBytes.
+const (
+	cellChunk = 512 << 10
+	txnBytes  = 1 << 20
+)
+
+// cellParts is what gridsets/<version>/<code> holds for a cell in parts.
+type cellParts struct {
+	Code  string `json:"code"`
+	Parts int    `json:"parts"`
+}
 
 // ImportGrids stores cells as the new active set and removes older sets.
 func (s *Store) ImportGrids(ctx context.Context, cells []grid.Cell) (GridSet, error) {
 	set := GridSet{Version: strconv.FormatInt(s.now().UnixNano(), 36), Cells: len(cells), ImportedAt: s.now().UTC()}
-	const batch = 100
-	for i := 0; i < len(cells); i += batch {
-		var ops []clientv3.Op
-		for _, c := range cells[i:min(i+batch, len(cells))] {
-			b, err := json.Marshal(c)
-			if err != nil {
-				return GridSet{}, fmt.Errorf("cell %s: %w", c.Code, err)
-			}
-			ops = append(ops, clientv3.OpPut(s.setPrefix(set.Version)+c.Code, string(b)))
+	var ops []clientv3.Op
+	size := 0
+	flush := func() error {
+		if len(ops) == 0 {
+			return nil
 		}
 		tctx, cancel := s.ctx(ctx)
 		_, err := s.cli.Txn(tctx).Then(ops...).Commit()
 		cancel()
+		ops, size = ops[:0], 0
 		if err != nil {
-			return GridSet{}, unavailable(err)
+			return unavailable(err)
 		}
+		return nil
+	}
+	put := func(k string, v []byte) error {
+		if size+len(v) > txnBytes || len(ops) >= 100 {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		ops, size = append(ops, clientv3.OpPut(k, string(v))), size+len(v)
+		return nil
+	}
+	for _, c := range cells {
+		b, err := json.Marshal(c)
+		if err != nil {
+			return GridSet{}, fmt.Errorf("cell %s: %w", c.Code, err)
+		}
+		if len(b) > cellChunk {
+			n := 0
+			for off := 0; off < len(b); off += cellChunk {
+				if err := put(fmt.Sprintf("%s%s/%06d", s.partPrefix(set.Version), c.Code, n), b[off:min(off+cellChunk, len(b))]); err != nil {
+					return GridSet{}, err
+				}
+				n++
+			}
+			b, _ = json.Marshal(cellParts{Code: c.Code, Parts: n})
+		}
+		if err := put(s.setPrefix(set.Version)+c.Code, b); err != nil {
+			return GridSet{}, err
+		}
+	}
+	if err := flush(); err != nil {
+		return GridSet{}, err
 	}
 	b, _ := json.Marshal(set)
 	tctx, cancel := s.ctx(ctx)
@@ -66,17 +111,23 @@ func (s *Store) ImportGrids(ctx context.Context, cells []grid.Cell) (GridSet, er
 func (s *Store) dropInactiveSets(ctx context.Context, keep string) {
 	tctx, cancel := s.ctx(ctx)
 	defer cancel()
-	resp, err := s.cli.Get(tctx, s.prefix+"gridsets/", clientv3.WithPrefix(), clientv3.WithKeysOnly())
+	for _, p := range []string{s.prefix + "gridparts/", s.prefix + "gridsets/"} {
+		s.dropInactive(tctx, p, keep)
+	}
+}
+
+func (s *Store) dropInactive(tctx context.Context, prefix, keep string) {
+	resp, err := s.cli.Get(tctx, prefix, clientv3.WithPrefix(), clientv3.WithKeysOnly())
 	if err != nil {
 		return
 	}
 	seen := map[string]bool{}
 	for _, kv := range resp.Kvs {
-		rest := strings.TrimPrefix(string(kv.Key), s.prefix+"gridsets/")
+		rest := strings.TrimPrefix(string(kv.Key), prefix)
 		v, _, _ := strings.Cut(rest, "/")
 		if v != keep && !seen[v] {
 			seen[v] = true
-			_, _ = s.cli.Delete(tctx, s.setPrefix(v), clientv3.WithPrefix())
+			_, _ = s.cli.Delete(tctx, prefix+v+"/", clientv3.WithPrefix())
 		}
 	}
 }
@@ -109,15 +160,47 @@ func (s *Store) readSet(ctx context.Context, version string, rev int64) ([]grid.
 	if err != nil {
 		return nil, unavailable(err)
 	}
+	var parts map[string][]byte // code -> its parts, joined in key order
 	cells := make([]grid.Cell, 0, len(resp.Kvs))
 	for _, kv := range resp.Kvs {
+		value := kv.Value
+		var cp cellParts
+		if json.Unmarshal(value, &cp) == nil && cp.Parts > 0 {
+			if parts == nil {
+				if parts, err = s.readParts(ctx, version, rev); err != nil {
+					return nil, err
+				}
+			}
+			value = parts[cp.Code]
+		}
 		var c grid.Cell
-		if err := json.Unmarshal(kv.Value, &c); err != nil {
+		if err := json.Unmarshal(value, &c); err != nil {
 			return nil, fmt.Errorf("cell %s: %w", kv.Key, err)
 		}
 		cells = append(cells, c)
 	}
 	return cells, nil
+}
+
+// readParts reads the cells stored in parts, joined.
+func (s *Store) readParts(ctx context.Context, version string, rev int64) (map[string][]byte, error) {
+	tctx, cancel := s.ctx(ctx)
+	defer cancel()
+	resp, err := s.cli.Get(tctx, s.partPrefix(version), clientv3.WithPrefix(), clientv3.WithRev(rev),
+		clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend))
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	out := map[string][]byte{}
+	for _, kv := range resp.Kvs {
+		rest := strings.TrimPrefix(string(kv.Key), s.partPrefix(version))
+		i := strings.LastIndexByte(rest, '/')
+		if i < 0 {
+			continue
+		}
+		out[rest[:i]] = append(out[rest[:i]], kv.Value...)
+	}
+	return out, nil
 }
 
 // WatchGrids calls apply with the active set now and after every import,

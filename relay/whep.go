@@ -284,11 +284,19 @@ func (w *WHEP) Sessions(cameraID string) int {
 	return n
 }
 
+// MaxOfferMedia bounds the media sections of an offer: a viewer needs a
+// video and an audio section (a data channel at most besides); hundreds
+// would cost hundreds of answered sections and transceivers.
+const MaxOfferMedia = 4
+
 // offerCodecs checks the offer parses and lists the video and audio codecs in it.
 func offerCodecs(offer string) (map[string]bool, error) {
 	var sd sdp.SessionDescription
 	if err := sd.UnmarshalString(offer); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadOffer, err)
+	}
+	if n := len(sd.MediaDescriptions); n > MaxOfferMedia {
+		return nil, fmt.Errorf("%w: %d media sections; a viewer needs one video and one audio section (at most %d)", ErrBadOffer, n, MaxOfferMedia)
 	}
 	codecs := map[string]bool{}
 	hasVideo := false

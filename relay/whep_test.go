@@ -3,6 +3,8 @@ package relay
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -185,6 +187,15 @@ func TestWHEPRefusesBadOffers(t *testing.T) {
 
 	if _, _, err := w.Offer(ctx, "cam1", "main", "v=0\r\nthis is not sdp"); !errors.Is(err, ErrBadOffer) {
 		t.Errorf("garbage SDP: err = %v, want ErrBadOffer", err)
+	}
+	// A real browser offer (video and audio) repeated to 500 media sections.
+	var many strings.Builder
+	many.WriteString("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n")
+	for i := 0; i < 500; i++ {
+		fmt.Fprintf(&many, "m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=mid:%d\r\na=recvonly\r\na=rtpmap:96 H264/90000\r\n", i)
+	}
+	if _, _, err := w.Offer(ctx, "cam1", "main", many.String()); !errors.Is(err, ErrBadOffer) || !strings.Contains(err.Error(), "500 media sections") {
+		t.Errorf("500 media sections: err = %v, want ErrBadOffer saying so", err)
 	}
 	if p.acquired != 0 {
 		t.Errorf("a junk offer acquired (started) the camera %d time(s)", p.acquired)
