@@ -212,5 +212,5 @@ func (s *Server) hidden(c *gin.Context, what string) {
 
 func (s *Server) clearCookie(c *gin.Context) {
 	http.SetCookie(c.Writer, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: c.Request.TLS != nil})
+		SameSite: http.SameSiteStrictMode, Secure: s.secure(c)})
 }

@@ -280,7 +280,8 @@ func (s *Server) createCase(c *gin.Context) {
 	}
 	who := s.actor(p, nil, "")
 	var state cases.State
-	note := "filed by " + in.Source
+	note := cases.Note{Text: "登记：" + map[string]string{"hotline": "12345热线", "walk-in": "来访", "grid-report": "网格上报"}[in.Source],
+		Key: "filed", Args: map[string]string{"source": in.Source}}
 	switch in.Handling {
 	case "", "file":
 	case "immediate":
@@ -292,12 +293,12 @@ func (s *Server) createCase(c *gin.Context) {
 			writeError(c, &queryError{"resolution", "say how it was handled on the spot"})
 			return
 		}
-		state, note = cases.Registered, "即办: reported and handled on the spot"
+		state, note = cases.Registered, cases.Note{Text: "即办：网格员当场处置并上报", Key: "handled_on_spot"}
 	default:
 		writeError(c, &queryError{"handling", "must be file (申办) or immediate (即办)"})
 		return
 	}
-	cs, err := s.pipe.Cases.Create(c.Request.Context(), cases.Case{Source: in.Source, Category: in.Category, State: state,
+	cs, err := s.pipe.Cases.CreateNoted(c.Request.Context(), cases.Case{Source: in.Source, Category: in.Category, State: state,
 		Title: strings.TrimSpace(in.Title), Description: in.Description, Grid: in.Grid, CameraID: in.CameraID,
 		Lat: in.Lat, Lon: in.Lon, Priority: in.Priority, LimitDays: in.LimitDays, Reporter: in.Reporter}, who, note)
 	if err != nil {

@@ -26,7 +26,7 @@ func (s *Server) secureHeaders(c *gin.Context) {
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
-	h.Set("Permissions-Policy", "geolocation=(self), camera=(self), microphone=(), payment=(), usb=(), interest-cohort=()")
+	h.Set("Permissions-Policy", "geolocation=(self), camera=(self), microphone=(), payment=(), usb=()")
 	if s.secure(c) {
 		h.Set("Strict-Transport-Security", "max-age=31536000")
 	}

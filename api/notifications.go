@@ -25,10 +25,14 @@ type Notification struct {
 	Kind   string    `json:"kind"` // assignment, escalation, overdue, evaluation, report, verification
 	CaseID string    `json:"case_id"`
 	Title  string    `json:"title"`
-	Grid   string    `json:"grid"`
-	Level  int       `json:"level,omitempty"` // 督办 level of escalations
-	Rating int       `json:"rating,omitempty"`
-	Note   string    `json:"note,omitempty"`
+	// CaseKind and CameraID let screens name a case the gateway opened in
+	// the reader's language.
+	CaseKind string `json:"case_kind,omitempty"`
+	CameraID string `json:"camera_id,omitempty"`
+	Grid     string `json:"grid"`
+	Level    int    `json:"level,omitempty"` // 督办 level of escalations
+	Rating   int    `json:"rating,omitempty"`
+	Note     string `json:"note,omitempty"`
 }
 
 // notificationScan is how far back the feed looks, in outbox messages.
@@ -51,7 +55,7 @@ func (s *Server) notificationOf(ctx context.Context, p *access.Principal, m even
 	mine := isMe(cs.Assignee)
 	var args cases.Args // what the action said, as it was then
 	_ = json.Unmarshal(row.Detail, &args)
-	n := Notification{Seq: m.Seq, At: row.At, CaseID: cs.ID, Title: cs.Title, Grid: cs.Grid, Note: row.Note}
+	n := Notification{Seq: m.Seq, At: row.At, CaseID: cs.ID, Title: cs.Title, CaseKind: cs.Kind, CameraID: cs.CameraID, Grid: cs.Grid, Note: row.Note}
 	switch row.Action {
 	case string(cases.Dispatch):
 		n.Kind = "assignment"

@@ -242,9 +242,10 @@ func (s *Server) o311Create(c *gin.Context, format string) {
 		}
 	}
 	reporter := strings.TrimSpace(c.PostForm("first_name") + " " + c.PostForm("last_name") + " " + c.PostForm("phone"))
-	cs, err := s.pipe.Cases.Create(c.Request.Context(), cases.Case{Source: "hotline", Category: code, Title: title,
+	cs, err := s.pipe.Cases.CreateNoted(c.Request.Context(), cases.Case{Source: "hotline", Category: code, Title: title,
 		Description: strings.TrimSpace(desc + "\n" + addr), Grid: grid, Lat: lat, Lon: lon, Priority: 3, LimitDays: 5,
-		Reporter: reporter}, cases.Actor{ID: "open311:" + principal(c).Who(), Role: cases.System}, "filed through Open311")
+		Reporter: reporter}, cases.Actor{ID: "open311:" + principal(c).Who(), Role: cases.System},
+		cases.Note{Text: "经 Open311 热线接口登记", Key: "filed_open311"})
 	if err != nil {
 		o311Fail(c, format, http.StatusBadRequest, err.Error())
 		return

@@ -63,7 +63,7 @@ func (s *Server) login(c *gin.Context) {
 	}
 	s.ids.SetSession(sess)
 	http.SetCookie(c.Writer, &http.Cookie{Name: sessionCookie, Value: id, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
-		Secure: c.Request.TLS != nil, Expires: sess.ExpiresAt, MaxAge: int(s.cfg.SessionTTL.Seconds())})
+		Secure: s.secure(c), Expires: sess.ExpiresAt, MaxAge: int(s.cfg.SessionTTL.Seconds())})
 	s.log.Info("login", "user", u.Username, "addr", addr)
 	c.JSON(http.StatusOK, gin.H{"user": viewUser(u), "csrf_token": csrf, "expires_at": sess.ExpiresAt})
 }

@@ -37,6 +37,21 @@ func DefaultPolicy() map[string]KindPolicy {
 	}
 }
 
+// kindNames are the incident kinds as the street says them.
+var kindNames = map[string]string{
+	events.Offline: "摄像机离线", events.VideoLoss: "视频丢失", events.Tamper: "视频遮挡", events.Motion: "移动侦测",
+	events.Intrusion: "区域入侵", events.LineCross: "越界", events.Loiter: "徘徊", events.Crowd: "人员聚集",
+	events.FireSmoke: "烟火", events.ObjectLeft: "物品遗留", events.IO: "报警输入", events.StorageFault: "存储故障",
+}
+
+// KindName is an incident kind in Chinese (the kind itself when unknown).
+func KindName(kind string) string {
+	if n, ok := kindNames[kind]; ok {
+		return n
+	}
+	return kind
+}
+
 // JoinRadius: a new case joins an open case of the same category in the
 // same grid this close, instead of duplicating it.
 const JoinRadius = 250.0
@@ -122,19 +137,25 @@ func (p *Pipeline) caseFor(ctx context.Context, in events.Incident) (string, err
 	if join, err := p.nearbyOpen(ctx, pol.Category, place); err != nil {
 		return "", err
 	} else if join != "" {
-		if err := p.Cases.Note(ctx, join, gatewayActor, "join", "incident "+in.ID+" joined this case", map[string]string{"incident": in.ID, "camera": in.CameraID}); err != nil {
+		if err := p.Cases.Note(ctx, join, gatewayActor, "join", fmt.Sprintf("事件 %s（摄像机 %s）并入本工单", in.ID, place.Name),
+			map[string]string{"note_key": "incident_joined", "incident": in.ID, "camera": in.CameraID, "camera_name": place.Name}); err != nil {
 			return "", err
 		}
 		return join, p.Events.SetCase(ctx, in.ID, join)
 	}
-	c := Case{ID: "C-" + in.ID, Source: "event", Category: pol.Category, Title: fmt.Sprintf("%s: %s", in.Kind, place.Name),
-		Description: fmt.Sprintf("incident %s on camera %s (%d event(s))", in.ID, in.CameraID, in.Count),
+	// What the gateway writes itself is in the street's language (Chinese)
+	// and carries the kind and camera, so screens can say it in the
+	// reader's.
+	c := Case{ID: "C-" + in.ID, Source: "event", Category: pol.Category, Kind: in.Kind,
+		Title:       fmt.Sprintf("%s：%s", KindName(in.Kind), place.Name),
+		Description: fmt.Sprintf("摄像机「%s」报警（%s），事件 %s", place.Name, KindName(in.Kind), in.ID),
 		Grid:        place.Grid, CameraID: in.CameraID, IncidentID: in.ID, Lat: place.Lat, Lon: place.Lon,
 		Priority: min(pol.Priority, in.Priority), LimitDays: pol.LimitDays, SLAStart: in.FirstSeen}
 	if c.Priority < 1 {
 		c.Priority = pol.Priority
 	}
-	if _, err := p.Cases.Create(ctx, c, gatewayActor, "opened by policy for "+in.Kind); err != nil && !errors.Is(err, ErrExists) {
+	note := Note{Text: "按处置策略自动开单：" + KindName(in.Kind), Key: "opened_by_policy", Args: map[string]string{"kind": in.Kind}}
+	if _, err := p.Cases.CreateNoted(ctx, c, gatewayActor, note); err != nil && !errors.Is(err, ErrExists) {
 		return "", err
 	}
 	return c.ID, p.Events.SetCase(ctx, in.ID, c.ID)

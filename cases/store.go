@@ -34,6 +34,9 @@ type Case struct {
 	Grid        string     `json:"grid"`
 	CameraID    string     `json:"camera_id,omitempty"`
 	IncidentID  string     `json:"incident_id,omitempty"`
+	// Kind is the incident kind of a case opened by policy ("" for cases
+	// filed by hand).
+	Kind string `json:"kind,omitempty"`
 	Lat         *float64   `json:"lat,omitempty"`
 	Lon         *float64   `json:"lon,omitempty"`
 	Priority    int        `json:"priority"`
@@ -124,7 +127,7 @@ func newCaseID(now time.Time) string {
 
 const caseColumns = `id, state, source, category, title, description, grid, camera_id, incident_id, lat, lon, priority,
 	assignee, reporter, limit_days, escalation, sla_start, paused_ms, suspended_at, rating, duplicate_of, reopened,
-	created_at, updated_at, closed_at, version`
+	created_at, updated_at, closed_at, version, kind`
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
@@ -137,6 +140,33 @@ func msPtr(t *time.Time) any {
 
 // Create stores a new case (state received unless set) with its first audit row.
 func (s *Store) Create(ctx context.Context, c Case, who Actor, note string) (Case, error) {
+	return s.CreateNoted(ctx, c, who, Note{Text: note})
+}
+
+// Note is an audit row's note: the text as written (by a person, or by
+// the gateway in the street's language) and, for what the gateway writes
+// itself, a key and its arguments, so that every screen can say it in
+// the reader's language (kept in the row's detail as note_key and args).
+type Note struct {
+	Text string
+	Key  string
+	Args map[string]string
+}
+
+func (n Note) detail() map[string]any {
+	if n.Key == "" {
+		return nil
+	}
+	d := map[string]any{"note_key": n.Key}
+	for k, v := range n.Args {
+		d[k] = v
+	}
+	return d
+}
+
+// CreateNoted is Create with a note the gateway wrote (see Note).
+func (s *Store) CreateNoted(ctx context.Context, c Case, who Actor, n Note) (Case, error) {
+	note, noteDetail := n.Text, n.detail()
 	now := s.now().UTC().Truncate(time.Millisecond)
 	if c.ID == "" {
 		c.ID = newCaseID(now)
@@ -162,10 +192,10 @@ func (s *Store) Create(ctx context.Context, c Case, who Actor, note string) (Cas
 		return Case{}, err
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, s.q(`INSERT INTO cases (`+caseColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (id) DO NOTHING`),
+	res, err := tx.ExecContext(ctx, s.q(`INSERT INTO cases (`+caseColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (id) DO NOTHING`),
 		c.ID, string(c.State), c.Source, c.Category, c.Title, c.Description, c.Grid, c.CameraID, c.IncidentID, c.Lat, c.Lon,
 		c.Priority, c.Assignee, c.Reporter, c.LimitDays, c.Escalation, ms(c.SLAStart), c.Paused, msPtr(c.SuspendedAt),
-		c.Rating, c.DuplicateOf, c.Reopened, ms(c.CreatedAt), ms(c.UpdatedAt), msPtr(c.ClosedAt), c.Version)
+		c.Rating, c.DuplicateOf, c.Reopened, ms(c.CreatedAt), ms(c.UpdatedAt), msPtr(c.ClosedAt), c.Version, c.Kind)
 	if err != nil {
 		return Case{}, fmt.Errorf("create case: %w", err)
 	}
@@ -174,10 +204,14 @@ func (s *Store) Create(ctx context.Context, c Case, who Actor, note string) (Cas
 	}
 	// The create row says what the case is about, so the live wall can put
 	// an alarm's camera up without asking for each case.
-	summary, _ := json.Marshal(map[string]any{"source": c.Source, "category": c.Category, "title": c.Title, "grid": c.Grid,
-		"camera_id": c.CameraID, "incident_id": c.IncidentID, "priority": c.Priority})
+	summary := map[string]any{"source": c.Source, "category": c.Category, "title": c.Title, "grid": c.Grid,
+		"camera_id": c.CameraID, "incident_id": c.IncidentID, "kind": c.Kind, "priority": c.Priority}
+	for k, v := range noteDetail {
+		summary[k] = v
+	}
+	detail, _ := json.Marshal(summary)
 	if err := s.audit(ctx, tx, AuditRow{CaseID: c.ID, At: now, Actor: who.ID, Role: who.Role, Action: "create",
-		To: c.State, Note: note, Detail: summary}); err != nil {
+		To: c.State, Note: note, Detail: detail}); err != nil {
 		return Case{}, err
 	}
 	return c, tx.Commit()
@@ -192,7 +226,7 @@ func scanCase(r sqlstore.Scanner) (Case, error) {
 	var lat, lon sql.NullFloat64
 	err := r.Scan(&c.ID, &state, &c.Source, &c.Category, &c.Title, &c.Description, &c.Grid, &c.CameraID, &c.IncidentID,
 		&lat, &lon, &c.Priority, &c.Assignee, &c.Reporter, &c.LimitDays, &c.Escalation, &slaStart, &c.Paused, &suspended,
-		&rating, &c.DuplicateOf, &c.Reopened, &created, &updated, &closed, &c.Version)
+		&rating, &c.DuplicateOf, &c.Reopened, &created, &updated, &closed, &c.Version, &c.Kind)
 	if err != nil {
 		return Case{}, err
 	}
@@ -509,7 +543,7 @@ func (s *Store) Escalate(ctx context.Context, cal *Calendar, now time.Time) ([]C
 		}
 		c.Escalation, c.UpdatedAt = lvl, now.UTC().Truncate(time.Millisecond)
 		detail, _ := json.Marshal(map[string]any{"deadline": cal.Deadline(c.SLAStart, c.LimitDays, time.Duration(c.Paused)*time.Millisecond),
-			"notify": []string{"grid_chief:" + c.Grid, "centre"}})
+			"notify": []string{"grid_chief:" + c.Grid, "centre"}, "note_key": fmt.Sprintf("escalation_%d", lvl)})
 		ok, err := s.update(ctx, c, AuditRow{CaseID: c.ID, At: c.UpdatedAt, Actor: "sla-clock", Role: System,
 			Action: "escalate", From: c.State, To: c.State, Escalation: lvl, Note: escalationNote(lvl), Detail: detail})
 		if err != nil {
@@ -526,9 +560,9 @@ func (s *Store) Escalate(ctx context.Context, cal *Calendar, now time.Time) ([]C
 func escalationNote(lvl int) string {
 	switch lvl {
 	case LevelWarning:
-		return "督办 1: 80% of the time limit used"
+		return "督办一级：已用时限的80%"
 	case LevelOverdue:
-		return "督办 2: overdue"
+		return "督办二级：已超时"
 	}
-	return "督办 3: overdue by five more working days"
+	return "督办三级：超时逾五个工作日"
 }

@@ -153,6 +153,10 @@ func TestAccessMatrix(t *testing.T) {
 	matrix := []matrixCase{
 		{method: "GET", route: "/healthz", path: "/healthz", want: want(ok, ok, ok, ok, ok, ok)},
 		{method: "GET", route: "/readyz", path: "/readyz", want: want(ok, ok, ok, ok, ok, ok)},
+		// Browsers report what the page policy blocked without credentials.
+		{method: "POST", route: "/api/v1/csp-reports", path: "/api/v1/csp-reports", ctype: "application/csp-report",
+			body: fixed(`{"csp-report":{"document-uri":"http://x/","violated-directive":"img-src","blocked-uri":"http://evil/"}}`),
+			want: want(nocontent, nocontent, nocontent, nocontent, nocontent, nocontent)},
 		{method: "GET", route: "/metrics", path: "/metrics", want: want(u, f, f, f, f, ok)},
 		{method: "GET", route: "/", path: "/", want: want(ok, ok, ok, ok, ok, ok)},
 		{method: "GET", route: "/assets/*file", path: "/assets/app.css", want: want(ok, ok, ok, ok, ok, ok)},

@@ -56,6 +56,7 @@ type Gateway struct {
 	rtsp    *relay.RTSPServer
 	http    *http.Server
 	httpLn  net.Listener
+	https   bool
 	pprof   *http.Server
 
 	cancel context.CancelFunc
@@ -146,6 +147,12 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 		return nil, err
 	}
 
+	var certs *certFiles
+	if cfg.HTTP.TLSCertFile != "" {
+		if certs, err = newCertFiles(cfg.HTTP.TLSCertFile, cfg.HTTP.TLSKeyFile, log.With("component", "http")); err != nil {
+			return nil, err
+		}
+	}
 	g.httpLn, err = net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("http %s: %w", cfg.HTTP.Addr, err)
@@ -155,7 +162,11 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 		self.ID, _ = os.Hostname()
 	}
 	if self.HTTP == "" {
-		self.HTTP = "http://" + reachable(g.httpLn.Addr().String())
+		scheme := "http://"
+		if certs != nil {
+			scheme = "https://"
+		}
+		self.HTTP = scheme + reachable(g.httpLn.Addr().String())
 	}
 	if self.RTSP == "" {
 		self.RTSP = "rtsp://" + reachable(g.rtsp.Addr())
@@ -222,11 +233,19 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 	// an on-demand camera.
 	g.http = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: min(10*time.Second, cfg.HTTP.ReadTimeout.D()),
 		ReadTimeout: cfg.HTTP.ReadTimeout.D(), WriteTimeout: cfg.HTTP.WriteTimeout.D(), IdleTimeout: cfg.HTTP.IdleTimeout.D(),
-		MaxHeaderBytes: 256 << 10}
+		MaxHeaderBytes: 256 << 10, ErrorLog: slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelInfo)}
+	// With a certificate the address serves HTTPS only (HSTS, Secure
+	// cookies: api.secureHeaders); RTSP and WebRTC are not affected.
+	serve := g.http.Serve
+	if certs != nil {
+		g.https = true
+		g.http.TLSConfig = certs.tlsConfig()
+		serve = func(ln net.Listener) error { return g.http.ServeTLS(ln, "", "") }
+	}
 	g.wg.Add(1)
 	go func() {
 		defer g.wg.Done()
-		if err := g.http.Serve(g.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := serve(g.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server", "error", err)
 		}
 	}()
@@ -235,7 +254,7 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 			return nil, err
 		}
 	}
-	log.Info("gateway started", "node", self.ID, "http", g.httpLn.Addr().String(), "rtsp", g.rtsp.Addr(),
+	log.Info("gateway started", "node", self.ID, "http", g.httpLn.Addr().String(), "tls", certs != nil, "rtsp", g.rtsp.Addr(),
 		"webrtc_udp", g.whep.UDPAddr().String(), "registry", registryMode(cfg))
 	return g, nil
 }
@@ -249,6 +268,9 @@ func registryMode(cfg *configs.Config) string {
 
 // HTTPAddr is the bound HTTP address.
 func (g *Gateway) HTTPAddr() string { return g.httpLn.Addr().String() }
+
+// HTTPS tells whether the HTTP address serves TLS.
+func (g *Gateway) HTTPS() bool { return g.https }
 
 // RTSPAddr is the bound RTSP re-serve address.
 func (g *Gateway) RTSPAddr() string { return g.rtsp.Addr() }

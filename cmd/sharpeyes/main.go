@@ -1,7 +1,7 @@
 // Command sharpeyes is the video aggregation gateway.
 //
 //	sharpeyes serve [--config FILE]   run a gateway node
-//	sharpeyes demo  [--config FILE]   run with simulated cameras around Slender West Lake
+//	sharpeyes demo  [--config FILE] [--tls]   run with simulated cameras around Slender West Lake
 package main
 
 import (
@@ -36,6 +36,7 @@ const usage = `usage: sharpeyes <command> [flags]
 commands:
   serve   run a gateway node (--config FILE)
   demo    run a gateway with 16 simulated cameras and print its URL
+          (--tls: HTTPS with a self-signed certificate, for phones' location)
   grids import [--server URL] [--token TOKEN] FILE
           replace the grid cells with a GeoJSON FeatureCollection (all or nothing)
   cameras import [--server URL] [--token TOKEN] [--upsert] FILE.csv|FILE.json
@@ -88,10 +89,12 @@ func serve(args []string, demo bool) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	file := fs.String("config", "", "config file (YAML); the built-in defaults apply without one")
 	cameras := fs.Int("cameras", 16, "demo: number of simulated cameras (1-16)")
+	withTLS := fs.Bool("tls", false, "demo: serve HTTPS with a self-signed certificate made in the data directory (phones give their location only to HTTPS pages)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	env := os.Environ()
+	fingerprint := ""
 	if demo {
 		var cleanup func()
 		var err error
@@ -100,6 +103,11 @@ func serve(args []string, demo bool) error {
 			return err
 		}
 		defer cleanup()
+		if *withTLS {
+			if env, fingerprint, err = demoTLS(env); err != nil {
+				return err
+			}
+		}
 	}
 	cfg, err := configs.Load(*file, env)
 	if err != nil {
@@ -142,11 +150,18 @@ func serve(args []string, demo bool) error {
 		}
 		go seedHistory(ctx, g.Cases(), cells, log)
 	}
-	fmt.Printf("\nsharpeyes is running: %s\n", browseURL(g.HTTPAddr()))
+	fmt.Printf("\nsharpeyes is running: %s\n", browseURL(g.HTTPAddr(), g.HTTPS()))
+	if fingerprint != "" {
+		fmt.Printf("TLS certificate:      self-signed, SHA-256 %s\n", fingerprint)
+	}
 	fmt.Printf("RTSP re-serve:        rtsp://%s/<camera-id>\n", displayAddr(g.RTSPAddr()))
 	if demo {
 		fmt.Printf("admin token:          %s\n", cfg.Auth.AdminToken)
-		fmt.Printf("try:                  curl -H 'Authorization: Bearer %s' %s/api/v1/cameras\n", cfg.Auth.AdminToken, browseURL(g.HTTPAddr()))
+		insecure := ""
+		if g.HTTPS() {
+			insecure = "-k "
+		}
+		fmt.Printf("try:                  curl %s-H 'Authorization: Bearer %s' %s/api/v1/cameras\n", insecure, cfg.Auth.AdminToken, browseURL(g.HTTPAddr(), g.HTTPS()))
 		printDemoUsers(os.Stdout, logins)
 	}
 	fmt.Println("press Ctrl-C to stop")
@@ -240,7 +255,36 @@ func seedHistory(ctx context.Context, store *cases.Store, cells []grid.Cell, log
 }
 
 // browseURL turns a listen address into a URL a person can open.
-func browseURL(addr string) string { return "http://" + displayAddr(addr) }
+func browseURL(addr string, https bool) string {
+	if https {
+		return "https://" + displayAddr(addr)
+	}
+	return "http://" + displayAddr(addr)
+}
+
+// demoTLS points the demo's HTTPS at a self-signed certificate in its data
+// directory, unless the environment names a certificate already.
+func demoTLS(env []string) ([]string, string, error) {
+	if lookup(env, configs.EnvName("http.tls_cert_file")) != "" {
+		return env, "", nil
+	}
+	cert, key, fp, err := selfSigned(lookup(env, configs.EnvName("data_dir")))
+	if err != nil {
+		return nil, "", fmt.Errorf("demo certificate: %w", err)
+	}
+	return append(env, configs.EnvName("http.tls_cert_file")+"="+cert, configs.EnvName("http.tls_key_file")+"="+key), fp, nil
+}
+
+// lookup is the value of name in env ("" when unset).
+func lookup(env []string, name string) string {
+	v := ""
+	for _, kv := range env {
+		if k, val, ok := strings.Cut(kv, "="); ok && k == name {
+			v = val
+		}
+	}
+	return v
+}
 
 func displayAddr(addr string) string {
 	host, port, err := net.SplitHostPort(addr)

@@ -5,7 +5,7 @@
 // queue follows the event stream: no reload.
 import { get, qs, can } from './api.js';
 import { h, pct, when, timeLeft, mediaLink } from './dom.js';
-import { t } from './i18n.js';
+import { t, caseTitle, caseDescription, auditNote, actorName } from './i18n.js';
 import { Player } from './player.js';
 import { actionsPanel, newCaseForm, CATEGORIES } from './caseform.js';
 import { miniMap } from './map.js';
@@ -121,7 +121,7 @@ export class Desk {
     return h(`li.case${cs.id === this.open ? '.on' : ''}`, { dataset: { caseId: cs.id, state: cs.state, escalation: cs.escalation }, onclick: () => this.openCase(cs.id) },
       h('div.l1', {}, h(`span.badge.s-${cs.state}`, {}, t(`states_.${cs.state}`)),
         cs.escalation ? h(`span.badge.e${cs.escalation}`, {}, t('level', cs.escalation)) : null,
-        h('span.title', {}, cs.title)),
+        h('span.title', {}, caseTitle(cs, this.store.byId))),
       h('div.l2', {}, h('span', {}, `${t(`sources.${cs.source}`)} · ${t(`categories.${cs.category}`)} · ${(this.store.cells[cs.grid] || {}).name || cs.grid || '—'}`),
         left ? h(`span.left${left.overdue ? '.over' : ''}`, {}, left.overdue ? t('overdue', left.text) : t('left', left.text)) : h('span.t', {}, when(cs.created_at))));
   }
@@ -210,9 +210,9 @@ export class Desk {
       return h('a', { href: u, target: '_blank', rel: 'noopener', dataset: { attachment: a.id } }, a.content_type === 'image/heic' ? h('span.thumb', {}, a.name || 'HEIC') : h('img.thumb', { src: u, alt: a.name || '' }));
     });
     this.page.replaceChildren(...[
-      h('header.casehead', {}, h('h2', {}, cs.title), h(`span.badge.s-${cs.state}`, { id: 'casestate' }, t(`states_.${cs.state}`)),
+      h('header.casehead', {}, h('h2', {}, caseTitle(cs, this.store.byId)), h(`span.badge.s-${cs.state}`, { id: 'casestate' }, t(`states_.${cs.state}`)),
         cs.escalation ? h(`span.badge.e${cs.escalation}`, {}, t('level', cs.escalation)) : null),
-      cs.description ? h('p.desc', {}, cs.description) : null,
+      caseDescription(cs, this.store.byId) ? h('p.desc', {}, caseDescription(cs, this.store.byId)) : null,
       h('div.casegrid', {},
         h('dl.facts', {}, ...facts.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
         cam ? h('div.casecam', {}, this.player.el) : null,
@@ -221,8 +221,8 @@ export class Desk {
       photos.length ? h('div', {}, h('h3', {}, t('photos')), h('div.thumbs', { id: 'casephotos' }, ...photos)) : null,
       h('h3', {}, t('actionsTitle')), actionsPanel(cs, (updated) => this.update(updated.id)),
       h('h3', {}, t('audit')),
-      h('table.audit', { id: 'audit' }, h('tbody', {}, ...audit.map(r => h('tr', {}, h('td', {}, when(r.at)), h('td', {}, r.actor),
-        h('td', {}, t(`actions.${r.action}`)), h('td', {}, r.to ? t(`states_.${r.to}`) : ''), h('td', {}, r.note || '')))))].filter(Boolean));
+      h('table.audit', { id: 'audit' }, h('tbody', {}, ...audit.map(r => h('tr', {}, h('td', {}, when(r.at)), h('td', {}, actorName(r.actor)),
+        h('td', {}, t(`actions.${r.action}`)), h('td', {}, r.to ? t(`states_.${r.to}`) : ''), h('td', {}, auditNote(r))))))].filter(Boolean));
     if (cam) { if (!this.player.cam || this.player.cam.id !== cam.id) this.player.play(cam); } else this.player.play(null);
     const where = cs.lat != null ? { lat: cs.lat, lon: cs.lon, cell: cs.grid } : cam && cam.location ? { ...cam.location, cell: cs.grid } : { cell: cs.grid };
     miniMap(mapEl, where).catch(() => { mapEl.remove(); });

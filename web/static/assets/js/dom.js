@@ -1,5 +1,5 @@
 // Small DOM helpers shared by the screens.
-import { lang } from './i18n.js';
+import { lang, t } from './i18n.js';
 
 // h builds an element: h('div.tile', {dataset: {...}, onclick}, child, …).
 export function h(tag, props, ...kids) {
@@ -57,7 +57,7 @@ export function bitrate(b) {
 export function timeLeft(deadline, now = Date.now()) {
   const ms = new Date(deadline).getTime() - now;
   const abs = Math.abs(ms), d = Math.floor(abs / 864e5), hr = Math.floor((abs % 864e5) / 36e5), min = Math.floor((abs % 36e5) / 6e4);
-  const text = d ? `${d}d ${hr}h` : hr ? `${hr}h ${min}m` : `${min}m`;
+  const text = d ? t('dur.dh', d, hr) : hr ? t('dur.hm', hr, min) : t('dur.m', min);
   return { overdue: ms < 0, text, ms };
 }
 

@@ -54,6 +54,19 @@ const STRINGS = {
     nearby: '附近', myCells: '我的网格', myCases: '我的工单', report: '上报', locating: '正在定位…',
     noLocation: '无法获取位置', noNearby: '附近没有您可查看的摄像机', tapToPlay: '点击播放', back: '返回',
     noMyCases: '暂无待办工单', playing: '播放中', photoAdded: (n) => `已选 ${n} 张`, sent: '已提交',
+    // what the gateway writes itself
+    kinds: { offline: '摄像机离线', video_loss: '视频丢失', tamper: '视频遮挡', motion: '移动侦测', intrusion: '区域入侵', line_cross: '越界',
+      loiter: '徘徊', crowd: '人员聚集', fire_smoke: '烟火', object_left: '物品遗留', io: '报警输入', storage_fault: '存储故障' },
+    autoTitle: (kind, cam) => `${kind}：${cam}`,
+    autoDescription: (cam, kind, incident) => `摄像机「${cam}」报警（${kind}），事件 ${incident}`,
+    notes: {
+      opened_by_policy: (d) => `按处置策略自动开单：${t(`kinds.${d.kind}`)}`,
+      incident_joined: (d) => `事件 ${d.incident}（摄像机 ${d.camera_name || d.camera}）并入本工单`,
+      escalation_1: '督办一级：已用时限的80%', escalation_2: '督办二级：已超时', escalation_3: '督办三级：超时逾五个工作日',
+      filed: (d) => `登记：${t(`sources.${d.source}`)}`, handled_on_spot: '即办：网格员当场处置并上报', filed_open311: '经 Open311 热线接口登记',
+    },
+    actors: { gateway: '网关（自动）', 'sla-clock': '督办时钟' },
+    dur: { dh: (d, h) => `${d}天${h}小时`, hm: (h, m) => `${h}小时${m}分`, m: (m) => `${m}分钟` },
   },
   en: {
     title: 'Sharp Eyes · Video Gateway', phoneTitle: 'Sharp Eyes · Grid', lang: '中文',
@@ -101,6 +114,18 @@ const STRINGS = {
     nearby: 'Nearby', myCells: 'My cells', myCases: 'My cases', report: 'Report', locating: 'Locating…',
     noLocation: 'Location unavailable', noNearby: 'No cameras you may watch nearby', tapToPlay: 'Tap to play', back: 'Back',
     noMyCases: 'Nothing to do', playing: 'Playing', photoAdded: (n) => `${n} selected`, sent: 'Sent',
+    kinds: { offline: 'Camera offline', video_loss: 'Video loss', tamper: 'Tampering', motion: 'Motion', intrusion: 'Intrusion', line_cross: 'Line crossing',
+      loiter: 'Loitering', crowd: 'Crowd', fire_smoke: 'Fire or smoke', object_left: 'Object left', io: 'Alarm input', storage_fault: 'Storage fault' },
+    autoTitle: (kind, cam) => `${kind}: ${cam}`,
+    autoDescription: (cam, kind, incident) => `Alarm on camera “${cam}” (${kind}), incident ${incident}`,
+    notes: {
+      opened_by_policy: (d) => `Opened by policy: ${t(`kinds.${d.kind}`)}`,
+      incident_joined: (d) => `Incident ${d.incident} (camera ${d.camera_name || d.camera}) joined this case`,
+      escalation_1: 'Supervision 1: 80% of the time limit used', escalation_2: 'Supervision 2: overdue', escalation_3: 'Supervision 3: overdue by five more working days',
+      filed: (d) => `Filed: ${t(`sources.${d.source}`)}`, handled_on_spot: 'Handled on the spot by the grid worker', filed_open311: 'Filed through the Open311 hotline interface',
+    },
+    actors: { gateway: 'gateway (automatic)', 'sla-clock': 'SLA clock' },
+    dur: { dh: (d, h) => `${d} d ${h} h`, hm: (h, m) => `${h} h ${m} min`, m: (m) => `${m} min` },
   },
 };
 
@@ -116,6 +141,45 @@ export function t(key, ...args) {
   for (const part of key.split('.')) v = v && v[part];
   if (v === undefined) v = key.split('.').pop();
   return typeof v === 'function' ? v(...args) : v;
+}
+
+// has tells whether key names a string of the current language.
+export function has(key) {
+  let v = STRINGS[current];
+  for (const part of key.split('.')) v = v && v[part];
+  return v !== undefined;
+}
+
+// What the gateway writes itself is stored in the street's language with
+// a key (a case's kind, an audit row's note_key): these say it in the
+// reader's. What people write is shown as written.
+
+// cameraName is a camera's name from the cameras known to the page, or
+// what the case's stored title says after its kind.
+function cameraName(cs, cameras) {
+  const cam = cameras && cs.camera_id && cameras[cs.camera_id];
+  if (cam) return cam.name;
+  const i = (cs.title || '').indexOf('：');
+  return i >= 0 ? cs.title.slice(i + 1) : (cs.camera_id || '');
+}
+
+export function caseTitle(cs, cameras) {
+  if (!cs.kind || !has(`kinds.${cs.kind}`)) return cs.title || '';
+  return t('autoTitle', t(`kinds.${cs.kind}`), cameraName(cs, cameras));
+}
+
+export function caseDescription(cs, cameras) {
+  if (!cs.kind || !has(`kinds.${cs.kind}`)) return cs.description || '';
+  return t('autoDescription', cameraName(cs, cameras), t(`kinds.${cs.kind}`), cs.incident_id || '');
+}
+
+export function auditNote(row) {
+  const d = row.detail || {};
+  return d.note_key && has(`notes.${d.note_key}`) ? t(`notes.${d.note_key}`, d) : (row.note || '');
+}
+
+export function actorName(actor) {
+  return has(`actors.${actor}`) ? t(`actors.${actor}`) : actor;
 }
 
 // apply fills [data-i18n] text and [data-i18n-placeholder] placeholders.

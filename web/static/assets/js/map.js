@@ -4,7 +4,7 @@
 // background tiles only when the configuration names a tile server.
 import { get, session } from './api.js';
 import { h, escapeHTML } from './dom.js';
-import { t } from './i18n.js';
+import { t, caseTitle } from './i18n.js';
 import { Player } from './player.js';
 
 let leaflet = null;
@@ -132,7 +132,7 @@ export class MapScreen {
       if (!at) continue;
       const m = this.L.circleMarker(at, { radius: 5 + 2 * cs.escalation, color: LEVEL_COLOURS[cs.escalation] || LEVEL_COLOURS[3],
         weight: 3, fillOpacity: 0.25 });
-      m.bindTooltip(h('span', {}, `${cs.title} · ${t(`states_.${cs.state}`)}${cs.escalation ? ' · ' + t('level', cs.escalation) : ''}`));
+      m.bindTooltip(h('span', {}, `${caseTitle(cs, this.store.byId)} · ${t(`states_.${cs.state}`)}${cs.escalation ? ' · ' + t('level', cs.escalation) : ''}`));
       m.on('click', () => this.onOpenCase(cs.id));
       m.addTo(this.caseLayer);
     }

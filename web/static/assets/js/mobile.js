@@ -5,7 +5,7 @@
 // /m/?camera=ID opens a camera directly.
 import { get, can, follow, CASE_TOPICS, qs } from './api.js';
 import { h, $, distance, timeLeft } from './dom.js';
-import { t, apply, toggle, onChange } from './i18n.js';
+import { t, apply, toggle, onChange, caseTitle } from './i18n.js';
 import { requireSession, logout } from './login.js';
 import { Player } from './player.js';
 import { actionsPanel, newCaseForm } from './caseform.js';
@@ -98,7 +98,7 @@ class Phone {
     return h('li.mcase', { dataset: { caseId: cs.id, state: cs.state } },
       h('div.l1', {}, h(`span.badge.s-${cs.state}`, {}, t(`states_.${cs.state}`)), cs.escalation ? h(`span.badge.e${cs.escalation}`, {}, t('level', cs.escalation)) : null,
         left ? h(`span.left${left.overdue ? '.over' : ''}`, {}, left.overdue ? t('overdue', left.text) : t('left', left.text)) : null),
-      h('div.title', {}, cs.title),
+      h('div.title', {}, caseTitle(cs)),
       h('div.meta', {}, `${t(`categories.${cs.category}`)} · ${t(`sources.${cs.source}`)}`),
       cs.camera_id ? h('button.mplay', { onclick: async () => { try { this.play(await get(`/api/v1/cameras/${encodeURIComponent(cs.camera_id)}`)); } catch (e) { /* not mine */ } } }, `▶ ${t('camera')}`) : null,
       actionsPanel(cs, () => this.myCases()));

@@ -3,7 +3,7 @@
 // to verify. Loaded once, then live from the event stream (event: notify).
 import { get } from './api.js';
 import { h, when } from './dom.js';
-import { t } from './i18n.js';
+import { t, caseTitle } from './i18n.js';
 
 export class Feed {
   constructor({ onOpenCase }) {
@@ -44,6 +44,6 @@ export class Feed {
     this.list.replaceChildren(...(this.items.length ? this.items.map(n => h(`li.n-${n.kind}`, { dataset: { caseId: n.case_id, kind: n.kind },
       onclick: () => { this.panel.classList.add('hidden'); this.onOpenCase(n.case_id); } },
     h('div.l1', {}, h(`span.badge.k-${n.kind}`, {}, t(`notify.${n.kind}`)), n.level ? h(`span.badge.e${n.level}`, {}, t('level', n.level)) : null, h('span.t', {}, when(n.at))),
-    h('div.l2', {}, n.title))) : [h('li.none', {}, t('noNotifications'))]));
+    h('div.l2', {}, caseTitle({ kind: n.case_kind, title: n.title, camera_id: n.camera_id })))) : [h('li.none', {}, t('noNotifications'))]));
   }
 }

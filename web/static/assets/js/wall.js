@@ -5,7 +5,7 @@
 // highlighted, with the alarm listed.
 import { get, put, del } from './api.js';
 import { h, when, beep } from './dom.js';
-import { t, apply } from './i18n.js';
+import { t, apply, caseTitle } from './i18n.js';
 import { Player } from './player.js';
 import { CameraTree, DRAG_TYPE } from './tree.js';
 
@@ -278,7 +278,8 @@ export class Wall {
       const d = row.detail || {};
       const cam = d.camera_id && this.store.byId[d.camera_id];
       if (!cam) continue; // not a camera alarm, or not a camera this user may watch
-      fresh.push({ case_id: row.case_id, camera_id: cam.id, camera: cam.name, category: d.category, title: d.title,
+      fresh.push({ case_id: row.case_id, camera_id: cam.id, camera: cam.name, category: d.category,
+        title: caseTitle({ kind: d.kind, title: d.title, camera_id: cam.id }, this.store.byId),
         at: row.at || new Date().toISOString(), tile: -1, arrivedMs: Math.round(arrived) });
     }
     if (!fresh.length) return;
@@ -293,7 +294,7 @@ export class Wall {
   // raise puts one case's camera up as an alarm (a case known already).
   raise(cs, cam, arrived = performance.now()) {
     this.onCasesCreated([{ case_id: cs.id, at: new Date().toISOString(),
-      detail: { camera_id: cam.id, category: cs.category, title: cs.title } }]);
+      detail: { camera_id: cam.id, category: cs.category, title: cs.title, kind: cs.kind } }]);
   }
 
   raiseOnTiles(newestFirst, arrived) {
