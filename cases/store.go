@@ -25,18 +25,18 @@ var migrations embed.FS
 
 // Case is one case.
 type Case struct {
-	ID          string     `json:"id"`
-	State       State      `json:"state"`
-	Source      string     `json:"source"` // event, hotline, grid-report
-	Category    string     `json:"category"`
-	Title       string     `json:"title"`
-	Description string     `json:"description"`
-	Grid        string     `json:"grid"`
-	CameraID    string     `json:"camera_id,omitempty"`
-	IncidentID  string     `json:"incident_id,omitempty"`
+	ID          string `json:"id"`
+	State       State  `json:"state"`
+	Source      string `json:"source"` // event, hotline, grid-report
+	Category    string `json:"category"`
+	Title       string `json:"title"`
+	Description string `json:"description"`
+	Grid        string `json:"grid"`
+	CameraID    string `json:"camera_id,omitempty"`
+	IncidentID  string `json:"incident_id,omitempty"`
 	// Kind is the incident kind of a case opened by policy ("" for cases
 	// filed by hand).
-	Kind string `json:"kind,omitempty"`
+	Kind        string     `json:"kind,omitempty"`
 	Lat         *float64   `json:"lat,omitempty"`
 	Lon         *float64   `json:"lon,omitempty"`
 	Priority    int        `json:"priority"`
