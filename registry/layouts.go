@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -62,6 +63,8 @@ func (l *Layout) Validate() error {
 			return &FieldError{fmt.Sprintf("tours[%d].interval_s", i), "from 5 to 3600 seconds"}
 		case t.Tile < -1 || t.Tile >= l.Split:
 			return &FieldError{fmt.Sprintf("tours[%d].tile", i), fmt.Sprintf("a tile from 0 to %d, or -1 for the whole wall", l.Split-1)}
+		case len(t.Name) > 128 || strings.ContainsFunc(t.Name, unicode.IsControl):
+			return &FieldError{fmt.Sprintf("tours[%d].name", i), "at most 128 bytes, no control characters"}
 		}
 	}
 	if l.Tiles == nil {

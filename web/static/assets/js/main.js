@@ -45,7 +45,7 @@ async function main() {
   // wall coming back as it was.
   onChange(() => { sessionStorage.setItem('wall', JSON.stringify(wall.current())); location.reload(); });
   apply();
-  window.__sharpeyes = { store, wall, desk: screens.desk, feed, session,
+  window.__sharpeyes = { store, wall, desk: screens.desk, map: screens.map, feed, session,
     get tiles() { return wall.players; }, get csrf() { return session.csrf; }, get alarms() { return wall.alarms; }, get tourLog() { return wall.tourLog; },
     get switchLog() { return wall.switchLog; } };
 
