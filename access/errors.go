@@ -1,6 +1,7 @@
-// Package access decides who a request is and what it may see and do:
-// password hashing, API tokens, roles and scopes, grid jurisdiction and
-// login throttling. Pure: identities are stored by the registry.
+// Package access says what a principal may see and do: roles and scopes,
+// grid jurisdiction, password hashing, the API token format and login
+// throttling. Pure: identities are stored by the registry, and who a
+// request is is resolved by authn.
 package access
 
 import "errors"

@@ -1,5 +1,9 @@
 // Package api is the gateway's HTTP surface: REST API, WHEP, web UI,
-// /metrics and /healthz, on one gin engine.
+// Open311, /metrics and /healthz, on one gin engine, with every route's
+// policy in one place (Handler). Who a request is comes from the shared
+// authn.Authenticator; what it may see is scope.go; every answer carries
+// the security headers (headers.go); errors are {"error", "field"} from
+// one writeError that maps sentinels to status codes (errors.go).
 package api
 
 import (

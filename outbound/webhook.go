@@ -1,7 +1,7 @@
 // Package outbound delivers changes to the outside: a webhook (signed,
-// retried, at least once) and the server-sent-event stream of the web UI,
-// both reading the outbox the stores write in the same transaction as the
-// change.
+// retried, at least once, from one node of a cluster) reading the outbox
+// the stores write in the same transaction as the change. The web UI's
+// event stream reads the same outbox, in the API (/api/v1/stream).
 package outbound
 
 import (

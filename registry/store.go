@@ -1,6 +1,9 @@
-// Package registry keeps the gateway's shared state in etcd: cameras now,
-// grid cells, nodes and users later. Readers list, then watch from the
-// list's revision + 1, and re-list after compaction.
+// Package registry keeps the gateway's shared state in etcd: cameras,
+// grid cell sets, nodes and camera ownership, camera status, users (with
+// their immutable ids), API tokens, sessions, saved walls, the cluster
+// key; the embedded etcd server; and the in-memory mirrors the other
+// components read (the camera catalog, the identity mirror). Readers list,
+// then watch from the list's revision + 1, and re-list after compaction.
 package registry
 
 import (
