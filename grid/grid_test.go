@@ -283,3 +283,52 @@ func TestLargeCellParsesInTime(t *testing.T) {
 		t.Errorf("took %v, want under 5 s", took)
 	}
 }
+
+// TestLargeCellsTileTheirParentInTime: two cells whose shared boundary has
+// 100,000 points tile their parent; parsing and every check, the tiling
+// included, take well under 5 s, and a child pushed over the edge is
+// still caught.
+func TestLargeCellsTileTheirParentInTime(t *testing.T) {
+	const n = 100_000
+	x0, x1, y0, y1 := 119.40, 119.44, 32.40, 32.42
+	mid := (x0 + x1) / 2
+	wiggle := make([]orb.Point, n)
+	for i := range wiggle {
+		y := y0 + (y1-y0)*float64(i)/float64(n-1)
+		wiggle[i] = orb.Point{mid + 0.004*math.Sin(float64(i)/float64(n)*40*math.Pi), y}
+	}
+	left := orb.Ring{{x0, y0}}
+	left = append(left, wiggle...)
+	left = append(left, orb.Point{x0, y1}, orb.Point{x0, y0})
+	right := orb.Ring{{x1, y0}, {x1, y1}}
+	for i := n - 1; i >= 0; i-- {
+		right = append(right, wiggle[i])
+	}
+	right = append(right, orb.Point{x1, y0})
+	set := func(shift float64) []Cell {
+		r := append(orb.Ring(nil), right...)
+		for i := range r {
+			if r[i][0] == x1 {
+				r[i][0] += shift
+			}
+		}
+		return []Cell{
+			{Code: "S", Name: "街道", Level: 3, Kind: Base, Geometry: rect(x0, y0, x1, y1)},
+			{Code: "L", Name: "西", Level: 4, Kind: Base, Parent: "S", Geometry: orb.MultiPolygon{{left}}},
+			{Code: "R", Name: "东", Level: 4, Kind: Base, Parent: "S", Geometry: orb.MultiPolygon{{r}}},
+		}
+	}
+	start := time.Now()
+	cells, probs := Parse(encode(t, set(0)))
+	took := time.Since(start)
+	if len(probs) > 0 || len(cells) != 3 {
+		t.Fatalf("a valid set with %d-point cells: %+v", n, probs)
+	}
+	t.Logf("two %d-point cells tiling their parent parsed and checked in %v", n, took.Round(time.Millisecond))
+	if took > 5*time.Second {
+		t.Errorf("took %v, want under 5 s", took)
+	}
+	if _, probs := Parse(encode(t, set(0.002))); len(probs) != 1 || !strings.Contains(probs[0].Msg, "outside its parent") {
+		t.Errorf("a child 190 m over its parent's edge: %+v", probs)
+	}
+}

@@ -6,8 +6,6 @@ import (
 	"sort"
 
 	"github.com/paulmach/orb"
-	"github.com/paulmach/orb/planar"
-	"github.com/tidwall/rtree"
 )
 
 // tilingSamples is how many points the tiling check tests per parent. The
@@ -21,6 +19,38 @@ const tilingSamples = 40000
 
 // minReportSamples is the smallest defect reported, in lattice points.
 const minReportSamples = 3
+
+// crossings lists, for each of rows lattice rows from y0 every dLat, the
+// x where g's rings cross the row, sorted. An edge counts for the rows in
+// [its lower y, its upper y): each crossing once, as ray casting wants.
+func crossings(g orb.MultiPolygon, y0, dLat float64, rows int) [][]float64 {
+	out := make([][]float64, rows)
+	for _, poly := range g {
+		for _, ring := range poly {
+			for i := 0; i+1 < len(ring); i++ {
+				a, b := ring[i], ring[i+1]
+				if a[1] == b[1] {
+					continue
+				}
+				lo, hi := min(a[1], b[1]), max(a[1], b[1])
+				for r := max(0, int(math.Ceil((lo-y0)/dLat))); r < rows; r++ {
+					y := y0 + dLat*float64(r)
+					if y >= hi {
+						break
+					}
+					if y < lo {
+						continue
+					}
+					out[r] = append(out[r], a[0]+(y-a[1])*(b[0]-a[0])/(b[1]-a[1]))
+				}
+			}
+		}
+	}
+	for _, r := range out {
+		sort.Float64s(r)
+	}
+	return out
+}
 
 func checkTiling(parent *Cell, kids []*Cell) []Problem {
 	box := parent.Geometry.Bound()
@@ -42,29 +72,50 @@ func checkTiling(parent *Cell, kids []*Cell) []Problem {
 	spills := make([]int, len(kids))
 	gaps := 0
 	var gapAt orb.Point
-	pBound := parent.Geometry.Bound()
-	var tree rtree.RTreeG[int]
+	// Scanlines: for each lattice row, where each cell's boundary crosses
+	// it; a point is inside when an odd number of crossings lie left of it.
+	// Each row costs the crossings and the points, whatever the number of
+	// vertices (a 100,000-point boundary crosses a row a few times).
+	y0, x0 := box.Min[1]+dLat*phase, box.Min[0]+dLon*phase
+	rows := int(math.Ceil((box.Max[1] - y0) / dLat))
+	cols := int(math.Ceil((box.Max[0] - x0) / dLon))
+	pc := crossings(parent.Geometry, y0, dLat, rows)
+	kc := make([][][]float64, len(kids))
 	for i, k := range kids {
-		b := k.Geometry.Bound()
-		tree.Insert(b.Min, b.Max, i)
+		kc[i] = crossings(k.Geometry, y0, dLat, rows)
 	}
+	type cursor struct{ kid, at int }
+	var active []cursor
 	var hits []int
-	for y := box.Min[1] + dLat*phase; y < box.Max[1]; y += dLat {
-		for x := box.Min[0] + dLon*phase; x < box.Max[0]; x += dLon {
-			pt := orb.Point{x, y}
-			inParent := pBound.Contains(pt) && planar.MultiPolygonContains(parent.Geometry, pt)
+	for r := 0; r < rows; r++ {
+		y := y0 + dLat*float64(r)
+		prow, pat := pc[r], 0
+		active = active[:0]
+		for i := range kids {
+			if len(kc[i][r]) > 0 {
+				active = append(active, cursor{i, 0})
+			}
+		}
+		for c := 0; c < cols; c++ {
+			x := x0 + dLon*float64(c)
+			for pat < len(prow) && prow[pat] < x {
+				pat++
+			}
+			inParent := pat%2 == 1
 			hits = hits[:0]
-			tree.Search(pt, pt, func(_, _ [2]float64, i int) bool {
-				if planar.MultiPolygonContains(kids[i].Geometry, pt) {
-					hits = append(hits, i)
+			for j := range active {
+				row := kc[active[j].kid][r]
+				for active[j].at < len(row) && row[active[j].at] < x {
+					active[j].at++
 				}
-				return true
-			})
-			sort.Ints(hits)
+				if active[j].at%2 == 1 {
+					hits = append(hits, active[j].kid)
+				}
+			}
 			switch {
 			case inParent && len(hits) == 0:
 				if gaps == 0 {
-					gapAt = pt
+					gapAt = orb.Point{x, y}
 				}
 				gaps++
 			case !inParent:
