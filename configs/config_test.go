@@ -98,3 +98,32 @@ func TestCasePolicyOverrides(t *testing.T) {
 		t.Fatalf("bad policy: %v", err)
 	}
 }
+
+// TestValidationErrorsComeInOneOrder: several bad values give the same
+// message every time, ordered by key (checks that walk maps used to list
+// them in a different order from run to run).
+func TestValidationErrorsComeInOneOrder(t *testing.T) {
+	env := []string{"SHARPEYES_HTTP_ADDR=x", "SHARPEYES_RTSP_ADDR=y", "SHARPEYES_WEBRTC_UDP_ADDR=z", "SHARPEYES_INGEST_TIMEOUT=0s",
+		"SHARPEYES_INGEST_IDLE_TIMEOUT=0s", "SHARPEYES_REGISTRY_LEASE_TTL=0s", "SHARPEYES_HTTP_READ_TIMEOUT=0s", "SHARPEYES_HTTP_WRITE_TIMEOUT=0s",
+		"SHARPEYES_AUTH_TOKEN_MAX_TTL=1m", "SHARPEYES_HTTP_TRUSTED_PROXIES=proxy.example", "SHARPEYES_HTTP_TLS_CERT_FILE=/nonexistent/cert.pem"}
+	_, first := Load("", env)
+	if first == nil {
+		t.Fatal("bad values accepted")
+	}
+	for i := 0; i < 20; i++ {
+		if _, err := Load("", env); err == nil || err.Error() != first.Error() {
+			t.Fatalf("run %d said:\n%v\nthe first said:\n%v", i, err, first)
+		}
+	}
+	lines := strings.Split(first.Error(), "\n")
+	for i := 1; i < len(lines); i++ {
+		if lines[i-1] > lines[i] {
+			t.Errorf("not in key order: %q before %q", lines[i-1], lines[i])
+		}
+	}
+	for _, key := range []string{"auth.token_max_ttl", "http.trusted_proxies", "http.tls_cert_file", "http.addr", "ingest.timeout"} {
+		if !strings.Contains(first.Error(), "'"+key+"'") {
+			t.Errorf("no error names %s:\n%v", key, first)
+		}
+	}
+}
