@@ -56,7 +56,8 @@ func TestChromiumSaysWhatTheGatewayWroteInTheReadersLanguage(t *testing.T) {
 		t.Errorf("in English: title %q, description %q, audit %q", en.Title, en.Description, en.Audit)
 	}
 	latin := regexp.MustCompile(`[A-Za-z]{3,}`)
-	if m := latin.FindString(zh.Title + zh.Description + zh.Left); m != "" {
+	ids := regexp.MustCompile(`I\d{8}-[0-9a-f]+`) // the incident's id is an id in every language
+	if m := latin.FindString(ids.ReplaceAllString(zh.Title+zh.Description+zh.Left, "")); m != "" {
 		t.Errorf("English %q on the Chinese desk: %q %q %q", m, zh.Title, zh.Description, zh.Left)
 	}
 	han := regexp.MustCompile(`\p{Han}`)
