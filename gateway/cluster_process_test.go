@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"sync/atomic"
 	"syscall"
@@ -126,10 +125,7 @@ func TestClusterProcessesSurviveKillAndEtcdOutage(t *testing.T) {
 	if _, err := exec.LookPath("etcd"); err != nil {
 		t.Fatal("etcd not installed: run `make deps` (installs Debian's etcd-server)")
 	}
-	bin := filepath.Join(t.TempDir(), "sharpeyes")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/sharpeyes").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := gatewayBinary(t)
 	etcd := &etcdProc{t: t, dir: t.TempDir(), clientPort: freePort(t, "tcp"), peerPort: freePort(t, "tcp")}
 	etcd.start()
 	defer etcd.stop()

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
@@ -19,10 +18,7 @@ import (
 // and checks every acknowledged event is stored exactly once and every
 // case it opened is there.
 func TestKill9DuringEventLoadLosesNothing(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "sharpeyes")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/sharpeyes").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := gatewayBinary(t)
 	data := t.TempDir()
 	httpAddr := "127.0.0.1:" + strconv.Itoa(freePort(t, "tcp"))
 	env := append(os.Environ(), "SHARPEYES_DATA_DIR="+data, "SHARPEYES_AUTH_ADMIN_TOKEN="+token, "SHARPEYES_LOG_LEVEL=error",

@@ -136,10 +136,7 @@ func TestFreshDemoWallAnswersAndRestartKeepsHistory(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(filepath.Dir(script), "node_modules", "playwright-core")); err != nil {
 		t.Fatal("playwright-core missing: run `make deps` (npm ci in web/e2e)")
 	}
-	bin := filepath.Join(t.TempDir(), "sharpeyes")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/sharpeyes").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := gatewayBinary(t)
 	data := t.TempDir()
 	d := startDemo(t, bin, data)
 	if d.logins["dispatcher"] == "" {

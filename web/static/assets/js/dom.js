@@ -41,7 +41,16 @@ export function mediaLink(u, alt) {
 export const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
 
 export const pct = (x) => `${(100 * (x || 0)).toFixed(1)}%`;
-export const when = (s) => s ? new Date(s).toLocaleString(lang() === 'zh' ? 'zh-CN' : 'en-GB', { hour12: false }) : '';
+// when formats a time. One formatter per language: toLocaleString builds
+// a new one per call, which was most of a burst's main-thread time.
+const formats = {};
+export function when(s) {
+  if (!s) return '';
+  const l = lang();
+  formats[l] ||= new Intl.DateTimeFormat(l === 'zh' ? 'zh-CN' : 'en-GB', { year: 'numeric', month: 'numeric', day: 'numeric',
+    hour: 'numeric', minute: 'numeric', second: 'numeric', hour12: false });
+  return formats[l].format(new Date(s));
+}
 
 export function distance(m) {
   if (m === undefined || m === null) return '';
@@ -61,9 +70,13 @@ export function timeLeft(deadline, now = Date.now()) {
   return { overdue: ms < 0, text, ms };
 }
 
-// beep sounds an alarm tone (Web Audio; silent until the page was clicked once).
+// beep sounds an alarm tone (Web Audio; silent until the page was clicked
+// once), at most once every 2 s however many alarms arrive.
 let audio = null;
+let lastBeep = 0;
 export function beep() {
+  if (performance.now() - lastBeep < 2000) return;
+  lastBeep = performance.now();
   try {
     audio = audio || new AudioContext();
     const o = audio.createOscillator(), g = audio.createGain();

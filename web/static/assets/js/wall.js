@@ -13,6 +13,7 @@ export const SPLITS = [1, 4, 9, 16, 25];
 // An alarm keeps its tile at least this long before a newer one may take it.
 const ALARM_HOLD_MS = 4000;
 const MAX_ALARMS = 10000;  // kept in the list (newest first)
+const SWITCH_GAP_MS = 40;  // between the tile switches of one batch
 const ALARMS_SHOWN = 100;  // drawn at once
 const TILE_TYPE = 'text/x-tile';
 
@@ -28,6 +29,7 @@ export class Wall {
     this.alarms = [];
     this.tourLog = [];
     this.switchLog = []; // per batch of alarms: how many tiles it took
+    this.switches = [];  // tile switches waiting for their turn
     this.sound = localStorage.getItem('alarmSound') !== 'off';
     this.tree = new CameraTree({ onPick: (cam) => this.assign(this.selected, cam, true) });
     this.grid = h('section.wall', { id: 'wall' });
@@ -340,8 +342,21 @@ export class Wall {
     p.alarm = a;
     p.el.dataset.alarm = a.case_id;
     p.el.classList.add('alarm');
-    const shown = p.cam && p.cam.id === a.camera_id ? Promise.resolve(0) : this.assign(i, this.store.byId[a.camera_id]);
-    shown.then(ms => { a.firstFrameMs = ms; a.shownMs = Math.round(performance.now() - arrived); });
+    if (p.cam && p.cam.id === a.camera_id) { a.firstFrameMs = 0; a.shownMs = Math.round(performance.now() - arrived); return; }
+    // Each switch (closing one peer connection, opening another) is a
+    // task of its own, SWITCH_GAP_MS apart: sixteen in one task blocked
+    // the page for a fifth of a second.
+    this.switches.push({ i, a, arrived });
+    if (this.switches.length === 1) this.nextSwitch();
+  }
+
+  nextSwitch() {
+    const s = this.switches[0];
+    if (!s) return;
+    if (this.players[s.i] && this.players[s.i].alarm === s.a) {
+      this.assign(s.i, this.store.byId[s.a.camera_id]).then(ms => { s.a.firstFrameMs = ms; s.a.shownMs = Math.round(performance.now() - s.arrived); });
+    }
+    setTimeout(() => { this.switches.shift(); this.nextSwitch(); }, SWITCH_GAP_MS);
   }
 
   ack(alarm) {
