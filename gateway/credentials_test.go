@@ -2,13 +2,16 @@ package gateway
 
 import (
 	"bufio"
+	"context"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"sharpeyes/camsim"
 	"sharpeyes/configs"
 	"sharpeyes/registry"
+	"sharpeyes/relay/whepclient"
 )
 
 // bearerGet answers the status of GET path with an API token.
@@ -244,4 +247,74 @@ func TestTokensNeedTokensWriteAndAlwaysExpire(t *testing.T) {
 	if c := bearerGet(t, admin.base, "/api/v1/cameras", reader); c != 401 {
 		t.Errorf("revoked token: %d", c)
 	}
+}
+
+// TestLiveVideoEndsWithItsCredential: live video watched with a token
+// stops within 5 s of the token's revocation, and video watched by a
+// user whose grids change to exclude the camera stops too; another
+// viewer of the same camera keeps watching.
+func TestLiveVideoEndsWithItsCredential(t *testing.T) {
+	g, admin := demoStreet(t)
+	lat, lon := inside(t, g.Grids(), cellA)
+	fleet := startFleet(t, "127.0.0.1:0", camsim.Config{Cameras: 1})
+	defer fleet.Close()
+	if code, out := admin.json("POST", "/api/v1/cameras", map[string]any{"id": "live-a", "name": "a", "on_demand": false,
+		"streams":  map[string]string{"main": fleet.URL(1, false), "sub": fleet.URL(1, true)},
+		"location": map[string]float64{"lat": lat, "lon": lon}}); code != 201 {
+		t.Fatalf("camera: %d %v", code, out)
+	}
+	eventually(t, 10*time.Second, "camera online", func() bool { return admin.state("live-a") == "online" })
+	pw := addUser(t, admin, "wall-user", "viewer", []string{street}, "")
+	p := signIn(t, admin.base, "wall-user", pw)
+	code, out := p.json("POST", "/api/v1/tokens", map[string]any{"name": "wall screen", "scopes": []string{"video"}})
+	if code != 201 {
+		t.Fatalf("token: %d %v", code, out)
+	}
+	tok, tokID := out["token"].(string), out["id"].(string)
+	watchWith := func(tk string) *viewer {
+		hc := &http.Client{Transport: bearer{tk}}
+		sig, _ := whepclient.HTTPSignal(hc, admin.base+"/api/v1/whep/live-a?stream=sub")
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		c, err := whepclient.Dial(ctx, sig, whepclient.Options{})
+		if err != nil {
+			t.Fatalf("watch: %v", err)
+		}
+		t.Cleanup(c.Close)
+		v := &viewer{c: c, first: make(chan whepclient.Frame, 1)}
+		go func() {
+			for range c.Frames() {
+				v.frames.Add(1)
+			}
+		}()
+		eventually(t, 10*time.Second, "frames", func() bool { return v.frames.Load() > 5 })
+		return v
+	}
+	stopped := func(v *viewer) bool {
+		n := v.frames.Load()
+		time.Sleep(600 * time.Millisecond)
+		return v.frames.Load() == n
+	}
+	revoked := watchWith(tok)
+	other := watchWith(issueToken(t, admin, "another wall", "video"))
+	if code, _ := p.do("DELETE", "/api/v1/tokens/"+tokID, "", nil); code != 204 {
+		t.Fatalf("revoke: %d", code)
+	}
+	start := time.Now()
+	eventually(t, 5*time.Second, "the revoked token's video to stop", func() bool { return stopped(revoked) })
+	t.Logf("a revoked token's live video stopped within %v", time.Since(start).Round(100*time.Millisecond))
+	if stopped(other) {
+		t.Error("another viewer's video stopped too")
+	}
+
+	// A user's token whose owner's grids move elsewhere: the camera is no longer theirs.
+	code, out = p.json("POST", "/api/v1/tokens", map[string]any{"name": "wall 2", "scopes": []string{"video"}})
+	if code != 201 {
+		t.Fatalf("token: %d %v", code, out)
+	}
+	moved := watchWith(out["token"].(string))
+	if code, out := admin.json("PATCH", "/api/v1/users/wall-user", map[string]any{"grids": []string{cellB}}); code != 200 {
+		t.Fatalf("move: %d %v", code, out)
+	}
+	eventually(t, 5*time.Second, "video of a camera outside the new grids to stop", func() bool { return stopped(moved) })
 }
