@@ -22,7 +22,6 @@ type Identities interface {
 	Users() []registry.User
 	Token(id string) (registry.Token, bool)
 	Tokens() []registry.Token
-	Sessions() []registry.Session
 	SetUser(registry.User)
 	ForgetUser(string)
 	SetToken(registry.Token)

@@ -1,14 +1,11 @@
 package gateway
 
 import (
-	"bufio"
-	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -59,10 +56,7 @@ func burstCameras(t *testing.T, ix *grid.Index, admin apiClient, fleet *camsim.F
 // afterwards, every alarm is in the alarm list, and no batch of alarms
 // switches more tiles than the wall has.
 func TestChromiumWallThroughAnEventBurst(t *testing.T) {
-	script, _ := filepath.Abs("../web/e2e/burst.mjs")
-	if _, err := os.Stat(filepath.Join(filepath.Dir(script), "node_modules", "playwright-core")); err != nil {
-		t.Fatal("playwright-core missing: run `make deps` (npm ci in web/e2e)")
-	}
+	script := e2eScript(t, "burst.mjs")
 	base, data := startServeProcess(t)
 	admin := apiClient{t, base}
 	if code, raw := admin.do("POST", "/api/v1/grids/import", "application/geo+json", configs.DemoGrids, true); code != 200 {
@@ -75,47 +69,29 @@ func TestChromiumWallThroughAnEventBurst(t *testing.T) {
 	addUser(t, admin, "police-duty", "department", nil, "police")
 	pw := addUser(t, admin, "duty", "dispatcher", []string{street}, "")
 
-	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", script, admin.base+"/?layout=16")
-	cmd.Env = append(os.Environ(), "SE_USER=duty", "SE_PASS="+pw, "SE_SHOTS="+screenshots(t))
-	cmd.Stderr = os.Stderr
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(stdout)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	if !sc.Scan() || sc.Text() != "ready" {
-		_ = cmd.Wait()
-		t.Fatalf("burst.mjs did not get ready: %q", sc.Text())
-	}
-
 	// The case store, read beside the gateway (SQLite in WAL mode).
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(data, "cases.db")+"?mode=ro")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	var before int64
-	_ = db.QueryRow(`SELECT COALESCE(MAX(seq), 0) FROM outbox`).Scan(&before)
-	start := time.Now()
-	alarms, hotline := runBurst(t, admin.base, cams, 10*time.Second)
-	took := time.Since(start)
 	var caseEvents int
-	_ = db.QueryRow(`SELECT COUNT(*) FROM outbox WHERE seq > ? AND topic LIKE 'case.%'`, before).Scan(&caseEvents)
-	t.Logf("burst: %d case events (%d camera alarms, %d hotline cases taken through 7 steps) in %v",
-		caseEvents, len(alarms), hotline, took.Round(time.Millisecond))
-	msg, _ := json.Marshal(map[string]any{"alarms": alarms, "burst_ms": took.Milliseconds()})
-	fmt.Fprintf(stdin, "%s\n", msg)
-
-	var line string
-	for sc.Scan() {
-		line = sc.Text()
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("burst.mjs: %v (%s)", err, line)
+	var alarms []string
+	burst := func(line string, reply io.Writer) {
+		if line != "ready" {
+			return
+		}
+		var before int64
+		_ = db.QueryRow(`SELECT COALESCE(MAX(seq), 0) FROM outbox`).Scan(&before)
+		start := time.Now()
+		var hotline int
+		alarms, hotline = runBurst(t, admin.base, cams, 10*time.Second)
+		took := time.Since(start)
+		_ = db.QueryRow(`SELECT COUNT(*) FROM outbox WHERE seq > ? AND topic LIKE 'case.%'`, before).Scan(&caseEvents)
+		t.Logf("burst: %d case events (%d camera alarms, %d hotline cases taken through 7 steps) in %v",
+			caseEvents, len(alarms), hotline, took.Round(time.Millisecond))
+		msg, _ := json.Marshal(map[string]any{"alarms": alarms, "burst_ms": took.Milliseconds()})
+		fmt.Fprintf(reply, "%s\n", msg)
 	}
 	var res struct {
 		TilesBefore        int    `json:"tiles_before"`
@@ -139,8 +115,9 @@ func TestChromiumWallThroughAnEventBurst(t *testing.T) {
 		CSP   []string `json:"csp"`
 		Error string   `json:"error"`
 	}
-	if err := json.Unmarshal([]byte(line), &res); err != nil || res.Error != "" {
-		t.Fatalf("burst.mjs said %s (%v)", line, err)
+	runE2E(t, 150*time.Second, []string{"SE_USER=duty", "SE_PASS=" + pw, "SE_SHOTS=" + screenshots(t)}, &res, burst, script, admin.base+"/?layout=16")
+	if res.Error != "" {
+		t.Fatalf("burst.mjs: %s", res.Error)
 	}
 	t.Logf("page: longest task %d ms (%d over 50 ms), script calls answered within %d ms (%d probes); %d of %d tiles decoding; %d of %d alarms listed (%d rows drawn, %q); %d alarms took a tile",
 		res.LongtaskMaxMS, res.Longtasks, res.ProbeMaxMS, res.ProbeN, res.TilesDecoding, res.Tiles, res.AlarmsListed, res.AlarmsExpected,

@@ -2,13 +2,11 @@ package gateway
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -132,24 +130,12 @@ func countCases(t *testing.T, base, tok string) int {
 // seeded cases dispatched to the police. Started again on the same data
 // directory, the demo keeps its history instead of seeding it twice.
 func TestFreshDemoWallAnswersAndRestartKeepsHistory(t *testing.T) {
-	script, _ := filepath.Abs("../web/e2e/responsive.mjs")
-	if _, err := os.Stat(filepath.Join(filepath.Dir(script), "node_modules", "playwright-core")); err != nil {
-		t.Fatal("playwright-core missing: run `make deps` (npm ci in web/e2e)")
-	}
+	script := e2eScript(t, "responsive.mjs")
 	bin := gatewayBinary(t)
 	data := t.TempDir()
 	d := startDemo(t, bin, data)
 	if d.logins["dispatcher"] == "" {
 		t.Fatalf("the demo printed no dispatcher login: %v", d.logins)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", script, d.url+"/", "20")
-	cmd.Env = append(os.Environ(), "SE_USER=dispatcher", "SE_PASS="+d.logins["dispatcher"])
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("responsive.mjs: %v %s", err, out)
 	}
 	var res struct {
 		SignedInMS    int    `json:"signed_in_ms"`
@@ -159,8 +145,9 @@ func TestFreshDemoWallAnswersAndRestartKeepsHistory(t *testing.T) {
 		TilesDecoding int    `json:"tiles_decoding"`
 		Error         string `json:"error"`
 	}
-	if err := json.Unmarshal(out, &res); err != nil || res.Error != "" {
-		t.Fatalf("responsive.mjs said %s", out)
+	runE2E(t, 120*time.Second, []string{"SE_USER=dispatcher", "SE_PASS=" + d.logins["dispatcher"]}, &res, nil, script, d.url+"/", "20")
+	if res.Error != "" {
+		t.Fatalf("responsive.mjs: %s", res.Error)
 	}
 	t.Logf("fresh demo: signed in after %d ms; %d script calls over 20 s, the slowest answered in %d ms; longest task %d ms; %d tiles decoding; history seeding finished meanwhile: %v",
 		res.SignedInMS, res.Probes, res.ProbeMaxMS, res.LongtaskMaxMS, res.TilesDecoding, d.logged("demo case history ready"))

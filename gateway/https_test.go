@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -18,7 +17,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -145,14 +143,6 @@ func TestHTTPSWithARealTLSClientAndChromium(t *testing.T) {
 		t.Errorf("HTTPS login cookie %+v (HSTS %q): want Secure and HttpOnly", c, h.Get("Strict-Transport-Security"))
 	}
 
-	script, _ := filepath.Abs("../web/e2e/https.mjs")
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", script, base)
-	cmd.Env = append(os.Environ(), "SE_USER=tls-centre", "SE_PASS="+pw, "SE_SPKI="+spki, "SE_WORKER="+a.Roles.GridWorker, "SE_WORKER_PASS="+wpw,
-		"SE_LAT="+ftoa(lat), "SE_LON="+ftoa(lon))
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
 	var res struct {
 		SecureContext         bool   `json:"secure_context"`
 		Protocol              string `json:"protocol"`
@@ -163,8 +153,10 @@ func TestHTTPSWithARealTLSClientAndChromium(t *testing.T) {
 		Nearby                []string `json:"nearby"`
 		Error                 string   `json:"error"`
 	}
-	if jerr := json.Unmarshal(out, &res); err != nil || jerr != nil || res.Error != "" {
-		t.Fatalf("https.mjs: %v %s", err, out)
+	runE2E(t, 90*time.Second, []string{"SE_USER=tls-centre", "SE_PASS=" + pw, "SE_SPKI=" + spki, "SE_WORKER=" + a.Roles.GridWorker,
+		"SE_WORKER_PASS=" + wpw, "SE_LAT=" + ftoa(lat), "SE_LON=" + ftoa(lon)}, &res, nil, e2eScript(t, "https.mjs"), base)
+	if res.Error != "" {
+		t.Fatalf("https.mjs: %s", res.Error)
 	}
 	t.Logf("Chromium over HTTPS: %s secure context %v, %d frames on the wall, cookie %+v, phone nearby %v", res.Protocol, res.SecureContext,
 		res.WallFrames, res.Cookie, res.Nearby)

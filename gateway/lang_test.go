@@ -1,12 +1,8 @@
 package gateway
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -18,7 +14,7 @@ import (
 // reader's language: its title, description, the audit note of its
 // opening and its time left; the camera's name stays as written.
 func TestChromiumSaysWhatTheGatewayWroteInTheReadersLanguage(t *testing.T) {
-	script, _ := filepath.Abs("../web/e2e/lang.mjs")
+	script := e2eScript(t, "lang.mjs")
 	g, admin := demoStreet(t)
 	lat, lon := inside(t, g.Grids(), cellA)
 	if code, out := admin.json("POST", "/api/v1/cameras", map[string]any{"id": "dhq", "name": "大虹桥", "streams": map[string]string{"main": "rtsp://10.1.2.3/a"},
@@ -36,16 +32,8 @@ func TestChromiumSaysWhatTheGatewayWroteInTheReadersLanguage(t *testing.T) {
 		t.Fatalf("alarm: %d %s", code, raw)
 	}
 	pw := addUser(t, admin, "lang-centre", "dispatcher", []string{street}, "")
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", script, admin.base, ev.Items[0].CaseID)
-	cmd.Env = append(os.Environ(), "SE_USER=lang-centre", "SE_PASS="+pw)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
 	var res map[string]struct{ Title, Description, Audit, Queue, Left string }
-	if err != nil || json.Unmarshal(out, &res) != nil {
-		t.Fatalf("lang.mjs: %v %s", err, out)
-	}
+	runE2E(t, 90*time.Second, []string{"SE_USER=lang-centre", "SE_PASS=" + pw}, &res, nil, script, admin.base, ev.Items[0].CaseID)
 	zh, en := res["zh"], res["en"]
 	t.Logf("zh: %q / %q / %q / %q", zh.Title, zh.Description, zh.Left, zh.Audit)
 	t.Logf("en: %q / %q / %q / %q", en.Title, en.Description, en.Left, en.Audit)

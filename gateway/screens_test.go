@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"image"
 	"image/jpeg"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,15 +47,22 @@ func e2eScript(t *testing.T, name string) string {
 	return script
 }
 
-// runE2E runs a node script; each line it prints before the last goes to
-// onLine (for scripts that ask the test to act), the last is decoded into out.
-func runE2E(t *testing.T, timeout time.Duration, env []string, out any, onLine func(string), script string, args ...string) {
+// runE2E runs a node script; each line it prints goes to onLine as it
+// comes, with the script's standard input (for scripts that ask the test
+// to act: "ready", and the test answers a line); the last is decoded into
+// out.
+func runE2E(t *testing.T, timeout time.Duration, env []string, out any, onLine func(line string, reply io.Writer), script string, args ...string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "node", append([]string{script}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -66,10 +74,10 @@ func runE2E(t *testing.T, timeout time.Duration, env []string, out any, onLine f
 	sc := bufio.NewScanner(stdout)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
-		if last != "" && onLine != nil {
-			onLine(last)
-		}
 		last = sc.Text()
+		if onLine != nil {
+			onLine(last, stdin)
+		}
 	}
 	werr := cmd.Wait()
 	if err := json.Unmarshal([]byte(last), out); err != nil {

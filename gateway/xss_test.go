@@ -1,20 +1,16 @@
 package gateway
 
 import (
-	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"image"
 	"image/jpeg"
+	"io"
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -40,10 +36,7 @@ const xss = `<img src=x data-xss=1 onerror=alert(1)>`
 // injected, the policy reports no violation, and the payload is on the
 // screens as text.
 func TestChromiumShowsEveryStringAsText(t *testing.T) {
-	script, _ := filepath.Abs("../web/e2e/xss.mjs")
-	if _, err := os.Stat(filepath.Join(filepath.Dir(script), "node_modules", "playwright-core")); err != nil {
-		t.Fatal("playwright-core missing: run `make deps` (npm ci in web/e2e)")
-	}
+	script := e2eScript(t, "xss.mjs")
 	g := startGateway(t)
 	admin := apiClient{t, "http://" + g.HTTPAddr()}
 	// The cell's name, from a GeoJSON import.
@@ -132,36 +125,18 @@ func TestChromiumShowsEveryStringAsText(t *testing.T) {
 		t.Fatalf("layout: %d %v", code, out)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", script, admin.base, id)
-	cmd.Env = append(os.Environ(), "SE_USER=xss-centre", "SE_PASS="+centrePW, "SE_WORKER="+a.Roles.GridWorker, "SE_WORKER_PASS="+workerPW,
-		"SE_LAT="+ftoa(lat), "SE_LON="+ftoa(lon), "SE_SHOTS="+screenshots(t))
-	cmd.Stderr = os.Stderr
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(stdout)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	if !sc.Scan() || sc.Text() != "ready" {
-		_ = cmd.Wait()
-		t.Fatalf("xss.mjs did not get ready: %q", sc.Text())
-	}
-	// A device's alarm on the camera, with a media URL carrying the payload.
-	alarm := fmt.Sprintf(`{"source":"ai","source_event_id":"xss-1","camera_id":"xss-cam","kind":"fire_smoke","phase":"start","time":%q,"media_url":%q}`,
-		time.Now().UTC().Format(time.RFC3339), `https://evil.example/a.jpg?q="><img/src=x/data-xss=1/onerror=alert(1)>`)
-	if code, raw := admin.do("POST", "/api/v1/events", "application/json", []byte(alarm), true); code != 200 {
-		t.Fatalf("alarm: %d %s", code, raw)
-	}
-	fmt.Fprintln(stdin, "posted")
-	var line string
-	for sc.Scan() {
-		line = sc.Text()
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("xss.mjs: %v (%s)", err, line)
+	// A device's alarm on the camera once the wall is up, with a media URL
+	// carrying the payload.
+	alarm := func(line string, reply io.Writer) {
+		if line != "ready" {
+			return
+		}
+		body := fmt.Sprintf(`{"source":"ai","source_event_id":"xss-1","camera_id":"xss-cam","kind":"fire_smoke","phase":"start","time":%q,"media_url":%q}`,
+			time.Now().UTC().Format(time.RFC3339), `https://evil.example/a.jpg?q="><img/src=x/data-xss=1/onerror=alert(1)>`)
+		if code, raw := admin.do("POST", "/api/v1/events", "application/json", []byte(body), true); code != 200 {
+			t.Errorf("alarm: %d %s", code, raw)
+		}
+		fmt.Fprintln(reply, "posted")
 	}
 	var res struct {
 		Dialogs  []string `json:"dialogs"`
@@ -175,8 +150,10 @@ func TestChromiumShowsEveryStringAsText(t *testing.T) {
 		} `json:"checks"`
 		Error string `json:"error"`
 	}
-	if err := json.Unmarshal([]byte(line), &res); err != nil || res.Error != "" {
-		t.Fatalf("xss.mjs said %s", line)
+	runE2E(t, 150*time.Second, []string{"SE_USER=xss-centre", "SE_PASS=" + centrePW, "SE_WORKER=" + a.Roles.GridWorker,
+		"SE_WORKER_PASS=" + workerPW, "SE_LAT=" + ftoa(lat), "SE_LON=" + ftoa(lon), "SE_SHOTS=" + screenshots(t)}, &res, alarm, script, admin.base, id)
+	if res.Error != "" {
+		t.Fatalf("xss.mjs: %s", res.Error)
 	}
 	if len(res.Dialogs) > 0 {
 		t.Errorf("dialogs opened: %v", res.Dialogs)

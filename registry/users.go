@@ -428,17 +428,6 @@ func (id *Identities) Tokens() []Token {
 	return out
 }
 
-// Sessions lists the open sessions.
-func (id *Identities) Sessions() []Session {
-	id.mu.RLock()
-	defer id.mu.RUnlock()
-	out := make([]Session, 0, len(id.sessions))
-	for _, s := range id.sessions {
-		out = append(out, s)
-	}
-	return out
-}
-
 // Session returns a session by the hash of its id.
 func (id *Identities) Session(h string) (Session, bool) {
 	id.mu.RLock()

@@ -72,10 +72,12 @@ try {
   const d = desk.page;
   await d.waitForSelector(`#queue li.case[data-case-id="${want.case}"][data-state=verifying]`, { timeout: 10000 });
   out.desk_queue_ms = Date.now() - t0;
-  await d.waitForSelector(`#notifications li[data-case-id="${want.case}"][data-kind=verification]`, { timeout: 10000, state: "attached" });
+  // The feed keeps the notification (the list is drawn when it opens).
+  await d.waitForFunction(id => window.__sharpeyes.feed.items.some(n => n.case_id === id && n.kind === 'verification'), want.case, { timeout: 10000, polling: 20 });
   out.desk_notification_ms = Date.now() - t0;
   out.unread = await d.$eval('#notifycount', e => e.textContent);
   await d.click('#bell');
+  await d.waitForSelector(`#notifications li[data-case-id="${want.case}"][data-kind=verification]`, { timeout: 5000 });
   await shot(d, 'desk-notification');
   await d.click(`#notifications li[data-case-id="${want.case}"]`);
   await d.waitForSelector('#casephotos a', { timeout: 10000 });

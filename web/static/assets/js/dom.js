@@ -70,15 +70,19 @@ export function timeLeft(deadline, now = Date.now()) {
   return { overdue: ms < 0, text, ms };
 }
 
-// beep sounds an alarm tone (Web Audio; silent until the page was clicked
-// once), at most once every 2 s however many alarms arrive.
+// beep sounds an alarm tone (Web Audio), at most once every 2 s however
+// many alarms arrive. Browsers play sound only after the page was clicked,
+// so the audio context is made then, not by the first alarm (making it
+// costs tens of milliseconds of the page's main thread).
 let audio = null;
 let lastBeep = 0;
+document.addEventListener('pointerdown', () => {
+  try { audio = audio || new AudioContext(); } catch (e) { /* no audio device */ }
+}, { once: true, capture: true });
 export function beep() {
-  if (performance.now() - lastBeep < 2000) return;
+  if (!audio || performance.now() - lastBeep < 2000) return;
   lastBeep = performance.now();
   try {
-    audio = audio || new AudioContext();
     const o = audio.createOscillator(), g = audio.createGain();
     o.frequency.value = 880;
     g.gain.setValueAtTime(0.2, audio.currentTime);

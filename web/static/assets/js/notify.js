@@ -39,8 +39,11 @@ export class Feed {
     this.render();
   }
 
+  // render updates the count; the list is drawn only while it is open
+  // (and when it opens), so a burst of notifications costs a number.
   render() {
     this.count.textContent = this.unread ? String(this.unread) : '';
+    if (this.panel.classList.contains('hidden')) return;
     this.list.replaceChildren(...(this.items.length ? this.items.map(n => h(`li.n-${n.kind}`, { dataset: { caseId: n.case_id, kind: n.kind },
       onclick: () => { this.panel.classList.add('hidden'); this.onOpenCase(n.case_id); } },
     h('div.l1', {}, h(`span.badge.k-${n.kind}`, {}, t(`notify.${n.kind}`)), n.level ? h(`span.badge.e${n.level}`, {}, t('level', n.level)) : null, h('span.t', {}, when(n.at))),
