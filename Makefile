@@ -61,7 +61,7 @@ fuzz:
 
 # Benchmarks; results and the machine they ran on go in docs/benchmarks.md.
 bench: build
-	$(GO) test -run '^$$' -bench . -benchmem ./relay/
+	$(GO) test -run '^$$' -bench . -benchmem ./relay/...
 	bench/run.sh
 	bench/compare.sh 25 100 200
 	bench/cameras.sh 300 60

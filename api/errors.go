@@ -15,6 +15,7 @@ import (
 	"sharpeyes/events"
 	"sharpeyes/registry"
 	"sharpeyes/relay"
+	"sharpeyes/relay/webrtc"
 )
 
 var (
@@ -53,7 +54,7 @@ func statusOf(err error) int {
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, ErrUnsupportedMedia):
 		return http.StatusUnsupportedMediaType
-	case errors.Is(err, registry.ErrNotFound), errors.Is(err, relay.ErrUnknownCamera), errors.Is(err, relay.ErrSessionNotFound),
+	case errors.Is(err, registry.ErrNotFound), errors.Is(err, relay.ErrUnknownCamera), errors.Is(err, webrtc.ErrSessionNotFound),
 		errors.Is(err, cases.ErrNotFound), errors.Is(err, events.ErrNotFound), errors.Is(err, authn.ErrHidden):
 		return http.StatusNotFound
 	case errors.Is(err, cases.ErrTransition):
@@ -64,11 +65,11 @@ func statusOf(err error) int {
 		return http.StatusBadRequest
 	case errors.Is(err, registry.ErrExists):
 		return http.StatusConflict
-	case errors.Is(err, registry.ErrInvalid), errors.Is(err, ErrBadRequest), errors.Is(err, relay.ErrBadOffer), errors.Is(err, relay.ErrUnknownStream):
+	case errors.Is(err, registry.ErrInvalid), errors.Is(err, ErrBadRequest), errors.Is(err, webrtc.ErrBadOffer), errors.Is(err, relay.ErrUnknownStream):
 		return http.StatusBadRequest
-	case errors.Is(err, relay.ErrCodecNotOffered):
+	case errors.Is(err, webrtc.ErrCodecNotOffered):
 		return http.StatusNotAcceptable
-	case errors.Is(err, registry.ErrUnavailable), errors.Is(err, relay.ErrSourceUnavailable), errors.Is(err, relay.ErrTooManySessions),
+	case errors.Is(err, registry.ErrUnavailable), errors.Is(err, relay.ErrSourceUnavailable), errors.Is(err, webrtc.ErrTooManySessions),
 		errors.Is(err, ErrBusy):
 		return http.StatusServiceUnavailable
 	}

@@ -27,7 +27,7 @@ import (
 	"sharpeyes/events"
 	"sharpeyes/ingest"
 	"sharpeyes/registry"
-	"sharpeyes/relay"
+	"sharpeyes/relay/webrtc"
 )
 
 // CameraStore is what the API needs to write cameras.
@@ -57,7 +57,7 @@ type WHEPServer interface {
 	Offer(ctx context.Context, cameraID, variant, offer string) (id, answer string, err error)
 	Delete(id string) error
 	Sessions(cameraID string) int
-	ICEServers() []relay.ICEServer
+	ICEServers() []webrtc.ICEServer
 	SendStats() (calls, packets uint64)
 	Retransmits() uint64
 	Reaped() uint64

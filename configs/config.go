@@ -21,6 +21,7 @@ import (
 
 	"sharpeyes/cases"
 	"sharpeyes/relay"
+	"sharpeyes/relay/webrtc"
 )
 
 // Default is the documented default config file.
@@ -55,7 +56,7 @@ func (d *Duration) UnmarshalYAML(b []byte) error {
 func (d Duration) D() time.Duration { return time.Duration(d) }
 
 // ICEServer is a STUN or TURN server, as the relay offers it to viewers.
-type ICEServer = relay.ICEServer
+type ICEServer = webrtc.ICEServer
 
 // KindPolicy says whether an incident kind opens a case, and how.
 type KindPolicy = cases.KindPolicy

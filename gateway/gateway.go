@@ -30,6 +30,8 @@ import (
 	"sharpeyes/outbound"
 	"sharpeyes/registry"
 	"sharpeyes/relay"
+	"sharpeyes/relay/rtspserve"
+	"sharpeyes/relay/webrtc"
 )
 
 // Gateway is a running node.
@@ -52,8 +54,8 @@ type Gateway struct {
 	cal     *cases.Calendar
 	webhook *outbound.Webhook
 	manager *ingest.Manager
-	whep    *relay.WHEP
-	rtsp    *relay.RTSPServer
+	whep    *webrtc.WHEP
+	rtsp    *rtspserve.RTSPServer
 	http    *http.Server
 	httpLn  net.Listener
 	https   bool
@@ -123,10 +125,10 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 	})
 	fol.m = g.manager
 	ice := cfg.WebRTC.ICEServers
-	g.whep, err = relay.NewWHEP(relay.WebRTCConfig{
+	g.whep, err = webrtc.NewWHEP(webrtc.WebRTCConfig{
 		UDPAddr: cfg.WebRTC.UDPAddr, TCPAddr: cfg.WebRTC.TCPAddr, PublicIPs: cfg.WebRTC.PublicIPs,
 		ICEServers: ice, MaxSessions: cfg.WebRTC.MaxSessions, DisableGSO: !cfg.WebRTC.UDPGSO, ReadyTimeout: cfg.Ingest.Timeout.D() + 3*time.Second,
-		CatchUp: relay.CatchUp{Off: !cfg.WebRTC.GOPCache, Rate: cfg.WebRTC.CatchUpRate, Max: cfg.WebRTC.CatchUpMax.D()},
+		CatchUp: webrtc.CatchUp{Off: !cfg.WebRTC.GOPCache, Rate: cfg.WebRTC.CatchUpRate, Max: cfg.WebRTC.CatchUpMax.D()},
 		Logger:  log,
 	}, g.manager)
 	if err != nil {
@@ -135,7 +137,7 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 	// One authenticator for every surface: the API, WHEP and the RTSP re-serve.
 	g.auth = authn.New(authn.Config{AdminToken: cfg.Auth.AdminToken, ClusterKey: []byte(clusterKey),
 		TokenMaxTTL: cfg.Auth.TokenMaxTTL.D(), Logger: log}, g.ids, &g.grids, g.catalog)
-	g.rtsp, err = relay.NewRTSPServer(relay.RTSPConfig{Addr: cfg.RTSP.Addr, Logger: log,
+	g.rtsp, err = rtspserve.NewRTSPServer(rtspserve.RTSPConfig{Addr: cfg.RTSP.Addr, Logger: log,
 		Authorize: func(user, pass, addr, camera string) error {
 			_, err := g.auth.Video(user, pass, addr, camera)
 			if errors.Is(err, authn.ErrHidden) {

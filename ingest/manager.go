@@ -60,7 +60,8 @@ type pull struct {
 	stream  *relay.Stream
 	source  *Source
 	cancel  context.CancelFunc
-	readers int
+	readers int // viewers (Acquire)
+	holders int // readers that are no viewers (Hold: recorders)
 	idle    *time.Timer
 	done    chan struct{}
 }
@@ -199,8 +200,40 @@ func (m *Manager) startLocked(c *camera, variant string) *pull {
 	return p
 }
 
-// Acquire implements relay.StreamProvider.
-func (m *Manager) Acquire(_ context.Context, id, variant string) (*relay.Stream, func(), error) {
+// Acquire implements relay.StreamProvider: a viewer's hold on a stream,
+// counted in the camera's viewers.
+func (m *Manager) Acquire(ctx context.Context, id, variant string) (*relay.Stream, func(), error) {
+	return m.acquire(ctx, id, variant, false)
+}
+
+// Hold is Acquire for a reader that is no viewer (a recorder): it keeps
+// the pull running, as an always-on camera's is, without counting in the
+// camera's viewers.
+func (m *Manager) Hold(ctx context.Context, id, variant string) (*relay.Stream, func(), error) {
+	return m.acquire(ctx, id, variant, true)
+}
+
+// Running returns the stream of a camera's pull if one runs now, without
+// starting it or keeping it: for a reader that only follows what others
+// pull (ok is false when nothing runs).
+func (m *Manager) Running(id, variant string) (*relay.Stream, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c, ok := m.cams[id]
+	if !ok {
+		return nil, false
+	}
+	if variant == "" {
+		variant = Main
+	}
+	p, ok := c.pulls[variant]
+	if !ok || p == nil {
+		return nil, false
+	}
+	return p.stream, true
+}
+
+func (m *Manager) acquire(_ context.Context, id, variant string, holder bool) (*relay.Stream, func(), error) {
 	if variant == "" {
 		variant = Main
 	}
@@ -228,23 +261,31 @@ func (m *Manager) Acquire(_ context.Context, id, variant string) (*relay.Stream,
 		p.idle.Stop()
 		p.idle = nil
 	}
-	p.readers++
+	if holder {
+		p.holders++
+	} else {
+		p.readers++
+	}
 	var once sync.Once
-	release := func() { once.Do(func() { m.release(c, variant, p) }) }
+	release := func() { once.Do(func() { m.release(c, variant, p, holder) }) }
 	return p.stream, release, nil
 }
 
-func (m *Manager) release(c *camera, variant string, p *pull) {
+func (m *Manager) release(c *camera, variant string, p *pull, holder bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	p.readers--
-	if p.readers > 0 || !c.spec.OnDemand || c.pulls[variant] != p {
+	if holder {
+		p.holders--
+	} else {
+		p.readers--
+	}
+	if p.readers+p.holders > 0 || !c.spec.OnDemand || c.pulls[variant] != p {
 		return
 	}
 	p.idle = time.AfterFunc(m.cfg.IdleTimeout, func() {
 		m.mu.Lock()
 		defer m.mu.Unlock()
-		if p.readers == 0 && c.pulls[variant] == p {
+		if p.readers+p.holders == 0 && c.pulls[variant] == p {
 			m.log.Info("idle stop", "camera", c.spec.ID, "stream", variant)
 			m.stopLocked(c, variant, p)
 		}

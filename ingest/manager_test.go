@@ -88,3 +88,58 @@ func TestManagerAlwaysOnAndRemove(t *testing.T) {
 		t.Fatalf("err = %v, want ErrUnknownStream", err)
 	}
 }
+
+// TestHoldersAreNoViewersAndRunningKeepsNothing: a recorder's Hold keeps
+// an on-demand pull running without counting as a viewer; Running follows
+// a running pull without starting or keeping one.
+func TestHoldersAreNoViewersAndRunningKeepsNothing(t *testing.T) {
+	f := startFleet(t, camsim.Config{})
+	m := NewManager(ManagerConfig{IdleTimeout: 300 * time.Millisecond, Timeout: 2 * time.Second})
+	defer m.Close()
+	if err := m.Upsert(CameraSpec{ID: "c1", Main: f.URL(1, false), OnDemand: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := m.Running("c1", Main); ok {
+		t.Fatal("Running found a pull nobody started")
+	}
+	time.Sleep(200 * time.Millisecond)
+	if f.Sessions(1) != 0 {
+		t.Fatal("Running started a pull")
+	}
+	st, release, err := m.Hold(context.Background(), "c1", Main)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := st.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := m.Status("c1"); s.State == StateIdle || s.Viewers != 0 {
+		t.Fatalf("status %+v, want pulling with no viewers", s)
+	}
+	if running, ok := m.Running("c1", Main); !ok || running != st {
+		t.Fatal("Running does not find the held pull")
+	}
+	// A viewer comes and goes; the holder keeps the pull.
+	_, vrelease, err := m.Acquire(context.Background(), "c1", Main)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := m.Status("c1"); s.Viewers != 1 {
+		t.Fatalf("viewers %d, want the one viewer", s.Viewers)
+	}
+	vrelease()
+	time.Sleep(600 * time.Millisecond)
+	if st.Closed() || f.Sessions(1) != 1 {
+		t.Fatalf("the holder's pull stopped when the viewer left: closed=%v sessions=%d", st.Closed(), f.Sessions(1))
+	}
+	release()
+	deadline := time.Now().Add(3 * time.Second)
+	for !st.Closed() && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !st.Closed() {
+		t.Fatal("the pull outlived its last holder")
+	}
+}

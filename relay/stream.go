@@ -16,6 +16,12 @@ type Info struct {
 	Width, Height int
 }
 
+// StreamProvider gives an output the stream of a camera, starting its
+// source if needed; release is called when the output is done with it.
+type StreamProvider interface {
+	Acquire(ctx context.Context, cameraID, variant string) (stream *Stream, release func(), err error)
+}
+
 // StreamConfig configures a Stream.
 type StreamConfig struct {
 	// RingSize is how many units the stream keeps (a power of two; default
@@ -47,7 +53,8 @@ type Stream struct {
 	wake    atomic.Pointer[chan struct{}]
 	closed  atomic.Bool
 
-	wmu     sync.Mutex // serialises writers
+	wmu     sync.Mutex    // serialises writers
+	gen     atomic.Uint64 // source generation, raised by each SetInfo
 	lagTime time.Duration
 	tail    uint64 // oldest unit still held (under wmu)
 	mu      sync.Mutex
@@ -99,8 +106,11 @@ func NewStream(cfg StreamConfig) *Stream {
 	return s
 }
 
-// SetInfo records the stream's media description and marks it ready.
+// SetInfo records the stream's media description and marks it ready. A
+// source calls it on every (re)connection: units written after it carry a
+// new Generation.
 func (s *Stream) SetInfo(info Info) {
+	s.gen.Add(1)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.info = info
@@ -137,7 +147,7 @@ func (s *Stream) Write(u *Unit) {
 		return
 	}
 	seq := s.next.Load()
-	u.seq = seq
+	u.seq, u.gen = seq, s.gen.Load()
 	s.ring[seq&s.mask].Store(u)
 	if u.Key {
 		s.lastKey.Store(seq + 1)
@@ -226,7 +236,8 @@ type Reader struct {
 	s        *Stream
 	cursor   uint64
 	dropped  uint64
-	untilKey bool // skipping everything until the next keyframe
+	gap      uint64 // units skipped since the last Gap
+	untilKey bool   // skipping everything until the next keyframe
 	done     bool
 }
 
@@ -240,11 +251,29 @@ func (s *Stream) NewReader() *Reader {
 	return &Reader{s: s, cursor: s.next.Load()}
 }
 
-// newUncountedReader returns a reader at unit seq that does not count as
-// a reader of the stream: a live shard's, whose sessions keep their own
-// (unused) readers open and so are counted.
-func (s *Stream) newUncountedReader(seq uint64) *Reader {
+// ReaderAt returns a reader at unit seq that does not count in Readers
+// (the stream's viewers): a live shard's, whose sessions keep their own
+// readers open and so are counted; a recorder's, which is no viewer.
+func (s *Stream) ReaderAt(seq uint64) *Reader {
 	return &Reader{s: s, cursor: seq, done: true}
+}
+
+// Uncounted returns a reader positioned after the newest unit that does
+// not count in Readers.
+func (s *Stream) Uncounted() *Reader { return s.ReaderAt(s.next.Load()) }
+
+// Position is the sequence number of the next unit the reader reads.
+func (r *Reader) Position() uint64 { return r.cursor }
+
+// Seek moves the reader to unit seq (a later Next skips what is gone).
+func (r *Reader) Seek(seq uint64) { r.cursor = seq }
+
+// Gap is how many units the reader skipped since the last call (it fell
+// behind and jumped to a keyframe, or waited for one): a recorder's gap.
+func (r *Reader) Gap() uint64 {
+	g := r.gap
+	r.gap = 0
+	return g
 }
 
 // NewReaderFromGOP returns a reader positioned at the newest keyframe, so
@@ -309,6 +338,7 @@ func (r *Reader) Next(ctx context.Context) (*Unit, error) {
 			if r.untilKey {
 				if !u.Key {
 					r.dropped++
+					r.gap++
 					s.dropped.Add(1)
 					continue
 				}
@@ -339,6 +369,7 @@ func (r *Reader) skip(end uint64) {
 	}
 	n := target - r.cursor
 	r.dropped += n
+	r.gap += n
 	s.dropped.Add(n)
 	r.cursor = target
 }

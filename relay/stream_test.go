@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -149,62 +147,6 @@ func TestConcurrentReadersSeeEveryUnitInOrder(t *testing.T) {
 	}
 }
 
-// BenchmarkFanout measures one access unit written to a stream and read by
-// N readers, including the shared WebRTC packetization: ns/op and allocs/op
-// are per access unit per reader (b.N counts deliveries). The writer waits
-// for the slowest reader now and then, so nothing is dropped and the figure
-// is the cost of delivery, not of skipping.
-func BenchmarkFanout(b *testing.B) {
-	for _, readers := range []int{1, 10, 100} {
-		b.Run(fmt.Sprintf("readers=%d", readers), func(b *testing.B) {
-			s := NewStream(StreamConfig{RingSize: 4096, MaxLag: 2048})
-			nalu := make([]byte, 7500) // one 1.5 Mbps, 25 fps frame
-			nalu[0] = 0x41
-			units := b.N/readers + 1
-			progress := make([]atomic.Int64, readers)
-			var wg sync.WaitGroup
-			for i := 0; i < readers; i++ {
-				r := s.NewReader()
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					defer r.Close()
-					for {
-						u, err := r.Next(context.Background())
-						if err != nil {
-							return
-						}
-						_ = u.WebRTCPayloads()
-						progress[i].Add(1)
-					}
-				}()
-			}
-			slowest := func() int64 {
-				m := progress[0].Load()
-				for i := range progress {
-					m = min(m, progress[i].Load())
-				}
-				return m
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			for j := 0; j < units; j++ {
-				s.Write(&Unit{Codec: CodecH264, NALUs: [][]byte{nalu}, Key: j%50 == 0})
-				if j%256 == 255 {
-					for int64(j)-slowest() > 1024 {
-						runtime.Gosched()
-					}
-				}
-			}
-			s.Close()
-			wg.Wait()
-			if d := s.Stats().Dropped; d > 0 {
-				b.Fatalf("%d units dropped: the benchmark measured skipping", d)
-			}
-		})
-	}
-}
-
 // TestStreamReleasesByTime: a stream keeps the current GOP and the last
 // LagSeconds of units, not its whole ring; a reader left behind that
 // window skips to the newest keyframe.
@@ -243,5 +185,42 @@ func TestStreamReleasesByTime(t *testing.T) {
 	u, err := slow.Next(context.Background())
 	if err != nil || !u.Key || u.PTS != 200*40*time.Millisecond || slow.Dropped() != 200 {
 		t.Fatalf("the reader left behind got %v (key %v, dropped %d), want the newest keyframe at unit 200", u.PTS, u != nil && u.Key, slow.Dropped())
+	}
+}
+
+// TestReaderGapsGenerationsAndUncounted: a reader says how many units it
+// skipped since it last asked; units carry the source generation, raised
+// by every SetInfo (a reconnection); an uncounted reader is no viewer.
+func TestReaderGapsGenerationsAndUncounted(t *testing.T) {
+	s := NewStream(StreamConfig{RingSize: 64, MaxLag: 16})
+	s.SetInfo(Info{Video: CodecH264})
+	r := s.Uncounted()
+	if s.Readers() != 0 {
+		t.Fatalf("an uncounted reader counts: %d", s.Readers())
+	}
+	writeUnits(s, 0, 40, 10) // far more than MaxLag: the reader falls behind
+	ctx := context.Background()
+	u, err := r.Next(ctx)
+	if err != nil || !u.Key {
+		t.Fatalf("after falling behind: %+v %v, want a keyframe", u, err)
+	}
+	if g := r.Gap(); g == 0 || g != u.Seq() {
+		t.Errorf("gap %d, want the %d units skipped", g, u.Seq())
+	}
+	if g := r.Gap(); g != 0 {
+		t.Errorf("a second Gap says %d, want 0", g)
+	}
+	gen := u.Generation()
+	s.SetInfo(Info{Video: CodecH264, Width: 640}) // the camera reconnected
+	writeUnits(s, 40, 1, 10)
+	for r.Pending() {
+		u, _ = r.Next(ctx)
+	}
+	if u.Generation() != gen+1 {
+		t.Errorf("generation %d after a reconnection, want %d", u.Generation(), gen+1)
+	}
+	at := s.ReaderAt(u.Seq())
+	if v, _ := at.Next(ctx); v != u || at.Position() != u.Seq()+1 {
+		t.Errorf("ReaderAt(%d) read %+v, position %d", u.Seq(), v, at.Position())
 	}
 }

@@ -5,6 +5,15 @@ import (
 	"time"
 )
 
+// Memo slots: each output keeps what it derives from a unit once, shared
+// by all its readers (WebRTC's RTP payloads, a recorder's sample).
+const (
+	MemoWebRTC = iota
+	MemoRTSP
+	MemoRecord
+	memoSlots
+)
+
 // Codec names a media codec carried through the relay.
 type Codec string
 
@@ -43,9 +52,29 @@ type Unit struct {
 	Key bool
 
 	seq uint64 // position in its stream's ring
+	gen uint64 // the stream's source generation when written
 
-	webrtcOnce sync.Once
-	webrtc     [][]byte
+	memo [memoSlots]struct {
+		once sync.Once
+		v    [][]byte
+	}
+}
+
+// Seq is the unit's position in its stream: consecutive units have
+// consecutive numbers.
+func (u *Unit) Seq() uint64 { return u.seq }
+
+// Generation is the source connection the unit came from: it changes when
+// the camera reconnects (timestamps start again, the picture may change).
+func (u *Unit) Generation() uint64 { return u.gen }
+
+// Memo returns the bytes f derives from the unit (an output's packets or
+// sample), computed once per slot and shared by every reader of that
+// output.
+func (u *Unit) Memo(slot int, f func() [][]byte) [][]byte {
+	m := &u.memo[slot]
+	m.once.Do(func() { m.v = f() })
+	return m.v
 }
 
 // Size is the number of media bytes in the unit.
@@ -55,20 +84,4 @@ func (u *Unit) Size() int {
 		n += len(b)
 	}
 	return n
-}
-
-// WebRTCPayloads returns the RTP payloads for this unit at the WebRTC MTU,
-// computed once and shared by every viewer; the last payload carries the marker.
-func (u *Unit) WebRTCPayloads() [][]byte {
-	u.webrtcOnce.Do(func() {
-		switch u.Codec {
-		case CodecH264:
-			u.webrtc = packetizeH264(u.NALUs, webrtcPayloadMax)
-		case CodecH265:
-			u.webrtc = packetizeH265(u.NALUs, webrtcPayloadMax)
-		default:
-			u.webrtc = [][]byte{u.Payload}
-		}
-	})
-	return u.webrtc
 }

@@ -17,7 +17,7 @@ targets=(
   "events FuzzONVIF"
   "events FuzzISAPI"
   "events FuzzGB28181"
-  "relay FuzzOfferCodecs"
+  "relay/webrtc FuzzOfferCodecs"
   "photo FuzzCheck"
 )
 for t in "${targets[@]}"; do

@@ -1,4 +1,4 @@
-package relay
+package webrtc
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 
 	"sharpeyes/camsim"
 	"sharpeyes/relay/whepclient"
+
+	"sharpeyes/relay"
 )
 
 // TestPacerKeepsToItsBudget: over any interval, what a pacer lets through
@@ -73,7 +75,7 @@ func TestCatchUpKeepsUnderTheViewersEstimate(t *testing.T) {
 	defer stop()
 	var mu sync.Mutex
 	var rates []float64
-	w.onCatchUp = func(_ *Unit, _ time.Time, rate, _ float64) {
+	w.onCatchUp = func(_ *relay.Unit, _ time.Time, rate, _ float64) {
 		mu.Lock()
 		rates = append(rates, rate)
 		mu.Unlock()
@@ -139,7 +141,7 @@ func TestCatchUpIsPacedAndMergesIntoLive(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var log []sent
-	w.onCatchUp = func(u *Unit, at time.Time, rate, burst float64) {
+	w.onCatchUp = func(u *relay.Unit, at time.Time, rate, burst float64) {
 		mu.Lock()
 		log = append(log, sent{at, u.Size(), rate, burst})
 		mu.Unlock()
@@ -212,7 +214,7 @@ func TestCatchUpOffWaitsForTheKeyframe(t *testing.T) {
 	w.cfg.CatchUp.Off = true
 	calls := 0
 	var mu sync.Mutex
-	w.onCatchUp = func(*Unit, time.Time, float64, float64) { mu.Lock(); calls++; mu.Unlock() }
+	w.onCatchUp = func(*relay.Unit, time.Time, float64, float64) { mu.Lock(); calls++; mu.Unlock() }
 	time.Sleep(1300 * time.Millisecond)
 	ctx, c, joined := join(t, w, whepclient.Options{})
 	select {

@@ -1,4 +1,4 @@
-package relay
+package webrtc
 
 import (
 	"context"
@@ -20,13 +20,9 @@ import (
 	"github.com/pion/sdp/v3"
 	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
-)
 
-// StreamProvider gives the WHEP server the stream of a camera, starting its
-// source if needed; release is called when the viewer leaves.
-type StreamProvider interface {
-	Acquire(ctx context.Context, cameraID, variant string) (stream *Stream, release func(), err error)
-}
+	"sharpeyes/relay"
+)
 
 // ICEServer is a STUN or TURN server handed to clients and used by the server.
 type ICEServer struct {
@@ -68,7 +64,7 @@ type WHEP struct {
 	tcp      net.Listener
 	udpMux   ice.UDPMux
 	tcpMux   ice.TCPMux
-	provider StreamProvider
+	provider relay.StreamProvider
 	log      *slog.Logger
 
 	ctx    context.Context
@@ -78,7 +74,7 @@ type WHEP struct {
 	mu       sync.Mutex
 	sessions map[string]*session
 	reserved int // offers being answered, counted against MaxSessions
-	shards   map[*Stream][]*liveShard
+	shards   map[*relay.Stream][]*liveShard
 	// shardSize is how many viewers a live shard serves (fanout.go).
 	shardSize int
 
@@ -87,11 +83,11 @@ type WHEP struct {
 	ownSRTP     uint64Counter // sessions whose SRTP the gateway sealed itself
 	ownFailed   uint64Counter // UDP sessions that kept pion's SRTP (srtp.go)
 	// onCatchUp, when set (tests), sees every unit sent while catching up.
-	onCatchUp func(u *Unit, at time.Time, rate, burst float64)
+	onCatchUp func(u *relay.Unit, at time.Time, rate, burst float64)
 }
 
 // NewWHEP opens the media ports and returns a WHEP server.
-func NewWHEP(cfg WebRTCConfig, provider StreamProvider) (*WHEP, error) {
+func NewWHEP(cfg WebRTCConfig, provider relay.StreamProvider) (*WHEP, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -372,7 +368,7 @@ func (w *WHEP) Offer(ctx context.Context, cameraID, variant, offer string) (stri
 	err = stream.WaitReady(readyCtx)
 	cancel()
 	if err != nil {
-		return "", "", fmt.Errorf("%w: no media within %s", ErrSourceUnavailable, w.cfg.ReadyTimeout)
+		return "", "", fmt.Errorf("%w: no media within %s", relay.ErrSourceUnavailable, w.cfg.ReadyTimeout)
 	}
 	info := stream.Info()
 	if !codecs[string(info.Video)] {
@@ -406,13 +402,13 @@ func newID() string {
 }
 
 // mimeOf maps a relay codec to its WebRTC MIME type.
-func mimeOf(c Codec) string {
+func mimeOf(c relay.Codec) string {
 	switch c {
-	case CodecH265:
+	case relay.CodecH265:
 		return webrtc.MimeTypeH265
-	case CodecPCMA:
+	case relay.CodecPCMA:
 		return webrtc.MimeTypePCMA
-	case CodecPCMU:
+	case relay.CodecPCMU:
 		return webrtc.MimeTypePCMU
 	}
 	return webrtc.MimeTypeH264
@@ -435,7 +431,7 @@ func (w *WHEP) unreserve() {
 	w.mu.Unlock()
 }
 
-func (w *WHEP) newSession(cameraID, variant string, stream *Stream, info Info, codecs map[string]bool, offer string, release func()) (_ *session, _ string, err error) {
+func (w *WHEP) newSession(cameraID, variant string, stream *relay.Stream, info relay.Info, codecs map[string]bool, offer string, release func()) (_ *session, _ string, err error) {
 	defer func() {
 		if err != nil {
 			w.unreserve()
@@ -452,7 +448,7 @@ func (w *WHEP) newSession(cameraID, variant string, stream *Stream, info Info, c
 	}
 	s.ctx, s.cancel = context.WithCancel(w.ctx)
 	s.video = newOutTrack(webrtc.RTPCodecTypeVideo, mimeOf(info.Video), "video")
-	if info.Video == CodecH264 && len(info.SPS) > 1 {
+	if info.Video == relay.CodecH264 && len(info.SPS) > 1 {
 		s.video.prefer = fmt.Sprintf("%02x", info.SPS[1])
 	}
 	fail := func(err error) (*session, string, error) {
@@ -531,7 +527,7 @@ type session struct {
 	id      string
 	camera  string
 	variant string
-	stream  *Stream
+	stream  *relay.Stream
 	pc      *webrtc.PeerConnection
 	video   *outTrack
 	audio   *outTrack
@@ -561,10 +557,10 @@ type session struct {
 	vstats   srStats                    // what the sender reports say (reportLoop)
 	astats   srStats
 
-	reader *Reader    // set by run before it reads; closed by close
-	stamp  stamper    // used by whoever sends: run, then the live shard
-	shard  *liveShard // the live shard sending to the session (under w.mu)
-	from   uint64     // first unit the shard sends it (under shard.mu)
+	reader *relay.Reader // set by run before it reads; closed by close
+	stamp  stamper       // used by whoever sends: run, then the live shard
+	shard  *liveShard    // the live shard sending to the session (under w.mu)
+	from   uint64        // first unit the shard sends it (under shard.mu)
 }
 
 // setRemote follows the selected pair: the viewer's address when the
@@ -679,9 +675,9 @@ func (s *session) run() {
 // follow sends the stream live from r until the session ends (false) or
 // a live shard takes it over (true). A viewer joins a shard only once a
 // keyframe has been sent to it.
-func (s *session) follow(ctx context.Context, r *Reader) bool {
+func (s *session) follow(ctx context.Context, r *relay.Reader) bool {
 	for {
-		if s.keyed && s.remote.Load() != nil && s.w.attach(s, r.cursor) {
+		if s.keyed && s.remote.Load() != nil && s.w.attach(s, r.Position()) {
 			return true
 		}
 		u, err := r.Next(ctx)
@@ -728,7 +724,7 @@ func (t *stamper) audio(pts time.Duration) uint32 {
 // GOP (paced), or nothing when the GOP cache is off or the catch-up would
 // take longer than CatchUp.Max at its rate — then the reader waits for the
 // next keyframe.
-func (s *session) catchUpPlan(gop []*Unit, r *Reader) []*Unit {
+func (s *session) catchUpPlan(gop []*relay.Unit, r *relay.Reader) []*relay.Unit {
 	cfg := s.w.cfg.CatchUp.withDefaults()
 	if len(gop) == 0 {
 		return nil
@@ -756,14 +752,14 @@ func (s *session) catchUpPlan(gop []*Unit, r *Reader) []*Unit {
 // what arrives meanwhile through the pacer, until nothing is waiting: the
 // viewer is live. Only video is sent while catching up. False when the
 // session ended.
-func (s *session) catchUp(ctx context.Context, gop []*Unit, r *Reader, t *stamper) bool {
+func (s *session) catchUp(ctx context.Context, gop []*relay.Unit, r *relay.Reader, t *stamper) bool {
 	cfg := s.w.cfg.CatchUp.withDefaults()
 	live := s.stream.Bitrate() / 8
 	p := newPacer(max(cfg.Rate*live, cfg.MinRate/8), max(live*1.25, cfg.MinRate/16), time.Now)
 	start := time.Now()
 	sent := 0
 	losses, remb := s.losses.v.Load(), s.remb.Load()
-	send := func(u *Unit) bool {
+	send := func(u *relay.Unit) bool {
 		if !u.Codec.IsVideo() {
 			return true
 		}
@@ -816,7 +812,7 @@ func (s *session) catchUp(ctx context.Context, gop []*Unit, r *Reader, t *stampe
 
 // sendLive sends one unit at the live edge; b is the live shard's batch
 // when the shard has opened a span for the session (begin), else nil.
-func (s *session) sendLive(ctx context.Context, u *Unit, t *stamper, b *gsoBatch) error {
+func (s *session) sendLive(ctx context.Context, u *relay.Unit, t *stamper, b *gsoBatch) error {
 	if u.Codec.IsVideo() {
 		return s.sendVideo(ctx, u, t.video(u.PTS), false, b)
 	}
@@ -835,13 +831,13 @@ func (s *session) sendLive(ctx context.Context, u *Unit, t *stamper, b *gsoBatch
 // sendVideo writes one access unit. The first write of a session is retried
 // until SRTP is ready: pion reports "connected" before it is and silently
 // drops writes made meanwhile.
-func (s *session) sendVideo(ctx context.Context, u *Unit, ts uint32, first bool, b *gsoBatch) error {
+func (s *session) sendVideo(ctx context.Context, u *relay.Unit, ts uint32, first bool, b *gsoBatch) error {
 	// Not on the first write: until SRTP is ready the DTLS handshake is
 	// still talking to this address, and it must not wait in a queue.
 	if ap := s.remote.Load(); ap != nil && b == nil && !first && s.w.gso.hold(*ap) {
 		defer func() { _ = s.w.gso.flush(*ap) }()
 	}
-	payloads := u.WebRTCPayloads()
+	payloads := payloads(u)
 	s.sent.put(u, s.vseq, len(payloads), ts)
 	h := rtp.Header{Version: 2, Timestamp: ts} // one header per frame, not per packet
 	sent, octets := 0, 0

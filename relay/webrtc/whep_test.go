@@ -1,4 +1,4 @@
-package relay
+package webrtc
 
 import (
 	"context"
@@ -11,74 +11,25 @@ import (
 
 	"go.uber.org/goleak"
 
-	"sharpeyes"
-	"sharpeyes/camsim"
 	"sharpeyes/relay/whepclient"
+
+	"sharpeyes/relay"
+	"sharpeyes/relay/relaytest"
 )
 
-// fakeProvider serves fixed streams; it counts acquisitions still held.
-type fakeProvider struct {
-	mu       sync.Mutex
-	streams  map[string]*Stream
-	held     int
-	acquired int // every acquisition, ever
-}
-
-func (p *fakeProvider) Acquire(_ context.Context, id, variant string) (*Stream, func(), error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	s, ok := p.streams[id]
-	if !ok {
-		return nil, nil, ErrUnknownCamera
-	}
-	p.held++
-	p.acquired++
-	var once sync.Once
-	return s, func() { once.Do(func() { p.mu.Lock(); p.held--; p.mu.Unlock() }) }, nil
-}
-
-func (p *fakeProvider) Held() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.held
-}
-
-// feed writes the committed clip into a stream at 25 fps until ctx ends.
-func feed(ctx context.Context, t testing.TB, s *Stream) {
-	clip, err := camsim.ParseClip(sharpeyes.SubClip)
-	if err != nil {
-		t.Error(err)
-		return
-	}
-	s.SetInfo(Info{Video: CodecH264, SPS: clip.SPS, PPS: clip.PPS, Width: clip.Width, Height: clip.Height})
-	tick := time.NewTicker(40 * time.Millisecond)
-	defer tick.Stop()
-	for i := 0; ; i++ {
-		au := clip.Units[i%len(clip.Units)]
-		key := au[0][0]&0x1f == 7
-		nalus := append([][]byte{camsim.TimestampSEI(time.Now())}, au...)
-		s.Write(&Unit{Codec: CodecH264, PTS: time.Duration(i) * 40 * time.Millisecond, NALUs: nalus, Key: key, Received: time.Now()})
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-	}
-}
-
-func newTestWHEP(t *testing.T) (*WHEP, *fakeProvider, context.CancelFunc) {
+func newTestWHEP(t *testing.T) (*WHEP, *relaytest.Provider, context.CancelFunc) {
 	t.Helper()
 	return newTestWHEPMax(t, 0)
 }
 
-func newTestWHEPMax(t *testing.T, max int) (*WHEP, *fakeProvider, context.CancelFunc) {
+func newTestWHEPMax(t *testing.T, max int) (*WHEP, *relaytest.Provider, context.CancelFunc) {
 	t.Helper()
-	s := NewStream(StreamConfig{})
+	s := relay.NewStream(relay.StreamConfig{})
 	ctx, cancel := context.WithCancel(context.Background())
 	var fed sync.WaitGroup
 	fed.Add(1)
-	go func() { defer fed.Done(); feed(ctx, t, s) }()
-	p := &fakeProvider{streams: map[string]*Stream{"cam1": s}}
+	go func() { defer fed.Done(); relaytest.Feed(ctx, t, s) }()
+	p := &relaytest.Provider{Streams: map[string]*relay.Stream{"cam1": s}}
 	w, err := NewWHEP(WebRTCConfig{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0", ReadyTimeout: time.Second, MaxSessions: max}, p)
 	if err != nil {
 		t.Fatal(err)
@@ -197,10 +148,10 @@ func TestWHEPRefusesBadOffers(t *testing.T) {
 	if _, _, err := w.Offer(ctx, "cam1", "main", many.String()); !errors.Is(err, ErrBadOffer) || !strings.Contains(err.Error(), "500 media sections") {
 		t.Errorf("500 media sections: err = %v, want ErrBadOffer saying so", err)
 	}
-	if p.acquired != 0 {
-		t.Errorf("a junk offer acquired (started) the camera %d time(s)", p.acquired)
+	if p.Acquired() != 0 {
+		t.Errorf("a junk offer acquired (started) the camera %d time(s)", p.Acquired())
 	}
-	if _, err := whepclient.Dial(ctx, inProcess(w, "nope"), whepclient.Options{}); !errors.Is(err, ErrUnknownCamera) {
+	if _, err := whepclient.Dial(ctx, inProcess(w, "nope"), whepclient.Options{}); !errors.Is(err, relay.ErrUnknownCamera) {
 		t.Errorf("unknown camera: err = %v, want ErrUnknownCamera", err)
 	}
 	if _, err := whepclient.Dial(ctx, inProcess(w, "cam1"), whepclient.Options{Codecs: []string{"VP8"}}); !errors.Is(err, ErrCodecNotOffered) {

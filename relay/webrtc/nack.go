@@ -1,4 +1,4 @@
-package relay
+package webrtc
 
 import (
 	"sync"
@@ -7,6 +7,8 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+
+	"sharpeyes/relay"
 )
 
 // sentFrames is how many frames a viewer can ask packets of to be resent:
@@ -30,7 +32,7 @@ type sentRing struct {
 }
 
 type sentFrame struct {
-	u     *Unit
+	u     *relay.Unit
 	ts    uint32
 	first uint16 // sequence number of its first packet
 	n     uint16 // packets
@@ -48,7 +50,7 @@ type sentPacket struct {
 const maxResends = 2
 
 // put records a video unit sent as n packets from sequence number first.
-func (r *sentRing) put(u *Unit, first uint16, n int, ts uint32) {
+func (r *sentRing) put(u *relay.Unit, first uint16, n int, ts uint32) {
 	r.mu.Lock()
 	r.frames[r.next] = sentFrame{u: u, ts: ts, first: first, n: uint16(n)}
 	r.next = (r.next + 1) % sentFrames
@@ -76,7 +78,7 @@ func (r *sentRing) take(seq uint16) (sentPacket, bool) {
 			return sentPacket{}, false
 		}
 		*c++
-		return sentPacket{payload: f.u.WebRTCPayloads()[i], ts: f.ts, seq: seq, marker: i == f.n-1}, true
+		return sentPacket{payload: payloads(f.u)[i], ts: f.ts, seq: seq, marker: i == f.n-1}, true
 	}
 	return sentPacket{}, false
 }

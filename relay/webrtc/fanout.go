@@ -1,8 +1,10 @@
-package relay
+package webrtc
 
 import (
 	"context"
 	"sync"
+
+	"sharpeyes/relay"
 )
 
 // shardSize is how many viewers one live shard serves. A shard sends a
@@ -20,8 +22,8 @@ const shardSize = 64
 // goroutine.
 type liveShard struct {
 	w      *WHEP
-	stream *Stream
-	r      *Reader // uncounted: its sessions count as the stream's readers
+	stream *relay.Stream
+	r      *relay.Reader // uncounted: its sessions count as the stream's readers
 	ctx    context.Context
 	cancel context.CancelFunc
 
@@ -57,11 +59,11 @@ func (w *WHEP) attach(s *session, from uint64) bool {
 	if ahead {
 		return false
 	}
-	sh := &liveShard{w: w, stream: s.stream, r: s.stream.newUncountedReader(from), cursor: from, members: []*session{s}}
+	sh := &liveShard{w: w, stream: s.stream, r: s.stream.ReaderAt(from), cursor: from, members: []*session{s}}
 	sh.ctx, sh.cancel = context.WithCancel(w.ctx)
 	s.from, s.shard = from, sh
 	if w.shards == nil {
-		w.shards = map[*Stream][]*liveShard{}
+		w.shards = map[*relay.Stream][]*liveShard{}
 	}
 	w.shards[s.stream] = append(w.shards[s.stream], sh)
 	w.wg.Add(1)
@@ -129,16 +131,16 @@ func (sh *liveShard) run() {
 			return
 		}
 		sh.mu.Lock()
-		sh.cursor = u.seq + 1
+		sh.cursor = u.Seq() + 1
 		live = append(live[:0], sh.members...)
 		sh.mu.Unlock()
 		for _, s := range live {
-			if u.seq < s.from || s.ctx.Err() != nil {
+			if u.Seq() < s.from || s.ctx.Err() != nil {
 				continue
 			}
 			ap := s.remote.Load()
 			if ap == nil {
-				sh.w.resume(s, u.seq)
+				sh.w.resume(s, u.Seq())
 				continue
 			}
 			// A session sealing its own SRTP writes into the batch's
@@ -175,7 +177,7 @@ func (w *WHEP) resume(s *session, seq uint64) {
 	if w.ctx.Err() != nil || s.ctx.Err() != nil {
 		return
 	}
-	s.reader.cursor = seq
+	s.reader.Seek(seq)
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()

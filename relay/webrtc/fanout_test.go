@@ -1,4 +1,4 @@
-package relay
+package webrtc
 
 import (
 	"slices"
@@ -8,14 +8,16 @@ import (
 	"go.uber.org/goleak"
 
 	"sharpeyes/relay/whepclient"
+
+	"sharpeyes/relay/relaytest"
 )
 
 // shardsOf lists the member counts of the live shards of the test camera.
-func shardsOf(w *WHEP, p *fakeProvider) []int {
+func shardsOf(w *WHEP, p *relaytest.Provider) []int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var n []int
-	for _, sh := range w.shards[p.streams["cam1"]] {
+	for _, sh := range w.shards[p.Streams["cam1"]] {
 		sh.mu.Lock()
 		n = append(n, len(sh.members))
 		sh.mu.Unlock()
@@ -109,7 +111,7 @@ func TestLiveShardsServeCaughtUpViewersTogether(t *testing.T) {
 	w, p, stop := newTestWHEP(t)
 	defer stop()
 	w.shardSize = 2
-	stream := p.streams["cam1"]
+	stream := p.Streams["cam1"]
 	time.Sleep(700 * time.Millisecond) // join mid-GOP
 
 	// Four viewers whose SRTP the gateway seals itself, and one that

@@ -1,4 +1,4 @@
-package relay
+package rtspserve
 
 import (
 	"context"
@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"sharpeyes/relay"
+	"sharpeyes/relay/relaytest"
 )
 
 func TestFFprobeReadsRTSPReserve(t *testing.T) {
@@ -13,11 +16,11 @@ func TestFFprobeReadsRTSPReserve(t *testing.T) {
 	if err != nil {
 		t.Fatal("ffprobe not installed (make test installs ffmpeg)")
 	}
-	s := NewStream(StreamConfig{})
+	s := relay.NewStream(relay.StreamConfig{})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go feed(ctx, t, s)
-	p := &fakeProvider{streams: map[string]*Stream{"32100200001320000001": s}}
+	go relaytest.Feed(ctx, t, s)
+	p := &relaytest.Provider{Streams: map[string]*relay.Stream{"32100200001320000001": s}}
 	srv, err := NewRTSPServer(RTSPConfig{Addr: "127.0.0.1:0", Linger: 200 * time.Millisecond}, p)
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,9 @@
-package relay
+package rtspserve
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,6 +20,8 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/headers"
 	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
 	"github.com/pion/rtp"
+
+	"sharpeyes/relay"
 )
 
 // RTSPConfig configures the RTSP re-serve.
@@ -40,7 +44,7 @@ type RTSPConfig struct {
 // gortsplib fans the packets out to every RTSP client.
 type RTSPServer struct {
 	cfg      RTSPConfig
-	provider StreamProvider
+	provider relay.StreamProvider
 	server   *gortsplib.Server
 	listener net.Listener
 	log      *slog.Logger
@@ -61,7 +65,7 @@ type rtspPath struct {
 }
 
 // NewRTSPServer starts listening.
-func NewRTSPServer(cfg RTSPConfig, provider StreamProvider) (*RTSPServer, error) {
+func NewRTSPServer(cfg RTSPConfig, provider relay.StreamProvider) (*RTSPServer, error) {
 	if cfg.ReadyTimeout <= 0 {
 		cfg.ReadyTimeout = 8 * time.Second
 	}
@@ -160,7 +164,7 @@ func (r *RTSPServer) path(ctxPath string) (*rtspPath, *base.Response, error) {
 	stream, release, err := r.provider.Acquire(context.Background(), id, variant)
 	if err != nil {
 		code := base.StatusNotFound
-		if !errors.Is(err, ErrUnknownCamera) && !errors.Is(err, ErrUnknownStream) {
+		if !errors.Is(err, relay.ErrUnknownCamera) && !errors.Is(err, relay.ErrUnknownStream) {
 			code = base.StatusServiceUnavailable
 		}
 		return nil, &base.Response{StatusCode: code}, err
@@ -170,13 +174,13 @@ func (r *RTSPServer) path(ctxPath string) (*rtspPath, *base.Response, error) {
 	cancel()
 	if err != nil {
 		release()
-		return nil, &base.Response{StatusCode: base.StatusServiceUnavailable}, ErrSourceUnavailable
+		return nil, &base.Response{StatusCode: base.StatusServiceUnavailable}, relay.ErrSourceUnavailable
 	}
 	info := stream.Info()
 	var video format.Format
 	var enc func([][]byte) ([]*rtp.Packet, error)
 	switch info.Video {
-	case CodecH265:
+	case relay.CodecH265:
 		f := &format.H265{PayloadTyp: 96, VPS: info.VPS, SPS: info.SPS, PPS: info.PPS}
 		e, err := f.CreateEncoder()
 		if err != nil {
@@ -197,9 +201,9 @@ func (r *RTSPServer) path(ctxPath string) (*rtspPath, *base.Response, error) {
 	desc := &description.Session{Medias: []*description.Media{vmedia}}
 	var amedia *description.Media
 	var aenc func([]byte) ([]*rtp.Packet, error)
-	if info.Audio == CodecPCMA || info.Audio == CodecPCMU {
-		f := &format.G711{PayloadTyp: 8, MULaw: info.Audio == CodecPCMU, SampleRate: 8000, ChannelCount: 1}
-		if info.Audio == CodecPCMU {
+	if info.Audio == relay.CodecPCMA || info.Audio == relay.CodecPCMU {
+		f := &format.G711{PayloadTyp: 8, MULaw: info.Audio == relay.CodecPCMU, SampleRate: 8000, ChannelCount: 1}
+		if info.Audio == relay.CodecPCMU {
 			f.PayloadTyp = 0
 		}
 		if e, err := f.CreateEncoder(); err == nil {
@@ -241,13 +245,13 @@ func (r *RTSPServer) path(ctxPath string) (*rtspPath, *base.Response, error) {
 }
 
 // feed packetizes the relay stream once for every RTSP client of the path.
-func (r *RTSPServer) feed(ctx context.Context, stream *Stream, ss *gortsplib.ServerStream,
+func (r *RTSPServer) feed(ctx context.Context, stream *relay.Stream, ss *gortsplib.ServerStream,
 	vmedia *description.Media, enc func([][]byte) ([]*rtp.Packet, error),
 	amedia *description.Media, aenc func([]byte) ([]*rtp.Packet, error)) {
 	gop, rd := stream.Join()
 	defer rd.Close()
 	vbase, abase := randUint32(), randUint32()
-	write := func(u *Unit) {
+	write := func(u *relay.Unit) {
 		ntp := u.Received
 		if ntp.IsZero() {
 			ntp = time.Now()
@@ -311,8 +315,8 @@ func (r *RTSPServer) authorize(conn *gortsplib.ServerConn, req *base.Request, pa
 			return &base.Response{StatusCode: base.StatusUnauthorized}, liberrors.ErrServerAuth{}
 		}
 		r.log.Info("rtsp refused", "camera", id, "user", user, "addr", addr, "error", err)
-		if errors.Is(err, ErrUnknownCamera) {
-			return &base.Response{StatusCode: base.StatusNotFound}, ErrUnknownCamera
+		if errors.Is(err, relay.ErrUnknownCamera) {
+			return &base.Response{StatusCode: base.StatusNotFound}, relay.ErrUnknownCamera
 		}
 		return &base.Response{StatusCode: base.StatusUnauthorized}, liberrors.ErrServerAuth{}
 	}
@@ -365,4 +369,10 @@ func (r *RTSPServer) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCt
 		p.idleFrom = time.Now()
 	}
 	r.mu.Unlock()
+}
+
+func randUint32() uint32 {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return binary.BigEndian.Uint32(b[:])
 }

@@ -1,8 +1,24 @@
-package relay
+package webrtc
+
+import "sharpeyes/relay"
 
 // webrtcPayloadMax keeps SRTP packets under a 1280-byte path MTU with room
 // for the RTP header, extensions and the SRTP auth tag.
 const webrtcPayloadMax = 1160
+
+// payloads are a unit's RTP payloads at the WebRTC MTU, computed once and
+// shared by every viewer; the last carries the marker.
+func payloads(u *relay.Unit) [][]byte {
+	return u.Memo(relay.MemoWebRTC, func() [][]byte {
+		switch u.Codec {
+		case relay.CodecH264:
+			return packetizeH264(u.NALUs, webrtcPayloadMax)
+		case relay.CodecH265:
+			return packetizeH265(u.NALUs, webrtcPayloadMax)
+		}
+		return [][]byte{u.Payload}
+	})
+}
 
 // rtpScheme describes how one codec's NAL units go into RTP payloads:
 // small units aggregated, large ones fragmented.
