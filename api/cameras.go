@@ -21,15 +21,16 @@ import (
 
 // cameraInput is the body of POST and PUT. OnDemand defaults to true.
 type cameraInput struct {
-	ID        string             `json:"id"`
-	Name      string             `json:"name"`
-	Streams   registry.Streams   `json:"streams"`
-	Transport string             `json:"transport"`
-	OnDemand  *bool              `json:"on_demand"`
-	Location  *registry.Location `json:"location"`
-	Grid      string             `json:"grid"`
-	Tags      []string           `json:"tags"`
-	Device    *registry.Device   `json:"device"`
+	ID        string              `json:"id"`
+	Name      string              `json:"name"`
+	Streams   registry.Streams    `json:"streams"`
+	Transport string              `json:"transport"`
+	OnDemand  *bool               `json:"on_demand"`
+	Location  *registry.Location  `json:"location"`
+	Grid      string              `json:"grid"`
+	Tags      []string            `json:"tags"`
+	Device    *registry.Device    `json:"device"`
+	Recording *registry.Recording `json:"recording"`
 
 	// Read-only fields of a camera as answered; accepted and ignored so
 	// that a client can send back what it read.
@@ -45,7 +46,7 @@ func (in cameraInput) camera() registry.Camera {
 		od = *in.OnDemand
 	}
 	return registry.Camera{ID: in.ID, Name: in.Name, Streams: in.Streams, Transport: in.Transport,
-		OnDemand: od, Location: in.Location, Grid: in.Grid, Tags: in.Tags, Device: in.Device}
+		OnDemand: od, Location: in.Location, Grid: in.Grid, Tags: in.Tags, Device: in.Device, Recording: in.Recording}
 }
 
 // cameraView is a camera as answered: stream passwords replaced by ***,

@@ -61,6 +61,22 @@ type ICEServer = webrtc.ICEServer
 // KindPolicy says whether an incident kind opens a case, and how.
 type KindPolicy = cases.KindPolicy
 
+// RecordingConfig is recording.*: where footage goes, how it is cut and
+// kept, and the defaults of cameras' recording settings.
+type RecordingConfig struct {
+	Path             string   `yaml:"path"`
+	SegmentSeconds   int      `yaml:"segment_seconds"`
+	PartSeconds      Duration `yaml:"part_duration"`
+	MaxBytes         int64    `yaml:"max_bytes"`
+	MinFreeBytes     int64    `yaml:"min_free_bytes"`
+	EvidenceHoldDays int      `yaml:"evidence_hold_days"`
+	Mode             string   `yaml:"mode"`
+	Stream           string   `yaml:"stream"`
+	RetainDays       int      `yaml:"retain_days"`
+	PreSeconds       int      `yaml:"pre_seconds"`
+	PostSeconds      int      `yaml:"post_seconds"`
+}
+
 // Config is the gateway's whole configuration.
 type Config struct {
 	DataDir  string `yaml:"data_dir"`
@@ -125,7 +141,8 @@ type Config struct {
 		TokenDefaultTTL Duration `yaml:"token_default_ttl"`
 		TokenMaxTTL     Duration `yaml:"token_max_ttl"`
 	} `yaml:"auth"`
-	Web struct {
+	Recording RecordingConfig `yaml:"recording"`
+	Web       struct {
 		// MapTiles is an XYZ tile URL for the map screens
 		// (https://tiles.example/{z}/{x}/{y}.png); empty draws grids and
 		// cameras on a blank background.
@@ -453,6 +470,36 @@ func (c *Config) Validate() error {
 				bad("http.trusted_proxies", "must list IP addresses or CIDR prefixes, not %q", p)
 			}
 		}
+	}
+	r := c.Recording
+	switch r.Mode {
+	case "off", "continuous", "events":
+	default:
+		bad("recording.mode", "must be off, continuous or events, not %q", r.Mode)
+	}
+	if r.Stream != "main" && r.Stream != "sub" {
+		bad("recording.stream", "must be main or sub, not %q", r.Stream)
+	}
+	if r.SegmentSeconds < 10 || r.SegmentSeconds > 3600 {
+		bad("recording.segment_seconds", "must be 10 to 3600")
+	}
+	if d := r.PartSeconds.D(); d < 200*time.Millisecond || d > 10*time.Second {
+		bad("recording.part_duration", "must be between 200ms and 10s")
+	}
+	if r.MaxBytes < 0 || r.MinFreeBytes < 0 {
+		bad("recording.max_bytes", "and 'recording.min_free_bytes' must not be negative (0: no limit)")
+	}
+	if r.RetainDays < 1 || r.RetainDays > 3650 {
+		bad("recording.retain_days", "must be 1 to 3650")
+	}
+	if r.EvidenceHoldDays < 0 || r.EvidenceHoldDays > 3650 {
+		bad("recording.evidence_hold_days", "must be 0 to 3650")
+	}
+	if r.PreSeconds < 0 || r.PreSeconds > 60 {
+		bad("recording.pre_seconds", "must be 0 to 60")
+	}
+	if r.PostSeconds < 0 || r.PostSeconds > 600 {
+		bad("recording.post_seconds", "must be 0 to 600")
 	}
 	// One order whatever the map iteration: by key.
 	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })

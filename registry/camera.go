@@ -32,19 +32,62 @@ type Device struct {
 	Channel string `json:"channel,omitempty"`
 }
 
+// Recording says whether and how a camera is recorded. Zero fields take
+// the defaults under recording.* in the config (Recording nil: all of them).
+type Recording struct {
+	// Mode is off, continuous, or events (a pre-roll kept in memory, then
+	// recorded from there until a post-roll after each incident ends).
+	Mode        string `json:"mode"`
+	Stream      string `json:"stream,omitempty"`       // main or sub
+	RetainDays  int    `json:"retain_days,omitempty"`  // footage older is deleted
+	PreSeconds  int    `json:"pre_seconds,omitempty"`  // before an incident
+	PostSeconds int    `json:"post_seconds,omitempty"` // after it ends
+}
+
+// Recording modes.
+const (
+	RecordOff        = "off"
+	RecordContinuous = "continuous"
+	RecordEvents     = "events"
+)
+
+// Validate checks a recording setting.
+func (r *Recording) Validate() error {
+	switch r.Mode {
+	case RecordOff, RecordContinuous, RecordEvents:
+	default:
+		return &FieldError{"recording.mode", "must be off, continuous or events"}
+	}
+	switch r.Stream {
+	case "", "main", "sub":
+	default:
+		return &FieldError{"recording.stream", "must be main or sub"}
+	}
+	switch {
+	case r.RetainDays < 0 || r.RetainDays > 3650:
+		return &FieldError{"recording.retain_days", "must be 1 to 3650 days (0: the default)"}
+	case r.PreSeconds < 0 || r.PreSeconds > 60:
+		return &FieldError{"recording.pre_seconds", "must be 0 to 60 seconds"}
+	case r.PostSeconds < 0 || r.PostSeconds > 600:
+		return &FieldError{"recording.post_seconds", "must be 0 to 600 seconds"}
+	}
+	return nil
+}
+
 // Camera is a registered camera as stored in etcd.
 type Camera struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	Streams   Streams   `json:"streams"`
-	Transport string    `json:"transport"`
-	OnDemand  bool      `json:"on_demand"`
-	Location  *Location `json:"location,omitempty"`
-	Grid      string    `json:"grid"`
-	Tags      []string  `json:"tags"`
-	Device    *Device   `json:"device,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	ID        string     `json:"id"`
+	Name      string     `json:"name"`
+	Streams   Streams    `json:"streams"`
+	Transport string     `json:"transport"`
+	OnDemand  bool       `json:"on_demand"`
+	Location  *Location  `json:"location,omitempty"`
+	Grid      string     `json:"grid"`
+	Tags      []string   `json:"tags"`
+	Device    *Device    `json:"device,omitempty"`
+	Recording *Recording `json:"recording,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
+	UpdatedAt time.Time  `json:"updated_at"`
 	// Rev is the etcd revision this version was written at (not stored):
 	// it orders writes seen directly and through the watch.
 	Rev int64 `json:"-"`
@@ -115,6 +158,11 @@ func (c *Camera) Validate() error {
 	}
 	if len(c.Grid) > 64 {
 		return &FieldError{"grid", "must be at most 64 bytes"}
+	}
+	if c.Recording != nil {
+		if err := c.Recording.Validate(); err != nil {
+			return err
+		}
 	}
 	return nil
 }

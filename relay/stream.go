@@ -262,6 +262,18 @@ func (s *Stream) ReaderAt(seq uint64) *Reader {
 // not count in Readers.
 func (s *Stream) Uncounted() *Reader { return s.ReaderAt(s.next.Load()) }
 
+// UncountedFromGOP returns an uncounted reader at the newest keyframe, so
+// its first unit starts the cached GOP (or it waits for the next keyframe).
+func (s *Stream) UncountedFromGOP() *Reader {
+	r := s.Uncounted()
+	if k := s.lastKey.Load(); k > 0 && r.cursor-(k-1) < s.maxLag {
+		r.cursor = k - 1
+	} else {
+		r.untilKey = true
+	}
+	return r
+}
+
 // Position is the sequence number of the next unit the reader reads.
 func (r *Reader) Position() uint64 { return r.cursor }
 

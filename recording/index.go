@@ -1,0 +1,199 @@
+package recording
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"sharpeyes/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Segment is one recorded file as the index knows it.
+type Segment struct {
+	ID       string    `json:"id"`
+	CameraID string    `json:"camera_id"`
+	Stream   string    `json:"stream"`
+	Start    time.Time `json:"start"`
+	End      time.Time `json:"end"`
+	Bytes    int64     `json:"bytes"`
+	Node     string    `json:"node"`
+	Path     string    `json:"-"`
+	Codec    string    `json:"codec"`
+	Width    int       `json:"width"`
+	Height   int       `json:"height"`
+	Open     bool      `json:"open"`
+}
+
+// Index keeps the segments (and clips and the access log) in the SQL store
+// the cases use: listing a month of one camera is an indexed range read.
+type Index struct {
+	db       *sql.DB
+	postgres bool
+}
+
+// OpenIndex migrates the recording tables on db.
+func OpenIndex(ctx context.Context, db *sql.DB, postgres bool) (*Index, error) {
+	if err := sqlstore.Migrate(ctx, db, postgres, "recording_schema_migrations", migrations, "migrations"); err != nil {
+		return nil, fmt.Errorf("recording index: %w", err)
+	}
+	return &Index{db: db, postgres: postgres}, nil
+}
+
+func (ix *Index) q(query string) string { return sqlstore.Rebind(ix.postgres, query) }
+
+func newID(prefix string) string {
+	b := make([]byte, 10)
+	_, _ = rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+const segmentColumns = `id, camera_id, stream, start_ms, end_ms, bytes, node, path, codec, width, height, open`
+
+func scanSegment(r sqlstore.Scanner) (Segment, error) {
+	var s Segment
+	var start, end int64
+	var open int
+	err := r.Scan(&s.ID, &s.CameraID, &s.Stream, &start, &end, &s.Bytes, &s.Node, &s.Path, &s.Codec, &s.Width, &s.Height, &open)
+	s.Start, s.End, s.Open = time.UnixMilli(start).UTC(), time.UnixMilli(end).UTC(), open != 0
+	return s, err
+}
+
+// Add records a segment being started.
+func (ix *Index) Add(ctx context.Context, s Segment) error {
+	open := 0
+	if s.Open {
+		open = 1
+	}
+	_, err := ix.db.ExecContext(ctx, ix.q(`INSERT INTO recording_segments (`+segmentColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`),
+		s.ID, s.CameraID, s.Stream, ms(s.Start), ms(s.End), s.Bytes, s.Node, s.Path, s.Codec, s.Width, s.Height, open)
+	return err
+}
+
+// Progress is how far a segment being written reaches.
+type Progress struct {
+	ID     string
+	End    time.Time
+	Bytes  int64
+	Closed bool
+}
+
+// Update applies progress reports in one transaction (one disk sync for
+// every recorder's last second).
+func (ix *Index) Update(ctx context.Context, ps []Progress) error {
+	if len(ps) == 0 {
+		return nil
+	}
+	tx, err := ix.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, p := range ps {
+		open := 1
+		if p.Closed {
+			open = 0
+		}
+		if _, err := tx.ExecContext(ctx, ix.q(`UPDATE recording_segments SET end_ms = ?, bytes = ?, open = ? WHERE id = ?`),
+			ms(p.End), p.Bytes, open, p.ID); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// Segments lists a camera stream's segments that overlap [from, to),
+// oldest first.
+func (ix *Index) Segments(ctx context.Context, camera, stream string, from, to time.Time) ([]Segment, error) {
+	return sqlstore.Collect(ctx, ix.db, ix.q(`SELECT `+segmentColumns+` FROM recording_segments
+		WHERE camera_id = ? AND stream = ? AND start_ms < ? AND end_ms > ? ORDER BY start_ms`),
+		[]any{camera, stream, ms(to), ms(from)}, scanSegment)
+}
+
+// Open lists the segments of node still marked open (written when the
+// node stopped, if it is starting).
+func (ix *Index) Open(ctx context.Context, node string) ([]Segment, error) {
+	return sqlstore.Collect(ctx, ix.db, ix.q(`SELECT `+segmentColumns+` FROM recording_segments WHERE node = ? AND open = 1`),
+		[]any{node}, scanSegment)
+}
+
+// Oldest lists node's closed segments, oldest first (for retention).
+func (ix *Index) Oldest(ctx context.Context, node string, limit int) ([]Segment, error) {
+	return sqlstore.Collect(ctx, ix.db, ix.q(`SELECT `+segmentColumns+` FROM recording_segments
+		WHERE node = ? AND open = 0 ORDER BY start_ms LIMIT ?`), []any{node, limit}, scanSegment)
+}
+
+// OlderThan lists a camera's closed segments of node that end before t.
+func (ix *Index) OlderThan(ctx context.Context, node, camera string, t time.Time, limit int) ([]Segment, error) {
+	return sqlstore.Collect(ctx, ix.db, ix.q(`SELECT `+segmentColumns+` FROM recording_segments
+		WHERE node = ? AND camera_id = ? AND open = 0 AND end_ms < ? ORDER BY start_ms LIMIT ?`),
+		[]any{node, camera, ms(t), limit}, scanSegment)
+}
+
+// Cameras lists the cameras with footage on node.
+func (ix *Index) Cameras(ctx context.Context, node string) ([]string, error) {
+	return sqlstore.Collect(ctx, ix.db, ix.q(`SELECT DISTINCT camera_id FROM recording_segments WHERE node = ?`), []any{node},
+		func(r sqlstore.Scanner) (string, error) {
+			var s string
+			return s, r.Scan(&s)
+		})
+}
+
+// Bytes is the size of node's footage.
+func (ix *Index) Bytes(ctx context.Context, node string) (int64, error) {
+	var n sql.NullInt64
+	err := ix.db.QueryRowContext(ctx, ix.q(`SELECT SUM(bytes) FROM recording_segments WHERE node = ?`), node).Scan(&n)
+	return n.Int64, err
+}
+
+// Remove drops a segment from the index.
+func (ix *Index) Remove(ctx context.Context, id string) error {
+	_, err := ix.db.ExecContext(ctx, ix.q(`DELETE FROM recording_segments WHERE id = ?`), id)
+	return err
+}
+
+// Span is a stretch of footage with no gap: what the timeline draws.
+type Span struct {
+	Start  time.Time `json:"start"`
+	End    time.Time `json:"end"`
+	Stream string    `json:"stream"`
+	Node   string    `json:"node"`
+	Bytes  int64     `json:"bytes"`
+}
+
+// SpanGap is the largest hole between two segments still drawn as one
+// span (the time between a segment's last frame and the next's first).
+const SpanGap = 1500 * time.Millisecond
+
+// Spans joins segments (oldest first) into spans: consecutive segments
+// of one node with less than SpanGap between them. A span across a
+// failover is two spans, one per node, touching.
+func Spans(segs []Segment) []Span {
+	var out []Span
+	for _, s := range segs {
+		if n := len(out); n > 0 {
+			last := &out[n-1]
+			if last.Node == s.Node && !s.Start.After(last.End.Add(SpanGap)) {
+				if s.End.After(last.End) {
+					last.End = s.End
+				}
+				last.Bytes += s.Bytes
+				continue
+			}
+		}
+		out = append(out, Span{Start: s.Start, End: s.End, Stream: s.Stream, Node: s.Node, Bytes: s.Bytes})
+	}
+	return out
+}
+
+// errNoRows tells whether err is sql.ErrNoRows.
+func errNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
