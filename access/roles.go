@@ -48,13 +48,20 @@ const (
 	// TokensWrite lets a principal issue, list and revoke its owner's API
 	// tokens. Every person holds it; a token holds it only when granted.
 	TokensWrite Scope = "tokens:write"
+	// RecordingsRead is the timeline and playback of cameras' past.
+	RecordingsRead Scope = "recordings:read"
+	// RecordingsExport is MP4 downloads of cameras' past.
+	RecordingsExport Scope = "recordings:export"
+	// AuditRead is the record of every look back (who played what, when).
+	AuditRead Scope = "audit:read"
 	Open311     Scope = "open311"
 	Metrics     Scope = "metrics"
 )
 
 // AllScopes lists every scope.
 func AllScopes() []Scope {
-	return []Scope{CamerasRead, CamerasWrite, Video, EventsRead, EventsWrite, CasesRead, CasesWrite, GridsWrite, UsersWrite, TokensWrite, Open311, Metrics}
+	return []Scope{CamerasRead, CamerasWrite, Video, EventsRead, EventsWrite, CasesRead, CasesWrite, GridsWrite, UsersWrite, TokensWrite,
+		RecordingsRead, RecordingsExport, AuditRead, Open311, Metrics}
 }
 
 // roleScopes is what each role may do. Writes to the street's set-up
@@ -63,8 +70,8 @@ func AllScopes() []Scope {
 // them; a viewer only watches.
 var roleScopes = map[Role][]Scope{
 	Admin:      AllScopes(),
-	Dispatcher: {CamerasRead, Video, EventsRead, EventsWrite, CasesRead, CasesWrite, TokensWrite},
-	GridWorker: {CamerasRead, Video, EventsRead, CasesRead, CasesWrite, TokensWrite},
+	Dispatcher: {CamerasRead, Video, EventsRead, EventsWrite, CasesRead, CasesWrite, TokensWrite, RecordingsRead, RecordingsExport},
+	GridWorker: {CamerasRead, Video, EventsRead, CasesRead, CasesWrite, TokensWrite, RecordingsRead},
 	Department: {CamerasRead, Video, EventsRead, CasesRead, CasesWrite, TokensWrite},
 	Viewer:     {CamerasRead, Video, TokensWrite},
 }

@@ -97,8 +97,7 @@ func (s *Server) authenticate(c *gin.Context) {
 		} else {
 			p, err = s.auth.Bearer(strings.TrimSpace(tok))
 		}
-	} else if t := c.Query("ticket"); t != "" && strings.HasPrefix(c.Request.URL.Path, "/api/v1/whep/") {
-		cam, _, _ := strings.Cut(strings.TrimPrefix(c.Request.URL.Path, "/api/v1/whep/"), "/")
+	} else if t, cam := c.Query("ticket"), ticketCamera(c.Request.URL.Path); t != "" && cam != "" {
 		p, err = s.auth.FromTicket(t, cam)
 	} else if key := s.open311Key(c); key != "" {
 		p, err = s.auth.Bearer(key)
@@ -133,6 +132,21 @@ func (s *Server) authenticate(c *gin.Context) {
 		c.Set(principalKey, p)
 	}
 	c.Next()
+}
+
+// ticketCamera is the camera of a path a redirect ticket may be used on:
+// WHEP, and a camera's playback ("" for any other path).
+func ticketCamera(path string) string {
+	if rest, ok := strings.CutPrefix(path, "/api/v1/whep/"); ok {
+		cam, _, _ := strings.Cut(rest, "/")
+		return cam
+	}
+	if rest, ok := strings.CutPrefix(path, "/api/v1/cameras/"); ok {
+		if cam, tail, _ := strings.Cut(rest, "/"); tail == "playback" {
+			return cam
+		}
+	}
+	return ""
 }
 
 func unsafeMethod(m string) bool {

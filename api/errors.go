@@ -13,6 +13,7 @@ import (
 	"sharpeyes/authn"
 	"sharpeyes/cases"
 	"sharpeyes/events"
+	"sharpeyes/recording"
 	"sharpeyes/registry"
 	"sharpeyes/relay"
 	"sharpeyes/relay/webrtc"
@@ -55,10 +56,13 @@ func statusOf(err error) int {
 	case errors.Is(err, ErrUnsupportedMedia):
 		return http.StatusUnsupportedMediaType
 	case errors.Is(err, registry.ErrNotFound), errors.Is(err, relay.ErrUnknownCamera), errors.Is(err, webrtc.ErrSessionNotFound),
-		errors.Is(err, cases.ErrNotFound), errors.Is(err, events.ErrNotFound), errors.Is(err, authn.ErrHidden):
+		errors.Is(err, cases.ErrNotFound), errors.Is(err, events.ErrNotFound), errors.Is(err, authn.ErrHidden),
+		errors.Is(err, recording.ErrNoFootage), errors.Is(err, recording.ErrNotFound):
 		return http.StatusNotFound
-	case errors.Is(err, cases.ErrTransition):
+	case errors.Is(err, cases.ErrTransition), errors.Is(err, recording.ErrClipNotReady):
 		return http.StatusConflict
+	case errors.Is(err, recording.ErrBadRange):
+		return http.StatusBadRequest
 	case errors.Is(err, cases.ErrForbidden):
 		return http.StatusForbidden
 	case errors.Is(err, cases.ErrMissing), errors.Is(err, events.ErrInvalid):

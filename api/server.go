@@ -138,8 +138,10 @@ type Deps struct {
 	Identities    Identities
 	IdentityStore IdentityStore
 	// Auth resolves who each request is (required).
-	Auth    *authn.Authenticator
-	Layouts LayoutStore
+	Auth *authn.Authenticator
+	// Recordings plays and lists footage and evidence clips (nil: none).
+	Recordings Recordings
+	Layouts    LayoutStore
 	// Ready tells whether the registry and the SQL store answer (/readyz).
 	Ready func(ctx context.Context) error
 }
@@ -164,6 +166,7 @@ type Server struct {
 	ids          Identities
 	idStore      IdentityStore
 	auth         *authn.Authenticator
+	rec          Recordings
 	proxies      []netip.Prefix
 	csps         cspReports
 	sessions     sync.Map     // WHEP session id → sessionOwner
@@ -191,7 +194,7 @@ func New(cfg Config, d Deps) *Server {
 	}
 	s := &Server{cfg: cfg, store: d.Cameras, catalog: d.Catalog, gridStore: d.GridStore, grids: d.Grids, pulls: d.Pulls, whep: d.WHEP,
 		sync: d.Sync, cluster: d.Cluster, pipe: d.Pipeline, layouts: d.Layouts, places: d.Places, ready: d.Ready,
-		log: cfg.Logger.With("component", "api"), ids: d.Identities, idStore: d.IdentityStore, auth: d.Auth,
+		log: cfg.Logger.With("component", "api"), ids: d.Identities, idStore: d.IdentityStore, auth: d.Auth, rec: d.Recordings,
 		proxies: parseProxies(cfg.TrustedProxies)}
 	if s.sync == nil {
 		s.sync = noSync{}
@@ -280,6 +283,14 @@ func (s *Server) Handler() http.Handler {
 		s.handle(v1, "POST", "/cases/:id/attachments", caseWrite, s.postAttachments)
 		s.handle(v1, "GET", "/cases/:id/attachments", caseRead, s.listAttachments)
 		s.handle(v1, "GET", "/cases/:id/attachments/:att", caseRead, s.getAttachment)
+	}
+	if s.rec != nil && s.pipe != nil {
+		recRead := scopes(access.RecordingsRead)
+		s.handle(v1, "GET", "/cameras/:id/recordings", recRead, s.recordings)
+		s.handle(v1, "GET", "/cameras/:id/playback", scopes(access.RecordingsRead, access.RecordingsExport), s.playback)
+		s.handle(v1, "GET", "/cases/:id/clips", scopes(access.CasesRead), s.caseClips)
+		s.handle(v1, "GET", "/cases/:id/clips/:clip", scopes(access.CasesRead), s.caseClip)
+		s.handle(v1, "GET", "/recordings/access", scopes(access.AuditRead), s.recordingAccess)
 	}
 	users := scopes(access.UsersWrite)
 	s.handle(v1, "POST", "/users", users, s.createUser)

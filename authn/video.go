@@ -114,8 +114,24 @@ const TicketTTL = 30 * time.Second
 // cross-origin redirects, so the redirect carries a short-lived grant for
 // this one camera, signed with the cluster key.
 func (a *Authenticator) Ticket(p *access.Principal, cameraID string, ttl time.Duration) string {
+	return a.TicketFor(p, cameraID, TicketWHEP, ttl)
+}
+
+// Ticket purposes: what a ticket lets its bearer do with its camera.
+const (
+	TicketWHEP     = ""         // watch it live
+	TicketPlayback = "playback" // play its past
+	TicketExport   = "export"   // play and download its past
+)
+
+// TicketFor signs a redirect to the node that serves a camera, for one
+// purpose.
+func (a *Authenticator) TicketFor(p *access.Principal, cameraID, purpose string, ttl time.Duration) string {
 	exp := strconv.FormatInt(a.now().Add(ttl).Unix(), 10)
 	msg := exp + "." + url.PathEscape(p.Username) + "." + cameraID
+	if purpose != "" {
+		msg += "." + purpose
+	}
 	return msg + "." + access.Sign(a.cfg.ClusterKey, msg)
 }
 
@@ -130,9 +146,20 @@ func (a *Authenticator) FromTicket(t, cameraID string) (*access.Principal, error
 	if !access.Verify(a.cfg.ClusterKey, msg, sig) {
 		return nil, bad
 	}
-	parts := strings.SplitN(msg, ".", 3)
-	if len(parts) != 3 || parts[2] != cameraID {
+	parts := strings.SplitN(msg, ".", 4)
+	if len(parts) < 3 || parts[2] != cameraID {
 		return nil, bad
+	}
+	scopes := []access.Scope{access.Video}
+	if len(parts) == 4 {
+		switch parts[3] {
+		case TicketPlayback:
+			scopes = []access.Scope{access.RecordingsRead}
+		case TicketExport:
+			scopes = []access.Scope{access.RecordingsRead, access.RecordingsExport}
+		default:
+			return nil, bad
+		}
 	}
 	exp, err := strconv.ParseInt(parts[0], 10, 64)
 	if err != nil || a.now().Unix() > exp {
@@ -152,5 +179,5 @@ func (a *Authenticator) FromTicket(t, cameraID string) (*access.Principal, error
 	if len(where.Cells) == 0 {
 		where = access.Everything() // an unplaced camera: the ticket names it alone
 	}
-	return &access.Principal{Kind: access.KindNode, Username: who, Role: access.Viewer, Scopes: []access.Scope{access.Video}, Where: where}, nil
+	return &access.Principal{Kind: access.KindNode, Username: who, Role: access.Viewer, Scopes: scopes, Where: where}, nil
 }

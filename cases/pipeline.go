@@ -29,6 +29,7 @@ func DefaultPolicy() map[string]KindPolicy {
 		events.Offline:      {OpensCase: true, Category: "device_fault", Priority: 3, LimitDays: 3},
 		events.VideoLoss:    {OpensCase: true, Category: "device_fault", Priority: 3, LimitDays: 3},
 		events.StorageFault: {OpensCase: true, Category: "device_fault", Priority: 3, LimitDays: 5},
+		events.StorageFull:  {OpensCase: true, Category: "device_fault", Priority: 2, LimitDays: 1},
 		events.Tamper:       {OpensCase: true, Category: "device_tamper", Priority: 2, LimitDays: 2},
 		events.FireSmoke:    {OpensCase: true, Category: "fire_safety", Priority: 1, LimitDays: 1},
 		events.Crowd:        {OpensCase: true, Category: "public_order", Priority: 2, LimitDays: 1},
@@ -42,6 +43,7 @@ var kindNames = map[string]string{
 	events.Offline: "摄像机离线", events.VideoLoss: "视频丢失", events.Tamper: "视频遮挡", events.Motion: "移动侦测",
 	events.Intrusion: "区域入侵", events.LineCross: "越界", events.Loiter: "徘徊", events.Crowd: "人员聚集",
 	events.FireSmoke: "烟火", events.ObjectLeft: "物品遗留", events.IO: "报警输入", events.StorageFault: "存储故障",
+	events.StorageFull: "录像存储已满",
 }
 
 // KindName is an incident kind in Chinese (the kind itself when unknown).

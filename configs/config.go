@@ -33,7 +33,8 @@ var nodeIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 // knownKinds are the event kinds a policy may name (events.Kinds).
 var knownKinds = map[string]bool{"offline": true, "video_loss": true, "tamper": true, "motion": true, "intrusion": true,
-	"line_cross": true, "loiter": true, "crowd": true, "fire_smoke": true, "object_left": true, "io": true, "storage_fault": true}
+	"line_cross": true, "loiter": true, "crowd": true, "fire_smoke": true, "object_left": true, "io": true, "storage_fault": true,
+	"storage_full": true}
 
 // EnvPrefix starts every environment override.
 const EnvPrefix = "SHARPEYES_"

@@ -26,6 +26,9 @@ const (
 	ObjectLeft   = "object_left"
 	IO           = "io"
 	StorageFault = "storage_fault"
+	// StorageFull is the gateway's own: recording stopped because the disk
+	// budget is spent on footage that may not be deleted (evidence).
+	StorageFull = "storage_full"
 )
 
 // Phases.
@@ -41,12 +44,12 @@ var sources = map[string]bool{"onvif": true, "isapi": true, "gb28181": true, "ai
 // defaultPriority by kind, 1 most urgent … 4.
 var defaultPriority = map[string]int{
 	Offline: 3, VideoLoss: 3, Tamper: 2, Motion: 4, Intrusion: 2, LineCross: 3, Loiter: 3, Crowd: 2,
-	FireSmoke: 1, ObjectLeft: 2, IO: 3, StorageFault: 3,
+	FireSmoke: 1, ObjectLeft: 2, IO: 3, StorageFault: 3, StorageFull: 2,
 }
 
 // Kinds lists the known kinds.
 func Kinds() []string {
-	return []string{Offline, VideoLoss, Tamper, Motion, Intrusion, LineCross, Loiter, Crowd, FireSmoke, ObjectLeft, IO, StorageFault}
+	return []string{Offline, VideoLoss, Tamper, Motion, Intrusion, LineCross, Loiter, Crowd, FireSmoke, ObjectLeft, IO, StorageFault, StorageFull}
 }
 
 // Event is one normalised event.

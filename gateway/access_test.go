@@ -192,6 +192,18 @@ func TestAccessMatrix(t *testing.T) {
 		{method: "GET", route: "/api/v1/cases/:id", path: "/api/v1/cases/" + caseIn, want: want(u, f, n, ok, ok, ok)},
 		{method: "GET", route: "/api/v1/cases/:id/audit", path: "/api/v1/cases/" + caseIn + "/audit", want: want(u, f, n, ok, ok, ok)},
 		{method: "GET", route: "/api/v1/dashboard", path: "/api/v1/dashboard", want: want(u, f, ok, ok, ok, ok)},
+		// A camera's past: grid workers (their cells) and dispatchers play it,
+		// viewers and departments do not (departments see their cases' clips);
+		// nothing is recorded here, so an allowed playback finds no footage.
+		{method: "GET", route: "/api/v1/cameras/:id/recordings", path: "/api/v1/cameras/camIn/recordings", want: want(u, f, f, ok, ok, ok)},
+		{method: "GET", route: "/api/v1/cameras/:id/recordings", path: "/api/v1/cameras/camOut/recordings", want: want(u, f, f, n, ok, ok)},
+		{method: "GET", route: "/api/v1/cameras/:id/playback", path: "/api/v1/cameras/camIn/playback?start=" + url.QueryEscape(time.Now().Add(-time.Hour).Format(time.RFC3339)) + "&duration=10",
+			want: want(u, f, f, n, n, n)},
+		{method: "GET", route: "/api/v1/cameras/:id/playback", path: "/api/v1/cameras/camIn/playback?format=mp4&start=" + url.QueryEscape(time.Now().Add(-time.Hour).Format(time.RFC3339)) + "&duration=10",
+			want: want(u, f, f, f, n, n)},
+		{method: "GET", route: "/api/v1/cases/:id/clips", path: "/api/v1/cases/" + caseOut + "/clips", want: want(u, f, ok, n, ok, ok)},
+		{method: "GET", route: "/api/v1/cases/:id/clips/:clip", path: "/api/v1/cases/" + caseOut + "/clips/clip-none", want: want(u, f, n, n, n, n)},
+		{method: "GET", route: "/api/v1/recordings/access", path: "/api/v1/recordings/access", want: want(u, f, f, f, f, ok)},
 		{method: "GET", route: "/api/v1/notifications", path: "/api/v1/notifications", want: want(u, f, ok, ok, ok, ok)},
 		{method: "GET", route: "/api/v1/reports", path: "/api/v1/reports?period=week", want: want(u, f, ok, ok, ok, ok)},
 		{method: "GET", route: "/api/v1/stream", path: "/api/v1/stream", stream: true, want: want(u, f, ok, ok, ok, ok)},

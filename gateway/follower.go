@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"sharpeyes/ingest"
+	"sharpeyes/recording"
 	"sharpeyes/registry"
 )
 
@@ -19,6 +20,7 @@ import (
 // relay of that node's RTSP re-serve, so RTSP viewers here still get it.
 type follower struct {
 	m        *ingest.Manager
+	rec      *recording.Manager // nil: no recording
 	catalog  *registry.Catalog
 	members  atomic.Pointer[registry.Membership] // set once Join returns
 	emit     func(id string, st ingest.Status)   // the gateway's own events
@@ -83,10 +85,28 @@ func (f *follower) SyncCameras(cs []registry.Camera) {
 	f.mu.Unlock()
 	f.catalog.SyncCameras(cs)
 	specs := make([]ingest.CameraSpec, len(cs))
+	ids := make(map[string]bool, len(cs))
 	for i, c := range cs {
 		specs[i] = f.spec(c)
+		ids[c.ID] = true
 	}
 	f.m.Sync(specs) // a full listing: what it lacks is gone
+	if f.rec != nil {
+		f.rec.Keep(ids)
+		for _, c := range cs {
+			f.record(c)
+		}
+	}
+}
+
+// record has the camera recorded here if this node pulls it and its plan
+// says so (the owner records; after a failover the new owner does).
+func (f *follower) record(c registry.Camera) {
+	if f.rec == nil {
+		return
+	}
+	own, _ := f.owned(c.ID)
+	f.rec.Apply(c, own)
 }
 
 // rebalance re-applies every camera after the node set changed; pulls whose
@@ -101,6 +121,7 @@ func (f *follower) rebalance() {
 		if err := f.m.Upsert(f.spec(c)); err != nil {
 			f.log.Warn("camera not pulled", "camera", c.ID, "error", err)
 		}
+		f.record(c)
 	}
 }
 
@@ -112,11 +133,15 @@ func (f *follower) PutCamera(c registry.Camera) {
 	if err := f.m.Upsert(f.spec(c)); err != nil {
 		f.log.Warn("camera not pulled", "camera", c.ID, "error", err)
 	}
+	f.record(c)
 }
 
 func (f *follower) DeleteCamera(id string, rev int64) {
 	f.catalog.DeleteCamera(id, rev)
 	if f.newer(id, rev) {
+		if f.rec != nil {
+			f.rec.Forget(id)
+		}
 		f.m.Remove(id)
 	}
 }

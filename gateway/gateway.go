@@ -28,6 +28,7 @@ import (
 	"sharpeyes/grid"
 	"sharpeyes/ingest"
 	"sharpeyes/outbound"
+	"sharpeyes/recording"
 	"sharpeyes/registry"
 	"sharpeyes/relay"
 	"sharpeyes/relay/rtspserve"
@@ -54,6 +55,7 @@ type Gateway struct {
 	cal     *cases.Calendar
 	webhook *outbound.Webhook
 	manager *ingest.Manager
+	rec     *recording.Manager
 	whep    *webrtc.WHEP
 	rtsp    *rtspserve.RTSPServer
 	http    *http.Server
@@ -186,6 +188,17 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 	case <-time.After(cfg.Registry.DialTimeout.D()):
 		log.Warn("node list not read in time; starting with what is known")
 	}
+	if g.cases != nil {
+		if err := g.startRecording(ctx, cfg, self.ID); err != nil {
+			return nil, fmt.Errorf("recording: %w", err)
+		}
+		fol.rec = g.rec
+		g.wg.Add(1)
+		go func() {
+			defer g.wg.Done()
+			g.followForRecording(ctx)
+		}()
+	}
 	g.wg.Add(1)
 	go func() {
 		defer g.wg.Done()
@@ -223,7 +236,7 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 		MapTiles: cfg.Web.MapTiles, MapAttribution: cfg.Web.MapAttribution, TrustedProxies: cfg.HTTP.TrustedProxies},
 		api.Deps{Cameras: g.store, Catalog: g.catalog, GridStore: g.store, Grids: &g.grids, Pulls: g.manager, WHEP: g.whep,
 			Sync: fol, Cluster: &cluster{members: g.members, store: g.store}, Pipeline: g.pipe, Places: g,
-			Identities: g.ids, IdentityStore: g.store, Auth: g.auth, Layouts: g.store, Ready: g.ready})
+			Identities: g.ids, IdentityStore: g.store, Auth: g.auth, Layouts: g.store, Ready: g.ready, Recordings: g.recordingsOrNil()})
 	g.api = srv
 	g.wg.Add(1)
 	go func() {
@@ -350,6 +363,9 @@ func (g *Gateway) Close() {
 		}
 		if g.whep != nil {
 			g.whep.Close()
+		}
+		if g.rec != nil {
+			g.rec.Close() // segments closed before the pulls stop
 		}
 		if g.manager != nil {
 			g.manager.Close()

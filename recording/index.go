@@ -197,3 +197,44 @@ func Spans(segs []Segment) []Span {
 
 // errNoRows tells whether err is sql.ErrNoRows.
 func errNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
+
+// Access is one look back at a camera's past: who played, exported or
+// downloaded what, when.
+type Access struct {
+	At       time.Time `json:"at"`
+	Who      string    `json:"who"`
+	CameraID string    `json:"camera_id"`
+	Stream   string    `json:"stream"`
+	From     time.Time `json:"from"`
+	To       time.Time `json:"to"`
+	Kind     string    `json:"kind"` // playback, export, clip
+	ClipID   string    `json:"clip_id,omitempty"`
+	Addr     string    `json:"addr"`
+}
+
+// LogAccess appends an access row.
+func (ix *Index) LogAccess(ctx context.Context, a Access) error {
+	_, err := ix.db.ExecContext(ctx, ix.q(`INSERT INTO recording_access (id, at_ms, who, camera_id, stream, from_ms, to_ms, kind, clip_id, addr)
+		VALUES (?,?,?,?,?,?,?,?,?,?)`), newID("a"), ms(a.At), a.Who, a.CameraID, a.Stream, ms(a.From), ms(a.To), a.Kind, a.ClipID, a.Addr)
+	return err
+}
+
+// Accesses lists access rows of a time range (of camera, when not
+// empty), newest first.
+func (ix *Index) Accesses(ctx context.Context, camera string, from, to time.Time, limit int) ([]Access, error) {
+	q := `SELECT at_ms, who, camera_id, stream, from_ms, to_ms, kind, clip_id, addr FROM recording_access WHERE at_ms >= ? AND at_ms < ?`
+	args := []any{ms(from), ms(to)}
+	if camera != "" {
+		q += ` AND camera_id = ?`
+		args = append(args, camera)
+	}
+	q += ` ORDER BY at_ms DESC LIMIT ?`
+	args = append(args, limit)
+	return sqlstore.Collect(ctx, ix.db, ix.q(q), args, func(r sqlstore.Scanner) (Access, error) {
+		var a Access
+		var at, f, t int64
+		err := r.Scan(&at, &a.Who, &a.CameraID, &a.Stream, &f, &t, &a.Kind, &a.ClipID, &a.Addr)
+		a.At, a.From, a.To = time.UnixMilli(at).UTC(), time.UnixMilli(f).UTC(), time.UnixMilli(t).UTC()
+		return a, err
+	})
+}

@@ -162,6 +162,28 @@ func (m *Manager) Forget(id string) {
 	}
 }
 
+// Keep stops recording the cameras not in ids (a full listing of the
+// registry: what it lacks is gone).
+func (m *Manager) Keep(ids map[string]bool) {
+	m.mu.Lock()
+	var gone []*recorder
+	for id, r := range m.recorders {
+		if !ids[id] {
+			gone = append(gone, r)
+			delete(m.recorders, id)
+		}
+	}
+	for id := range m.waiting {
+		if !ids[id] {
+			delete(m.waiting, id)
+		}
+	}
+	m.mu.Unlock()
+	for _, r := range gone {
+		r.stop()
+	}
+}
+
 // Recording lists the cameras being recorded now.
 func (m *Manager) Recording() []string {
 	m.mu.Lock()

@@ -56,7 +56,7 @@ const STRINGS = {
     noMyCases: '暂无待办工单', playing: '播放中', photoAdded: (n) => `已选 ${n} 张`, sent: '已提交',
     // what the gateway writes itself
     kinds: { offline: '摄像机离线', video_loss: '视频丢失', tamper: '视频遮挡', motion: '移动侦测', intrusion: '区域入侵', line_cross: '越界',
-      loiter: '徘徊', crowd: '人员聚集', fire_smoke: '烟火', object_left: '物品遗留', io: '报警输入', storage_fault: '存储故障' },
+      loiter: '徘徊', crowd: '人员聚集', fire_smoke: '烟火', object_left: '物品遗留', io: '报警输入', storage_fault: '存储故障', storage_full: '录像存储已满' },
     autoTitle: (kind, cam) => `${kind}：${cam}`,
     autoDescription: (cam, kind, incident) => `摄像机「${cam}」报警（${kind}），事件 ${incident}`,
     notes: {
@@ -115,7 +115,7 @@ const STRINGS = {
     noLocation: 'Location unavailable', noNearby: 'No cameras you may watch nearby', tapToPlay: 'Tap to play', back: 'Back',
     noMyCases: 'Nothing to do', playing: 'Playing', photoAdded: (n) => `${n} selected`, sent: 'Sent',
     kinds: { offline: 'Camera offline', video_loss: 'Video loss', tamper: 'Tampering', motion: 'Motion', intrusion: 'Intrusion', line_cross: 'Line crossing',
-      loiter: 'Loitering', crowd: 'Crowd', fire_smoke: 'Fire or smoke', object_left: 'Object left', io: 'Alarm input', storage_fault: 'Storage fault' },
+      loiter: 'Loitering', crowd: 'Crowd', fire_smoke: 'Fire or smoke', object_left: 'Object left', io: 'Alarm input', storage_fault: 'Storage fault', storage_full: 'Recording storage full' },
     autoTitle: (kind, cam) => `${kind}: ${cam}`,
     autoDescription: (cam, kind, incident) => `Alarm on camera “${cam}” (${kind}), incident ${incident}`,
     notes: {

@@ -1,0 +1,282 @@
+package api
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"sharpeyes/access"
+	"sharpeyes/authn"
+	"sharpeyes/recording"
+)
+
+// Recordings is what the API needs of recording.
+type Recordings interface {
+	Index() *recording.Index
+	Resolve(ctx context.Context, camera, stream string, start time.Time, d time.Duration) (recording.Window, string, error)
+	WriteFMP4(ctx context.Context, w io.Writer, win recording.Window) error
+	WriteMP4(ctx context.Context, w io.Writer, win recording.Window) error
+	OpenClip(c recording.Clip) (*os.File, error)
+}
+
+// maxTimeline is the longest range one timeline request lists.
+const maxTimeline = 92 * 24 * time.Hour
+
+// recordingStream reads ?stream= (main by default).
+func recordingStream(c *gin.Context) (string, bool) {
+	st := c.DefaultQuery("stream", "main")
+	if st != "main" && st != "sub" {
+		writeError(c, &queryError{"stream", "must be main or sub"})
+		return "", false
+	}
+	return st, true
+}
+
+// recordings answers a camera's recorded spans for a time range (default:
+// the last 24 hours), oldest first; what lies between two spans is a gap.
+func (s *Server) recordings(c *gin.Context) {
+	id := c.Param("id")
+	if _, ok := s.visibleCamera(principal(c), id); !ok {
+		s.hidden(c, "camera "+id)
+		return
+	}
+	stream, ok := recordingStream(c)
+	if !ok {
+		return
+	}
+	to, from := time.Now(), time.Time{}
+	var err error
+	if v := c.Query("to"); v != "" {
+		if to, err = time.Parse(time.RFC3339, v); err != nil {
+			writeError(c, &queryError{"to", "must be an RFC 3339 time"})
+			return
+		}
+	}
+	from = to.Add(-24 * time.Hour)
+	if v := c.Query("from"); v != "" {
+		if from, err = time.Parse(time.RFC3339, v); err != nil {
+			writeError(c, &queryError{"from", "must be an RFC 3339 time"})
+			return
+		}
+	}
+	if !from.Before(to) || to.Sub(from) > maxTimeline {
+		writeError(c, &queryError{"from", fmt.Sprintf("must be before to, at most %d days earlier", int(maxTimeline.Hours()/24))})
+		return
+	}
+	segs, err := s.rec.Index().Segments(c.Request.Context(), id, stream, from, to)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	spans := recording.Spans(segs)
+	if spans == nil {
+		spans = []recording.Span{}
+	}
+	c.JSON(http.StatusOK, gin.H{"items": spans, "from": from.UTC(), "to": to.UTC()})
+}
+
+// playback answers a camera's footage from start for duration seconds:
+// fragmented MP4 to play (recordings:read), or with format=mp4 one
+// progressive MP4 file to download (recordings:export). The first frame
+// shown is the one at start. Every playback is in the access log.
+func (s *Server) playback(c *gin.Context) {
+	p, id := principal(c), c.Param("id")
+	if _, ok := s.visibleCamera(p, id); !ok {
+		s.hidden(c, "camera "+id)
+		return
+	}
+	stream, ok := recordingStream(c)
+	if !ok {
+		return
+	}
+	format := c.DefaultQuery("format", "fmp4")
+	if format != "fmp4" && format != "mp4" {
+		writeError(c, &queryError{"format", "must be fmp4 (to play) or mp4 (to download)"})
+		return
+	}
+	if format == "mp4" && !p.Can(access.RecordingsExport) {
+		s.refuse(c, p, http.StatusForbidden, "needs recordings:export")
+		writeError(c, fmt.Errorf("%w: downloading footage needs recordings:export", ErrForbidden))
+		return
+	}
+	start, err := time.Parse(time.RFC3339Nano, c.Query("start"))
+	if err != nil {
+		writeError(c, &queryError{"start", "is required: an RFC 3339 time"})
+		return
+	}
+	secs, err := strconv.ParseFloat(c.Query("duration"), 64)
+	if err != nil || secs <= 0 || secs > recording.MaxPlayback.Seconds() {
+		writeError(c, &queryError{"duration", fmt.Sprintf("must be seconds above 0 and at most %.0f", recording.MaxPlayback.Seconds())})
+		return
+	}
+	if start.After(time.Now()) {
+		writeError(c, &queryError{"start", "is in the future"})
+		return
+	}
+	d := time.Duration(secs * float64(time.Second))
+	ctx := c.Request.Context()
+	win, node, err := s.rec.Resolve(ctx, id, stream, start, d)
+	if errors.Is(err, recording.ErrOtherNode) {
+		s.toFootage(c, p, id, node, format)
+		return
+	}
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	kind := "playback"
+	if format == "mp4" {
+		kind = "export"
+	}
+	if err := s.rec.Index().LogAccess(ctx, recording.Access{At: time.Now(), Who: p.Who(), CameraID: id, Stream: stream,
+		From: win.From, To: win.To, Kind: kind, Addr: c.ClientIP()}); err != nil {
+		writeError(c, err) // no look back that the log does not keep
+		return
+	}
+	// A playback may take longer than the server's write timeout.
+	_ = http.NewResponseController(c.Writer).SetWriteDeadline(time.Time{})
+	h := c.Writer.Header()
+	h.Set("Content-Type", "video/mp4")
+	h.Set("Cache-Control", "private, no-store")
+	h.Set("X-Playback-Start", win.From.UTC().Format(time.RFC3339Nano))
+	h.Set("X-Playback-End", win.To.UTC().Format(time.RFC3339Nano))
+	if format == "mp4" {
+		name := fmt.Sprintf("%s-%s-%s.mp4", id, stream, win.From.UTC().Format("20060102T150405Z"))
+		h.Set("Content-Disposition", `attachment; filename="`+name+`"`)
+		err = s.rec.WriteMP4(ctx, c.Writer, win)
+	} else {
+		err = s.rec.WriteFMP4(ctx, c.Writer, win)
+	}
+	if err != nil && ctx.Err() == nil {
+		s.log.Warn("playback cut short", "camera", id, "error", err)
+	}
+}
+
+// toFootage sends a playback to the node whose disk holds the footage,
+// with a short ticket for this camera (the node sees no cookie of ours).
+func (s *Server) toFootage(c *gin.Context, p *access.Principal, camera, node, format string) {
+	for _, n := range s.cluster.Nodes() {
+		if n.ID != node || n.HTTP == "" {
+			continue
+		}
+		purpose := authn.TicketPlayback
+		if format == "mp4" {
+			purpose = authn.TicketExport
+		}
+		u := *c.Request.URL
+		q := u.Query()
+		q.Set("ticket", s.auth.TicketFor(p, camera, purpose, ticketTTL))
+		u.RawQuery = q.Encode()
+		c.Redirect(http.StatusTemporaryRedirect, strings.TrimSuffix(n.HTTP, "/")+u.RequestURI())
+		return
+	}
+	writeError(c, fmt.Errorf("%w: the footage is on node %s, which is not up", ErrBusy, node))
+}
+
+// clipView is a clip as answered.
+type clipView struct {
+	recording.Clip
+	URL string `json:"url,omitempty"`
+}
+
+// caseClips lists a case's evidence clips with their SHA-256.
+func (s *Server) caseClips(c *gin.Context) {
+	cs, ok := s.visibleCase(c, c.Param("id"))
+	if !ok {
+		return
+	}
+	clips, err := s.rec.Index().Clips(c.Request.Context(), cs.ID)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	out := make([]clipView, len(clips))
+	for i, cl := range clips {
+		out[i] = clipView{Clip: cl}
+		if cl.State == recording.ClipReady {
+			out[i].URL = "/api/v1/cases/" + url.PathEscape(cs.ID) + "/clips/" + url.PathEscape(cl.ID)
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"items": out, "next_cursor": ""})
+}
+
+// caseClip answers a clip's bytes, exactly as made (Range requests for
+// players), with its SHA-256 in Repr-Digest; the download is logged.
+func (s *Server) caseClip(c *gin.Context) {
+	cs, ok := s.visibleCase(c, c.Param("id"))
+	if !ok {
+		return
+	}
+	ctx := c.Request.Context()
+	cl, err := s.rec.Index().ClipOf(ctx, cs.ID, c.Param("clip"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	f, err := s.rec.OpenClip(cl)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	defer f.Close()
+	p := principal(c)
+	if err := s.rec.Index().LogAccess(ctx, recording.Access{At: time.Now(), Who: p.Who(), CameraID: cl.CameraID, Stream: cl.Stream,
+		From: cl.Start, To: cl.End, Kind: "clip", ClipID: cl.ID, Addr: c.ClientIP()}); err != nil {
+		writeError(c, err)
+		return
+	}
+	sum, _ := hex.DecodeString(cl.SHA256)
+	h := c.Writer.Header()
+	h.Set("Content-Type", "video/mp4")
+	h.Set("Repr-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(sum)+":")
+	h.Set("X-Content-SHA256", cl.SHA256)
+	h.Set("Cache-Control", "private, no-store")
+	if c.Query("download") != "" {
+		h.Set("Content-Disposition", `attachment; filename="`+cl.CaseID+"-"+cl.ID+`.mp4"`)
+	}
+	http.ServeContent(c.Writer, c.Request, cl.ID+".mp4", cl.Created, f)
+}
+
+// recordingAccess answers the access log: who looked back at which
+// camera's past, when (auditors).
+func (s *Server) recordingAccess(c *gin.Context) {
+	to, from := time.Now(), time.Now().Add(-7*24*time.Hour)
+	var err error
+	if v := c.Query("from"); v != "" {
+		if from, err = time.Parse(time.RFC3339, v); err != nil {
+			writeError(c, &queryError{"from", "must be an RFC 3339 time"})
+			return
+		}
+	}
+	if v := c.Query("to"); v != "" {
+		if to, err = time.Parse(time.RFC3339, v); err != nil {
+			writeError(c, &queryError{"to", "must be an RFC 3339 time"})
+			return
+		}
+	}
+	limit, err := intParam(c, "limit", 100, 1, 1000)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	rows, err := s.rec.Index().Accesses(c.Request.Context(), c.Query("camera_id"), from, to, limit)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	if rows == nil {
+		rows = []recording.Access{}
+	}
+	c.JSON(http.StatusOK, gin.H{"items": rows, "next_cursor": ""})
+}
