@@ -34,8 +34,8 @@ func (g *Gateway) startRecording(ctx context.Context, cfg *configs.Config, node 
 	g.rec = recording.NewManager(recording.Config{Root: root, Node: node, Segment: time.Duration(r.SegmentSeconds) * time.Second,
 		Part: r.PartSeconds.D(), MaxBytes: r.MaxBytes, MinFreeBytes: r.MinFreeBytes,
 		EvidenceHold: time.Duration(r.EvidenceHoldDays) * 24 * time.Hour,
-		Defaults: registry.Recording{Mode: r.Mode, Stream: r.Stream, RetainDays: r.RetainDays, PreSeconds: r.PreSeconds, PostSeconds: r.PostSeconds},
-		Logger:   g.log, OnStorageFull: g.storageFull, CaseHold: g.caseHold}, idx, g.manager)
+		Defaults:     registry.Recording{Mode: r.Mode, Stream: r.Stream, RetainDays: r.RetainDays, PreSeconds: r.PreSeconds, PostSeconds: r.PostSeconds},
+		Logger:       g.log, OnStorageFull: g.storageFull, CaseHold: g.caseHold}, idx, g.manager)
 	return g.rec.Start(ctx)
 }
 
