@@ -48,7 +48,19 @@ func gatewayBinary(t *testing.T) string {
 // API's base URL and data directory once it is healthy.
 func startServeProcess(t *testing.T, extraEnv ...string) (base, data string) {
 	t.Helper()
-	data = t.TempDir()
+	p := serveProcess(t, t.TempDir(), extraEnv...)
+	return p.base, p.data
+}
+
+// gatewayProc is a `sharpeyes serve` process.
+type gatewayProc struct {
+	cmd        *exec.Cmd
+	base, data string
+}
+
+// serveProcess starts `sharpeyes serve` on data (kept between processes).
+func serveProcess(t *testing.T, data string, extraEnv ...string) *gatewayProc {
+	t.Helper()
 	addr := "127.0.0.1:" + strconv.Itoa(freePort(t, "tcp"))
 	cmd := exec.Command(gatewayBinary(t), "serve")
 	cmd.Env = append(append(os.Environ(), "SHARPEYES_DATA_DIR="+data, "SHARPEYES_AUTH_ADMIN_TOKEN="+token, "SHARPEYES_LOG_LEVEL=warn",
@@ -70,5 +82,11 @@ func startServeProcess(t *testing.T, extraEnv ...string) (base, data string) {
 		resp.Body.Close()
 		return resp.StatusCode == 200
 	})
-	return "http://" + addr, data
+	return &gatewayProc{cmd: cmd, base: "http://" + addr, data: data}
+}
+
+// kill ends the process with SIGKILL, as a power cut would.
+func (p *gatewayProc) kill() {
+	_ = p.cmd.Process.Kill()
+	_, _ = p.cmd.Process.Wait()
 }

@@ -209,3 +209,75 @@ func TestRecordingPlaybackAndEvidenceThroughTheAPI(t *testing.T) {
 		t.Errorf("a dispatcher reads the access log: %d, want 403 (auditors: audit:read)", code)
 	}
 }
+
+// TestKill9WhileRecordingLosesAtMostTheFragmentInProgress: four cameras
+// recorded by a gateway process that is killed with SIGKILL; after a
+// restart on the same data every segment file plays to its end (ffprobe
+// and ffmpeg read them without an error), and each camera's footage before
+// the kill reaches within 2 s of it.
+func TestKill9WhileRecordingLosesAtMostTheFragmentInProgress(t *testing.T) {
+	fleet := startFleet(t, "127.0.0.1:0", camsim.Config{Cameras: 4})
+	defer fleet.Close()
+	data := t.TempDir()
+	env := append([]string{"SHARPEYES_RECORDING_MODE=continuous"}, recordingEnv...)
+	gw := serveProcess(t, data, env...)
+	admin := apiClient{t, gw.base}
+	var ids []string
+	for i := 1; i <= 4; i++ {
+		id := fmt.Sprintf("k%d", i)
+		if code, out := admin.json("POST", "/api/v1/cameras", map[string]any{"id": id, "name": id, "on_demand": true,
+			"streams": map[string]string{"main": fleet.URL(i, false), "sub": fleet.URL(i, true)}}); code != 201 {
+			t.Fatalf("camera: %d %v", code, out)
+		}
+		ids = append(ids, id)
+	}
+	time.Sleep(13 * time.Second) // more than a segment: one closed, one open at the kill
+	killed := time.Now()
+	gw.kill()
+	gw = serveProcess(t, data, env...)
+	admin = apiClient{t, gw.base}
+	// The restarted gateway repaired the open segments before recording again.
+	eventually(t, 10*time.Second, "recording again", func() bool {
+		_, out := admin.json("GET", "/api/v1/cameras/k1/recordings", nil)
+		items, _ := out["items"].([]any)
+		return len(items) >= 2
+	})
+	for _, id := range ids {
+		_, out := admin.json("GET", "/api/v1/cameras/"+id+"/recordings", nil)
+		var reach time.Time
+		for _, it := range out["items"].([]any) {
+			span := it.(map[string]any)
+			s, _ := time.Parse(time.RFC3339Nano, span["start"].(string))
+			e, _ := time.Parse(time.RFC3339Nano, span["end"].(string))
+			if s.Before(killed) && e.After(reach) {
+				reach = e
+			}
+		}
+		if lost := killed.Sub(reach); lost > 2*time.Second || lost < -time.Second {
+			t.Errorf("%s: footage before the kill reaches %s, %v before it; want within 2 s", id, reach.Format("15:04:05.000"), lost)
+		} else {
+			t.Logf("%s: footage before the kill reaches %v before it", id, lost.Round(10*time.Millisecond))
+		}
+	}
+	// Stopped (not killed) before its files are read: it closes what it writes.
+	_ = gw.cmd.Process.Signal(os.Interrupt)
+	_, _ = gw.cmd.Process.Wait()
+	var files []string
+	_ = filepath.Walk(filepath.Join(data, "recordings"), func(p string, info os.FileInfo, err error) error {
+		if err == nil && strings.HasSuffix(p, ".mp4") && !strings.Contains(p, string(filepath.Separator)+"clips"+string(filepath.Separator)) {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if len(files) < 8 {
+		t.Fatalf("%d segment files for 4 cameras recorded across a kill", len(files))
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ffprobeFile(t, b)
+	}
+	t.Logf("%d segment files read by ffprobe and ffmpeg without an error", len(files))
+}

@@ -171,8 +171,9 @@ type Span struct {
 }
 
 // SpanGap is the largest hole between two segments still drawn as one
-// span (the time between a segment's last frame and the next's first).
-const SpanGap = 1500 * time.Millisecond
+// span: consecutive segments of one recorder meet within a few frame
+// times; a reconnection or a restart leaves a gap.
+const SpanGap = 250 * time.Millisecond
 
 // Spans joins segments (oldest first) into spans: consecutive segments
 // of one node with less than SpanGap between them. A span across a

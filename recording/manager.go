@@ -346,6 +346,11 @@ func (m *Manager) recover(ctx context.Context) {
 		if e, err := segmentEnd(s); err == nil && e.After(end) {
 			end = e
 		}
+		if !end.After(s.Start) { // cut before its first fragment: nothing to play
+			_ = os.Remove(s.Path)
+			_ = m.idx.Remove(ctx, s.ID)
+			continue
+		}
 		if err := m.idx.Update(ctx, []Progress{{ID: s.ID, End: end, Bytes: size, Closed: true}}); err != nil {
 			m.log.Warn("segment left open not closed in the index", "path", s.Path, "error", err)
 			continue

@@ -218,6 +218,11 @@ func registerDemo(ctx context.Context, store *registry.Store, fleet *camsim.Flee
 		cam := registry.Camera{ID: dc.ID, Name: dc.Name, OnDemand: !dc.AlwaysOn, Tags: dc.Tags,
 			Streams:  registry.Streams{Main: fleet.URL(i+1, false), Sub: fleet.URL(i+1, true)},
 			Location: &registry.Location{Lat: dc.Lat, Lon: dc.Lon}}
+		if dc.AlwaysOn {
+			// The demo records its always-on cameras, their sub streams (a
+			// demo runs on a laptop's disk), for a day.
+			cam.Recording = &registry.Recording{Mode: registry.RecordContinuous, Stream: "sub", RetainDays: 1}
+		}
 		if _, err := store.CreateCamera(ctx, cam); errors.Is(err, registry.ErrExists) {
 			_, err = store.UpdateCamera(ctx, cam.ID, func(c *registry.Camera) error { *c = cam; return nil })
 			if err != nil {
