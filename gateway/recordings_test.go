@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"sharpeyes/camsim"
+	"sharpeyes/configs"
 )
 
 // recordingEnv records quickly: 10 s segments, half-second fragments.
@@ -280,4 +281,162 @@ func TestKill9WhileRecordingLosesAtMostTheFragmentInProgress(t *testing.T) {
 		ffprobeFile(t, b)
 	}
 	t.Logf("%d segment files read by ffprobe and ffmpeg without an error", len(files))
+}
+
+// smallDisk mounts a tmpfs of size megabytes for the test (root, or sudo
+// without a password, as make test has).
+func smallDisk(t *testing.T, size int) string {
+	t.Helper()
+	dir := t.TempDir()
+	args := []string{"mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%dm", size), "tmpfs", dir}
+	if os.Geteuid() != 0 {
+		args = append([]string{"sudo", "-n"}, args...)
+	}
+	if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs (needs root): %v %s", err, out)
+	}
+	t.Cleanup(func() {
+		umount := []string{"umount", "-l", dir}
+		if os.Geteuid() != 0 {
+			umount = append([]string{"sudo", "-n"}, umount...)
+		}
+		_ = exec.Command(umount[0], umount[1:]...).Run()
+	})
+	return dir
+}
+
+// TestDiskFullKeepsEvidenceAndLiveVideo: recordings on a 48 MB tmpfs.
+// When the disk runs short the oldest footage goes, an open case's clip
+// stays byte for byte; when something else fills the disk so that nothing
+// more may go, storage_full is raised (and opens a case), recording stops,
+// live video goes on and the gateway keeps serving; given room, recording
+// resumes.
+func TestDiskFullKeepsEvidenceAndLiveVideo(t *testing.T) {
+	disk := smallDisk(t, 48)
+	g := startGateway(t, append([]string{"SHARPEYES_RECORDING_PATH=" + disk, "SHARPEYES_RECORDING_MIN_FREE_BYTES=8388608"}, recordingEnv...)...)
+	admin := apiClient{t, "http://" + g.HTTPAddr()}
+	if code, raw := admin.do("POST", "/api/v1/grids/import", "application/geo+json", configs.DemoGrids, true); code != 200 {
+		t.Fatalf("grids: %d %s", code, raw)
+	}
+	lat, lon := inside(t, g.Grids(), cellA)
+	fleet := startFleet(t, "127.0.0.1:0", camsim.Config{Cameras: 6})
+	defer fleet.Close()
+	for i := 1; i <= 6; i++ {
+		if code, out := admin.json("POST", "/api/v1/cameras", map[string]any{"id": fmt.Sprintf("d%d", i), "name": fmt.Sprintf("d%d", i),
+			"on_demand": true, "streams": map[string]string{"main": fleet.URL(i, false), "sub": fleet.URL(i, true)},
+			"location":  map[string]float64{"lat": lat, "lon": lon},
+			"recording": map[string]any{"mode": "continuous", "pre_seconds": 2, "post_seconds": 2}}); code != 201 {
+			t.Fatalf("camera: %d %v", code, out)
+		}
+	}
+	eventually(t, 15*time.Second, "recording", func() bool { return g.Recordings().Writing("d1") })
+	// The evidence: a fire alarm on d1 and its clip.
+	post := func(id, phase string) {
+		body := fmt.Sprintf(`{"source":"ai","source_event_id":"df-%s","camera_id":"d1","kind":"fire_smoke","phase":%q,"time":%q}`, id, phase,
+			time.Now().UTC().Format(time.RFC3339Nano))
+		if code, raw := admin.do("POST", "/api/v1/events", "application/json", []byte(body), true); code != 200 {
+			t.Fatalf("event: %d %s", code, raw)
+		}
+	}
+	time.Sleep(3 * time.Second)
+	post("a", "start")
+	time.Sleep(2 * time.Second)
+	post("b", "end")
+	var caseID string
+	eventually(t, 10*time.Second, "the fire case", func() bool {
+		_, out := admin.json("GET", "/api/v1/cases?camera_id=d1&category=fire_safety", nil)
+		if items, _ := out["items"].([]any); len(items) > 0 {
+			caseID = items[0].(map[string]any)["id"].(string)
+		}
+		return caseID != ""
+	})
+	var clip map[string]any
+	eventually(t, 20*time.Second, "the clip", func() bool {
+		_, out := admin.json("GET", "/api/v1/cases/"+caseID+"/clips", nil)
+		if items, _ := out["items"].([]any); len(items) == 1 && items[0].(map[string]any)["state"] == "ready" {
+			clip = items[0].(map[string]any)
+		}
+		return clip != nil
+	})
+	download := func() [32]byte {
+		_, b, _ := getBytes(t, admin.base, clip["url"].(string), nil)
+		return sha256.Sum256(b)
+	}
+	want := download()
+	if hex.EncodeToString(want[:]) != clip["sha256"] {
+		t.Fatalf("clip bytes differ from its SHA-256 already")
+	}
+	firstSpan := func() time.Time {
+		_, out := admin.json("GET", "/api/v1/cameras/d2/recordings", nil)
+		items, _ := out["items"].([]any)
+		if len(items) == 0 {
+			return time.Time{}
+		}
+		s, _ := time.Parse(time.RFC3339Nano, items[0].(map[string]any)["start"].(string))
+		return s
+	}
+	oldest := firstSpan()
+	// Six main streams fill the disk: the oldest footage goes.
+	eventually(t, 90*time.Second, "the oldest footage deleted", func() bool { return firstSpan().After(oldest.Add(5 * time.Second)) })
+	t.Logf("the oldest footage of d2 moved from %s to %s", oldest.Format("15:04:05"), firstSpan().Format("15:04:05"))
+	if got := download(); got != want {
+		t.Fatal("the open case's clip changed when old footage was deleted")
+	}
+	// Something else takes the disk: nothing more may go.
+	v, err := watch(t, admin.base, "d3", "sub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.c.Close()
+	// Another program takes whatever room the disk has, as it frees.
+	filler := filepath.Join(disk, "other-data")
+	ff, err := os.Create(filler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := make([]byte, 256<<10)
+	eventually(t, 60*time.Second, "storage full", func() bool {
+		for i := 0; i < 8; i++ {
+			if _, err := ff.Write(chunk); err != nil {
+				break
+			}
+		}
+		return g.Recordings().StorageFull()
+	})
+	ff.Close()
+	eventually(t, 15*time.Second, "the storage_full incident", func() bool {
+		_, out := admin.json("GET", "/api/v1/incidents?kind=storage_full", nil)
+		items, _ := out["items"].([]any)
+		return len(items) > 0
+	})
+	_, cs := admin.json("GET", "/api/v1/cases?category=device_fault", nil)
+	if items, _ := cs["items"].([]any); len(items) == 0 {
+		t.Error("storage_full opened no case")
+	}
+	n := v.frames.Load()
+	time.Sleep(2 * time.Second)
+	if v.frames.Load() <= n {
+		t.Error("live video stopped when the disk was full")
+	}
+	if code, _ := admin.json("GET", "/healthz", nil); code != 200 {
+		t.Errorf("healthz with the disk full: %d", code)
+	}
+	if got := download(); got != want {
+		t.Fatal("the open case's clip changed when the disk was full")
+	}
+	// Room again: recording resumes.
+	os.Remove(filler)
+	eventually(t, 30*time.Second, "recording again", func() bool { return !g.Recordings().StorageFull() && g.Recordings().Writing("d2") })
+	// Every file left plays, the ones cut short by the full disk included.
+	g.Close()
+	n = 0
+	_ = filepath.Walk(disk, func(p string, info os.FileInfo, err error) error {
+		if err == nil && strings.HasSuffix(p, ".mp4") {
+			b, _ := os.ReadFile(p)
+			ffprobeFile(t, b)
+			n++
+		}
+		return nil
+	})
+	t.Logf("%d files left on the disk, each read by ffprobe and ffmpeg without an error", n)
 }

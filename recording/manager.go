@@ -51,6 +51,7 @@ type Manager struct {
 	streams Holder
 	log     *slog.Logger
 	full    atomic.Bool // nothing more may be deleted: recording stopped
+	kick    chan struct{}
 
 	mu        sync.Mutex
 	ctx       context.Context
@@ -85,7 +86,7 @@ func NewManager(cfg Config, idx *Index, streams Holder) *Manager {
 	if cfg.Defaults.RetainDays <= 0 {
 		cfg.Defaults.RetainDays = 30
 	}
-	return &Manager{cfg: cfg, idx: idx, streams: streams, log: cfg.Logger.With("component", "recording"),
+	return &Manager{cfg: cfg, idx: idx, streams: streams, log: cfg.Logger.With("component", "recording"), kick: make(chan struct{}, 1),
 		recorders: map[string]*recorder{}, waiting: map[string]Plan{}, retain: map[string]time.Duration{}, pending: map[string]Progress{}}
 }
 

@@ -50,6 +50,7 @@ type recorder struct {
 	lastDur  uint32
 	preroll  []*relay.Unit // events mode: the units of the last Pre, from a keyframe
 	waitKey  bool
+	failing  bool // the last write failed (logged once until one succeeds)
 }
 
 func (r *recorder) start(ctx context.Context) {
@@ -113,9 +114,16 @@ func (r *recorder) follow(ctx context.Context, st *relay.Stream) error {
 			r.waitKey = true
 		}
 		if err := r.unit(ctx, u, st.Info()); err != nil {
-			r.log.Warn("recording stopped for now", "error", err)
+			if !r.failing {
+				r.log.Warn("recording stopped for now", "error", err)
+			}
+			r.failing = true
 			r.finish(false)
 			r.waitKey = true
+			r.m.sweepSoon()
+		} else if r.cur != nil && r.failing {
+			r.failing = false
+			r.log.Info("recording again")
 		}
 	}
 }

@@ -9,8 +9,8 @@ import (
 )
 
 // sweepEvery is how often footage is checked against its retention and the
-// disk budget.
-const sweepEvery = 15 * time.Second
+// disk budget (and at once when a write fails).
+const sweepEvery = 5 * time.Second
 
 func (m *Manager) retention(ctx context.Context) {
 	t := time.NewTicker(sweepEvery)
@@ -21,7 +21,16 @@ func (m *Manager) retention(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-m.kick:
 		}
+	}
+}
+
+// sweepSoon asks for a sweep now (a write failed: the disk may be full).
+func (m *Manager) sweepSoon() {
+	select {
+	case m.kick <- struct{}{}:
+	default:
 	}
 }
 

@@ -63,7 +63,8 @@ type segmentFile struct {
 	seq   uint32    // next fragment's sequence number
 	part  []*fmp4.Sample
 	base  int64 // media time of the part's first sample, in ticks
-	end   int64 // media time after the last sample written, in ticks
+	end   int64 // media time after the last sample added, in ticks
+	done  int64 // media time the fragments on disk reach
 	bytes int64
 }
 
@@ -115,6 +116,12 @@ func (s *segmentFile) flush() error {
 		return err
 	}
 	if _, err := s.f.Write(buf.Bytes()); err != nil {
+		// A fragment written in part (the disk is full) would leave a file
+		// that does not play to its end: cut it back to its whole ones.
+		s.part = s.part[:0]
+		if terr := s.f.Truncate(s.bytes); terr == nil {
+			_, _ = s.f.Seek(s.bytes, io.SeekStart)
+		}
 		return err
 	}
 	if err := s.f.Sync(); err != nil {
@@ -123,11 +130,12 @@ func (s *segmentFile) flush() error {
 	s.seq++
 	s.bytes += int64(buf.Len())
 	s.part = s.part[:0]
+	s.done = s.end
 	return nil
 }
 
-// endTime is the wall-clock time the footage written so far reaches.
-func (s *segmentFile) endTime() time.Time { return s.start.Add(fromTicks(s.end)) }
+// endTime is the wall-clock time the footage on disk reaches.
+func (s *segmentFile) endTime() time.Time { return s.start.Add(fromTicks(s.done)) }
 
 // close writes what is left and closes the file.
 func (s *segmentFile) close() error {
