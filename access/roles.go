@@ -54,8 +54,8 @@ const (
 	RecordingsExport Scope = "recordings:export"
 	// AuditRead is the record of every look back (who played what, when).
 	AuditRead Scope = "audit:read"
-	Open311     Scope = "open311"
-	Metrics     Scope = "metrics"
+	Open311   Scope = "open311"
+	Metrics   Scope = "metrics"
 )
 
 // AllScopes lists every scope.

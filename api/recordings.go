@@ -19,6 +19,7 @@ import (
 	"sharpeyes/access"
 	"sharpeyes/authn"
 	"sharpeyes/recording"
+	"sharpeyes/registry"
 )
 
 // Recordings is what the API needs of recording.
@@ -28,14 +29,22 @@ type Recordings interface {
 	WriteFMP4(ctx context.Context, w io.Writer, win recording.Window) error
 	WriteMP4(ctx context.Context, w io.Writer, win recording.Window) error
 	OpenClip(c recording.Clip) (*os.File, error)
+	PlanOf(c registry.Camera) (recording.Plan, bool)
 }
 
 // maxTimeline is the longest range one timeline request lists.
 const maxTimeline = 92 * 24 * time.Hour
 
-// recordingStream reads ?stream= (main by default).
-func recordingStream(c *gin.Context) (string, bool) {
-	st := c.DefaultQuery("stream", "main")
+// recordingStream reads ?stream=; without it, the stream the camera's
+// plan records (main when it is not recorded now).
+func (s *Server) recordingStream(c *gin.Context, cam registry.Camera) (string, bool) {
+	st := c.Query("stream")
+	if st == "" {
+		st = "main"
+		if p, ok := s.rec.PlanOf(cam); ok {
+			st = p.Stream
+		}
+	}
 	if st != "main" && st != "sub" {
 		writeError(c, &queryError{"stream", "must be main or sub"})
 		return "", false
@@ -47,11 +56,12 @@ func recordingStream(c *gin.Context) (string, bool) {
 // the last 24 hours), oldest first; what lies between two spans is a gap.
 func (s *Server) recordings(c *gin.Context) {
 	id := c.Param("id")
-	if _, ok := s.visibleCamera(principal(c), id); !ok {
+	cam, ok := s.visibleCamera(principal(c), id)
+	if !ok {
 		s.hidden(c, "camera "+id)
 		return
 	}
-	stream, ok := recordingStream(c)
+	stream, ok := s.recordingStream(c, cam)
 	if !ok {
 		return
 	}
@@ -83,7 +93,7 @@ func (s *Server) recordings(c *gin.Context) {
 	if spans == nil {
 		spans = []recording.Span{}
 	}
-	c.JSON(http.StatusOK, gin.H{"items": spans, "from": from.UTC(), "to": to.UTC()})
+	c.JSON(http.StatusOK, gin.H{"items": spans, "stream": stream, "from": from.UTC(), "to": to.UTC()})
 }
 
 // playback answers a camera's footage from start for duration seconds:
@@ -92,11 +102,12 @@ func (s *Server) recordings(c *gin.Context) {
 // shown is the one at start. Every playback is in the access log.
 func (s *Server) playback(c *gin.Context) {
 	p, id := principal(c), c.Param("id")
-	if _, ok := s.visibleCamera(p, id); !ok {
+	cam, ok := s.visibleCamera(p, id)
+	if !ok {
 		s.hidden(c, "camera "+id)
 		return
 	}
-	stream, ok := recordingStream(c)
+	stream, ok := s.recordingStream(c, cam)
 	if !ok {
 		return
 	}
@@ -230,11 +241,15 @@ func (s *Server) caseClip(c *gin.Context) {
 		return
 	}
 	defer f.Close()
-	p := principal(c)
-	if err := s.rec.Index().LogAccess(ctx, recording.Access{At: time.Now(), Who: p.Who(), CameraID: cl.CameraID, Stream: cl.Stream,
-		From: cl.Start, To: cl.End, Kind: "clip", ClipID: cl.ID, Addr: c.ClientIP()}); err != nil {
-		writeError(c, err)
-		return
+	// One look is one entry: a player's later range requests (to seek,
+	// to read the index at the end) are not looks of their own.
+	if rg := c.GetHeader("Range"); rg == "" || strings.HasPrefix(rg, "bytes=0-") {
+		p := principal(c)
+		if err := s.rec.Index().LogAccess(ctx, recording.Access{At: time.Now(), Who: p.Who(), CameraID: cl.CameraID, Stream: cl.Stream,
+			From: cl.Start, To: cl.End, Kind: "clip", ClipID: cl.ID, Addr: c.ClientIP()}); err != nil {
+			writeError(c, err)
+			return
+		}
 	}
 	sum, _ := hex.DecodeString(cl.SHA256)
 	h := c.Writer.Header()

@@ -124,9 +124,9 @@ func inside(t *testing.T, ix *grid.Index, code string) (lat, lon float64) {
 
 // demoStreet starts a gateway with the demo street's grid cells imported,
 // and its admin client.
-func demoStreet(t *testing.T) (*Gateway, apiClient) {
+func demoStreet(t *testing.T, env ...string) (*Gateway, apiClient) {
 	t.Helper()
-	g := startGateway(t)
+	g := startGateway(t, env...)
 	admin := apiClient{t, "http://" + g.HTTPAddr()}
 	if code, raw := admin.do("POST", "/api/v1/grids/import", "application/geo+json", configs.DemoGrids, true); code != 200 {
 		t.Fatalf("grids: %d %s", code, raw)

@@ -2,21 +2,24 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"sharpeyes/camsim"
-	"sharpeyes/configs"
 )
 
 // recordingEnv records quickly: 10 s segments, half-second fragments.
@@ -313,11 +316,7 @@ func smallDisk(t *testing.T, size int) string {
 // resumes.
 func TestDiskFullKeepsEvidenceAndLiveVideo(t *testing.T) {
 	disk := smallDisk(t, 48)
-	g := startGateway(t, append([]string{"SHARPEYES_RECORDING_PATH=" + disk, "SHARPEYES_RECORDING_MIN_FREE_BYTES=8388608"}, recordingEnv...)...)
-	admin := apiClient{t, "http://" + g.HTTPAddr()}
-	if code, raw := admin.do("POST", "/api/v1/grids/import", "application/geo+json", configs.DemoGrids, true); code != 200 {
-		t.Fatalf("grids: %d %s", code, raw)
-	}
+	g, admin := demoStreet(t, append([]string{"SHARPEYES_RECORDING_PATH=" + disk, "SHARPEYES_RECORDING_MIN_FREE_BYTES=8388608"}, recordingEnv...)...)
 	lat, lon := inside(t, g.Grids(), cellA)
 	fleet := startFleet(t, "127.0.0.1:0", camsim.Config{Cameras: 6})
 	defer fleet.Close()
@@ -439,4 +438,151 @@ func TestDiskFullKeepsEvidenceAndLiveVideo(t *testing.T) {
 		return nil
 	})
 	t.Logf("%d files left on the disk, each read by ffprobe and ffmpeg without an error", n)
+}
+
+// TestChromiumPlaysRecordingsAndClips drives the screens in headless
+// Chromium: 回放 on a wall tile paints the frame at the time asked after
+// every click on the timeline, 4× plays four seconds a second, a click on
+// the alarm's marker plays from ten seconds before it, 直播 goes back to
+// live; an exported MP4 plays in a <video>; the case page plays its clip
+// and shows the hash the API lists; the map opens a camera's recordings;
+// the grid worker's phone plays the case's clip.
+func TestChromiumPlaysRecordingsAndClips(t *testing.T) {
+	script, _ := filepath.Abs("../web/e2e/playback.mjs")
+	if _, err := os.Stat(filepath.Join(filepath.Dir(script), "node_modules", "playwright-core")); err != nil {
+		t.Fatal("playwright-core missing: run `make deps` (npm ci in web/e2e)")
+	}
+	g, admin := demoStreet(t, recordingEnv...)
+	lat, lon := inside(t, g.Grids(), cellA)
+	fleet := startFleet(t, "127.0.0.1:0", camsim.Config{Cameras: 1})
+	defer fleet.Close()
+	if code, out := admin.json("POST", "/api/v1/cameras", map[string]any{"id": "pb1", "name": "回放一", "on_demand": true,
+		"streams":   map[string]string{"main": fleet.URL(1, false), "sub": fleet.URL(1, true)},
+		"location":  map[string]float64{"lat": lat, "lon": lon},
+		"recording": map[string]any{"mode": "continuous", "stream": "sub", "pre_seconds": 2, "post_seconds": 2}}); code != 201 {
+		t.Fatalf("camera: %d %v", code, out)
+	}
+	eventually(t, 15*time.Second, "recording under way", func() bool { return g.Recordings().Writing("pb1") })
+	a, _ := g.Grids().Get(cellA)
+	centrePW := addUser(t, admin, "pb-centre", "dispatcher", []string{street}, "")
+	workerPW := addUser(t, admin, a.Roles.GridWorker, "grid_worker", nil, "")
+	time.Sleep(6 * time.Second)
+	for _, phase := range []string{"start", "end"} {
+		body := fmt.Sprintf(`{"source":"ai","source_event_id":"pb-%s","camera_id":"pb1","kind":"tamper","phase":%q,"time":%q}`,
+			phase, phase, time.Now().UTC().Format(time.RFC3339Nano))
+		if code, raw := admin.do("POST", "/api/v1/events", "application/json", []byte(body), true); code != 200 {
+			t.Fatalf("alarm %s: %d %s", phase, code, raw)
+		}
+		time.Sleep(2 * time.Second)
+	}
+	var caseID, sum string
+	eventually(t, 20*time.Second, "the alarm's clip made", func() bool {
+		_, out := admin.json("GET", "/api/v1/cases?camera_id=pb1", nil)
+		if items, _ := out["items"].([]any); len(items) > 0 {
+			caseID = items[0].(map[string]any)["id"].(string)
+			_, cl := admin.json("GET", "/api/v1/cases/"+caseID+"/clips", nil)
+			if clips, _ := cl["items"].([]any); len(clips) == 1 && clips[0].(map[string]any)["state"] == "ready" {
+				sum = clips[0].(map[string]any)["sha256"].(string)
+			}
+		}
+		return sum != ""
+	})
+	time.Sleep(8 * time.Second) // footage on both sides of the alarm to seek in
+
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", script)
+	cmd.Env = append(os.Environ(), "SE_BASE="+admin.base, "SE_CAMERA=pb1", "SE_CASE="+caseID, "SE_USER=pb-centre", "SE_PASS="+centrePW,
+		"SE_WORKER="+a.Roles.GridWorker, "SE_WORKER_PASS="+workerPW, "SE_SEEKS=10")
+	if dir := os.Getenv("SE_SHOTS"); dir != "" {
+		cmd.Env = append(cmd.Env, "SE_SHOTS="+dir)
+	}
+	cmd.Stderr = os.Stderr
+	raw, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("playback.mjs: %v\n%s", err, raw)
+	}
+	type seek struct {
+		MS     float64 `json:"ms"`
+		Offset float64 `json:"offset"`
+		Asked  float64 `json:"asked"`
+		At     float64 `json:"at"`
+	}
+	type video struct {
+		OK       bool    `json:"ok"`
+		Duration float64 `json:"duration"`
+		Frames   int     `json:"frames"`
+		Error    *int    `json:"error"`
+		Width    int     `json:"width"`
+		Playing  bool    `json:"playing"`
+		SHA256   string  `json:"sha256"`
+		Download string  `json:"download"`
+	}
+	var res struct {
+		First       seek    `json:"first"`
+		ViewMinutes float64 `json:"viewMinutes"`
+		Seeks       []seek  `json:"seeks"`
+		Speed       struct {
+			Rate   float64 `json:"rate"`
+			Played float64 `json:"played"`
+		} `json:"speed"`
+		MarkSeek *struct {
+			Mark float64 `json:"mark"`
+			Want float64 `json:"want"` // ten seconds before, or where the footage starts
+			At   float64 `json:"at"`
+		} `json:"markSeek"`
+		ExportHref string `json:"exportHref"`
+		Exported   video  `json:"exported"`
+		BackLive   bool   `json:"backLive"`
+		Clip       video  `json:"clip"`
+		MapSeek    int    `json:"mapSeek"`
+		Phone      video  `json:"phone"`
+	}
+	if err := json.Unmarshal(raw, &res); err != nil {
+		t.Fatalf("playback.mjs said %q: %v", raw, err)
+	}
+	if res.First.MS <= 0 || res.First.Offset > 0.05 {
+		t.Errorf("回放 opened with %+v, want a frame painted at media time 0 (the time asked)", res.First)
+	}
+	if res.ViewMinutes != 3 {
+		t.Errorf("four zooms in show %v minutes, want 3", res.ViewMinutes)
+	}
+	if len(res.Seeks) < 6 {
+		t.Fatalf("only %d seeks clear of the markers: %+v", len(res.Seeks), res.Seeks)
+	}
+	var ms []float64
+	for _, s := range res.Seeks {
+		// One pixel of a three-minute timeline is about 0.15 s.
+		if s.MS <= 0 || s.Offset > 0.05 || math.Abs(s.At-s.Asked) > 200 {
+			t.Errorf("seek %+v: want the frame at the time clicked painted first", s)
+		}
+		ms = append(ms, s.MS)
+	}
+	sort.Float64s(ms)
+	t.Logf("%d seeks by click, click to first painted frame: median %.0f ms, max %.0f ms", len(ms), ms[len(ms)/2], ms[len(ms)-1])
+	if res.Speed.Rate != 4 || res.Speed.Played < 3 || res.Speed.Played > 5 {
+		t.Errorf("4× played %+v seconds a second", res.Speed)
+	}
+	if m := res.MarkSeek; m == nil || m.Want < m.Mark-10000 || m.Want > m.Mark || math.Abs(m.At-m.Want) > 1 {
+		t.Errorf("the alarm marker's click played from %+v, want ten seconds before it", res.MarkSeek)
+	}
+	if !strings.Contains(res.ExportHref, "format=mp4") || !strings.Contains(res.ExportHref, "duration=300") {
+		t.Errorf("export link %q", res.ExportHref)
+	}
+	if e := res.Exported; !e.OK || e.Error != nil || math.Abs(e.Duration-4) > 0.2 || e.Frames < 60 || e.Width == 0 {
+		t.Errorf("the exported MP4 in a <video>: %+v, want 4 s played to its end", e)
+	}
+	if !res.BackLive {
+		t.Error("直播 did not go back to live")
+	}
+	if c := res.Clip; c.Frames == 0 || c.Error != nil || c.SHA256 != sum || !strings.HasSuffix(c.Download, "?download=1") {
+		t.Errorf("the case page's clip: %+v, want it playing with sha256 %s", c, sum)
+	}
+	if res.MapSeek <= 0 {
+		t.Errorf("回放 from the map: %d", res.MapSeek)
+	}
+	if p := res.Phone; p.Frames == 0 || p.Error != nil || !p.Playing {
+		t.Errorf("the phone's clip: %+v", p)
+	}
+	t.Logf("export %+v; clip %+v; phone %+v; map %d ms", res.Exported, res.Clip, res.Phone, res.MapSeek)
 }

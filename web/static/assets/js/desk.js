@@ -9,6 +9,7 @@ import { t, caseTitle, caseDescription, auditNote, actorName } from './i18n.js';
 import { Player } from './player.js';
 import { actionsPanel, newCaseForm, CATEGORIES } from './caseform.js';
 import { miniMap } from './map.js';
+import { clipSection } from './clips.js';
 
 // QUEUES group states the way a dispatcher works through them.
 export const QUEUES = [
@@ -219,13 +220,22 @@ export class Desk {
         mapEl),
       media.length ? h('div', {}, h('h3', {}, t('media')), h('div.thumbs', {}, ...media)) : null,
       photos.length ? h('div', {}, h('h3', {}, t('photos')), h('div.thumbs', { id: 'casephotos' }, ...photos)) : null,
+      this.clipsOf(cs.id),
       h('h3', {}, t('actionsTitle')), actionsPanel(cs, (updated) => this.update(updated.id)),
       h('h3', {}, t('audit')),
       h('table.audit', { id: 'audit' }, h('tbody', {}, ...audit.map(r => h('tr', {}, h('td', {}, when(r.at)), h('td', {}, actorName(r.actor)),
         h('td', {}, t(`actions.${r.action}`)), h('td', {}, r.to ? t(`states_.${r.to}`) : ''), h('td', {}, auditNote(r))))))].filter(Boolean));
+    this.player.reviewAt = Date.parse(cs.created_at); // 回放 starts at the alarm
     if (cam) { if (!this.player.cam || this.player.cam.id !== cam.id) this.player.play(cam); } else this.player.play(null);
     const where = cs.lat != null ? { lat: cs.lat, lon: cs.lon, cell: cs.grid } : cam && cam.location ? { ...cam.location, cell: cs.grid } : { cell: cs.grid };
     miniMap(mapEl, where).catch(() => { mapEl.remove(); });
+  }
+
+  // clipsOf keeps the open case's clip section across redraws (a clip
+  // being watched goes on playing when the case changes).
+  clipsOf(id) {
+    if (!this.clips || this.clips.dataset.caseId !== id) this.clips = clipSection(id);
+    return this.clips;
   }
 
   showNew() {

@@ -67,6 +67,11 @@ const STRINGS = {
     },
     actors: { gateway: '网关（自动）', 'sla-clock': '督办时钟' },
     dur: { dh: (d, h) => `${d}天${h}小时`, hm: (h, m) => `${h}小时${m}分`, m: (m) => `${m}分钟` },
+    // playback and evidence
+    pb: { open: '回放', live: '直播', none: '此后无录像', failed: '录像无法播放', export: '导出', exportHint: '下载从当前时间起 5 分钟的 MP4',
+      earlier: '向前', later: '向后', zoomIn: '放大时间轴', zoomOut: '缩小时间轴' },
+    clips: '证据录像', clipPlay: '播放证据录像', noClips: '暂无证据录像', download: '下载', sha256: 'SHA-256',
+    clipStates: { pending: '等待录像完成', ready: '已保存', empty: '该时段无录像', failed: '制作失败', expired: '已过保存期' },
   },
   en: {
     title: 'Sharp Eyes · Video Gateway', phoneTitle: 'Sharp Eyes · Grid', lang: '中文',
@@ -126,6 +131,10 @@ const STRINGS = {
     },
     actors: { gateway: 'gateway (automatic)', 'sla-clock': 'SLA clock' },
     dur: { dh: (d, h) => `${d} d ${h} h`, hm: (h, m) => `${h} h ${m} min`, m: (m) => `${m} min` },
+    pb: { open: 'Playback', live: 'Live', none: 'No footage from here on', failed: 'The footage cannot be played', export: 'Export', exportHint: 'Download 5 minutes of MP4 from the time shown',
+      earlier: 'Earlier', later: 'Later', zoomIn: 'Zoom in', zoomOut: 'Zoom out' },
+    clips: 'Evidence clips', clipPlay: 'Play the evidence clip', noClips: 'No evidence clips', download: 'Download', sha256: 'SHA-256',
+    clipStates: { pending: 'Waiting for the footage', ready: 'Kept', empty: 'No footage in the range', failed: 'Could not be made', expired: 'Past its hold' },
   },
 };
 

@@ -9,6 +9,7 @@ import { t, apply, toggle, onChange, caseTitle } from './i18n.js';
 import { requireSession, logout } from './login.js';
 import { Player } from './player.js';
 import { actionsPanel, newCaseForm } from './caseform.js';
+import { clipSection } from './clips.js';
 import { Feed } from './notify.js';
 
 const TABS = ['nearby', 'myCells', 'myCases', 'report'];
@@ -101,6 +102,7 @@ class Phone {
       h('div.title', {}, caseTitle(cs)),
       h('div.meta', {}, `${t(`categories.${cs.category}`)} · ${t(`sources.${cs.source}`)}`),
       cs.camera_id ? h('button.mplay', { onclick: async () => { try { this.play(await get(`/api/v1/cameras/${encodeURIComponent(cs.camera_id)}`)); } catch (e) { /* not mine */ } } }, `▶ ${t('camera')}`) : null,
+      cs.incident_id ? clipSection(cs.id, { tap: true }) : null,
       actionsPanel(cs, () => this.myCases()));
   }
 

@@ -1,9 +1,11 @@
 // The player tile: one camera over WHEP in a <video>, with its status,
 // a retry on failure, and a seamless switch (the old picture stays until
-// the new camera's first frame is painted).
-import { whep } from './api.js';
+// the new camera's first frame is painted). 回放 turns the tile to the
+// camera's recordings (playback.js) until 直播 brings it back live.
+import { whep, can } from './api.js';
 import { h } from './dom.js';
 import { t } from './i18n.js';
+import { Playback } from './playback.js';
 
 export class Player {
   constructor({ stream = 'sub', onDblClick } = {}) {
@@ -15,7 +17,10 @@ export class Player {
     this.dot = h('span.dot');
     this.msg = h('div.msg');
     this.stats = h('div.stats');
-    this.el = h('div.tile', {}, this.video, h('div.label', {}, this.dot, this.name), this.msg, this.stats);
+    // reviewAt (ms) is where 回放 starts: the alarm's or the case's time.
+    this.reviewAt = null;
+    this.pbButton = can('recordings:read') ? h('button.pbopen', { title: t('pb.open'), onclick: (e) => { e.stopPropagation(); this.openPlayback(); } }, t('pb.open')) : null;
+    this.el = h('div.tile', {}, this.video, h('div.label', {}, this.dot, this.name, this.pbButton), this.msg, this.stats);
     if (onDblClick) this.el.ondblclick = () => onDblClick(this);
     this.setMsg(t('empty'));
   }
@@ -28,6 +33,7 @@ export class Player {
   // play shows cam (null: empty). Resolves with the milliseconds from the
   // call to the new camera's first painted frame, or -1 if it did not play.
   async play(cam) {
+    this.closePlayback();
     clearTimeout(this.retry);
     const started = performance.now();
     this.cam = cam;
@@ -83,6 +89,31 @@ export class Player {
     if (this.shown !== mine) return -1;
     if (ms >= 0) { this.firstFrameMs = Math.round(ms); this.setMsg(''); }
     return ms >= 0 ? this.firstFrameMs : -1;
+  }
+
+  // openPlayback shows the camera's recordings on the tile from at (ms;
+  // default: reviewAt less ten seconds, or a minute ago).
+  openPlayback(at) {
+    const cam = this.cam;
+    if (!cam || this.pb) return this.pb;
+    clearTimeout(this.retry);
+    this.stop();
+    this.cam = cam;
+    const from = at ?? (this.reviewAt ? this.reviewAt - 10000 : undefined);
+    this.pb = new Playback(cam, { at: from, onLive: () => { this.closePlayback(); this.play(cam); } });
+    this.el.classList.add('pb');
+    this.el.append(this.pb.layer, this.pb.bar);
+    this.setMsg('');
+    return this.pb;
+  }
+
+  closePlayback() {
+    if (!this.pb) return;
+    this.pb.close();
+    this.pb.layer.remove();
+    this.pb.bar.remove();
+    this.pb = null;
+    this.el.classList.remove('pb');
   }
 
   drop(x) {

@@ -128,6 +128,7 @@ export class Wall {
   assign(i, cam, advance = false) {
     const p = this.players[i];
     if (!p) return Promise.resolve(-1);
+    if (!p.alarm || !cam || p.alarm.camera_id !== cam.id) p.reviewAt = null;
     const done = p.play(cam);
     p.setStatus(cam ? this.store.status[cam.id] : null);
     if (advance) this.select((i + 1) % this.players.length);
@@ -259,7 +260,7 @@ export class Wall {
     if (!cams.length) return;
     const tiles = r.tour.tile >= 0 ? [r.tour.tile] : this.players.map((_, i) => i);
     for (const i of tiles) {
-      if (this.players[i].alarm) continue;
+      if (this.players[i].alarm || this.players[i].pb) continue;
       const cam = cams[r.pos % cams.length];
       r.pos++;
       const at = performance.now();
@@ -306,14 +307,17 @@ export class Wall {
     const n = this.players.length;
     const touring = this.running && this.running.tour.tile >= 0 ? this.running.tour.tile : -2;
     const held = (p) => p.alarm && now - p.alarm.raisedAt < ALARM_HOLD_MS;
-    const pick = (ok) => this.players.findIndex((p, j) => !used.has(j) && ok(p, j));
+    // A tile in playback is somebody reviewing footage: alarms and tours
+    // leave it alone (one of the same camera is only highlighted).
+    const pick = (ok) => this.players.findIndex((p, j) => !used.has(j) && !p.pb && ok(p, j));
     for (const a of newestFirst) {
       if (used.size >= n) break;
       if (cams.has(a.camera_id)) continue; // the newest alarm of a camera speaks for it
       cams.add(a.camera_id);
-      let i = pick(p => p.cam && p.cam.id === a.camera_id);
+      let i = this.players.findIndex((p, j) => !used.has(j) && p.cam && p.cam.id === a.camera_id);
       if (i < 0 && this.alarmTile >= 0 && this.alarmTile < n) {
-        if (!used.has(this.alarmTile) && !held(this.players[this.alarmTile])) i = this.alarmTile;
+        const p = this.players[this.alarmTile];
+        if (!used.has(this.alarmTile) && !held(p) && !p.pb) i = this.alarmTile;
       } else if (i < 0) {
         i = pick(p => !p.cam);
         if (i < 0) i = pick((p, j) => !p.alarm && j !== touring);
@@ -321,7 +325,7 @@ export class Wall {
         if (i < 0) { // the oldest alarm not just raised gives way
           let oldest = -1;
           this.players.forEach((p, j) => {
-            if (!used.has(j) && !held(p) && (oldest < 0 || p.alarm.raisedAt < this.players[oldest].alarm.raisedAt)) oldest = j;
+            if (!used.has(j) && !held(p) && !p.pb && (oldest < 0 || p.alarm.raisedAt < this.players[oldest].alarm.raisedAt)) oldest = j;
           });
           i = oldest;
         }
@@ -340,6 +344,7 @@ export class Wall {
     a.raisedAt = performance.now();
     a.raisedMs = Math.round(a.raisedAt - arrived);
     p.alarm = a;
+    p.reviewAt = Date.parse(a.at); // 回放 on this tile starts at the alarm
     p.el.dataset.alarm = a.case_id;
     p.el.classList.add('alarm');
     if (p.cam && p.cam.id === a.camera_id) { a.firstFrameMs = 0; a.shownMs = Math.round(performance.now() - arrived); return; }

@@ -1,0 +1,44 @@
+// A case's evidence clips (证据录像): each made once from the incident's
+// pre-roll to its post-roll, kept with the case, listed with its SHA-256,
+// played here and downloaded as exactly those bytes. A clip still waiting
+// for its post-roll is looked at again until it is made.
+import { get } from './api.js';
+import { h, when } from './dom.js';
+import { t } from './i18n.js';
+
+const POLL_MS = 10000;
+
+// clipSection answers the section for case id; on a phone (tap: true) a
+// clip plays when tapped, on the desk its player is there at once.
+export function clipSection(caseId, { tap = false } = {}) {
+  const list = h('ul.clips');
+  const el = h('div.clipsection', { dataset: { caseId } }, h('h3', {}, t('clips')), list);
+  let timer = 0;
+  const load = async () => {
+    clearTimeout(timer);
+    let items = [];
+    try { items = (await get(`/api/v1/cases/${encodeURIComponent(caseId)}/clips`)).items; } catch (e) { /* no recordings here */ }
+    el.classList.toggle('hidden', !items.length);
+    list.replaceChildren(...items.map(c => clipItem(c, tap)));
+    if (items.some(c => c.state === 'pending')) timer = setTimeout(() => { if (el.isConnected) load(); }, POLL_MS);
+  };
+  el.classList.add('hidden');
+  el.ready = load();
+  return el;
+}
+
+function clipItem(c, tap) {
+  const range = `${when(c.start)} – ${when(c.end).split(' ').pop()}`;
+  const size = c.bytes ? ` · ${(c.bytes / 1048576).toFixed(1)} MB` : '';
+  const kids = [h('div.l1', {}, h(`span.badge.c-${c.state}`, {}, t(`clipStates.${c.state}`)), h('span', {}, `${range}${size}`))];
+  if (c.state === 'ready' && c.url) {
+    const player = () => h('video.clipvideo', { controls: true, preload: 'metadata', playsInline: true, muted: true, src: c.url });
+    if (tap) {
+      const btn = h('button.mplay', { onclick: () => { const v = player(); v.autoplay = true; btn.replaceWith(v); } }, `▶ ${t('clipPlay')}`);
+      kids.push(btn);
+    } else kids.push(player());
+    kids.push(h('div.hash', {}, h('span', {}, t('sha256')), h('code.sha', {}, c.sha256)),
+      h('a.button.clipdl', { href: `${c.url}?download=1`, download: '' }, t('download')));
+  }
+  return h('li.clip', { dataset: { clip: c.id, state: c.state } }, ...kids);
+}

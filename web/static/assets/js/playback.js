@@ -1,0 +1,327 @@
+// Playback (回放) on a player tile: a timeline of the camera's recorded
+// spans with its alarms and cases, click or drag to seek, 1×/2×/4×/8×, a
+// five-minute export, back to live. The footage is fragmented MP4 from
+// /cameras/{id}/playback, an hour at a time, in a plain <video> whose time
+// 0 is the time asked for (the gateway starts on that frame).
+import { get, can, qs } from './api.js';
+import { h, when } from './dom.js';
+import { t } from './i18n.js';
+
+const HOUR = 36e5;
+const DAY = 24 * HOUR;
+const WINDOW_S = 3600;         // one playback request (the gateway's most)
+const EXPORT_S = 300;          // what 导出 downloads from the playhead
+const SPEEDS = [1, 2, 4, 8];
+const ZOOMS = [DAY, 6 * HOUR, HOUR, 15 * 6e4, 3 * 6e4]; // what the timeline shows
+const REFRESH_MS = 30000;      // the last span grows while recording goes on
+const MARK_PX = 6;             // a click this near a marker plays from it
+const LEAD_MS = 10000;         // a marker plays from this long before it
+const LIVE_EDGE_MS = 60000;    // footage ending this near now: back to live
+const TICKS = [6e4, 5 * 6e4, 15 * 6e4, 30 * 6e4, HOUR, 2 * HOUR, 3 * HOUR, 6 * HOUR];
+const COLOURS = { bg: '#10151c', span: '#2fbf71', alarm: '#e5484d', case: '#f5a524', head: '#ffffff', scrub: '#3e8ef7', text: '#9aa6b2' };
+
+const clock = new Map(); // one formatter per language and step
+function hhmm(ms, withSeconds) {
+  const k = withSeconds ? 's' : 'm';
+  if (!clock.has(k)) clock.set(k, new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit', second: withSeconds ? '2-digit' : undefined, hour12: false }));
+  return clock.get(k).format(new Date(ms));
+}
+
+export class Playback {
+  // cam is the camera; at (ms since the epoch) where to start; onLive is
+  // called when the user (or the end of the footage) goes back to live.
+  constructor(cam, { at, onLive }) {
+    this.cam = cam;
+    this.onLive = onLive;
+    this.rate = 1;
+    this.span = DAY;
+    this.end = Date.now();
+    this.spans = [];
+    this.marks = [];
+    this.stream = '';
+    this.from = 0;        // wall time of the shown video's time 0
+    this.video = null;    // the shown <video>
+    this.incoming = null; // one loading under it
+    this.gen = 0;
+    this.seekLog = [];    // {ms: click to first painted frame, offset: its media time}
+    this.hover = null;
+    this.scrub = null;
+    this.layer = h('div.pbvideos');
+    this.canvas = h('canvas.timeline', { width: 300, height: 30 });
+    this.time = h('span.pbtime');
+    this.note = h('span.pbnote');
+    this.speedButtons = SPEEDS.map(s => h('button.pbspeed', { dataset: { speed: s }, onclick: () => this.setRate(s) }, `${s}×`));
+    const exportLink = can('recordings:export') ? h('a.button.pbexport', { title: t('pb.exportHint'), onclick: (e) => { if (!this.exportHref()) e.preventDefault(); else e.currentTarget.href = this.exportHref(); } }, t('pb.export')) : null;
+    this.bar = h('div.pbbar', {},
+      this.canvas,
+      h('div.pbrow', {}, this.time, this.note, h('span.spacer'),
+        h('button', { title: t('pb.earlier'), dataset: { page: 'earlier' }, onclick: () => this.page(-1) }, '‹'),
+        h('button', { title: t('pb.zoomOut'), dataset: { zoom: 'out' }, onclick: () => this.zoom(-1) }, '−'),
+        h('button', { title: t('pb.zoomIn'), dataset: { zoom: 'in' }, onclick: () => this.zoom(1) }, '+'),
+        h('button', { title: t('pb.later'), dataset: { page: 'later' }, onclick: () => this.page(1) }, '›'),
+        ...this.speedButtons, exportLink,
+        h('button.pblive', { onclick: () => this.onLive() }, t('pb.live'))));
+    // The timeline is not the tile: no drag of the tile, no full screen.
+    this.bar.addEventListener('dragstart', e => { e.preventDefault(); e.stopPropagation(); });
+    this.bar.addEventListener('dblclick', e => e.stopPropagation());
+    this.bar.addEventListener('click', e => e.stopPropagation());
+    this.canvas.addEventListener('pointerdown', e => this.down(e));
+    this.canvas.addEventListener('pointermove', e => this.move(e));
+    this.canvas.addEventListener('pointerup', e => this.up(e));
+    this.canvas.addEventListener('pointerleave', () => { this.hover = null; this.draw(); });
+    this.canvas.addEventListener('wheel', e => { e.preventDefault(); this.zoom(e.deltaY < 0 ? 1 : -1, this.timeAt(e)); }, { passive: false });
+    this.resize = new ResizeObserver(() => this.draw());
+    this.resize.observe(this.canvas);
+    this.setRate(1);
+    this.refresh = setInterval(() => this.load(), REFRESH_MS);
+    this.ready = this.load().then(() => this.seek(at ?? Date.now() - 60000));
+  }
+
+  close() {
+    clearInterval(this.refresh);
+    clearInterval(this.ticker);
+    clearTimeout(this.loadTimer);
+    this.resize.disconnect();
+    this.gen++;
+    for (const v of [this.video, this.incoming]) if (v) drop(v);
+    this.video = this.incoming = null;
+  }
+
+  // now is the wall time of the frame shown (0: none yet).
+  now() { return this.video ? this.from + this.video.currentTime * 1000 : 0; }
+
+  // load reads the spans in view (and a day either side, for paging) and
+  // the camera's alarms and cases.
+  async load() {
+    const id = encodeURIComponent(this.cam.id);
+    const to = Math.min(Date.now(), this.end + DAY), from = this.end - this.span - DAY;
+    const want = { from: new Date(from).toISOString(), to: new Date(to).toISOString() };
+    const [rec, incidents, cases] = await Promise.all([
+      get(`/api/v1/cameras/${id}/recordings${qs(want)}`).catch(e => ({ error: e })),
+      can('events:read') ? get(`/api/v1/incidents${qs({ camera_id: this.cam.id, limit: 500 })}`).then(r => r.items).catch(() => []) : [],
+      can('cases:read') ? get(`/api/v1/cases${qs({ camera_id: this.cam.id, ...want, limit: 500 })}`).then(r => r.items).catch(() => []) : [],
+    ]);
+    if (rec.error) { this.say(rec.error.message); return; }
+    this.stream = rec.stream;
+    this.spans = rec.items.map(s => ({ start: Date.parse(s.start), end: Date.parse(s.end) }));
+    this.marks = [
+      ...incidents.map(i => ({ at: Date.parse(i.first_seen), until: i.ended_at ? Date.parse(i.ended_at) : Date.parse(i.last_seen), kind: 'alarm', label: t(`kinds.${i.kind}`) })),
+      ...cases.map(c => ({ at: Date.parse(c.created_at), kind: 'case', label: c.title })),
+    ].filter(m => m.at >= from && m.at <= to);
+    if (!this.spans.length && !this.video) this.say(t('pb.none'));
+    this.draw();
+  }
+
+  say(text) { this.note.textContent = text || ''; }
+
+  // snap is where playing from ms starts: ms inside a span, else the next
+  // span's start; null when nothing is recorded from ms on.
+  snap(ms) {
+    for (const s of this.spans) {
+      if (ms < s.start) return s.start;
+      if (ms < s.end) return ms;
+    }
+    return null;
+  }
+
+  // seek plays from ms. The picture shown stays until the new one paints.
+  seek(ms) {
+    const clicked = performance.now();
+    const at = this.snap(ms);
+    if (at === null) { this.say(t('pb.none')); return Promise.resolve(-1); }
+    this.say('');
+    const gen = ++this.gen;
+    if (this.incoming) drop(this.incoming);
+    const v = h('video', { autoplay: true, muted: true, playsInline: true });
+    v.muted = true;
+    v.defaultPlaybackRate = v.playbackRate = this.rate;
+    v.src = `/api/v1/cameras/${encodeURIComponent(this.cam.id)}/playback${qs({ start: new Date(at).toISOString(), duration: WINDOW_S, stream: this.stream })}`;
+    v.className = this.video ? 'next' : '';
+    this.layer.prepend(v);
+    this.incoming = v;
+    this.pendingAt = at;
+    this.draw();
+    return new Promise(resolve => {
+      const painted = (_, meta) => {
+        if (gen !== this.gen) { resolve(-1); return; }
+        const ms = Math.round(performance.now() - clicked);
+        this.seekLog.push({ ms, offset: meta ? meta.mediaTime : 0, at });
+        if (this.video) drop(this.video);
+        v.className = '';
+        this.video = v;
+        this.incoming = null;
+        this.from = at;
+        this.follow(v, gen);
+        resolve(ms);
+      };
+      v.requestVideoFrameCallback(painted);
+      v.addEventListener('error', () => {
+        if (gen !== this.gen) return;
+        this.seekLog.push({ ms: -1, at, error: (v.error && v.error.message) || 'error' });
+        drop(v);
+        this.incoming = null;
+        this.say(t('pb.failed'));
+        resolve(-1);
+      }, { once: true });
+    });
+  }
+
+  // follow moves the playhead with the video (four times a second),
+  // skips gaps and goes on past the end of one request.
+  follow(v, gen) {
+    clearInterval(this.ticker);
+    this.ticker = setInterval(() => {
+      if (gen !== this.gen) return;
+      const now = this.now();
+      if (this.span < DAY && (now > this.end || now < this.end - this.span)) { this.end = Math.min(Date.now(), now + this.span / 2); this.loadSoon(); }
+      const at = this.snap(now);
+      if (at !== null && at - now > 1000) { this.seek(at); return; } // a gap: on to the next footage
+      this.draw();
+    }, 250);
+    v.addEventListener('ended', async () => {
+      if (gen !== this.gen) return;
+      const now = this.now();
+      await this.load(); // the footage may have grown since
+      if (gen !== this.gen) return;
+      const at = this.snap(now + 1);
+      if (at !== null) { this.seek(at); return; }
+      if (Date.now() - now < LIVE_EDGE_MS) { this.onLive(); return; } // caught up with now
+      this.say(t('pb.none'));
+    });
+  }
+
+  setRate(s) {
+    this.rate = s;
+    for (const v of [this.video, this.incoming]) if (v) { v.defaultPlaybackRate = s; v.playbackRate = s; }
+    this.speedButtons.forEach(b => b.classList.toggle('on', +b.dataset.speed === s));
+  }
+
+  exportHref() {
+    const now = this.now();
+    if (!now) return '';
+    return `/api/v1/cameras/${encodeURIComponent(this.cam.id)}/playback${qs({ start: new Date(now).toISOString(), duration: EXPORT_S, stream: this.stream, format: 'mp4' })}`;
+  }
+
+  // zoom by one step (in: +1) around a time (default: the playhead).
+  zoom(dir, around) {
+    const i = Math.max(0, Math.min(ZOOMS.length - 1, ZOOMS.indexOf(this.span) + dir));
+    if (ZOOMS[i] === this.span) return;
+    const c = around ?? (this.now() || this.end - this.span / 2);
+    const frac = (c - (this.end - this.span)) / this.span;
+    this.span = ZOOMS[i];
+    this.end = Math.min(Date.now(), c + (1 - frac) * this.span);
+    this.draw();
+    this.loadSoon();
+  }
+
+  page(dir) {
+    this.end = Math.min(Date.now(), this.end + dir * this.span);
+    this.draw();
+    this.loadSoon();
+  }
+
+  loadSoon() {
+    clearTimeout(this.loadTimer);
+    this.loadTimer = setTimeout(() => this.load(), 150);
+  }
+
+  timeAt(e) {
+    const r = this.canvas.getBoundingClientRect();
+    return this.end - this.span + ((e.clientX - r.left) / r.width) * this.span;
+  }
+
+  xOf(ms, w) { return ((ms - (this.end - this.span)) / this.span) * w; }
+
+  // markAt is the marker drawn within MARK_PX of the pointer, if any.
+  markAt(e) {
+    const r = this.canvas.getBoundingClientRect();
+    const x = e.clientX - r.left;
+    let best = null, bestD = MARK_PX;
+    for (const m of this.marks) {
+      const d = Math.abs(this.xOf(m.at, r.width) - x);
+      if (d <= bestD) { best = m; bestD = d; }
+    }
+    return best;
+  }
+
+  down(e) {
+    this.canvas.setPointerCapture(e.pointerId);
+    this.scrub = { x: e.clientX, at: this.timeAt(e) };
+    this.draw();
+  }
+
+  move(e) {
+    this.hover = { at: this.timeAt(e), mark: this.markAt(e) };
+    if (this.scrub) this.scrub.at = this.hover.at;
+    this.draw();
+  }
+
+  up(e) {
+    if (!this.scrub) return;
+    const moved = Math.abs(e.clientX - this.scrub.x) > 3;
+    const mark = moved ? null : this.markAt(e);
+    const at = mark ? mark.at - LEAD_MS : this.scrub.at;
+    this.scrub = null;
+    this.seek(at);
+  }
+
+  // draw paints the timeline: hour ticks and labels on top, the recorded
+  // spans below, alarms (red) and cases (amber) as marks, the playhead
+  // white, a drag blue.
+  draw() {
+    const c = this.canvas, dpr = window.devicePixelRatio || 1;
+    const w = c.clientWidth, hgt = c.clientHeight;
+    if (!w || !hgt) return;
+    if (c.width !== Math.round(w * dpr) || c.height !== Math.round(hgt * dpr)) { c.width = Math.round(w * dpr); c.height = Math.round(hgt * dpr); }
+    const g = c.getContext('2d');
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    g.fillStyle = COLOURS.bg;
+    g.fillRect(0, 0, w, hgt);
+    const top = 12, barH = hgt - top;
+    const from = this.end - this.span;
+    // ticks at least 48 px apart
+    const step = TICKS.find(s => (s / this.span) * w >= 48) || DAY;
+    const off = new Date().getTimezoneOffset() * 6e4;
+    g.fillStyle = COLOURS.text;
+    g.font = '10px system-ui, sans-serif';
+    g.textBaseline = 'top';
+    for (let x0 = Math.ceil((from - off) / step) * step + off; x0 < this.end; x0 += step) {
+      const x = this.xOf(x0, w);
+      g.fillRect(x, top - 3, 1, 3);
+      g.fillText(hhmm(x0, step < 6e4), x + 2, 0);
+    }
+    g.fillStyle = COLOURS.span;
+    g.globalAlpha = 0.75;
+    for (const s of this.spans) {
+      if (s.end < from || s.start > this.end) continue;
+      const x = Math.max(0, this.xOf(s.start, w)), x2 = Math.min(w, this.xOf(s.end, w));
+      g.fillRect(x, top + 3, Math.max(1, x2 - x), barH - 6);
+    }
+    g.globalAlpha = 1;
+    for (const m of this.marks) {
+      const x = this.xOf(m.at, w);
+      if (x < -2 || x > w + 2) continue;
+      g.fillStyle = COLOURS[m.kind];
+      if (m.kind === 'alarm') {
+        if (m.until > m.at) g.fillRect(x, top, Math.max(2, this.xOf(m.until, w) - x), 3);
+        g.fillRect(x - 1, top, 2, barH);
+      } else {
+        g.beginPath(); g.moveTo(x, top + barH / 2); g.lineTo(x - 4, hgt); g.lineTo(x + 4, hgt); g.fill();
+      }
+    }
+    const head = this.incoming ? this.pendingAt : this.now();
+    if (head) { g.fillStyle = COLOURS.head; g.fillRect(this.xOf(head, w) - 1, top - 2, 2, barH + 2); }
+    if (this.scrub) { g.fillStyle = COLOURS.scrub; g.fillRect(this.xOf(this.scrub.at, w) - 1, 0, 2, hgt); }
+    const shown = this.scrub ? this.scrub.at : this.hover ? this.hover.at : head;
+    const mark = !this.scrub && this.hover && this.hover.mark;
+    this.time.textContent = shown ? `${when(new Date(shown).toISOString())}${mark ? ' · ' + mark.label : ''}${this.rate !== 1 ? ` · ${this.rate}×` : ''}` : '';
+  }
+}
+
+// drop stops a video and its download.
+function drop(v) {
+  v.pause();
+  v.removeAttribute('src');
+  v.load();
+  v.remove();
+}
