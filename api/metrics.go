@@ -15,7 +15,7 @@ func (s *Server) metrics(c *gin.Context) {
 		return
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(&collector{pulls: s.pulls, whep: s.whep, csp: s.csps.count, sees: func(id string) bool {
+	reg.MustRegister(&collector{pulls: s.pulls, whep: s.whep, csp: s.csps.count, rec: s.rec, sees: func(id string) bool {
 		_, ok := s.visibleCamera(p, id)
 		return ok
 	}})
@@ -28,6 +28,7 @@ type collector struct {
 	pulls Pulls
 	whep  WHEPServer
 	csp   func() uint64
+	rec   Recordings // nil: none
 	// sees keeps the cameras of the scraper's jurisdiction (nil: all).
 	sees func(cameraID string) bool
 }
@@ -40,6 +41,10 @@ var (
 	descReconnects = prometheus.NewDesc("sharpeyes_camera_reconnects_total", "Reconnections to the camera since its pull started.", []string{"camera", "stream"}, nil)
 	descDropped    = prometheus.NewDesc("sharpeyes_camera_dropped_frames_total", "Frames skipped for viewers that fell behind.", []string{"camera", "stream"}, nil)
 	descFrames     = prometheus.NewDesc("sharpeyes_camera_frames_total", "Units received from the camera since its pull started.", []string{"camera", "stream"}, nil)
+	descReceived   = prometheus.NewDesc("sharpeyes_camera_received_bytes_total", "Media bytes (video and audio) received from the camera since its pull started.", []string{"camera", "stream"}, nil)
+	descRecording  = prometheus.NewDesc("sharpeyes_recording_cameras", "Cameras this node is recording now.", nil, nil)
+	descWritten    = prometheus.NewDesc("sharpeyes_recording_written_bytes_total", "Bytes of footage this node has written to segments since it started.", nil, nil)
+	descFull       = prometheus.NewDesc("sharpeyes_recording_storage_full", "1 while recording is paused because only footage held as evidence is left to delete.", nil, nil)
 	descSessions   = prometheus.NewDesc("sharpeyes_webrtc_sessions", "Open WebRTC (WHEP) sessions.", nil, nil)
 	descSendCalls  = prometheus.NewDesc("sharpeyes_webrtc_batched_send_calls_total", "System calls that sent batched (UDP GSO) video packets.", nil, nil)
 	descSendPkts   = prometheus.NewDesc("sharpeyes_webrtc_batched_packets_total", "Video packets sent through batched (UDP GSO) calls.", nil, nil)
@@ -50,7 +55,7 @@ var (
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descState, descBitrate, descFPS, descViewers, descReconnects, descDropped, descFrames, descSessions, descSendCalls, descSendPkts, descResends, descReaped, descSealed, descCSP} {
+	for _, d := range []*prometheus.Desc{descState, descBitrate, descFPS, descViewers, descReconnects, descDropped, descFrames, descReceived, descRecording, descWritten, descFull, descSessions, descSendCalls, descSendPkts, descResends, descReaped, descSealed, descCSP} {
 		ch <- d
 	}
 }
@@ -72,6 +77,16 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descReconnects, prometheus.CounterValue, float64(p.Status.Reconnects), l...)
 		ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(p.Relay.Dropped), l...)
 		ch <- prometheus.MustNewConstMetric(descFrames, prometheus.CounterValue, float64(p.Relay.Units), l...)
+		ch <- prometheus.MustNewConstMetric(descReceived, prometheus.CounterValue, float64(p.Status.Bytes), l...)
+	}
+	if c.rec != nil && c.sees == nil { // the node's figures: for a scraper of the whole street
+		full := 0.0
+		if c.rec.StorageFull() {
+			full = 1
+		}
+		ch <- prometheus.MustNewConstMetric(descRecording, prometheus.GaugeValue, float64(len(c.rec.Recording())))
+		ch <- prometheus.MustNewConstMetric(descWritten, prometheus.CounterValue, float64(c.rec.Written()))
+		ch <- prometheus.MustNewConstMetric(descFull, prometheus.GaugeValue, full)
 	}
 	ch <- prometheus.MustNewConstMetric(descSessions, prometheus.GaugeValue, float64(c.whep.Sessions("")))
 	calls, pkts := c.whep.SendStats()

@@ -30,6 +30,9 @@ type Recordings interface {
 	WriteMP4(ctx context.Context, w io.Writer, win recording.Window) error
 	OpenClip(c recording.Clip) (*os.File, error)
 	PlanOf(c registry.Camera) (recording.Plan, bool)
+	Recording() []string // the cameras this node records now
+	StorageFull() bool
+	Written() int64
 }
 
 // maxTimeline is the longest range one timeline request lists.

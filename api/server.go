@@ -203,7 +203,7 @@ func New(cfg Config, d Deps) *Server {
 		s.cluster = alone{registry.Node{ID: cfg.NodeID}}
 	}
 	s.reg = prometheus.NewRegistry()
-	s.reg.MustRegister(&collector{pulls: d.Pulls, whep: d.WHEP, csp: s.csps.count})
+	s.reg.MustRegister(&collector{pulls: d.Pulls, whep: d.WHEP, csp: s.csps.count, rec: d.Recordings})
 	return s
 }
 

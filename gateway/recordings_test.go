@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -114,6 +115,24 @@ func TestRecordingPlaybackAndEvidenceThroughTheAPI(t *testing.T) {
 	end, _ := time.Parse(time.RFC3339Nano, span["end"].(string))
 	if end.Sub(start) < 6*time.Second || time.Since(end) > 3*time.Second {
 		t.Errorf("span %s → %s (%v), want about 9 s up to now", start, end, end.Sub(start))
+	}
+
+	// The node's recording figures for Prometheus: one camera recorded,
+	// about as many bytes written as received.
+	_, m := admin.do("GET", "/metrics", "", nil, true)
+	metric := func(name string) float64 {
+		for _, line := range strings.Split(string(m), "\n") {
+			if strings.HasPrefix(line, name+" ") {
+				v, _ := strconv.ParseFloat(strings.Fields(line)[1], 64)
+				return v
+			}
+		}
+		t.Errorf("no %s in /metrics", name)
+		return 0
+	}
+	written, received := metric("sharpeyes_recording_written_bytes_total"), metric(`sharpeyes_camera_received_bytes_total{camera="rec1",stream="main"}`)
+	if metric("sharpeyes_recording_cameras") != 1 || metric("sharpeyes_recording_storage_full") != 0 || written < received/2 || written > received*1.1 {
+		t.Errorf("recording metrics: %d cameras, written %.0f of %.0f bytes received", int(metric("sharpeyes_recording_cameras")), written, received)
 	}
 
 	// Playback and export, with who may.

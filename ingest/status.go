@@ -29,8 +29,11 @@ type Status struct {
 	Reconnects  int64     `json:"reconnects"`
 	BFrames     bool      `json:"b_frames"`
 	PacketsLost int64     `json:"packets_lost"`
-	Transport   string    `json:"transport,omitempty"`
-	LastError   string    `json:"last_error,omitempty"`
+	// Bytes is the media (video and audio) received since the pull
+	// started: what a recording of the stream has to write.
+	Bytes     int64  `json:"bytes"`
+	Transport string `json:"transport,omitempty"`
+	LastError string `json:"last_error,omitempty"`
 	// Stalled says the last loss was the camera going silent (video loss)
 	// rather than a refused or broken connection.
 	Stalled bool `json:"stalled,omitempty"`
@@ -80,6 +83,7 @@ func (m *meter) unit(now time.Time, size int, video bool) {
 		m.win = now
 	}
 	m.bytes += size
+	m.st.Bytes += int64(size)
 	if video {
 		m.frames++
 	}

@@ -62,6 +62,8 @@ type Manager struct {
 
 	pmu     sync.Mutex
 	pending map[string]Progress // per segment, the newest report not yet in the index
+	sizes   map[string]int64    // per open segment, the bytes reported so far
+	written atomic.Int64        // bytes written to segments since the start
 
 	wg sync.WaitGroup
 }
@@ -87,7 +89,7 @@ func NewManager(cfg Config, idx *Index, streams Holder) *Manager {
 		cfg.Defaults.RetainDays = 30
 	}
 	return &Manager{cfg: cfg, idx: idx, streams: streams, log: cfg.Logger.With("component", "recording"), kick: make(chan struct{}, 1),
-		recorders: map[string]*recorder{}, waiting: map[string]Plan{}, retain: map[string]time.Duration{}, pending: map[string]Progress{}}
+		recorders: map[string]*recorder{}, waiting: map[string]Plan{}, retain: map[string]time.Duration{}, pending: map[string]Progress{}, sizes: map[string]int64{}}
 }
 
 // Index is the segment index.
@@ -224,6 +226,9 @@ func (m *Manager) Incident(camera string, end *time.Time) {
 // spent on footage that may not be deleted.
 func (m *Manager) StorageFull() bool { return m.full.Load() }
 
+// Written is the bytes written to segments since the manager started.
+func (m *Manager) Written() int64 { return m.written.Load() }
+
 func (m *Manager) paused() bool { return m.full.Load() }
 
 // progress takes a segment's progress report (the index gets it within
@@ -234,6 +239,14 @@ func (m *Manager) progress(p Progress) {
 		p.Closed = true
 	}
 	m.pending[p.ID] = p
+	if d := p.Bytes - m.sizes[p.ID]; d > 0 {
+		m.written.Add(d)
+	}
+	if p.Closed {
+		delete(m.sizes, p.ID)
+	} else {
+		m.sizes[p.ID] = p.Bytes
+	}
 	m.pmu.Unlock()
 }
 
