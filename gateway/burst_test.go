@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -57,7 +60,12 @@ func burstCameras(t *testing.T, ix *grid.Index, admin apiClient, fleet *camsim.F
 // switches more tiles than the wall has.
 func TestChromiumWallThroughAnEventBurst(t *testing.T) {
 	script := e2eScript(t, "burst.mjs")
-	base, data := startServeProcess(t)
+	// The gateway, the simulated cameras and the clients sending the burst
+	// run on servers and devices of their own in service; here they share
+	// two cores with the browser, so they take what the browser leaves
+	// (nice 10) instead of taking turns with its page and video threads.
+	gw := serveProcessNice(t, t.TempDir(), 10)
+	base, data := gw.base, gw.data
 	admin := apiClient{t, base}
 	if code, raw := admin.do("POST", "/api/v1/grids/import", "application/geo+json", configs.DemoGrids, true); code != 200 {
 		t.Fatalf("grids: %d %s", code, raw)
@@ -85,7 +93,9 @@ func TestChromiumWallThroughAnEventBurst(t *testing.T) {
 		_ = db.QueryRow(`SELECT COALESCE(MAX(seq), 0) FROM outbox`).Scan(&before)
 		start := time.Now()
 		var hotline int
+		restore := niceThreads(t, 10) // the browser is running: what starts now is ours
 		alarms, hotline = runBurst(t, admin.base, cams, 10*time.Second)
+		restore()
 		took := time.Since(start)
 		_ = db.QueryRow(`SELECT COUNT(*) FROM outbox WHERE seq > ? AND topic LIKE 'case.%'`, before).Scan(&caseEvents)
 		t.Logf("burst: %d case events (%d camera alarms, %d hotline cases taken through 7 steps) in %v",
@@ -112,8 +122,9 @@ func TestChromiumWallThroughAnEventBurst(t *testing.T) {
 			Alarms int `json:"alarms"`
 			Tiles  int `json:"tiles"`
 		} `json:"switch_log"`
-		CSP   []string `json:"csp"`
-		Error string   `json:"error"`
+		CSP        []string          `json:"csp"`
+		LongFrames []json.RawMessage `json:"long_frames"`
+		Error      string            `json:"error"`
 	}
 	runE2E(t, 150*time.Second, []string{"SE_USER=duty", "SE_PASS=" + pw, "SE_SHOTS=" + screenshots(t)}, &res, burst, script, admin.base+"/?layout=16")
 	if res.Error != "" {
@@ -122,6 +133,9 @@ func TestChromiumWallThroughAnEventBurst(t *testing.T) {
 	t.Logf("page: longest task %d ms (%d over 50 ms), script calls answered within %d ms (%d probes); %d of %d tiles decoding; %d of %d alarms listed (%d rows drawn, %q); %d alarms took a tile",
 		res.LongtaskMaxMS, res.Longtasks, res.ProbeMaxMS, res.ProbeN, res.TilesDecoding, res.Tiles, res.AlarmsListed, res.AlarmsExpected,
 		res.AlarmRows, res.AlarmMore, res.Switches)
+	for _, f := range res.LongFrames {
+		t.Logf("long frame: %s", f)
+	}
 	if caseEvents < 5000 {
 		t.Errorf("the burst made %d case events, want at least 5,000", caseEvents)
 	}
@@ -145,6 +159,27 @@ func TestChromiumWallThroughAnEventBurst(t *testing.T) {
 	if len(res.CSP) > 0 {
 		t.Errorf("content security policy violations: %v", res.CSP)
 	}
+}
+
+// niceThreads sets every thread of this process to niceness n (Linux
+// keeps one per thread; threads started later inherit it) and answers a
+// function that puts them back.
+func niceThreads(t *testing.T, n int) (restore func()) {
+	t.Helper()
+	set := func(n int) {
+		tasks, err := os.ReadDir("/proc/self/task")
+		if err != nil {
+			t.Logf("niceness unchanged: %v", err)
+			return
+		}
+		for _, task := range tasks {
+			if tid, err := strconv.Atoi(task.Name()); err == nil {
+				_ = syscall.Setpriority(syscall.PRIO_PROCESS, tid, n)
+			}
+		}
+	}
+	set(n)
+	return func() { set(0) }
 }
 
 // runBurst sends, evenly over about d: one alarm event per camera and

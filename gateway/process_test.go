@@ -61,8 +61,20 @@ type gatewayProc struct {
 // serveProcess starts `sharpeyes serve` on data (kept between processes).
 func serveProcess(t *testing.T, data string, extraEnv ...string) *gatewayProc {
 	t.Helper()
+	return serveProcessNice(t, data, 0, extraEnv...)
+}
+
+// serveProcessNice starts `sharpeyes serve` at a scheduling niceness
+// (0: as this process): a gateway that shares the machine with the
+// browser under test as it would not in service, where it runs on a
+// server of its own.
+func serveProcessNice(t *testing.T, data string, nice int, extraEnv ...string) *gatewayProc {
+	t.Helper()
 	addr := "127.0.0.1:" + strconv.Itoa(freePort(t, "tcp"))
 	cmd := exec.Command(gatewayBinary(t), "serve")
+	if nice != 0 {
+		cmd = exec.Command("nice", "-n", strconv.Itoa(nice), gatewayBinary(t), "serve")
+	}
 	cmd.Env = append(append(os.Environ(), "SHARPEYES_DATA_DIR="+data, "SHARPEYES_AUTH_ADMIN_TOKEN="+token, "SHARPEYES_LOG_LEVEL=warn",
 		"SHARPEYES_HTTP_ADDR="+addr, "SHARPEYES_RTSP_ADDR=127.0.0.1:"+strconv.Itoa(freePort(t, "tcp")),
 		"SHARPEYES_WEBRTC_UDP_ADDR=127.0.0.1:"+strconv.Itoa(freePort(t, "udp")),

@@ -6,6 +6,7 @@
 // decode, and every alarm case be in the wall's alarm list. Prints one
 // JSON line. node burst.mjs URL (SE_USER/SE_PASS sign in).
 import { createInterface } from 'node:readline';
+import { writeFileSync } from 'node:fs';
 import { launch, signIn, frames, shot, sleep } from './lib.mjs';
 
 const [url] = process.argv.slice(2);
@@ -21,6 +22,17 @@ try {
       new PerformanceObserver(l => l.getEntries().forEach(e => window.__longtasks.push({ at: e.startTime, ms: e.duration })))
         .observe({ type: 'longtask', buffered: true });
     } catch (e) { window.__longtasks = null; }
+    // What the long frames ran (Long Animation Frames): kept for the log.
+    window.__loaf = [];
+    try {
+      new PerformanceObserver(l => l.getEntries().forEach(e => {
+        if (e.duration < 100) return;
+        window.__loaf.push({ at: Math.round(e.startTime), ms: Math.round(e.duration), block: Math.round(e.blockingDuration),
+          render: Math.round(e.renderStart ? e.startTime + e.duration - e.renderStart : 0),
+          layout: Math.round(e.styleAndLayoutStart ? e.startTime + e.duration - e.styleAndLayoutStart : 0),
+          scripts: e.scripts.map(x => ({ ms: Math.round(x.duration), fn: x.sourceFunctionName, src: (x.sourceURL || '').split('/').pop() + ':' + x.sourceCharPosition, by: x.invoker, forced: Math.round(x.forcedStyleAndLayoutDuration) })) });
+      })).observe({ type: 'long-animation-frame', buffered: true });
+    } catch (e) { /* not in this browser */ }
     window.__csp = [];
     document.addEventListener('securitypolicyviolation', e => window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`));
   });
@@ -32,6 +44,27 @@ try {
   const lines = createInterface({ input: process.stdin });
   const said = new Promise(resolve => lines.once('line', l => resolve(JSON.parse(l))));
   const t0 = await page.evaluate(() => performance.now());
+  // SE_PROFILE=file.cpuprofile: Chromium's sampling profile of the page
+  // through the burst (for finding what a long task was).
+  let cdp = null;
+  if (process.env.SE_PROFILE) {
+    cdp = await b.ctx.newCDPSession(page);
+    await cdp.send('Profiler.enable');
+    await cdp.send('Profiler.setSamplingInterval', { interval: 500 });
+    await cdp.send('Profiler.start');
+  }
+  // SE_TRACE=file.json: a Chromium trace (every thread's tasks, native
+  // calls included) through the burst.
+  let tracer = null;
+  if (process.env.SE_TRACE) {
+    tracer = await b.ctx.newCDPSession(page);
+    const events = [];
+    tracer.on('Tracing.dataCollected', (e) => events.push(...e.value));
+    const complete = new Promise(resolve => tracer.once('Tracing.tracingComplete', resolve));
+    await tracer.send('Tracing.start', { transferMode: 'ReportEvents',
+      traceConfig: { includedCategories: ['toplevel', 'devtools.timeline', 'disabled-by-default-devtools.timeline', 'blink', 'v8', 'webrtc', 'media', 'cc', 'renderer.scheduler'] } });
+    tracer.finish = async () => { await tracer.send('Tracing.end'); await complete; writeFileSync(process.env.SE_TRACE, JSON.stringify(events)); };
+  }
   console.log('ready');
 
   // A script call every 100 ms while the burst runs: how long the page
@@ -79,6 +112,12 @@ try {
   out.longtasks = during.length;
   out.longtask_max_ms = Math.round(Math.max(0, ...during.map(x => x.ms)));
   out.csp = await page.evaluate(() => window.__csp);
+  out.long_frames = (await page.evaluate(() => window.__loaf)).filter(x => x.at >= t0).sort((x, y) => y.ms - x.ms).slice(0, 5);
+  if (tracer) await tracer.finish();
+  if (cdp) {
+    const { profile } = await cdp.send('Profiler.stop');
+    writeFileSync(process.env.SE_PROFILE, JSON.stringify(profile));
+  }
   await shot(page, 'wall-after-burst');
 } catch (e) {
   out.error = String(e && e.stack || e);

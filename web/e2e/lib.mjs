@@ -2,9 +2,10 @@
 // playwright-core (never a downloaded browser), sign-in through the page,
 // and reading what each tile decodes.
 import { chromium } from 'playwright-core';
-import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, dirname, basename, extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
@@ -15,7 +16,7 @@ export const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-q
 export async function launch(opts = {}) {
   const profile = mkdtempSync(join(tmpdir(), 'sharpeyes-chromium-'));
   const ctx = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true, args: ARGS, ...opts });
+    executablePath: join(dirname(fileURLToPath(import.meta.url)), 'chromium.sh'), headless: true, args: ARGS, ...opts });
   const page = ctx.pages()[0] || await ctx.newPage();
   page.on('pageerror', e => console.error('pageerror:', e.message));
   page.on('console', m => { if (m.type() === 'error' && !m.text().includes('401')) console.error('page:', m.text(), m.location().url); });
@@ -51,3 +52,12 @@ export async function shot(page, name) {
 }
 
 export const sleep = (ms) => new Promise(r => setTimeout(r, ms));
+
+// upload is a file for setInputFiles, read here and handed over as bytes:
+// the browser runs as another user (chromium.sh) and may not read the
+// test's temporary files itself.
+const TYPES = { '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.png': 'image/png', '.gif': 'image/gif', '.webp': 'image/webp',
+  '.txt': 'text/plain', '.pdf': 'application/pdf', '.html': 'text/html', '.svg': 'image/svg+xml' };
+export function upload(path) {
+  return { name: basename(path), mimeType: TYPES[extname(path).toLowerCase()] || 'application/octet-stream', buffer: readFileSync(path) };
+}

@@ -4,14 +4,15 @@
 import { chromium } from 'playwright-core';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const [url, shot] = process.argv.slice(2);
 if (!url) { console.error('usage: node play.mjs URL [screenshot.png]'); process.exit(2); }
 
 const profile = mkdtempSync(join(tmpdir(), 'sharpeyes-chromium-'));
 const ctx = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  executablePath: join(dirname(fileURLToPath(import.meta.url)), 'chromium.sh'), // CHROMIUM overrides the browser
   headless: true,
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
          '--disable-background-networking', '--disable-component-update', '--disable-sync',
