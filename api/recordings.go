@@ -87,12 +87,11 @@ func (s *Server) recordings(c *gin.Context) {
 		writeError(c, &queryError{"from", fmt.Sprintf("must be before to, at most %d days earlier", int(maxTimeline.Hours()/24))})
 		return
 	}
-	segs, err := s.rec.Index().Segments(c.Request.Context(), id, stream, from, to)
+	spans, err := s.rec.Index().Spans(c.Request.Context(), id, stream, from, to)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	spans := recording.Spans(segs)
 	if spans == nil {
 		spans = []recording.Span{}
 	}

@@ -259,11 +259,24 @@ func TestKill9WhileRecordingLosesAtMostTheFragmentInProgress(t *testing.T) {
 	gw.kill()
 	gw = serveProcess(t, data, env...)
 	admin = apiClient{t, gw.base}
-	// The restarted gateway repaired the open segments before recording again.
-	eventually(t, 10*time.Second, "recording again", func() bool {
-		_, out := admin.json("GET", "/api/v1/cameras/k1/recordings", nil)
-		items, _ := out["items"].([]any)
-		return len(items) >= 2
+	// The restarted gateway repaired the open segments before recording
+	// again: every camera has footage (a fragment on disk) after the kill.
+	eventually(t, 15*time.Second, "recording again", func() bool {
+		for _, id := range ids {
+			_, out := admin.json("GET", "/api/v1/cameras/"+id+"/recordings", nil)
+			items, _ := out["items"].([]any)
+			again := false
+			for _, it := range items {
+				span := it.(map[string]any)
+				s, _ := time.Parse(time.RFC3339Nano, span["start"].(string))
+				e, _ := time.Parse(time.RFC3339Nano, span["end"].(string))
+				again = again || (s.After(killed) && e.Sub(s) >= time.Second)
+			}
+			if !again {
+				return false
+			}
+		}
+		return true
 	})
 	for _, id := range ids {
 		_, out := admin.json("GET", "/api/v1/cameras/"+id+"/recordings", nil)
@@ -427,10 +440,12 @@ func TestDiskFullKeepsEvidenceAndLiveVideo(t *testing.T) {
 		items, _ := out["items"].([]any)
 		return len(items) > 0
 	})
-	_, cs := admin.json("GET", "/api/v1/cases?category=device_fault", nil)
-	if items, _ := cs["items"].([]any); len(items) == 0 {
-		t.Error("storage_full opened no case")
-	}
+	// The policy opens its case from the incident, a moment later.
+	eventually(t, 10*time.Second, "storage_full opening a device_fault case", func() bool {
+		_, cs := admin.json("GET", "/api/v1/cases?category=device_fault", nil)
+		items, _ := cs["items"].([]any)
+		return len(items) > 0
+	})
 	n := v.frames.Load()
 	time.Sleep(2 * time.Second)
 	if v.frames.Load() <= n {

@@ -30,6 +30,9 @@ type Segment struct {
 	Width    int       `json:"width"`
 	Height   int       `json:"height"`
 	Open     bool      `json:"open"`
+	// Span is the id of the stretch of footage the segment continues
+	// (its own id if it starts one).
+	Span string `json:"-"`
 }
 
 // Index keeps the segments (and clips and the access log) in the SQL store
@@ -57,26 +60,43 @@ func newID(prefix string) string {
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
-const segmentColumns = `id, camera_id, stream, start_ms, end_ms, bytes, node, path, codec, width, height, open`
+const segmentColumns = `id, camera_id, stream, start_ms, end_ms, bytes, node, path, codec, width, height, open, span_id`
 
 func scanSegment(r sqlstore.Scanner) (Segment, error) {
 	var s Segment
 	var start, end int64
 	var open int
-	err := r.Scan(&s.ID, &s.CameraID, &s.Stream, &start, &end, &s.Bytes, &s.Node, &s.Path, &s.Codec, &s.Width, &s.Height, &open)
+	err := r.Scan(&s.ID, &s.CameraID, &s.Stream, &start, &end, &s.Bytes, &s.Node, &s.Path, &s.Codec, &s.Width, &s.Height, &open, &s.Span)
 	s.Start, s.End, s.Open = time.UnixMilli(start).UTC(), time.UnixMilli(end).UTC(), open != 0
 	return s, err
 }
 
-// Add records a segment being started.
+// Add records a segment being started, and the span it starts or
+// continues.
 func (ix *Index) Add(ctx context.Context, s Segment) error {
 	open := 0
 	if s.Open {
 		open = 1
 	}
-	_, err := ix.db.ExecContext(ctx, ix.q(`INSERT INTO recording_segments (`+segmentColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`),
-		s.ID, s.CameraID, s.Stream, ms(s.Start), ms(s.End), s.Bytes, s.Node, s.Path, s.Codec, s.Width, s.Height, open)
-	return err
+	if s.Span == "" {
+		s.Span = s.ID
+	}
+	tx, err := ix.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, ix.q(`INSERT INTO recording_segments (`+segmentColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`),
+		s.ID, s.CameraID, s.Stream, ms(s.Start), ms(s.End), s.Bytes, s.Node, s.Path, s.Codec, s.Width, s.Height, open, s.Span); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, ix.q(`INSERT INTO recording_spans (id, camera_id, stream, node, start_ms, end_ms, bytes) VALUES (?,?,?,?,?,?,?)
+		ON CONFLICT (id) DO UPDATE SET bytes = recording_spans.bytes + excluded.bytes,
+			end_ms = CASE WHEN recording_spans.end_ms < excluded.end_ms THEN excluded.end_ms ELSE recording_spans.end_ms END`),
+		s.Span, s.CameraID, s.Stream, s.Node, ms(s.Start), ms(s.End), s.Bytes); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // Progress is how far a segment being written reaches.
@@ -88,7 +108,7 @@ type Progress struct {
 }
 
 // Update applies progress reports in one transaction (one disk sync for
-// every recorder's last second).
+// every recorder's last second); each segment's span follows it.
 func (ix *Index) Update(ctx context.Context, ps []Progress) error {
 	if len(ps) == 0 {
 		return nil
@@ -103,8 +123,17 @@ func (ix *Index) Update(ctx context.Context, ps []Progress) error {
 		if p.Closed {
 			open = 0
 		}
+		if _, err := tx.ExecContext(ctx, ix.q(`UPDATE recording_spans SET bytes = bytes + ? - (SELECT bytes FROM recording_segments WHERE id = ?)
+			WHERE id = (SELECT span_id FROM recording_segments WHERE id = ?)`), p.Bytes, p.ID, p.ID); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, ix.q(`UPDATE recording_segments SET end_ms = ?, bytes = ?, open = ? WHERE id = ?`),
 			ms(p.End), p.Bytes, open, p.ID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, ix.q(`UPDATE recording_spans SET end_ms = (SELECT s.end_ms FROM recording_segments s
+			WHERE s.span_id = recording_spans.id ORDER BY s.start_ms DESC LIMIT 1)
+			WHERE id = (SELECT span_id FROM recording_segments WHERE id = ?)`), p.ID); err != nil {
 			return err
 		}
 	}
@@ -155,10 +184,69 @@ func (ix *Index) Bytes(ctx context.Context, node string) (int64, error) {
 	return n.Int64, err
 }
 
-// Remove drops a segment from the index.
+// Remove drops a segment from the index. Its span shrinks to the
+// segments left, or, if it was in the middle of it (retention keeping
+// the footage an evidence clip holds), splits in two at the hole.
 func (ix *Index) Remove(ctx context.Context, id string) error {
-	_, err := ix.db.ExecContext(ctx, ix.q(`DELETE FROM recording_segments WHERE id = ?`), id)
-	return err
+	tx, err := ix.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var span string
+	var start, bytes int64
+	err = tx.QueryRowContext(ctx, ix.q(`SELECT span_id, start_ms, bytes FROM recording_segments WHERE id = ?`), id).Scan(&span, &start, &bytes)
+	if errNoRows(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, ix.q(`DELETE FROM recording_segments WHERE id = ?`), id); err != nil {
+		return err
+	}
+	count := func(query string) (n int, err error) {
+		err = tx.QueryRowContext(ctx, ix.q(`SELECT COUNT(*) FROM (SELECT 1 FROM recording_segments WHERE span_id = ? AND `+query+` LIMIT 1) AS x`),
+			span, start).Scan(&n)
+		return n, err
+	}
+	earlier, err := count(`start_ms < ?`)
+	if err != nil {
+		return err
+	}
+	later, err := count(`start_ms > ?`)
+	if err != nil {
+		return err
+	}
+	switch {
+	case earlier == 0 && later == 0:
+		_, err = tx.ExecContext(ctx, ix.q(`DELETE FROM recording_spans WHERE id = ?`), span)
+		if err != nil {
+			return err
+		}
+		return tx.Commit()
+	case earlier > 0 && later > 0:
+		tail := newID("p")
+		if _, err := tx.ExecContext(ctx, ix.q(`UPDATE recording_segments SET span_id = ? WHERE span_id = ? AND start_ms > ?`), tail, span, start); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, ix.q(`INSERT INTO recording_spans (id, camera_id, stream, node, start_ms, end_ms, bytes)
+			SELECT ?, camera_id, stream, node, MIN(start_ms), MAX(end_ms), SUM(bytes) FROM recording_segments WHERE span_id = ?
+			GROUP BY camera_id, stream, node`), tail, tail); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, ix.q(`UPDATE recording_spans SET bytes = bytes - (SELECT bytes FROM recording_spans WHERE id = ?) WHERE id = ?`),
+			tail, span); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, ix.q(`UPDATE recording_spans SET bytes = bytes - ?,
+		start_ms = (SELECT s.start_ms FROM recording_segments s WHERE s.span_id = recording_spans.id ORDER BY s.start_ms LIMIT 1),
+		end_ms = (SELECT s.end_ms FROM recording_segments s WHERE s.span_id = recording_spans.id ORDER BY s.start_ms DESC LIMIT 1)
+		WHERE id = ?`), bytes, span); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // Span is a stretch of footage with no gap: what the timeline draws.
@@ -179,21 +267,50 @@ const SpanGap = 250 * time.Millisecond
 // of one node with less than SpanGap between them. A span across a
 // failover is two spans, one per node, touching.
 func Spans(segs []Segment) []Span {
-	var out []Span
+	var j spanJoin
 	for _, s := range segs {
-		if n := len(out); n > 0 {
-			last := &out[n-1]
-			if last.Node == s.Node && !s.Start.After(last.End.Add(SpanGap)) {
-				if s.End.After(last.End) {
-					last.End = s.End
-				}
-				last.Bytes += s.Bytes
-				continue
-			}
-		}
-		out = append(out, Span{Start: s.Start, End: s.End, Stream: s.Stream, Node: s.Node, Bytes: s.Bytes})
+		j.add(s.Start, s.End, s.Stream, s.Node, s.Bytes)
 	}
-	return out
+	return j.spans
+}
+
+// spanJoin gathers segments, oldest first, into spans.
+type spanJoin struct{ spans []Span }
+
+func (j *spanJoin) add(start, end time.Time, stream, node string, bytes int64) {
+	if n := len(j.spans); n > 0 {
+		last := &j.spans[n-1]
+		if last.Node == node && !start.After(last.End.Add(SpanGap)) {
+			if end.After(last.End) {
+				last.End = end
+			}
+			last.Bytes += bytes
+			return
+		}
+	}
+	j.spans = append(j.spans, Span{Start: start, End: end, Stream: stream, Node: node, Bytes: bytes})
+}
+
+// Spans is a camera stream's timeline over [from, to): the span rows
+// kept beside the segments (tens for a month, however many segments),
+// joined where they meet within SpanGap.
+func (ix *Index) Spans(ctx context.Context, camera, stream string, from, to time.Time) ([]Span, error) {
+	rows, err := ix.db.QueryContext(ctx, ix.q(`SELECT start_ms, end_ms, node, bytes FROM recording_spans
+		WHERE camera_id = ? AND stream = ? AND start_ms < ? AND end_ms > ? ORDER BY start_ms`), camera, stream, ms(to), ms(from))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var j spanJoin
+	var start, end, bytes int64
+	var node string
+	for rows.Next() {
+		if err := rows.Scan(&start, &end, &node, &bytes); err != nil {
+			return nil, err
+		}
+		j.add(time.UnixMilli(start).UTC(), time.UnixMilli(end).UTC(), stream, node, bytes)
+	}
+	return j.spans, rows.Err()
 }
 
 // errNoRows tells whether err is sql.ErrNoRows.

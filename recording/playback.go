@@ -63,24 +63,21 @@ func load(seg Segment, payloads bool) (*footage, error) {
 	if partsEnd <= initEnd {
 		return f, nil
 	}
-	var parts fmp4.Parts
-	if err := parts.Unmarshal(b[initEnd:partsEnd]); err != nil {
-		return nil, fmt.Errorf("segment %s: %w", seg.ID, err)
-	}
-	for _, p := range parts {
-		for _, t := range p.Tracks {
-			if t.ID != 1 {
-				continue
-			}
-			dts := int64(t.BaseTime)
-			for _, s := range t.Samples {
-				size := uint32(len(s.Payload))
-				if !payloads {
-					s.Payload = nil
-				}
-				f.samples = append(f.samples, timed{at: seg.Start.Add(fromTicks(dts)), i: len(f.samples), size: size, Sample: s})
-				dts += int64(s.Duration)
-			}
+	// The fragments read by hand, their payloads slices of the file: the
+	// library's reflective reader was most of a seek's time.
+	for i, x := range bs {
+		if x.typ != "moof" || i+1 >= len(bs) || bs[i+1].typ != "mdat" || x.offset >= partsEnd {
+			continue
+		}
+		base, samples, sizes, err := readFragment(b, x.offset, b[x.offset:x.offset+x.size], payloads)
+		if err != nil {
+			return nil, fmt.Errorf("segment %s: %w", seg.ID, err)
+		}
+		dts := int64(base)
+		for j := range samples {
+			s := &samples[j]
+			f.samples = append(f.samples, timed{at: seg.Start.Add(fromTicks(dts)), i: len(f.samples), size: sizes[j], Sample: s})
+			dts += int64(s.Duration)
 		}
 	}
 	return f, nil
@@ -189,24 +186,21 @@ func (w Window) frames(payloads bool, each func(f *footage, t timed, show bool) 
 func (m *Manager) WriteFMP4(ctx context.Context, w io.Writer, win Window) error {
 	var init *fmp4.Init
 	var seq uint32 = 1
-	var part []*fmp4.Sample
+	var part []fmp4.Sample
 	var base, last int64 = 0, -1
 	var pend *fmp4.Sample
+	var out []byte
 	flush := func() error {
 		if len(part) == 0 {
 			return nil
 		}
-		p := fmp4.Part{SequenceNumber: seq, Tracks: []*fmp4.PartTrack{{ID: 1, BaseTime: uint64(base), Samples: part}}}
-		var buf seekablebuffer.Buffer
-		if err := p.Marshal(&buf); err != nil {
-			return err
-		}
+		out = appendFragment(out[:0], seq, uint64(base), part)
 		seq++
 		for _, s := range part {
 			base += int64(s.Duration)
 		}
-		part = nil
-		_, err := w.Write(buf.Bytes())
+		part = part[:0]
+		_, err := w.Write(out)
 		return err
 	}
 	err := win.frames(true, func(f *footage, t timed, show bool) error {
@@ -225,14 +219,17 @@ func (m *Manager) WriteFMP4(ctx context.Context, w io.Writer, win Window) error 
 		}
 		s := &fmp4.Sample{IsNonSyncSample: t.IsNonSyncSample, Payload: t.Payload}
 		if !show {
-			part = append(part, s) // Duration 0
+			part = append(part, *s) // Duration 0
 			return nil
 		}
 		dts := ticks(t.at.Sub(win.From))
 		if pend != nil {
 			pend.Duration = uint32(max(0, dts-last))
-			part = append(part, pend)
-			if fromTicks(dts-base) >= m.cfg.Part {
+			part = append(part, *pend)
+			// The first fragment ends at the first frame shown, so the
+			// player has all it needs to paint it without waiting for a
+			// second of footage; then a fragment every part duration.
+			if seq == 1 || fromTicks(dts-base) >= m.cfg.Part {
 				if err := flush(); err != nil {
 					return err
 				}
@@ -252,7 +249,7 @@ func (m *Manager) WriteFMP4(ctx context.Context, w io.Writer, win Window) error 
 		if end := ticks(win.To.Sub(win.From)); last+int64(pend.Duration) > end {
 			pend.Duration = uint32(max(1, end-last))
 		}
-		part = append(part, pend)
+		part = append(part, *pend)
 	}
 	return flush()
 }

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
 
 	"sharpeyes/relay"
@@ -50,7 +53,9 @@ type recorder struct {
 	lastDur  uint32
 	preroll  []*relay.Unit // events mode: the units of the last Pre, from a keyframe
 	waitKey  bool
-	failing  bool // the last write failed (logged once until one succeeds)
+	failing  bool      // the last write failed (logged once until one succeeds)
+	span     string    // the span the last segment was in
+	spanEnd  time.Time // where the last segment ended
 }
 
 func (r *recorder) start(ctx context.Context) {
@@ -240,12 +245,19 @@ func (r *recorder) open_(ctx context.Context, u *relay.Unit, info relay.Info) er
 	if err != nil {
 		return fmt.Errorf("segment %s: %w", path, err)
 	}
+	// A segment that follows the last one within SpanGap continues its
+	// span; after a gap (a reconnect, a pause, a restart) a new one starts.
+	span := id
+	if r.span != "" && !start.After(r.spanEnd.Add(SpanGap)) && !start.Before(r.spanEnd.Add(-SpanGap)) {
+		span = r.span
+	}
 	if err := r.m.idx.Add(ctx, Segment{ID: id, CameraID: r.plan.Camera, Stream: r.plan.Stream, Start: start, End: start,
-		Bytes: seg.bytes, Node: r.m.cfg.Node, Path: path, Codec: string(info.Video), Width: info.Width, Height: info.Height, Open: true}); err != nil {
+		Bytes: seg.bytes, Node: r.m.cfg.Node, Path: path, Codec: string(info.Video), Width: info.Width, Height: info.Height, Open: true, Span: span}); err != nil {
 		_ = seg.close()
 		return fmt.Errorf("index: %w", err)
 	}
 	r.cur, r.curID, r.curInfo, r.curGen, r.startPTS, r.pending = seg, id, info, u.Generation(), u.PTS, u
+	r.span = span
 	r.setWriting(true)
 	r.log.Debug("segment started", "path", path)
 	return nil
@@ -278,19 +290,15 @@ func (r *recorder) add(_ context.Context, u *relay.Unit) error {
 
 // write appends unit u of duration d to the segment.
 func (r *recorder) write(u *relay.Unit, d uint32) error {
-	var s fmp4.Sample
-	var err error
+	s := fmp4.Sample{Duration: d}
 	switch u.Codec {
 	case relay.CodecH265:
-		err = s.FillH265(0, u.NALUs)
+		s.IsNonSyncSample = !h265.IsRandomAccess(u.NALUs)
 	default:
-		err = s.FillH264(0, u.NALUs)
+		s.IsNonSyncSample = !h264.IsRandomAccess(u.NALUs)
 	}
-	if err != nil {
-		return err
-	}
-	s.Duration = d
-	r.cur.add(&s, ticks(u.PTS-r.startPTS))
+	s.Payload = r.cur.avcc(u.NALUs)
+	r.cur.add(s, ticks(u.PTS-r.startPTS))
 	return nil
 }
 
@@ -313,7 +321,19 @@ func (r *recorder) finish(final bool) {
 	if err != nil {
 		r.log.Warn("segment not closed cleanly", "path", r.cur.path, "error", err)
 	}
+	if r.cur.done == 0 {
+		// Not one fragment reached the disk (it was full, or the stream
+		// stopped at once): a file with nothing to play is no segment.
+		_ = os.Remove(r.cur.path)
+		if err := r.m.idx.Remove(context.Background(), r.curID); err != nil {
+			r.log.Warn("empty segment left in the index", "path", r.cur.path, "error", err)
+		}
+		r.cur, r.pending, r.curID = nil, nil, ""
+		r.setWriting(false)
+		return
+	}
 	r.m.progress(Progress{ID: r.curID, End: r.cur.endTime(), Bytes: r.cur.bytes, Closed: true})
+	r.spanEnd = r.cur.endTime()
 	if final {
 		r.m.flushProgress(context.Background())
 	}

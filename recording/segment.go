@@ -61,11 +61,13 @@ type segmentFile struct {
 	path  string
 	start time.Time // wall-clock time of the first sample
 	seq   uint32    // next fragment's sequence number
-	part  []*fmp4.Sample
-	base  int64 // media time of the part's first sample, in ticks
-	end   int64 // media time after the last sample added, in ticks
-	done  int64 // media time the fragments on disk reach
+	part  []fmp4.Sample
+	data  []byte // the part's payloads, which its samples slice (reused)
+	base  int64  // media time of the part's first sample, in ticks
+	end   int64  // media time after the last sample added, in ticks
+	done  int64  // media time the fragments on disk reach
 	bytes int64
+	buf   []byte // the fragment's headers, reused
 }
 
 // createSegment makes the file of a segment starting at start (wall
@@ -94,12 +96,24 @@ func createSegment(path string, init fmp4.Init, start time.Time) (*segmentFile, 
 
 // add appends a sample whose duration is known; at media time dts
 // (ticks from the segment's start).
-func (s *segmentFile) add(sample *fmp4.Sample, dts int64) {
+func (s *segmentFile) add(sample fmp4.Sample, dts int64) {
 	if len(s.part) == 0 {
 		s.base = dts
 	}
 	s.part = append(s.part, sample)
 	s.end = dts + int64(sample.Duration)
+}
+
+// avcc copies an access unit into the part's payloads, each NAL unit
+// after its 4-byte length (ISO/IEC 14496-15), and answers the copy: the
+// relay's unit is not ours to keep.
+func (s *segmentFile) avcc(nalus [][]byte) []byte {
+	start := len(s.data)
+	for _, n := range nalus {
+		s.data = binary.BigEndian.AppendUint32(s.data, uint32(len(n)))
+		s.data = append(s.data, n...)
+	}
+	return s.data[start:len(s.data):len(s.data)]
 }
 
 // partLength is the media time the part in progress covers.
@@ -110,26 +124,28 @@ func (s *segmentFile) flush() error {
 	if len(s.part) == 0 {
 		return nil
 	}
-	p := fmp4.Part{SequenceNumber: s.seq, Tracks: []*fmp4.PartTrack{{ID: 1, BaseTime: uint64(s.base), Samples: s.part}}}
-	var buf seekablebuffer.Buffer
-	if err := p.Marshal(&buf); err != nil {
-		return err
+	// The headers, then the payloads as they lie (one copy fewer); a
+	// crash between the two leaves a fragment in part, which repair cuts.
+	s.buf = appendFragmentHeader(s.buf[:0], s.seq, uint64(s.base), s.part)
+	_, err := s.f.Write(s.buf)
+	if err == nil {
+		_, err = s.f.Write(s.data)
 	}
-	if _, err := s.f.Write(buf.Bytes()); err != nil {
+	if err != nil {
 		// A fragment written in part (the disk is full) would leave a file
 		// that does not play to its end: cut it back to its whole ones.
-		s.part = s.part[:0]
+		s.part, s.data = s.part[:0], s.data[:0]
 		if terr := s.f.Truncate(s.bytes); terr == nil {
 			_, _ = s.f.Seek(s.bytes, io.SeekStart)
 		}
 		return err
 	}
-	if err := s.f.Sync(); err != nil {
+	if err := datasync(s.f); err != nil {
 		return err
 	}
 	s.seq++
-	s.bytes += int64(buf.Len())
-	s.part = s.part[:0]
+	s.bytes += int64(len(s.buf) + len(s.data))
+	s.part, s.data = s.part[:0], s.data[:0]
 	s.done = s.end
 	return nil
 }

@@ -132,6 +132,9 @@ export class Playback {
     this.say('');
     const gen = ++this.gen;
     if (this.incoming) drop(this.incoming);
+    // The picture shown holds still (its decoder idle) while the new one loads.
+    const was = this.video;
+    if (was) was.pause();
     const v = h('video', { autoplay: true, muted: true, playsInline: true });
     v.muted = true;
     v.defaultPlaybackRate = v.playbackRate = this.rate;
@@ -160,6 +163,7 @@ export class Playback {
         this.seekLog.push({ ms: -1, at, error: (v.error && v.error.message) || 'error' });
         drop(v);
         this.incoming = null;
+        if (was && this.video === was) was.play().catch(() => {});
         this.say(t('pb.failed'));
         resolve(-1);
       }, { once: true });
