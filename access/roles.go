@@ -54,14 +54,16 @@ const (
 	RecordingsExport Scope = "recordings:export"
 	// AuditRead is the record of every look back (who played what, when).
 	AuditRead Scope = "audit:read"
-	Open311   Scope = "open311"
-	Metrics   Scope = "metrics"
+	// CamerasPTZ moves cameras that take PTZ (pan, tilt, zoom).
+	CamerasPTZ Scope = "cameras:ptz"
+	Open311    Scope = "open311"
+	Metrics    Scope = "metrics"
 )
 
 // AllScopes lists every scope.
 func AllScopes() []Scope {
 	return []Scope{CamerasRead, CamerasWrite, Video, EventsRead, EventsWrite, CasesRead, CasesWrite, GridsWrite, UsersWrite, TokensWrite,
-		RecordingsRead, RecordingsExport, AuditRead, Open311, Metrics}
+		RecordingsRead, RecordingsExport, AuditRead, CamerasPTZ, Open311, Metrics}
 }
 
 // roleScopes is what each role may do. Writes to the street's set-up
@@ -70,7 +72,7 @@ func AllScopes() []Scope {
 // them; a viewer only watches.
 var roleScopes = map[Role][]Scope{
 	Admin:      AllScopes(),
-	Dispatcher: {CamerasRead, Video, EventsRead, EventsWrite, CasesRead, CasesWrite, TokensWrite, RecordingsRead, RecordingsExport},
+	Dispatcher: {CamerasRead, Video, EventsRead, EventsWrite, CasesRead, CasesWrite, TokensWrite, RecordingsRead, RecordingsExport, CamerasPTZ},
 	GridWorker: {CamerasRead, Video, EventsRead, CasesRead, CasesWrite, TokensWrite, RecordingsRead},
 	Department: {CamerasRead, Video, EventsRead, CasesRead, CasesWrite, TokensWrite},
 	Viewer:     {CamerasRead, Video, TokensWrite},

@@ -25,6 +25,8 @@ var (
 	ErrUnauthorized = authn.ErrUnauthenticated
 	// ErrForbidden means the principal is known but may not do this (403).
 	ErrForbidden = authn.ErrForbidden
+	// ErrNoPTZ is a PTZ command for a camera that takes none (409).
+	ErrNoPTZ = errors.New("the camera takes no PTZ commands")
 	// ErrBusy means a bounded resource (event streams) is full; retry later.
 	ErrBusy = errors.New("busy")
 	// ErrBadRequest marks malformed input (bad JSON, bad query values).
@@ -59,7 +61,7 @@ func statusOf(err error) int {
 		errors.Is(err, cases.ErrNotFound), errors.Is(err, events.ErrNotFound), errors.Is(err, authn.ErrHidden),
 		errors.Is(err, recording.ErrNoFootage), errors.Is(err, recording.ErrNotFound):
 		return http.StatusNotFound
-	case errors.Is(err, cases.ErrTransition), errors.Is(err, recording.ErrClipNotReady):
+	case errors.Is(err, cases.ErrTransition), errors.Is(err, recording.ErrClipNotReady), errors.Is(err, ErrNoPTZ):
 		return http.StatusConflict
 	case errors.Is(err, recording.ErrBadRange):
 		return http.StatusBadRequest

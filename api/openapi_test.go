@@ -25,7 +25,7 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 	if !strings.HasPrefix(doc.OpenAPI, "3.") {
 		t.Fatalf("openapi version %q", doc.OpenAPI)
 	}
-	s := New(Config{}, Deps{Pipeline: &cases.Pipeline{}, Layouts: noLayouts{}, Recordings: noRecordings{}}) // every optional route on
+	s := New(Config{}, Deps{Pipeline: &cases.Pipeline{}, Layouts: noLayouts{}, Recordings: noRecordings{}, GB: noGB{}, Cascade: noCascade{}}) // every optional route on
 	engine := s.Handler().(*gin.Engine)
 	param := regexp.MustCompile(`:([A-Za-z_]+)`)
 	registered := map[string]bool{}
@@ -72,3 +72,7 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 type noLayouts struct{ LayoutStore }
 
 type noRecordings struct{ Recordings }
+
+type noGB struct{ GB }
+
+type noCascade struct{ Cascade }

@@ -141,7 +141,11 @@ type Deps struct {
 	Auth *authn.Authenticator
 	// Recordings plays and lists footage and evidence clips (nil: none).
 	Recordings Recordings
-	Layouts    LayoutStore
+	// GB is the GB/T 28181 side: devices and PTZ (nil: off).
+	GB GB
+	// Cascade is the superior platforms (nil: GB/T 28181 off).
+	Cascade Cascade
+	Layouts LayoutStore
 	// Ready tells whether the registry and the SQL store answer (/readyz).
 	Ready func(ctx context.Context) error
 }
@@ -167,6 +171,8 @@ type Server struct {
 	idStore      IdentityStore
 	auth         *authn.Authenticator
 	rec          Recordings
+	gb           GB
+	ups          Cascade
 	proxies      []netip.Prefix
 	csps         cspReports
 	sessions     sync.Map     // WHEP session id → sessionOwner
@@ -194,7 +200,7 @@ func New(cfg Config, d Deps) *Server {
 	}
 	s := &Server{cfg: cfg, store: d.Cameras, catalog: d.Catalog, gridStore: d.GridStore, grids: d.Grids, pulls: d.Pulls, whep: d.WHEP,
 		sync: d.Sync, cluster: d.Cluster, pipe: d.Pipeline, layouts: d.Layouts, places: d.Places, ready: d.Ready,
-		log: cfg.Logger.With("component", "api"), ids: d.Identities, idStore: d.IdentityStore, auth: d.Auth, rec: d.Recordings,
+		log: cfg.Logger.With("component", "api"), ids: d.Identities, idStore: d.IdentityStore, auth: d.Auth, rec: d.Recordings, gb: d.GB, ups: d.Cascade,
 		proxies: parseProxies(cfg.TrustedProxies)}
 	if s.sync == nil {
 		s.sync = noSync{}
@@ -291,6 +297,20 @@ func (s *Server) Handler() http.Handler {
 		s.handle(v1, "GET", "/cases/:id/clips", scopes(access.CasesRead), s.caseClips)
 		s.handle(v1, "GET", "/cases/:id/clips/:clip", scopes(access.CasesRead), s.caseClip)
 		s.handle(v1, "GET", "/recordings/access", scopes(access.AuditRead), s.recordingAccess)
+	}
+	if s.gb != nil {
+		s.handle(v1, "GET", "/gb/devices", scopes(access.CamerasWrite), s.gbDevices)
+		s.handle(v1, "GET", "/gb/devices/:id", scopes(access.CamerasWrite), s.gbDevice)
+		s.handle(v1, "PATCH", "/gb/devices/:id", scopes(access.CamerasWrite), s.patchGBDevice)
+		s.handle(v1, "POST", "/cameras/:id/ptz", scopes(access.CamerasPTZ), s.ptz)
+	}
+	if s.ups != nil {
+		admin := scopes(access.CamerasWrite)
+		s.handle(v1, "GET", "/gb/upstream", admin, s.listUpstreams)
+		s.handle(v1, "POST", "/gb/upstream", admin, s.createUpstream)
+		s.handle(v1, "GET", "/gb/upstream/:id", admin, s.getUpstream)
+		s.handle(v1, "PATCH", "/gb/upstream/:id", admin, s.patchUpstream)
+		s.handle(v1, "DELETE", "/gb/upstream/:id", admin, s.deleteUpstream)
 	}
 	users := scopes(access.UsersWrite)
 	s.handle(v1, "POST", "/users", users, s.createUser)

@@ -96,3 +96,17 @@ EOF
     printf '  %s:\n    source: %s\n    sourceOnDemand: no\n    rtspTransport: tcp\n' "${p%%=*}" "${p#*=}"
   done
 }
+
+# mediamtx_record DIR: mediamtx's pathDefaults recording every path into DIR
+# as the gateway records (fmp4, 60 s segments, 1 s parts, nothing deleted).
+mediamtx_record() {
+  cat <<EOF
+pathDefaults:
+  record: yes
+  recordPath: $1/%path/%Y-%m-%d_%H-%M-%S-%f
+  recordFormat: fmp4
+  recordPartDuration: 1s
+  recordSegmentDuration: 60s
+  recordDeleteAfter: 0s
+EOF
+}

@@ -10,3 +10,6 @@ var (
 	// ErrNoSuchCamera is returned for a camera index outside the fleet.
 	ErrNoSuchCamera = errors.New("no such camera")
 )
+
+// errGB is a simulated GB/T 28181 device's request the platform refused.
+var errGB = errors.New("gb28181 device")

@@ -78,6 +78,46 @@ type RecordingConfig struct {
 	PostSeconds      int      `yaml:"post_seconds"`
 }
 
+// GB28181Config is gb28181.*: the SIP server GB/T 28181 devices register
+// with, and the port their media comes to.
+type GB28181Config struct {
+	Enabled  bool   `yaml:"enabled"`
+	SIPAddr  string `yaml:"sip_addr"`
+	ServerID string `yaml:"server_id"`
+	Domain   string `yaml:"domain"`
+	Password string `yaml:"password"`
+	// MediaAddr is one UDP and one TCP port for every device's RTP;
+	// MediaIP the address devices are told to send it to (empty: the
+	// address of the interface that reaches the device).
+	MediaAddr string `yaml:"media_addr"`
+	MediaIP   string `yaml:"media_ip"`
+	// KeepaliveTimeout marks a device offline without a keepalive (three
+	// of its intervals).
+	KeepaliveTimeout Duration `yaml:"keepalive_timeout"`
+	// Upstream are superior platforms the street registers with (级联),
+	// put in the registry at start (where the API manages them too).
+	Upstream []Upstream `yaml:"upstream"`
+}
+
+// Upstream is one superior platform in gb28181.upstream.
+type Upstream struct {
+	ID        string `yaml:"id"`
+	Name      string `yaml:"name"`
+	ServerID  string `yaml:"server_id"`
+	Domain    string `yaml:"domain"`
+	Address   string `yaml:"address"`
+	Password  string `yaml:"password"`
+	LocalID   string `yaml:"local_id"`
+	Transport string `yaml:"transport"`
+	Share     struct {
+		Grids   []string `yaml:"grids"`
+		Cameras []string `yaml:"cameras"`
+	} `yaml:"share"`
+	Enabled    bool `yaml:"enabled"`
+	ExpiresS   int  `yaml:"expires_s"`
+	KeepaliveS int  `yaml:"keepalive_s"`
+}
+
 // Config is the gateway's whole configuration.
 type Config struct {
 	DataDir  string `yaml:"data_dir"`
@@ -143,6 +183,7 @@ type Config struct {
 		TokenMaxTTL     Duration `yaml:"token_max_ttl"`
 	} `yaml:"auth"`
 	Recording RecordingConfig `yaml:"recording"`
+	GB28181   GB28181Config   `yaml:"gb28181"`
 	Web       struct {
 		// MapTiles is an XYZ tile URL for the map screens
 		// (https://tiles.example/{z}/{x}/{y}.png); empty draws grids and
@@ -502,7 +543,47 @@ func (c *Config) Validate() error {
 	if r.PostSeconds < 0 || r.PostSeconds > 600 {
 		bad("recording.post_seconds", "must be 0 to 600")
 	}
+	if gb := c.GB28181; gb.Enabled {
+		if !digits(gb.ServerID, 20) {
+			bad("gb28181.server_id", "must be 20 digits (the platform's GB/T 28181 code), not %q", gb.ServerID)
+		}
+		if !digits(gb.Domain, 10) || !strings.HasPrefix(gb.ServerID, gb.Domain) {
+			bad("gb28181.domain", "must be the first 10 digits of gb28181.server_id, not %q", gb.Domain)
+		}
+		if len(gb.Password) < 8 {
+			bad("gb28181.password", "must be at least 8 characters (the password devices register with)")
+		}
+		if gb.SIPAddr == "" || gb.MediaAddr == "" {
+			bad("gb28181.sip_addr", "and 'gb28181.media_addr' are required when gb28181 is enabled")
+		}
+		if gb.MediaIP != "" {
+			if _, err := netip.ParseAddr(gb.MediaIP); err != nil {
+				bad("gb28181.media_ip", "must be an IP address, not %q", gb.MediaIP)
+			}
+		}
+		if gb.KeepaliveTimeout.D() < 3*time.Second {
+			bad("gb28181.keepalive_timeout", "must be at least 3s")
+		}
+		for i, u := range gb.Upstream {
+			if !digits(u.ServerID, 20) || !digits(u.LocalID, 20) || u.Address == "" || u.ID == "" {
+				bad(fmt.Sprintf("gb28181.upstream[%d]", i), "needs id, address, and 20-digit server_id and local_id")
+			}
+		}
+	}
 	// One order whatever the map iteration: by key.
 	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
 	return errors.Join(errs...)
+}
+
+// digits tells whether s is n decimal digits.
+func digits(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	for i := 0; i < n; i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }

@@ -67,6 +67,10 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"", "SHARPEYES_WEBRTC_PUBLIC_IPS=example.com", "'webrtc.public_ips' must list IP addresses"},
 		{"", "SHARPEYES_REGISTRY_PREFIX=sharpeyes", "'registry.prefix' must start and end with '/'"},
 		{"", "SHARPEYES_WEBRTC_MAX_SESSIONS=many", "SHARPEYES_WEBRTC_MAX_SESSIONS ('webrtc.max_sessions')"},
+		{"gb28181:\n  enabled: true\n  password: 12345678\n  server_id: '3210030000200000000x'\n", "", "'gb28181.server_id' must be 20 digits"},
+		{"gb28181:\n  enabled: true\n  password: 12345678\n  domain: '3402000000'\n", "", "'gb28181.domain' must be the first 10 digits"},
+		{"gb28181:\n  enabled: true\n", "", "'gb28181.password' must be at least 8"},
+		{"gb28181:\n  enabled: true\n  password: 12345678\n  media_ip: here\n", "", "'gb28181.media_ip' must be an IP"},
 	}
 	for i, tc := range cases {
 		file := ""

@@ -59,7 +59,7 @@ const (
 // route without an entry here fails the test. WHEP, the RTSP re-serve and
 // the event stream are tried too, with what each role is shown.
 func TestAccessMatrix(t *testing.T) {
-	g := startGateway(t)
+	g := startGateway(t, gbEnv...)
 	fleet := startFleet(t, "127.0.0.1:0", camsim.Config{Cameras: 2})
 	defer fleet.Close()
 	admin := apiClient{t, "http://" + g.HTTPAddr()}
@@ -80,6 +80,14 @@ func TestAccessMatrix(t *testing.T) {
 			t.Fatalf("camera: %d %v", code, out)
 		}
 	}
+	// A GB/T 28181 NVR whose PTZ channel stands in cell A.
+	gbLat, gbLon := inside(t, ix, cellA)
+	gbDev := startGBDevice(t, g, camsim.GBConfig{DeviceID: "32100300001110000009", Channels: 1, Lon: gbLon, Lat: gbLat})
+	gbCh := gbDev.Config().ChannelID(1)
+	eventually(t, 10*time.Second, "the NVR's channel as a camera", func() bool {
+		code, _ := admin.json("GET", "/api/v1/cameras/"+gbCh, nil)
+		return code == 200
+	})
 	// One user per role. The grid worker is whoever cell A names; the
 	// department user is named nowhere and sees what is dispatched to it.
 	names := map[string]string{"admin": "u-admin", "dispatcher": "u-dispatcher", "grid_worker": a.Roles.GridWorker,
@@ -253,6 +261,17 @@ func TestAccessMatrix(t *testing.T) {
 		{method: "POST", route: "/open311/v2/:file", path: "/open311/v2/requests.json", ctype: "application/x-www-form-urlencoded",
 			body: fixed(url.Values{"service_code": {"environment"}, "lat": {"32.4105"}, "long": {"119.4188"}, "description": {"路灯不亮"}}.Encode()), want: want(u, f, f, f, f, ok)},
 		{method: "GET", route: "/open311/v2/requests/:file", path: "/open311/v2/requests/" + caseIn + ".json", want: want(u, f, f, f, f, ok)},
+		{method: "GET", route: "/api/v1/gb/devices", path: "/api/v1/gb/devices", want: want(u, f, f, f, f, ok)},
+		{method: "GET", route: "/api/v1/gb/devices/:id", path: "/api/v1/gb/devices/32100300001110000009", want: want(u, f, f, f, f, ok)},
+		{method: "PATCH", route: "/api/v1/gb/devices/:id", path: "/api/v1/gb/devices/32100300001110000009", ctype: "application/json", body: fixed(`{"name":"村委会 NVR"}`), want: want(u, f, f, f, f, ok)},
+		{method: "POST", route: "/api/v1/cameras/:id/ptz", path: "/api/v1/cameras/" + gbCh + "/ptz", ctype: "application/json", body: fixed(`{"action":"left","speed":31}`), want: want(u, f, f, f, nocontent, nocontent)},
+		{method: "GET", route: "/api/v1/gb/upstream", path: "/api/v1/gb/upstream", want: want(u, f, f, f, f, ok)},
+		{method: "POST", route: "/api/v1/gb/upstream", path: "/api/v1/gb/upstream", ctype: "application/json",
+			body: fixed(`{"id":"district","server_id":"34020000002000000001","address":"127.0.0.1:9","password":"district-pass","local_id":"32100300002000000001","share":{"cameras":["camIn"]}}`),
+			want: want(u, f, f, f, f, created)},
+		{method: "GET", route: "/api/v1/gb/upstream/:id", path: "/api/v1/gb/upstream/district", want: want(u, f, f, f, f, ok)},
+		{method: "PATCH", route: "/api/v1/gb/upstream/:id", path: "/api/v1/gb/upstream/district", ctype: "application/json", body: fixed(`{"name":"区平台"}`), want: want(u, f, f, f, f, ok)},
+		{method: "DELETE", route: "/api/v1/gb/upstream/:id", path: "/api/v1/gb/upstream/district", want: want(u, f, f, f, f, nocontent)},
 		// Last: signing out ends each session.
 		{method: "POST", route: "/api/v1/logout", path: "/api/v1/logout", want: want(u, nocontent, nocontent, nocontent, nocontent, nocontent)},
 	}

@@ -46,6 +46,11 @@ func (f *follower) owned(id string) (bool, registry.Node) {
 }
 
 func (f *follower) spec(c registry.Camera) ingest.CameraSpec {
+	if g := c.GB; g != nil {
+		// A GB/T 28181 channel is INVITEd through its device's
+		// registration, which is with this node's SIP server.
+		return ingest.CameraSpec{ID: c.ID, OnDemand: c.OnDemand, GB: ingest.GBRef{Device: g.DeviceID, Channel: g.ChannelID}}
+	}
 	own, o := f.owned(c.ID)
 	if own || o.RTSP == "" {
 		return ingest.CameraSpec{ID: c.ID, Main: c.Streams.Main, Sub: c.Streams.Sub, Transport: c.Transport, OnDemand: c.OnDemand}

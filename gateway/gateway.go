@@ -58,6 +58,8 @@ type Gateway struct {
 	rec     *recording.Manager
 	whep    *webrtc.WHEP
 	rtsp    *rtspserve.RTSPServer
+	gb      *gbSide      // nil unless gb28181.enabled
+	cascade *cascadeSide // nil unless gb28181.enabled
 	http    *http.Server
 	httpLn  net.Listener
 	https   bool
@@ -118,12 +120,20 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	g.cancel = cancel
 	fol := &follower{catalog: g.catalog, log: log, nodeAuth: url.UserPassword(authn.NodeUser, clusterKey), wake: make(chan struct{}, 1)}
+	var gbOpener ingest.GBOpener
+	if cfg.GB28181.Enabled {
+		if g.gb, err = g.startGB(ctx, cfg.GB28181); err != nil {
+			return nil, err
+		}
+		gbOpener = g.gb.opener
+	}
 	g.manager = ingest.NewManager(ingest.ManagerConfig{
 		IdleTimeout: cfg.Ingest.IdleTimeout.D(), Timeout: cfg.Ingest.Timeout.D(),
 		BackoffMin: cfg.Ingest.BackoffMin.D(), BackoffMax: cfg.Ingest.BackoffMax.D(),
-		Stream:  cfg.Relay,
-		Logger:  log,
-		OnState: fol.publish,
+		Stream:   cfg.Relay,
+		Logger:   log,
+		OnState:  fol.publish,
+		GBOpener: gbOpener,
 	})
 	fol.m = g.manager
 	ice := cfg.WebRTC.ICEServers
@@ -224,6 +234,20 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 		}()
 	}
 	fol.emit = g.emit
+	if g.gb != nil {
+		if err := g.gb.listen(ctx); err != nil {
+			return nil, fmt.Errorf("gb28181 sip %s: %w", cfg.GB28181.SIPAddr, err)
+		}
+		g.cascade = newCascadeSide(g, cfg.GB28181)
+		if err := g.cascade.seed(ctx, cfg.GB28181.Upstream); err != nil {
+			return nil, err
+		}
+		g.wg.Add(1)
+		go func() {
+			defer g.wg.Done()
+			g.store.Lead(ctx, "cascade", self.ID, cfg.Registry.LeaseTTL.D(), g.cascade.lead)
+		}()
+	}
 	g.wg.Add(1)
 	go func() {
 		defer g.wg.Done()
@@ -236,7 +260,7 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 		MapTiles: cfg.Web.MapTiles, MapAttribution: cfg.Web.MapAttribution, TrustedProxies: cfg.HTTP.TrustedProxies},
 		api.Deps{Cameras: g.store, Catalog: g.catalog, GridStore: g.store, Grids: &g.grids, Pulls: g.manager, WHEP: g.whep,
 			Sync: fol, Cluster: &cluster{members: g.members, store: g.store}, Pipeline: g.pipe, Places: g,
-			Identities: g.ids, IdentityStore: g.store, Auth: g.auth, Layouts: g.store, Ready: g.ready, Recordings: g.recordingsOrNil()})
+			Identities: g.ids, IdentityStore: g.store, Auth: g.auth, Layouts: g.store, Ready: g.ready, Recordings: g.recordingsOrNil(), GB: g.gbOrNil(), Cascade: g.upstreamsOrNil()})
 	g.api = srv
 	g.wg.Add(1)
 	go func() {
@@ -368,7 +392,10 @@ func (g *Gateway) Close() {
 			g.rec.Close() // segments closed before the pulls stop
 		}
 		if g.manager != nil {
-			g.manager.Close()
+			g.manager.Close() // the GB channels' BYEs go out here
+		}
+		if g.gb != nil {
+			g.gb.close()
 		}
 		// Goroutines that talk to etcd end by themselves when it answers
 		// (leases revoked, leadership resigned). When it does not, some etcd

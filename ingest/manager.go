@@ -23,6 +23,9 @@ type CameraSpec struct {
 	Main, Sub string // RTSP URLs; Sub may be empty
 	Transport string
 	OnDemand  bool
+	// GB, when set, is the GB/T 28181 channel the camera is (no URLs: its
+	// one stream is INVITEd through ManagerConfig.GBOpener).
+	GB GBRef
 }
 
 // ManagerConfig configures a Manager.
@@ -36,6 +39,8 @@ type ManagerConfig struct {
 	Logger                 *slog.Logger
 	// OnState, if set, is called on every state change of a pull.
 	OnState func(cameraID, variant string, st Status)
+	// GBOpener INVITEs GB/T 28181 channels (nil: GB/T 28181 is off).
+	GBOpener GBOpener
 }
 
 // Manager runs the pulls of every known camera: on-demand pulls start with
@@ -78,6 +83,12 @@ func NewManager(cfg ManagerConfig) *Manager {
 }
 
 func (c *camera) url(variant string) string {
+	if c.spec.GB.Channel != "" {
+		if variant == Main {
+			return "gb28181:" + c.spec.GB.Channel // one stream: sub is main
+		}
+		return ""
+	}
 	if variant == Sub {
 		return c.spec.Sub
 	}
@@ -87,7 +98,15 @@ func (c *camera) url(variant string) string {
 // Upsert adds a camera or applies a changed definition. A change to its
 // URLs or transport restarts its pulls (viewers reconnect).
 func (m *Manager) Upsert(spec CameraSpec) error {
+	if spec.GB.Channel != "" {
+		if _, err := NewSource(SourceConfig{GB: &spec.GB, GBOpener: m.cfg.GBOpener}, nil); err != nil {
+			return err
+		}
+	}
 	for _, u := range []string{spec.Main, spec.Sub} {
+		if spec.GB.Channel != "" {
+			break
+		}
 		if u == "" {
 			continue
 		}
@@ -174,8 +193,13 @@ func (m *Manager) startLocked(c *camera, variant string) *pull {
 	}
 	id := c.spec.ID
 	stream := relay.NewStream(m.cfg.Stream)
+	var gb *GBRef
+	if c.spec.GB.Channel != "" {
+		ref := c.spec.GB
+		gb = &ref
+	}
 	src, err := NewSource(SourceConfig{
-		URL: c.url(variant), Transport: c.spec.Transport, Timeout: m.cfg.Timeout,
+		URL: c.url(variant), Transport: c.spec.Transport, Timeout: m.cfg.Timeout, GB: gb, GBOpener: m.cfg.GBOpener,
 		BackoffMin: m.cfg.BackoffMin, BackoffMax: m.cfg.BackoffMax,
 		Logger: m.log.With("camera", id, "stream", variant),
 		OnState: func(st Status) {

@@ -36,9 +36,13 @@ type SourceConfig struct {
 	Logger                 *slog.Logger
 	// OnState, if set, is called on every state change.
 	OnState func(Status)
+	// GB, with GBOpener, makes the source a GB/T 28181 channel (INVITEd on
+	// the SIP side) instead of an RTSP URL.
+	GB       *GBRef
+	GBOpener GBOpener
 }
 
-// Source pulls one RTSP stream into a relay stream until its context ends.
+// Source pulls one RTSP stream (or GB/T 28181 channel) into a relay stream until its context ends.
 type Source struct {
 	cfg     SourceConfig
 	url     *base.URL
@@ -54,9 +58,17 @@ type Source struct {
 
 // NewSource validates the config and returns a source writing into stream.
 func NewSource(cfg SourceConfig, stream *relay.Stream) (*Source, error) {
-	u, err := base.ParseURL(cfg.URL)
-	if err != nil || (u.Scheme != "rtsp" && u.Scheme != "rtsps") || u.Host == "" {
-		return nil, fmt.Errorf("%w: %s", ErrBadURL, RedactURL(cfg.URL))
+	var u *base.URL
+	if cfg.GB != nil {
+		if cfg.GBOpener == nil {
+			return nil, fmt.Errorf("%w: GB/T 28181 channel %s, and GB/T 28181 is off", ErrBadURL, cfg.GB.Channel)
+		}
+	} else {
+		var err error
+		u, err = base.ParseURL(cfg.URL)
+		if err != nil || (u.Scheme != "rtsp" && u.Scheme != "rtsps") || u.Host == "" {
+			return nil, fmt.Errorf("%w: %s", ErrBadURL, RedactURL(cfg.URL))
+		}
 	}
 	switch cfg.Transport {
 	case "", "auto", "tcp", "udp":
@@ -94,7 +106,11 @@ func (s *Source) Run(ctx context.Context) {
 			s.meter.update(func(st *Status) { st.Reconnects++ })
 		}
 		s.meter.set(StateConnecting, "", false)
-		wentOnline, err := s.session(ctx)
+		session := s.session
+		if s.cfg.GB != nil {
+			session = s.gbSession
+		}
+		wentOnline, err := session(ctx)
 		if ctx.Err() != nil {
 			return
 		}

@@ -86,12 +86,30 @@ type Camera struct {
 	Tags      []string   `json:"tags"`
 	Device    *Device    `json:"device,omitempty"`
 	Recording *Recording `json:"recording,omitempty"`
+	// GB is set on a GB/T 28181 device's channel: it has no stream URLs,
+	// the gateway INVITEs it through the device's registration.
+	GB        *GBChannel `json:"gb,omitempty"`
 	CreatedAt time.Time  `json:"created_at"`
 	UpdatedAt time.Time  `json:"updated_at"`
 	// Rev is the etcd revision this version was written at (not stored):
 	// it orders writes seen directly and through the watch.
 	Rev int64 `json:"-"`
 }
+
+// GBChannel is a camera's GB/T 28181 identity: the device (NVR or IP
+// camera) it registers through and its own 20-digit channel code.
+type GBChannel struct {
+	DeviceID  string `json:"device_id"`
+	ChannelID string `json:"channel_id"`
+	// PTZ says the channel takes PTZ commands (its catalog's PTZType 1-3).
+	PTZ bool `json:"ptz,omitempty"`
+	// Gone is set when the device's catalog no longer lists the channel
+	// (it is kept, and marked, rather than deleted).
+	Gone bool `json:"gone,omitempty"`
+}
+
+// gbCode is a 20-digit GB/T 28181 code.
+var gbCode = regexp.MustCompile(`^[0-9]{20}$`)
 
 // idPattern accepts GB/T 28181 20-digit codes and simpler operator ids.
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
@@ -124,15 +142,24 @@ func (c *Camera) Validate() error {
 	if len(c.Name) > 200 {
 		return &FieldError{"name", "must be at most 200 bytes"}
 	}
-	if c.Streams.Main == "" {
+	switch g := c.GB; {
+	case g != nil:
+		if !gbCode.MatchString(g.DeviceID) || !gbCode.MatchString(g.ChannelID) {
+			return &FieldError{"gb", "needs a device_id and a channel_id of 20 digits each"}
+		}
+		if c.Streams.Main != "" || c.Streams.Sub != "" {
+			return &FieldError{"streams", "must be empty for a GB/T 28181 channel (the gateway INVITEs it)"}
+		}
+	case c.Streams.Main == "":
 		return &FieldError{"streams.main", "is required"}
-	}
-	if err := checkRTSP(c.Streams.Main); err != "" {
-		return &FieldError{"streams.main", err}
-	}
-	if c.Streams.Sub != "" {
-		if err := checkRTSP(c.Streams.Sub); err != "" {
-			return &FieldError{"streams.sub", err}
+	default:
+		if err := checkRTSP(c.Streams.Main); err != "" {
+			return &FieldError{"streams.main", err}
+		}
+		if c.Streams.Sub != "" {
+			if err := checkRTSP(c.Streams.Sub); err != "" {
+				return &FieldError{"streams.sub", err}
+			}
 		}
 	}
 	switch c.Transport {

@@ -72,6 +72,13 @@ func TestCameraValidationNamesTheField(t *testing.T) {
 		"transport":    func(c *Camera) { c.Transport = "sctp" },
 		"location.lat": func(c *Camera) { c.Location.Lat = -91 },
 		"location.lon": func(c *Camera) { c.Location.Lon = 181 },
+		"gb": func(c *Camera) {
+			c.Streams = Streams{}
+			c.GB = &GBChannel{DeviceID: "3210030000111000000", ChannelID: "32100300001310000001"}
+		},
+		"streams": func(c *Camera) {
+			c.GB = &GBChannel{DeviceID: "32100300001110000001", ChannelID: "32100300001310000001"}
+		},
 	}
 	for field, mutate := range cases {
 		c := cam("c1")
@@ -81,6 +88,23 @@ func TestCameraValidationNamesTheField(t *testing.T) {
 		if err := c.Validate(); !errors.As(err, &fe) || fe.Field != field {
 			t.Errorf("%s: err = %v", field, err)
 		}
+	}
+}
+
+// TestGBChannelNeedsNoStreams: a GB/T 28181 channel is valid with its
+// two codes and no URLs.
+func TestGBChannelNeedsNoStreams(t *testing.T) {
+	c := cam("32100300001310000001")
+	c.Streams = Streams{}
+	c.GB = &GBChannel{DeviceID: "32100300001110000001", ChannelID: "32100300001310000001", PTZ: true}
+	c.Normalize()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	c.GB = nil
+	var fe *FieldError
+	if err := c.Validate(); !errors.As(err, &fe) || fe.Field != "streams.main" {
+		t.Fatalf("no GB and no streams: %v", err)
 	}
 }
 

@@ -19,6 +19,12 @@ targets=(
   "events FuzzGB28181"
   "relay/webrtc FuzzOfferCodecs"
   "photo FuzzCheck"
+  "gb28181/ps FuzzDemux"
+  "gb28181/manscdp FuzzDecode"
+  "gb28181/sdp FuzzSDP"
+  "gb28181 FuzzSIPHandlers"
+  "gb28181/cascade FuzzInviteSDP"
+  "gb28181/cascade FuzzQueryXML"
 )
 for t in "${targets[@]}"; do
   set -- $t

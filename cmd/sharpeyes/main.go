@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
 	"os/signal"
 	"strings"
 	"syscall"
@@ -23,6 +24,7 @@ import (
 
 	"sharpeyes"
 	"sharpeyes/camsim"
+	"sharpeyes/camsim/gbplatform"
 	"sharpeyes/cases"
 	"sharpeyes/configs"
 	"sharpeyes/gateway"
@@ -149,12 +151,28 @@ func serve(args []string, demo bool) error {
 			return err
 		}
 		go seedHistory(ctx, g.Cases(), cells, log)
+		if cfg.GB28181.Enabled && g.GBAddr() != "" {
+			nvr, err := startDemoNVR(ctx, g.GBAddr(), cfg.GB28181, cams, log)
+			if err != nil {
+				return err
+			}
+			defer nvr.Close()
+			district, err := startDemoDistrict(ctx, g.Store(), cfg.GB28181, cells, log)
+			if err != nil {
+				return err
+			}
+			defer district.Close()
+			fmt.Printf("district platform:    %s (simulated; the street registers with it and shares its cameras)\n", district.Addr())
+		}
 	}
 	fmt.Printf("\nsharpeyes is running: %s\n", browseURL(g.HTTPAddr(), g.HTTPS()))
 	if fingerprint != "" {
 		fmt.Printf("TLS certificate:      self-signed, SHA-256 %s\n", fingerprint)
 	}
 	fmt.Printf("RTSP re-serve:        rtsp://%s/<camera-id>\n", displayAddr(g.RTSPAddr()))
+	if demo && g.GBAddr() != "" {
+		fmt.Printf("GB/T 28181 SIP:       %s (UDP and TCP), server id %s, domain %s, password %s\n", g.GBAddr(), cfg.GB28181.ServerID, cfg.GB28181.Domain, cfg.GB28181.Password)
+	}
 	if demo {
 		fmt.Printf("admin token:          %s\n", cfg.Auth.AdminToken)
 		insecure := ""
@@ -195,6 +213,14 @@ func demoEnv(env []string) ([]string, func(), error) {
 		_, _ = rand.Read(b)
 		env = append(env, configs.EnvName("auth.admin_token")+"="+hex.EncodeToString(b))
 	}
+	// GB/T 28181 on loopback, for the demo's simulated NVR (and any other
+	// device on this machine), with a password made up for the run.
+	if !has(configs.EnvName("gb28181.enabled")) {
+		b := make([]byte, 6)
+		_, _ = rand.Read(b)
+		env = append(env, configs.EnvName("gb28181.enabled")+"=true", configs.EnvName("gb28181.sip_addr")+"=127.0.0.1:0",
+			configs.EnvName("gb28181.media_addr")+"=127.0.0.1:0", configs.EnvName("gb28181.password")+"="+hex.EncodeToString(b))
+	}
 	return env, cleanup, nil
 }
 
@@ -234,6 +260,54 @@ func registerDemo(ctx context.Context, store *registry.Store, fleet *camsim.Flee
 		made = append(made, cam)
 	}
 	return cells, made, nil
+}
+
+// startDemoNVR registers a simulated GB/T 28181 NVR of 4 PTZ channels, a
+// little east of the demo's first camera (so in its grid cell).
+func startDemoNVR(ctx context.Context, addr string, gb configs.GB28181Config, cams []registry.Camera, log *slog.Logger) (*camsim.GBDevice, error) {
+	lat, lon := 32.41, 119.42
+	if len(cams) > 0 && cams[0].Location != nil {
+		lat, lon = cams[0].Location.Lat, cams[0].Location.Lon+0.0004
+	}
+	// With ffmpeg at hand its channels pan on PTZ (a live encode of a
+	// window onto a wider scene); without, they loop the clip.
+	_, err := exec.LookPath("ffmpeg")
+	return camsim.StartGB(ctx, camsim.GBConfig{Server: addr, ServerID: gb.ServerID, Domain: gb.Domain,
+		DeviceID: gb.Domain + "1110000001", Password: gb.Password, Channels: 4, Lon: lon, Lat: lat,
+		Clip: sharpeyes.MainClip, Pan: err == nil, Log: log})
+}
+
+// startDemoDistrict starts a simulated district platform on loopback and
+// has the street register with it as a lower platform, sharing the whole
+// street (its top grid cells).
+func startDemoDistrict(ctx context.Context, store *registry.Store, gb configs.GB28181Config, cells []grid.Cell, log *slog.Logger) (*gbplatform.Platform, error) {
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	pass := hex.EncodeToString(b)
+	serverID := gb.Domain[:4] + "000000" + "2000000001" // the city level above the street's district
+	p, err := gbplatform.StartPlatform(ctx, gbplatform.PlatformConfig{ServerID: serverID, Password: pass, Log: log})
+	if err != nil {
+		return nil, err
+	}
+	var roots []string
+	for _, c := range cells {
+		if c.Parent == "" {
+			roots = append(roots, c.Code)
+		}
+	}
+	u := registry.Upstream{ID: "district", Name: "区公安视频平台（模拟）", ServerID: serverID, Address: p.Addr(), Password: pass,
+		LocalID: gb.ServerID, Transport: "udp", Enabled: true, Share: registry.UpstreamShare{Grids: roots, Cameras: []string{}},
+		ExpiresS: 3600, KeepaliveS: 60, Domain: serverID[:10]}
+	if cur, err := store.Upstream(ctx, u.ID); err == nil {
+		u.Rev = cur.Rev
+	}
+	if _, err := store.PutUpstream(ctx, u, u.Rev, nil); err != nil {
+		p.Close()
+		return nil, err
+	}
+	return p, nil
 }
 
 // seedHistory gives the demo the reference street's case history: 2,946

@@ -9,7 +9,7 @@
 // node screens-phone.mjs URL '{"point": {lat, lon}, "case": ID, "photo": PATH, "notphoto": PATH,
 //   "direct": ID, "forbidden": ID}'
 // (SE_WORKER/SE_WORKER_PASS, SE_DESK/SE_DESK_PASS, SE_SHOTS). Prints one JSON line.
-import { launch, signIn, frames, shot, sleep } from './lib.mjs';
+import { launch, signIn, frames, shot, sleep, upload } from './lib.mjs';
 
 const [url, arg] = process.argv.slice(2);
 const want = JSON.parse(arg);
@@ -56,13 +56,13 @@ try {
   await p.waitForSelector(`${card}[data-state=in_progress]`);
   await act(p, 'resolve', async (pg) => {
     await pg.fill(`${card} form.actform textarea[name=note]`, '占道摊位已劝离，现场已清理');
-    await pg.setInputFiles(`${card} form.actform input[type=file]`, want.notphoto);
+    await pg.setInputFiles(`${card} form.actform input[type=file]`, upload(want.notphoto));
   });
   await p.waitForFunction(sel => (document.querySelector(sel)?.textContent || '').length > 0, `${card} .formmsg`, { timeout: 10000 });
   out.refused = await p.$eval(`${card} .formmsg`, e => e.textContent);
   out.state_after_refusal = await p.$eval(card, e => e.dataset.state);
   await shot(p, 'phone-photo-refused');
-  await p.setInputFiles(`${card} form.actform input[type=file]`, want.photo);
+  await p.setInputFiles(`${card} form.actform input[type=file]`, upload(want.photo));
   const t0 = Date.now();
   await p.click(`${card} form.actform button[type=submit]`);
   await p.waitForSelector(`${card}[data-state=verifying]`, { timeout: 10000 });
@@ -105,7 +105,7 @@ try {
   await p.fill('#newcase input[name=title]', '井盖缺失');
   await p.selectOption('#newcase select[name=handling]', 'immediate');
   await p.fill('#newcase textarea[name=resolution]', '已设置围挡并通知维修');
-  await p.setInputFiles('#newcase input[type=file]', want.photo);
+  await p.setInputFiles('#newcase input[type=file]', upload(want.photo));
   await p.tap('#newcase button[type=submit]');
   await p.waitForFunction(() => /C\d/.test(document.querySelector('#newcase .formmsg')?.textContent || ''), null, { timeout: 10000 });
   out.reported = (await p.$eval('#newcase .formmsg', e => e.textContent)).split(' ').pop();

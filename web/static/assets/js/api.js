@@ -99,13 +99,28 @@ export function parseIceLinks(link) {
   return out;
 }
 
+// nextTask resolves in a task of its own, after what is waiting (input,
+// frames) had its turn.
+const nextTask = () => new Promise(resolve => setTimeout(resolve, 0));
+
 // whep plays a camera into a <video> (RFC 9725): POST the offer, set the
-// answer; close() ends the session on both sides.
-export async function whep(video, cameraId, stream) {
+// answer; close() ends the session on both sides. The page's players are
+// all muted (a wall of sixteen cameras has nothing to say aloud), so the
+// offer asks for video only unless audio is wanted: a camera's audio
+// would be received, decoded and mixed for nobody, on the threads a tile
+// switch waits for.
+export async function whep(video, cameraId, stream, { audio = false } = {}) {
   const cert = await certificate;
+  // Making a peer connection and adding its transceivers each wait for
+  // the browser's WebRTC threads, which a busy wall keeps busy: each is a
+  // task of its own, so a tile switch never holds the page for all of
+  // them at once.
+  await nextTask();
   const pc = new RTCPeerConnection({ iceServers: session.iceServers, ...(cert ? { certificates: [cert] } : {}) });
+  await nextTask();
   pc.addTransceiver('video', { direction: 'recvonly' });
-  pc.addTransceiver('audio', { direction: 'recvonly' });
+  if (audio) { await nextTask(); pc.addTransceiver('audio', { direction: 'recvonly' }); }
+  await nextTask();
   pc.ontrack = (e) => { if (!video.srcObject) video.srcObject = e.streams[0] || new MediaStream([e.track]); };
   await pc.setLocalDescription(await pc.createOffer());
   // No trickle and no wait for gathering: the server learns this browser's

@@ -71,6 +71,10 @@ const STRINGS = {
     pb: { open: '回放', live: '直播', none: '此后无录像', failed: '录像无法播放', export: '导出', exportHint: '下载从当前时间起 5 分钟的 MP4',
       earlier: '向前', later: '向后', zoomIn: '放大时间轴', zoomOut: '缩小时间轴' },
     clips: '证据录像', clipPlay: '播放证据录像', noClips: '暂无证据录像', download: '下载', sha256: 'SHA-256',
+    gb: { device: (id) => `国标设备 ${id}`, gone: '已不在目录' },
+    up: { title: '上级平台', registered: '已注册', registering: '注册中', failed: '注册失败', disabled: '已停用',
+      keepalive: (at) => `心跳 ${at}`, streams: (n) => `上传 ${n} 路`, channels: (n) => `共享 ${n} 路` },
+    ptz: { up: '上', down: '下', left: '左', right: '右', zoom_in: '放大', zoom_out: '缩小', failed: '云台控制失败' },
     clipStates: { pending: '等待录像完成', ready: '已保存', empty: '该时段无录像', failed: '制作失败', expired: '已过保存期' },
   },
   en: {
@@ -134,6 +138,10 @@ const STRINGS = {
     pb: { open: 'Playback', live: 'Live', none: 'No footage from here on', failed: 'The footage cannot be played', export: 'Export', exportHint: 'Download 5 minutes of MP4 from the time shown',
       earlier: 'Earlier', later: 'Later', zoomIn: 'Zoom in', zoomOut: 'Zoom out' },
     clips: 'Evidence clips', clipPlay: 'Play the evidence clip', noClips: 'No evidence clips', download: 'Download', sha256: 'SHA-256',
+    gb: { device: (id) => `GB/T 28181 device ${id}`, gone: 'no longer listed' },
+    up: { title: 'Superior platforms', registered: 'Registered', registering: 'Registering', failed: 'Not registered', disabled: 'Disabled',
+      keepalive: (at) => `keepalive ${at}`, streams: (n) => `${n} streaming`, channels: (n) => `${n} shared` },
+    ptz: { up: 'Up', down: 'Down', left: 'Left', right: 'Right', zoom_in: 'Zoom in', zoom_out: 'Zoom out', failed: 'PTZ failed' },
     clipStates: { pending: 'Waiting for the footage', ready: 'Kept', empty: 'No footage in the range', failed: 'Could not be made', expired: 'Past its hold' },
   },
 };

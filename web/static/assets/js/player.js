@@ -2,7 +2,7 @@
 // a retry on failure, and a seamless switch (the old picture stays until
 // the new camera's first frame is painted). 回放 turns the tile to the
 // camera's recordings (playback.js) until 直播 brings it back live.
-import { whep, can } from './api.js';
+import { whep, can, post } from './api.js';
 import { h } from './dom.js';
 import { t } from './i18n.js';
 import { Playback } from './playback.js';
@@ -20,9 +20,31 @@ export class Player {
     // reviewAt (ms) is where 回放 starts: the alarm's or the case's time.
     this.reviewAt = null;
     this.pbButton = can('recordings:read') ? h('button.pbopen', { title: t('pb.open'), onclick: (e) => { e.stopPropagation(); this.openPlayback(); } }, t('pb.open')) : null;
-    this.el = h('div.tile', {}, this.video, h('div.label', {}, this.dot, this.name, this.pbButton), this.msg, this.stats);
+    this.ptz = can('cameras:ptz') ? this.ptzPad() : null;
+    this.el = h('div.tile', {}, this.video, h('div.label', {}, this.dot, this.name, this.pbButton), this.msg, this.stats, this.ptz);
     if (onDblClick) this.el.ondblclick = () => onDblClick(this);
     this.setMsg(t('empty'));
+  }
+
+  // ptzPad is the PTZ pad of a GB/T 28181 channel that takes PTZ: a button
+  // held moves the camera, released stops it.
+  ptzPad() {
+    const send = (action) => {
+      if (!this.cam) return;
+      post(`/api/v1/cameras/${encodeURIComponent(this.cam.id)}/ptz`, { action, speed: 96 })
+        .catch(e => this.setMsg(`${t('ptz.failed')} (${e.message})`));
+    };
+    const button = (action, label) => {
+      const b = h('button.ptzbtn', { title: t(`ptz.${action}`), dataset: { ptz: action } }, label);
+      b.addEventListener('pointerdown', (e) => { e.stopPropagation(); b.setPointerCapture(e.pointerId); send(action); });
+      b.addEventListener('pointerup', (e) => { e.stopPropagation(); send('stop'); });
+      b.addEventListener('dblclick', (e) => e.stopPropagation());
+      return b;
+    };
+    const pad = h('div.ptz', {}, button('up', '▲'), button('left', '◀'), button('right', '▶'), button('down', '▼'),
+      button('zoom_in', '+'), button('zoom_out', '−'));
+    pad.hidden = true;
+    return pad;
   }
 
   setMsg(text) { this.msg.textContent = text; this.msg.style.display = text ? 'flex' : 'none'; }
@@ -44,6 +66,7 @@ export class Player {
       this.incoming = null;
     }
     if (cam) this.el.dataset.cameraId = cam.id; else this.el.removeAttribute('data-camera-id');
+    if (this.ptz) this.ptz.hidden = !(cam && cam.gb && cam.gb.ptz);
     this.name.textContent = cam ? cam.name : '';
     this.firstFrameMs = undefined;
     if (!cam) { this.stop(); this.setMsg(t('empty')); return -1; }

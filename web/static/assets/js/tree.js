@@ -1,6 +1,7 @@
 // The camera tree: grid cells (street → community → cell) with each
-// camera under its cell, a status dot per camera, search, and cameras that
-// can be dragged onto the wall (dataTransfer type text/x-camera-id).
+// camera under its cell, then each GB/T 28181 device with its channels; a
+// status dot per camera, search, and cameras that can be dragged onto the
+// wall (dataTransfer type text/x-camera-id).
 import { h } from './dom.js';
 import { t } from './i18n.js';
 
@@ -30,10 +31,29 @@ export class CameraTree {
       this.opened = true;
       for (const c of Object.values(cells)) if (cameras.length <= 100 || !c.parent || !cells[c.parent]) this.open.add(c.code);
     }
-    this.render();
+    this.refresh();
   }
 
-  setStatus(status) { this.status = status; this.render(); }
+  setStatus(status) { this.status = status; this.refresh(); }
+
+  // refresh redraws the tree when what it shows changed: the store hands
+  // over the same cameras every few seconds, mostly unchanged, and a
+  // change of state alone recolours the dots where they are.
+  refresh() {
+    const key = JSON.stringify([Object.values(this.cells).map(c => [c.code, c.name, c.parent, c.kind]),
+      this.cameras.map(c => [c.id, c.name, this.baseOf(c), c.gb ? [c.gb.device_id, !!c.gb.gone] : 0, c.tags || 0])]);
+    if (key !== this.shownKey) { this.shownKey = key; this.render(); return; }
+    let on = 0;
+    for (const li of this.list.querySelectorAll('li.cam')) {
+      const st = this.stateOf(li.dataset.id);
+      if (li.dataset.state === st) continue;
+      li.dataset.state = st;
+      li.title = `${li.dataset.id} · ${t(`state.${st}`)}`;
+      li.querySelector('.dot').className = `dot ${st}`;
+    }
+    for (const c of this.cameras) if (this.stateOf(c.id) === 'online') on++;
+    this.summary.textContent = t('summary', on, this.cameras.length);
+  }
 
   stateOf(id) { return (this.status[id] || {}).state || 'idle'; }
 
@@ -61,7 +81,7 @@ export class CameraTree {
       const st = this.stateOf(cam.id);
       const li = h('li.cam', { dataset: { id: cam.id, state: st }, draggable: 'true', title: `${cam.id} · ${t(`state.${st}`)}`,
         style: `padding-left:${12 + depth * 14}px`, onclick: () => this.onPick(cam) },
-      h(`span.dot.${st}`), h('span.name', {}, cam.name));
+      h(`span.dot.${st}`), h('span.name', {}, cam.name), cam.gb && cam.gb.gone ? h('span.gone', {}, t('gb.gone')) : null);
       li.ondragstart = (e) => { e.dataTransfer.setData(DRAG_TYPE, cam.id); e.dataTransfer.effectAllowed = 'copy'; };
       items.push(li);
     };
@@ -80,6 +100,18 @@ export class CameraTree {
     };
     (byCell[''] || []).forEach(cam => camItem(cam, 0));
     walk('', 0);
+    // GB/T 28181 devices, each with its channels.
+    const byDevice = {};
+    for (const cam of this.cameras.filter(match)) if (cam.gb) (byDevice[cam.gb.device_id] ||= []).push(cam);
+    for (const dev of Object.keys(byDevice).sort()) {
+      const key = `gb:${dev}`;
+      const open = this.open.has(key) || !!q;
+      const chans = byDevice[dev].sort((a, b) => a.id.localeCompare(b.id));
+      items.push(h('li.cell.gbdev', { dataset: { device: dev }, title: dev,
+        onclick: () => { this.open.has(key) ? this.open.delete(key) : this.open.add(key); this.render(); } },
+      h('span.caret', {}, open ? '▾' : '▸'), h('span.name', {}, t('gb.device', dev)), h('span.n', {}, chans.length)));
+      if (open) chans.forEach(cam => camItem(cam, 1));
+    }
     if (!this.cameras.length) items.push(h('li.none', {}, t('noCameras')));
     this.list.replaceChildren(...items);
   }

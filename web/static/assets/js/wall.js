@@ -3,17 +3,21 @@
 // stream full screen on double-click, and alarm linkage: a case opened by
 // an alarm in the user's jurisdiction puts its camera on the wall,
 // highlighted, with the alarm listed.
-import { get, put, del } from './api.js';
+import { get, put, del, can } from './api.js';
 import { h, when, beep } from './dom.js';
 import { t, apply, caseTitle } from './i18n.js';
 import { Player } from './player.js';
 import { CameraTree, DRAG_TYPE } from './tree.js';
+import { UpstreamPanel } from './upstream.js';
 
 export const SPLITS = [1, 4, 9, 16, 25];
-// An alarm keeps its tile at least this long before a newer one may take it.
-const ALARM_HOLD_MS = 4000;
+// An alarm keeps its tile at least this long before a newer one may take it:
+// long enough to see what set it off (each switch also closes a peer
+// connection and opens another).
+const ALARM_HOLD_MS = 10000;
 const MAX_ALARMS = 10000;  // kept in the list (newest first)
 const SWITCH_GAP_MS = 40;  // between the tile switches of one batch
+const SWITCH_WAIT_MS = 400; // at most, for a switch's first frame before the next
 const ALARMS_SHOWN = 100;  // drawn at once
 const TILE_TYPE = 'text/x-tile';
 
@@ -27,6 +31,7 @@ export class Wall {
     this.tours = [];     // the current layout's tours
     this.running = null; // {tour, timer, pos}
     this.alarms = [];
+    this.rows = new Map(); // alarm → its row in the list, for those shown
     this.tourLog = [];
     this.switchLog = []; // per batch of alarms: how many tiles it took
     this.switches = [];  // tile switches waiting for their turn
@@ -49,7 +54,9 @@ export class Wall {
       h('button', { id: 'tours', onclick: () => this.toggleTours(), dataset: { i18n: 'tours' } }),
       h('label.inline', {}, h('span', { dataset: { i18n: 'alarmTile' } }), this.alarmSel),
       soundBtn);
-    const side = h('aside.side', {}, this.tree.el);
+    // Who manages cameras sees how the street's superior platforms stand.
+    this.upstream = can('cameras:write') ? new UpstreamPanel() : null;
+    const side = h('aside.side', {}, this.tree.el, this.upstream && this.upstream.el);
     this.alarmCount = h('span.count', { id: 'alarmcount' });
     this.alarmMore = h('div.more', { id: 'alarmmore' });
     const alarmPane = h('aside.alarmpane', { id: 'alarmpane' }, h('h3', {}, h('span', { dataset: { i18n: 'alarms' } }), this.alarmCount), this.alarmList, this.alarmMore);
@@ -69,6 +76,7 @@ export class Wall {
   // layout named ?wall=NAME), and listens for alarms.
   async start(n, layoutName) {
     this.build(SPLITS.includes(n) ? n : 4);
+    if (this.upstream) this.upstream.start();
     const listed = this.listLayouts(); // the first frame does not wait for it
     if (layoutName && (await listed, await this.loadLayout(layoutName))) return;
     const kept = sessionStorage.getItem('wall'); // the wall as it was before a language switch
@@ -355,13 +363,20 @@ export class Wall {
     if (this.switches.length === 1) this.nextSwitch();
   }
 
+  // nextSwitch makes the next tile switch once the one before has its
+  // first frame (or SWITCH_WAIT_MS passed): switches set up together wait
+  // on the browser's WebRTC threads together, and each holds the page
+  // longer.
   nextSwitch() {
     const s = this.switches[0];
     if (!s) return;
+    let done = Promise.resolve();
     if (this.players[s.i] && this.players[s.i].alarm === s.a) {
-      this.assign(s.i, this.store.byId[s.a.camera_id]).then(ms => { s.a.firstFrameMs = ms; s.a.shownMs = Math.round(performance.now() - s.arrived); });
+      done = this.assign(s.i, this.store.byId[s.a.camera_id]).then(ms => { s.a.firstFrameMs = ms; s.a.shownMs = Math.round(performance.now() - s.arrived); });
     }
-    setTimeout(() => { this.switches.shift(); this.nextSwitch(); }, SWITCH_GAP_MS);
+    // A switch that failed still hands over to the next (the queue never stalls).
+    Promise.race([done, new Promise(r => setTimeout(r, SWITCH_WAIT_MS))]).catch(() => {})
+      .then(() => setTimeout(() => { this.switches.shift(); this.nextSwitch(); }, SWITCH_GAP_MS));
   }
 
   ack(alarm) {
@@ -371,18 +386,37 @@ export class Wall {
     this.renderAlarms();
   }
 
-  // renderAlarms draws the newest ALARMS_SHOWN open alarms and says how
-  // many more there are; one redraw per batch, however large.
+  // renderAlarms shows the newest ALARMS_SHOWN open alarms and says how
+  // many more there are. Each alarm's row is built once; a batch inserts
+  // its new rows and drops those pushed past the end, so a burst costs the
+  // rows it brings, not a redraw of the whole list per batch.
   renderAlarms() {
-    const all = this.alarms.filter(a => !a.acked);
-    const open = all.slice(0, ALARMS_SHOWN);
-    this.alarmCount.textContent = all.length ? String(all.length) : '';
-    this.alarmMore.textContent = all.length > open.length ? t('moreAlarms', all.length - open.length) : '';
-    this.alarmList.replaceChildren(...(open.length ? open.map(a => h('li.alarmitem', { dataset: { caseId: a.case_id, cameraId: a.camera_id } },
+    const open = [];
+    let total = 0;
+    for (const a of this.alarms) {
+      if (a.acked) continue;
+      total++;
+      if (open.length < ALARMS_SHOWN) open.push(a);
+    }
+    this.alarmCount.textContent = total ? String(total) : '';
+    this.alarmMore.textContent = total > open.length ? t('moreAlarms', total - open.length) : '';
+    const rows = new Map();
+    for (const a of open) rows.set(a, this.rows.get(a) || this.alarmRow(a));
+    this.rows = rows; // rows of alarms no longer shown are let go
+    const want = open.length ? [...rows.values()] : [this.noAlarms ||= h('li.none', {}, t('noAlarms'))];
+    let cur = this.alarmList.firstChild;
+    for (const el of want) {
+      if (cur === el) { cur = cur.nextSibling; continue; }
+      this.alarmList.insertBefore(el, cur);
+    }
+    while (cur) { const next = cur.nextSibling; cur.remove(); cur = next; }
+  }
+
+  alarmRow(a) {
+    return h('li.alarmitem', { dataset: { caseId: a.case_id, cameraId: a.camera_id } },
       h('div.l1', {}, h('span.badge.alarm', {}, t(`categories.${a.category}`)), h('span.t', {}, when(a.at))),
       h('div.l2', { onclick: () => this.onOpenCase(a.case_id), title: t('openCase') }, `${a.camera} · ${a.title}`),
-      h('div.row', {}, h('button', { onclick: () => this.onOpenCase(a.case_id) }, t('openCase')), h('button', { onclick: () => this.ack(a) }, t('ack')))))
-      : [h('li.none', {}, t('noAlarms'))]));
+      h('div.row', {}, h('button', { onclick: () => this.onOpenCase(a.case_id) }, t('openCase')), h('button', { onclick: () => this.ack(a) }, t('ack'))));
   }
 
   // Full screen: the main stream, in the browser's Fullscreen API.

@@ -1,0 +1,382 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"sort"
+	"sync"
+	"time"
+
+	"sharpeyes/api"
+	"sharpeyes/configs"
+	"sharpeyes/events"
+	"sharpeyes/gb28181/cascade"
+	"sharpeyes/gb28181/manscdp"
+	"sharpeyes/ingest"
+	"sharpeyes/registry"
+)
+
+// cascadeSide is the street registered with its superior platforms: the
+// node that leads the "cascade" election runs one client per enabled
+// platform (read from the registry, where the API and the config put
+// them) and publishes their status for every node's API.
+type cascadeSide struct {
+	g      *Gateway
+	log    *slog.Logger
+	prefix string // 13 digits: the gateway's domain and type 131, for codes of RTSP cameras
+	every  time.Duration
+
+	mu    sync.Mutex
+	codes map[string]string // camera → its upward code (allocated once, in the registry)
+	mgr   *cascade.Manager  // while leading
+}
+
+func newCascadeSide(g *Gateway, cfg configs.GB28181Config) *cascadeSide {
+	return &cascadeSide{g: g, log: g.log.With("component", "cascade"), prefix: cfg.Domain + "131", every: 2 * time.Second,
+		codes: map[string]string{}}
+}
+
+// seed puts the platforms of gb28181.upstream into the registry (the
+// config's version of one replaces what is stored).
+func (s *cascadeSide) seed(ctx context.Context, ups []configs.Upstream) error {
+	for _, u := range ups {
+		want := registry.Upstream{ID: u.ID, Name: u.Name, ServerID: u.ServerID, Domain: u.Domain, Address: u.Address, Password: u.Password,
+			LocalID: u.LocalID, Transport: u.Transport, Share: registry.UpstreamShare{Grids: u.Share.Grids, Cameras: u.Share.Cameras}, Enabled: u.Enabled,
+			ExpiresS: u.ExpiresS, KeepaliveS: u.KeepaliveS}
+		var rev int64
+		if cur, err := s.g.store.Upstream(ctx, u.ID); err == nil {
+			rev = cur.Rev
+		} else if !errors.Is(err, registry.ErrNotFound) {
+			return err
+		}
+		if _, err := s.g.store.PutUpstream(ctx, want, rev, checkUpstream); err != nil {
+			return fmt.Errorf("gb28181.upstream %s: %w", u.ID, err)
+		}
+	}
+	return nil
+}
+
+// checkUpstream validates a platform as the cascade does, filling in
+// its defaults.
+func checkUpstream(u *registry.Upstream) error {
+	p := platformOf(*u)
+	if err := p.Validate(); err != nil {
+		var fe *cascade.FieldError
+		if errors.As(err, &fe) {
+			return &registry.FieldError{Field: fe.Field, Msg: fe.Msg}
+		}
+		return &registry.FieldError{Field: "upstream", Msg: err.Error()}
+	}
+	if u.KeepaliveS < 0 || u.KeepaliveS > 3600 {
+		return &registry.FieldError{Field: "keepalive_s", Msg: "must be 1 to 3600 (0: 60)"}
+	}
+	u.Domain, u.Transport = p.Domain, p.Transport
+	u.ExpiresS, u.KeepaliveS = int(p.Expires.Seconds()), int(p.Keepalive.Seconds())
+	if u.Share.Grids == nil {
+		u.Share.Grids = []string{}
+	}
+	if u.Share.Cameras == nil {
+		u.Share.Cameras = []string{}
+	}
+	return nil
+}
+
+func platformOf(u registry.Upstream) cascade.Platform {
+	return cascade.Platform{ID: u.ID, Name: u.Name, ServerID: u.ServerID, Domain: u.Domain, Address: u.Address, Password: u.Password,
+		LocalID: u.LocalID, Transport: u.Transport, Share: cascade.Share{Grids: u.Share.Grids, Cameras: u.Share.Cameras}, Enabled: u.Enabled,
+		Expires: time.Duration(u.ExpiresS) * time.Second, Keepalive: time.Duration(u.KeepaliveS) * time.Second}
+}
+
+// lead runs the clients while this node leads: the platforms followed
+// from the registry every few seconds, their status published.
+func (s *cascadeSide) lead(ctx context.Context) {
+	mgr := cascade.NewManager(ctx, cascade.Deps{Catalog: s, Streams: s.g.manager, PTZ: s.ptz, Name: "sharpeyes", Manufacturer: "sharpeyes",
+		Model: "sharpeyes gateway"}, s.g.log)
+	s.mu.Lock()
+	s.mgr = mgr
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.mgr = nil
+		s.mu.Unlock()
+		mgr.Close()
+	}()
+	go s.followAlarms(ctx, mgr)
+	var applied []cascade.Platform
+	published := map[string]cascade.Status{}
+	t := time.NewTicker(s.every)
+	defer t.Stop()
+	for {
+		if ups, err := s.g.store.Upstreams(ctx); err == nil {
+			ps := make([]cascade.Platform, 0, len(ups))
+			for _, u := range ups {
+				ps = append(ps, platformOf(u))
+			}
+			if !reflect.DeepEqual(ps, applied) {
+				if err := mgr.Apply(ps); err != nil {
+					s.log.Warn("upstream platforms not applied", "error", err)
+				} else {
+					applied = ps
+				}
+			}
+			for _, p := range applied {
+				st, _ := mgr.Status(p.ID)
+				st.LastKeepalive = st.LastKeepalive.Truncate(time.Second)
+				if old, ok := published[p.ID]; ok && old == st {
+					continue
+				}
+				b, _ := json.Marshal(st)
+				if s.g.store.PutUpstreamStatus(ctx, p.ID, b) == nil {
+					published[p.ID] = st
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Channels implements cascade.Catalog: the cameras of the share's grid
+// subtrees and its camera ids, each with its upward code (a GB channel
+// keeps its own), sorted by code.
+func (s *cascadeSide) Channels(ctx context.Context, share cascade.Share) ([]cascade.Channel, error) {
+	ix := s.g.grids.Index()
+	named := map[string]bool{}
+	for _, id := range share.Cameras {
+		named[id] = true
+	}
+	var out []cascade.Channel
+	for _, c := range s.g.catalog.All() {
+		if c.GB != nil && c.GB.Gone {
+			continue
+		}
+		in := named[c.ID]
+		cells := c.Cells(ix)
+		for _, cell := range cells.All() {
+			for _, root := range share.Grids {
+				in = in || ix.Within(cell, root)
+			}
+		}
+		if !in {
+			continue
+		}
+		code, err := s.code(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		ch := cascade.Channel{ID: code, CameraID: c.ID, Name: c.Name, Online: true}
+		if st, err := s.g.manager.Status(c.ID); err == nil && st.State == ingest.StateOffline {
+			ch.Online = false
+		}
+		if c.Location != nil {
+			ch.Lon, ch.Lat, ch.HasPosition = c.Location.Lon, c.Location.Lat, true
+		}
+		if c.GB != nil {
+			ch.PTZ = c.GB.PTZ
+		}
+		if cell, ok := ix.Get(cells.Base); ok {
+			ch.Address = cell.Name
+		}
+		out = append(out, ch)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+// code is a camera's upward code: a GB channel's own, else the one the
+// registry allocated it.
+func (s *cascadeSide) code(ctx context.Context, c registry.Camera) (string, error) {
+	if c.GB != nil && manscdp.IsCode(c.GB.ChannelID) {
+		return c.GB.ChannelID, nil
+	}
+	if manscdp.IsCode(c.ID) {
+		return c.ID, nil
+	}
+	s.mu.Lock()
+	code, ok := s.codes[c.ID]
+	s.mu.Unlock()
+	if ok {
+		return code, nil
+	}
+	code, err := s.g.store.GBCode(ctx, c.ID, s.prefix, func(code string) bool { _, used := s.g.catalog.Get(code); return used })
+	if err != nil {
+		return "", err
+	}
+	s.mu.Lock()
+	s.codes[c.ID] = code
+	s.mu.Unlock()
+	return code, nil
+}
+
+// ptz hands a platform's PTZCmd to a GB channel's device.
+func (s *cascadeSide) ptz(ctx context.Context, cameraID, cmd string) error {
+	c, ok := s.g.catalog.Get(cameraID)
+	if !ok || c.GB == nil || s.g.gb == nil {
+		return fmt.Errorf("%w: %s takes no PTZ", api.ErrNoPTZ, cameraID)
+	}
+	b := s.g.gb
+	return b.server.Message(ctx, c.GB.DeviceID, c.GB.ChannelID, manscdp.Control(int(b.sn.Add(1)), c.GB.ChannelID, cmd))
+}
+
+// status answers what the registering node published of platform id.
+func (s *cascadeSide) status(ctx context.Context, id string) cascade.Status {
+	b, err := s.g.store.UpstreamStatus(ctx, id)
+	var st cascade.Status
+	if err != nil || b == nil || json.Unmarshal(b, &st) != nil {
+		return cascade.Status{State: "registering"}
+	}
+	return st
+}
+
+// view is a platform as the API answers it (its password never).
+func (s *cascadeSide) view(ctx context.Context, u registry.Upstream) api.UpstreamView {
+	v := api.UpstreamView{Upstream: u, HasPassword: u.Password != "", Status: s.status(ctx, u.ID)}
+	v.Upstream.Password = ""
+	if !u.Enabled {
+		v.Status = cascade.Status{State: "disabled"}
+	}
+	return v
+}
+
+// Upstreams implements api.Cascade.
+func (s *cascadeSide) Upstreams(ctx context.Context) ([]api.UpstreamView, error) {
+	us, err := s.g.store.Upstreams(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.UpstreamView, len(us))
+	for i, u := range us {
+		out[i] = s.view(ctx, u)
+	}
+	return out, nil
+}
+
+// Upstream implements api.Cascade.
+func (s *cascadeSide) Upstream(ctx context.Context, id string) (api.UpstreamView, error) {
+	u, err := s.g.store.Upstream(ctx, id)
+	if err != nil {
+		return api.UpstreamView{}, err
+	}
+	return s.view(ctx, u), nil
+}
+
+// CreateUpstream implements api.Cascade.
+func (s *cascadeSide) CreateUpstream(ctx context.Context, u registry.Upstream) (api.UpstreamView, error) {
+	u, err := s.g.store.PutUpstream(ctx, u, 0, checkUpstream)
+	if err != nil {
+		return api.UpstreamView{}, err
+	}
+	return s.view(ctx, u), nil
+}
+
+// PatchUpstream implements api.Cascade.
+func (s *cascadeSide) PatchUpstream(ctx context.Context, id string, p api.UpstreamPatch) (api.UpstreamView, error) {
+	u, err := s.g.store.Upstream(ctx, id)
+	if err != nil {
+		return api.UpstreamView{}, err
+	}
+	set := func(dst *string, v *string) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	set(&u.Name, p.Name)
+	set(&u.ServerID, p.ServerID)
+	set(&u.Domain, p.Domain)
+	set(&u.Address, p.Address)
+	set(&u.Password, p.Password)
+	set(&u.LocalID, p.LocalID)
+	set(&u.Transport, p.Transport)
+	if p.Share != nil {
+		u.Share = *p.Share
+	}
+	if p.Enabled != nil {
+		u.Enabled = *p.Enabled
+	}
+	if p.ExpiresS != nil {
+		u.ExpiresS = *p.ExpiresS
+	}
+	if p.KeepaliveS != nil {
+		u.KeepaliveS = *p.KeepaliveS
+	}
+	if u, err = s.g.store.PutUpstream(ctx, u, u.Rev, checkUpstream); err != nil {
+		return api.UpstreamView{}, err
+	}
+	return s.view(ctx, u), nil
+}
+
+// DeleteUpstream implements api.Cascade.
+func (s *cascadeSide) DeleteUpstream(ctx context.Context, id string) error {
+	return s.g.store.DeleteUpstream(ctx, id)
+}
+
+// followAlarms forwards the incidents that open on shared cameras to the
+// platforms, from the outbox (whichever node opened them).
+func (s *cascadeSide) followAlarms(ctx context.Context, mgr *cascade.Manager) {
+	if s.g.events == nil {
+		return
+	}
+	after, err := s.g.events.LastSeq(ctx)
+	if err != nil {
+		after = 0
+	}
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		msgs, err := s.g.events.Messages(ctx, after, 200)
+		if err != nil {
+			continue
+		}
+		for _, m := range msgs {
+			after = m.Seq
+			if m.Topic != "incident.opened" {
+				continue
+			}
+			var in events.Incident
+			if json.Unmarshal(m.Body, &in) != nil || in.CameraID == "" {
+				continue
+			}
+			actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			mgr.Alarm(actx, in.CameraID, in.FirstSeen, max(1, min(4, in.Priority)), 5, gbAlarmType(in.Kind), in.Kind)
+			cancel()
+		}
+	}
+}
+
+// gbAlarmType is the GB/T 28181 video alarm type (AlarmMethod 5) of an
+// event kind: 2 motion, 6 intrusion, 7 line crossing, 11 tamper (and
+// video loss 1, signal 12 ...), 1 for the rest.
+func gbAlarmType(kind string) int {
+	switch kind {
+	case "motion":
+		return 2
+	case "intrusion", "region_entrance":
+		return 6
+	case "line_crossing":
+		return 7
+	case "tamper":
+		return 11
+	}
+	return 1
+}
+
+// upstreamsOrNil is the upstream platforms for the API (a nil interface
+// when GB/T 28181 is off).
+func (g *Gateway) upstreamsOrNil() api.Cascade {
+	if g.cascade == nil {
+		return nil
+	}
+	return g.cascade
+}

@@ -1,0 +1,338 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sort"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"sharpeyes/api"
+	"sharpeyes/configs"
+	"sharpeyes/events"
+	"sharpeyes/gb28181"
+	"sharpeyes/gb28181/manscdp"
+	"sharpeyes/registry"
+)
+
+// gbSide is the gateway's GB/T 28181 device side: the SIP server devices
+// register with, the media port, and what they say put in the registry
+// (devices, their channels as cameras) and the event intake (alarms, a
+// device gone offline).
+type gbSide struct {
+	g      *Gateway
+	log    *slog.Logger
+	server *gb28181.Server
+	media  *gb28181.Media
+	opener *gb28181.Opener
+	sn     atomic.Int64 // DeviceControl serial numbers
+}
+
+// startGB opens the media port and makes the SIP server, which listen
+// starts once the rest of the gateway can take what devices say.
+func (g *Gateway) startGB(ctx context.Context, cfg configs.GB28181Config) (*gbSide, error) {
+	b := &gbSide{g: g, log: g.log.With("component", "gb28181")}
+	var err error
+	if b.media, err = gb28181.ListenMedia(ctx, cfg.MediaAddr, g.log); err != nil {
+		return nil, fmt.Errorf("gb28181 media %s: %w", cfg.MediaAddr, err)
+	}
+	ka := cfg.KeepaliveTimeout.D() / 3
+	b.server, err = gb28181.NewServer(gb28181.Config{Addr: cfg.SIPAddr, ServerID: cfg.ServerID, Domain: cfg.Domain, Keepalive: ka},
+		cfg.Password, b.settings, gb28181.Handler{
+			Online: b.online, Offline: b.offline, Catalog: b.catalog, DeviceInfo: b.deviceInfo, Alarm: b.alarm,
+		}, g.log)
+	if err != nil {
+		b.media.Close()
+		return nil, err
+	}
+	mediaIP := cfg.MediaIP
+	if mediaIP == "" {
+		if host, _, err := net.SplitHostPort(cfg.SIPAddr); err == nil && host != "" && !net.ParseIP(host).IsUnspecified() {
+			mediaIP = host
+		} else {
+			mediaIP = outboundIP()
+		}
+	}
+	b.opener = &gb28181.Opener{Server: b.server, Media: b.media, MediaIP: mediaIP, Transport: b.transport}
+	return b, nil
+}
+
+// outboundIP is the address of the interface the default route leaves by
+// (no packet is sent), or loopback.
+func outboundIP() string {
+	c, err := net.Dial("udp", "192.0.2.1:9") // TEST-NET-1: routed, never reached
+	if err != nil {
+		return "127.0.0.1"
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).IP.String()
+}
+
+// listen starts the SIP server.
+func (b *gbSide) listen(ctx context.Context) error {
+	return b.server.Start(ctx)
+}
+
+func (b *gbSide) close() {
+	b.server.Close()
+	b.media.Close()
+}
+
+func (b *gbSide) ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 5*time.Second)
+}
+
+// settings answers a device's password and whether it may register.
+func (b *gbSide) settings(id string) (gb28181.Settings, bool) {
+	ctx, cancel := b.ctx()
+	defer cancel()
+	d, err := b.g.store.GBDevice(ctx, id)
+	if err != nil {
+		if !errors.Is(err, registry.ErrNotFound) {
+			b.log.Warn("device settings not read; refusing it for now", "device", id, "error", err)
+			return gb28181.Settings{Enabled: false}, true
+		}
+		return gb28181.Settings{}, false
+	}
+	return gb28181.Settings{Password: d.Password, Enabled: d.Enabled}, true
+}
+
+func (b *gbSide) transport(id string) string {
+	ctx, cancel := b.ctx()
+	defer cancel()
+	if d, err := b.g.store.GBDevice(ctx, id); err == nil {
+		return d.MediaTransport
+	}
+	return "udp"
+}
+
+func (b *gbSide) online(d gb28181.Device) {
+	ctx, cancel := b.ctx()
+	defer cancel()
+	if _, err := b.g.store.PutGBDevice(ctx, d.ID, func(x *registry.GBDevice) error {
+		x.LastRegistered = time.Now().UTC().Truncate(time.Millisecond)
+		return nil
+	}); err != nil {
+		b.log.Warn("device not recorded", "device", d.ID, "error", err)
+	}
+	b.channelEvents(d.ID, events.PhaseEnd)
+}
+
+func (b *gbSide) offline(id, why string) {
+	b.log.Info("device offline", "device", id, "why", why)
+	b.channelEvents(id, events.PhaseStart)
+}
+
+// channelEvents raises (start) or clears (end) the gateway's own offline
+// event on every channel of device id.
+func (b *gbSide) channelEvents(id, phase string) {
+	if b.g.own == nil {
+		return
+	}
+	now := time.Now()
+	for _, c := range b.g.catalog.All() {
+		if c.GB == nil || c.GB.DeviceID != id || c.GB.Gone {
+			continue
+		}
+		b.g.own.push(events.Event{Source: "gateway", SourceEventID: fmt.Sprintf("%s/%s/%s/%d", c.ID, events.Offline, phase, now.UnixMilli()),
+			CameraID: c.ID, Kind: events.Offline, Phase: phase, Time: now})
+	}
+}
+
+func (b *gbSide) deviceInfo(id string, m *manscdp.Message) {
+	ctx, cancel := b.ctx()
+	defer cancel()
+	if _, err := b.g.store.PutGBDevice(ctx, id, func(x *registry.GBDevice) error {
+		x.Manufacturer, x.Model, x.Firmware, x.Channels = clip(m.Manufacturer, 64), clip(m.Model, 64), clip(m.Firmware, 64), m.Channel
+		if x.Name == "" {
+			x.Name = clip(m.DeviceName, 200)
+		}
+		return nil
+	}); err != nil {
+		b.log.Warn("device info not recorded", "device", id, "error", err)
+	}
+}
+
+// clip cuts what a device says to at most n bytes, on a rune boundary
+// (in one step: a device may send a name of hundreds of kilobytes).
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// catalog makes each video channel a camera (creating or updating, never
+// duplicating); with a complete catalog, the device's cameras it no
+// longer lists are marked gone, not deleted.
+func (b *gbSide) catalog(id string, items []manscdp.Item, complete bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	listed := map[string]bool{}
+	for _, it := range items {
+		if !manscdp.IsVideoChannel(it.DeviceID) {
+			continue
+		}
+		listed[it.DeviceID] = true
+		name := clip(it.Name, 200)
+		if name == "" {
+			name = it.DeviceID
+		}
+		var loc *registry.Location
+		if lon, lat, ok := it.Position(); ok {
+			loc = &registry.Location{Lat: lat, Lon: lon}
+		}
+		ptz := it.Info != nil && it.Info.PTZType >= 1 && it.Info.PTZType <= 3
+		_, err := b.g.store.UpdateCamera(ctx, it.DeviceID, func(c *registry.Camera) error {
+			if c.GB == nil || c.GB.DeviceID != id {
+				return fmt.Errorf("%w: camera %s is not a channel of device %s", registry.ErrExists, c.ID, id)
+			}
+			c.Name, c.GB.PTZ, c.GB.Gone = name, ptz, false
+			if loc != nil {
+				c.Location = loc
+			}
+			return nil
+		})
+		if errors.Is(err, registry.ErrNotFound) {
+			_, err = b.g.store.CreateCamera(ctx, registry.Camera{ID: it.DeviceID, Name: name, OnDemand: true, Location: loc,
+				Tags: []string{"gb28181"}, GB: &registry.GBChannel{DeviceID: id, ChannelID: it.DeviceID, PTZ: ptz}})
+		}
+		if err != nil {
+			b.log.Warn("channel not registered as a camera", "device", id, "camera", it.DeviceID, "error", err)
+		}
+	}
+	if !complete {
+		return
+	}
+	for _, c := range b.g.catalog.All() {
+		if c.GB == nil || c.GB.DeviceID != id || listed[c.ID] || c.GB.Gone {
+			continue
+		}
+		if _, err := b.g.store.UpdateCamera(ctx, c.ID, func(c *registry.Camera) error { c.GB.Gone = true; return nil }); err != nil {
+			b.log.Warn("channel gone from the catalog not marked", "camera", c.ID, "error", err)
+		} else {
+			b.log.Info("channel gone from the device's catalog", "device", id, "camera", c.ID)
+		}
+	}
+}
+
+// alarm takes a device's Alarm notification into the event intake as a
+// gb28181 event of its channel.
+func (b *gbSide) alarm(id string, body []byte) {
+	e, err := events.FromGB28181(body)
+	if err != nil {
+		b.log.Warn("alarm not understood", "device", id, "error", err)
+		return
+	}
+	if b.g.pipe == nil {
+		return
+	}
+	ctx, cancel := b.ctx()
+	defer cancel()
+	if err := b.g.recordOwn(ctx, e); err != nil {
+		b.log.Warn("alarm not recorded", "device", id, "camera", e.CameraID, "error", err)
+	}
+}
+
+// gbOrNil is the GB/T 28181 side for the API (a nil interface when off).
+func (g *Gateway) gbOrNil() api.GB {
+	if g.gb == nil {
+		return nil
+	}
+	return g.gb
+}
+
+// GBAddr is the SIP address GB/T 28181 devices register at ("" when off).
+func (g *Gateway) GBAddr() string {
+	if g.gb == nil {
+		return ""
+	}
+	return g.gb.server.Addr()
+}
+
+// Devices implements api.GB.
+func (b *gbSide) Devices(ctx context.Context) ([]api.GBDeviceView, error) {
+	ds, err := b.g.store.GBDevices(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.GBDeviceView, len(ds))
+	for i, d := range ds {
+		out[i] = b.view(d)
+	}
+	return out, nil
+}
+
+// Device implements api.GB.
+func (b *gbSide) Device(ctx context.Context, id string) (api.GBDeviceView, error) {
+	d, err := b.g.store.GBDevice(ctx, id)
+	if err != nil {
+		return api.GBDeviceView{}, err
+	}
+	return b.view(d), nil
+}
+
+// PatchDevice implements api.GB.
+func (b *gbSide) PatchDevice(ctx context.Context, id string, p api.GBDevicePatch) (api.GBDeviceView, error) {
+	if _, err := b.g.store.GBDevice(ctx, id); err != nil {
+		return api.GBDeviceView{}, err // only devices that registered or were set
+	}
+	d, err := b.g.store.PutGBDevice(ctx, id, func(d *registry.GBDevice) error {
+		if p.Name != nil {
+			d.Name = *p.Name
+		}
+		if p.Password != nil {
+			d.Password = *p.Password
+		}
+		if p.MediaTransport != nil {
+			d.MediaTransport = *p.MediaTransport
+		}
+		if p.Enabled != nil {
+			d.Enabled = *p.Enabled
+		}
+		return nil
+	})
+	if err != nil {
+		return api.GBDeviceView{}, err
+	}
+	return b.view(d), nil
+}
+
+func (b *gbSide) view(d registry.GBDevice) api.GBDeviceView {
+	v := api.GBDeviceView{GBDevice: d, OwnPassword: d.Password != "", ChannelIDs: []string{}}
+	v.GBDevice.Password = ""
+	if live, ok := b.server.Device(d.ID); ok {
+		v.Online, v.Address, v.Transport, v.LastKeepalive, v.Expires = true, live.Addr, live.Transport, live.LastKeepalive, live.Expires
+	}
+	for _, c := range b.g.catalog.All() {
+		if c.GB != nil && c.GB.DeviceID == d.ID {
+			v.ChannelIDs = append(v.ChannelIDs, c.ID)
+		}
+	}
+	sort.Strings(v.ChannelIDs)
+	return v
+}
+
+// PTZ implements api.GB: a DeviceControl with the PTZCmd to the channel
+// through its device.
+func (b *gbSide) PTZ(ctx context.Context, cam registry.Camera, action string, speed int) error {
+	cmd, err := manscdp.PTZCmd(action, speed)
+	if err != nil {
+		return &registry.FieldError{Field: "action", Msg: err.Error()}
+	}
+	if _, ok := b.server.Device(cam.GB.DeviceID); !ok {
+		return fmt.Errorf("%w: device %s is not registered", api.ErrBusy, cam.GB.DeviceID)
+	}
+	if err := b.server.Message(ctx, cam.GB.DeviceID, cam.GB.ChannelID, manscdp.Control(int(b.sn.Add(1)), cam.GB.ChannelID, cmd)); err != nil {
+		return fmt.Errorf("%w: %v", api.ErrBusy, err)
+	}
+	b.log.Info("PTZ", "camera", cam.ID, "action", action, "speed", speed)
+	return nil
+}

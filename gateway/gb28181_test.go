@@ -1,0 +1,236 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"sharpeyes"
+	"sharpeyes/camsim"
+)
+
+// gbEnv turns the GB/T 28181 side on, on loopback ports.
+var gbEnv = []string{"SHARPEYES_GB28181_ENABLED=true", "SHARPEYES_GB28181_SIP_ADDR=127.0.0.1:0",
+	"SHARPEYES_GB28181_MEDIA_ADDR=127.0.0.1:0", "SHARPEYES_GB28181_PASSWORD=gb-pass-1234", "SHARPEYES_GB28181_KEEPALIVE_TIMEOUT=3s"}
+
+// startGBDevice registers a simulated NVR with g (by default the default password,
+// keepalive every second, the main clip), stopped at the test's end.
+func startGBDevice(t *testing.T, g *Gateway, cfg camsim.GBConfig) *camsim.GBDevice {
+	t.Helper()
+	cfg.Server, cfg.ServerID, cfg.Domain = g.GBAddr(), "32100300002000000001", "3210030000"
+	if cfg.Password == "" {
+		cfg.Password = "gb-pass-1234"
+	}
+	if cfg.Keepalive == 0 {
+		cfg.Keepalive = time.Second
+	}
+	cfg.Clip, cfg.Log = sharpeyes.MainClip, slog.New(slog.DiscardHandler)
+	dev, err := camsim.StartGB(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(dev.Kill)
+	select {
+	case <-dev.Registered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the simulated NVR did not register")
+	}
+	return dev
+}
+
+// TestGBDeviceChannelsAreCameras: a simulated NVR that knows only the
+// gateway's SIP address, domain and password registers; its 2 channels
+// become cameras in the grid cell of their position; one plays over WHEP
+// (INVITE on the first viewer, BYE the idle time after the last); PTZ
+// reaches it as the standard's bytes; a tamper alarm opens a case on its
+// channel; keepalives stopped, its channels go offline; restarted from
+// another address with one channel fewer, it is followed, nothing is
+// duplicated and the missing channel is marked gone.
+func TestGBDeviceChannelsAreCameras(t *testing.T) {
+	g := startGateway(t, gbEnv...)
+	api := apiClient{t, "http://" + g.HTTPAddr()}
+	if code, raw := api.do("POST", "/api/v1/grids/import", "application/geo+json", smallGrid(t, 119.41), true); code != 200 {
+		t.Fatalf("grids: %d %s", code, raw)
+	}
+	const devID = "32100300001110000001"
+	dev := startGBDevice(t, g, camsim.GBConfig{DeviceID: devID, Channels: 2, Lon: 119.43, Lat: 32.41})
+	ch1, ch2 := dev.Config().ChannelID(1), dev.Config().ChannelID(2)
+	eventually(t, 10*time.Second, "both channels as cameras in G3", func() bool {
+		for _, id := range []string{ch1, ch2} {
+			code, cam := api.json("GET", "/api/v1/cameras/"+id, nil)
+			if code != 200 {
+				return false
+			}
+			cells, _ := cam["cells"].(map[string]any)
+			gb, _ := cam["gb"].(map[string]any)
+			if cells["base"] != "G3" || gb["device_id"] != devID || gb["ptz"] != true {
+				return false
+			}
+		}
+		return true
+	})
+
+	v, err := watch(t, "http://"+g.HTTPAddr(), ch1, "sub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "frames of the channel over WHEP", func() bool { return v.frames.Load() >= 25 })
+	if dev.Invites() != 1 {
+		t.Fatalf("%d INVITEs for one viewer", dev.Invites())
+	}
+	v.c.Close()
+	left := time.Now()
+	eventually(t, 5*time.Second, "BYE after the last viewer left", func() bool { return dev.Byes() == 1 })
+	t.Logf("BYE %v after the viewer left (idle timeout 1s)", time.Since(left).Round(10*time.Millisecond))
+
+	// PTZ: the device receives the standard's bytes; a bad action is a
+	// 400, an RTSP camera takes none (409).
+	if code, out := api.json("POST", "/api/v1/cameras/"+ch1+"/ptz", map[string]any{"action": "left", "speed": 31}); code != 204 {
+		t.Fatalf("ptz: %d %v", code, out)
+	}
+	eventually(t, 3*time.Second, "the PTZCmd at the device", func() bool {
+		p := dev.PTZ()
+		return len(p) == 1 && p[0] == ch1+" A50F01021F0000D6"
+	})
+	if code, out := api.json("POST", "/api/v1/cameras/"+ch1+"/ptz", map[string]any{"action": "spin"}); code != 400 || out["field"] != "action" {
+		t.Fatalf("bad action: %d %v", code, out)
+	}
+	if code, _ := api.json("POST", "/api/v1/cameras", map[string]any{"id": "rtsp1", "name": "rtsp1", "streams": map[string]string{"main": "rtsp://127.0.0.1:1/x"}}); code != 201 {
+		t.Fatal("rtsp camera not created")
+	}
+	if code, _ := api.json("POST", "/api/v1/cameras/rtsp1/ptz", map[string]any{"action": "up"}); code != 409 {
+		t.Fatalf("PTZ on an RTSP camera: %d", code)
+	}
+	// The device in the API: online, its channels, no password.
+	code, d := api.json("GET", "/api/v1/gb/devices/"+devID, nil)
+	if code != 200 || d["online"] != true || len(d["channel_ids"].([]any)) != 2 || d["manufacturer"] != "camsim" {
+		t.Fatalf("device: %d %v", code, d)
+	}
+	if code, d := api.json("PATCH", "/api/v1/gb/devices/"+devID, map[string]any{"password": "its-own-pass-9"}); code != 200 || d["own_password"] != true || d["password"] != nil {
+		t.Fatalf("patch password: %d %v", code, d)
+	}
+
+	if err := dev.Alarm(context.Background(), 1, 5, 11); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "a tamper incident with a case on channel 1", func() bool {
+		_, inc := api.json("GET", "/api/v1/incidents?camera_id="+ch1+"&kind=tamper", nil)
+		items, _ := inc["items"].([]any)
+		return len(items) == 1 && items[0].(map[string]any)["case_id"] != nil
+	})
+
+	dev.SetKeepalive(false)
+	stopped := time.Now()
+	eventually(t, 8*time.Second, "both channels offline", func() bool {
+		for _, id := range []string{ch1, ch2} {
+			_, inc := api.json("GET", fmt.Sprintf("/api/v1/incidents?camera_id=%s&kind=offline", id), nil)
+			if items, _ := inc["items"].([]any); len(items) != 1 {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("channels offline %v after the keepalives stopped (timeout 3s)", time.Since(stopped).Round(100*time.Millisecond))
+
+	// The NVR restarts from another port (NAT rebinding) with one channel
+	// left: it is asked again, channel 1 stays one camera, channel 2 is
+	// marked gone, not deleted, and the channels are online again.
+	dev.Kill()
+	again := startGBDevice(t, g, camsim.GBConfig{DeviceID: devID, Password: "its-own-pass-9", Channels: 1, Lon: 119.43, Lat: 32.41})
+	eventually(t, 10*time.Second, "channel 2 marked gone", func() bool {
+		_, cam := api.json("GET", "/api/v1/cameras/"+ch2, nil)
+		gb, _ := cam["gb"].(map[string]any)
+		return gb["gone"] == true
+	})
+	_, list := api.json("GET", "/api/v1/cameras?limit=1000", nil)
+	n := 0
+	for _, it := range list["items"].([]any) {
+		if gb, _ := it.(map[string]any)["gb"].(map[string]any); gb != nil && gb["device_id"] == devID {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Fatalf("%d cameras of the device after it registered again, want 2 (no duplicates)", n)
+	}
+	if code, d := api.json("GET", "/api/v1/gb/devices/"+devID, nil); code != 200 || d["address"] != again.Addr() {
+		t.Fatalf("device address %v, the NVR now at %s", d["address"], again.Addr())
+	}
+	eventually(t, 5*time.Second, "the offline incident of channel 1 closed", func() bool {
+		_, inc := api.json("GET", "/api/v1/incidents?camera_id="+ch1+"&kind=offline&open=true", nil)
+		items, _ := inc["items"].([]any)
+		return len(items) == 0
+	})
+}
+
+// TestChromiumPlaysAGBChannel: a dispatcher picks the simulated NVR's
+// channel from its device's branch of the camera tree; Chromium plays it
+// over WHEP (the first frame timed from the pick, the INVITE included),
+// and the tile's PTZ pad sends left while held and stop on release.
+func TestChromiumPlaysAGBChannel(t *testing.T) {
+	script, _ := filepath.Abs("../web/e2e/gb.mjs")
+	if _, err := os.Stat(filepath.Join(filepath.Dir(script), "node_modules", "playwright-core")); err != nil {
+		t.Fatal("playwright-core missing: run `make deps` (npm ci in web/e2e)")
+	}
+	g, admin := demoStreet(t, gbEnv...)
+	lat, lon := inside(t, g.Grids(), cellA)
+	dev := startGBDevice(t, g, camsim.GBConfig{DeviceID: "32100300001110000005", Channels: 1, Lon: lon, Lat: lat})
+	ch := dev.Config().ChannelID(1)
+	eventually(t, 10*time.Second, "the channel as a camera", func() bool {
+		code, _ := admin.json("GET", "/api/v1/cameras/"+ch, nil)
+		return code == 200
+	})
+	pw := addUser(t, admin, "gb-centre", "dispatcher", []string{street}, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", script)
+	cmd.Env = append(os.Environ(), "SE_BASE="+admin.base, "SE_CAMERA="+ch, "SE_DEVICE=32100300001110000005", "SE_USER=gb-centre", "SE_PASS="+pw)
+	if dir := os.Getenv("SE_SHOTS"); dir != "" {
+		cmd.Env = append(cmd.Env, "SE_SHOTS="+dir)
+	}
+	cmd.Stderr = os.Stderr
+	raw, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("gb.mjs: %v\n%s", err, raw)
+	}
+	var res struct {
+		FirstFrameMs  float64 `json:"firstFrameMs"`
+		FramesDecoded int     `json:"framesDecoded"`
+		PTZShown      bool    `json:"ptzShown"`
+	}
+	if err := json.Unmarshal(raw, &res); err != nil {
+		t.Fatalf("%v: %s", err, raw)
+	}
+	t.Logf("GB channel in Chromium: first frame %.0f ms after the pick (WHEP POST and INVITE included), %d frames decoded", res.FirstFrameMs, res.FramesDecoded)
+	if res.FirstFrameMs <= 0 || res.FramesDecoded < 10 || !res.PTZShown {
+		t.Fatalf("%+v", res)
+	}
+	if dev.Invites() != 1 {
+		t.Fatalf("%d INVITEs", dev.Invites())
+	}
+	eventually(t, 3*time.Second, "left then stop at the device", func() bool {
+		p := dev.PTZ()
+		return len(p) == 2 && strings.HasPrefix(p[0], ch+" A50F0102") && p[1] == ch+" A50F0100000000B5"
+	})
+}
+
+// TestClipCutsOnARuneBoundary: what a device says is cut to the limit
+// without splitting a character (a 900 kB name: one cut, where cutting a
+// rune at a time never ended).
+func TestClipCutsOnARuneBoundary(t *testing.T) {
+	long := strings.Repeat("瘦西湖", 100_000)
+	got := clip(long, 200)
+	if len(got) > 200 || len(got) < 198 || !utf8.ValidString(got) || !strings.HasPrefix(long, got) {
+		t.Fatalf("clip to %d bytes, valid %v", len(got), utf8.ValidString(got))
+	}
+	if clip("short", 200) != "short" {
+		t.Fatal("a short string changed")
+	}
+}

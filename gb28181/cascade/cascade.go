@@ -1,0 +1,181 @@
+// Package cascade registers the street with its superior platforms as a
+// lower platform (GB/T 28181 级联, section 9.1 and 9.3 from the other side):
+// REGISTER with digest, refreshed before it expires, keepalives, and a
+// new registration with backoff when the platform forgets it; answers to
+// the platform's Catalog, DeviceInfo and DeviceStatus queries with the
+// cameras it is shown; live video on its INVITE as MPEG-PS over RTP (UDP,
+// or TCP either side connecting) read from the relay; alarms forwarded
+// and PTZ handed to the camera. It is a reader of relay streams, like the
+// RTSP re-serve.
+package cascade
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"sharpeyes/gb28181/manscdp"
+	"sharpeyes/relay"
+)
+
+// Platform is one superior platform the street registers with.
+type Platform struct {
+	ID        string `json:"id" yaml:"id"`
+	Name      string `json:"name,omitempty" yaml:"name"`
+	ServerID  string `json:"server_id" yaml:"server_id"` // the platform's 20-digit code
+	Domain    string `json:"domain" yaml:"domain"`       // its realm (10 digits)
+	Address   string `json:"address" yaml:"address"`     // host:port of its SIP
+	Password  string `json:"password,omitempty" yaml:"password"`
+	LocalID   string `json:"local_id" yaml:"local_id"`   // the 20-digit code the street registers as
+	Transport string `json:"transport" yaml:"transport"` // udp or tcp (SIP)
+	Share     Share  `json:"share" yaml:"share"`
+	Enabled   bool   `json:"enabled" yaml:"enabled"`
+	// Expires is the registration asked for (default 3600 s); Keepalive the
+	// interval of keepalive MESSAGEs (default 60 s).
+	Expires   time.Duration `json:"expires,omitempty" yaml:"expires"`
+	Keepalive time.Duration `json:"keepalive,omitempty" yaml:"keepalive"`
+}
+
+// Share is what a platform is shown: the cameras in these grid subtrees
+// and these cameras.
+type Share struct {
+	Grids   []string `json:"grids" yaml:"grids"`
+	Cameras []string `json:"cameras" yaml:"cameras"`
+}
+
+// Validate checks a platform and fills in its defaults.
+func (p *Platform) Validate() error {
+	bad := func(field, why string) error { return &FieldError{Field: field, Msg: why} }
+	switch {
+	case p.ID == "" || len(p.ID) > 64 || strings.ContainsAny(p.ID, "/ \t\r\n"):
+		return bad("id", "must be 1-64 characters without slashes or spaces")
+	case !manscdp.IsCode(p.ServerID):
+		return bad("server_id", "must be 20 digits")
+	case !manscdp.IsCode(p.LocalID):
+		return bad("local_id", "must be 20 digits")
+	case p.LocalID == p.ServerID:
+		return bad("local_id", "must differ from server_id")
+	}
+	if p.Domain == "" {
+		p.Domain = p.ServerID[:10]
+	}
+	if len(p.Domain) != 10 || !manscdp.IsCode(p.Domain+"0000000000") {
+		return bad("domain", "must be 10 digits")
+	}
+	if _, port, err := net.SplitHostPort(p.Address); err != nil || port == "" || port == "0" {
+		return bad("address", "must be host:port")
+	}
+	switch p.Transport = strings.ToLower(p.Transport); p.Transport {
+	case "":
+		p.Transport = "udp"
+	case "udp", "tcp":
+	default:
+		return bad("transport", "must be udp or tcp")
+	}
+	if p.Expires <= 0 {
+		p.Expires = time.Hour
+	}
+	if p.Expires < time.Minute {
+		return bad("expires", "must be at least 60 s")
+	}
+	if p.Keepalive <= 0 {
+		p.Keepalive = time.Minute
+	}
+	if len(p.Share.Grids)+len(p.Share.Cameras) > 100_000 {
+		return bad("share", "lists too many grids and cameras")
+	}
+	return nil
+}
+
+// FieldError is a platform field that cannot work (it wraps ErrConfig).
+type FieldError struct {
+	Field, Msg string
+}
+
+func (e *FieldError) Error() string { return fmt.Sprintf("%v: %s %s", ErrConfig, e.Field, e.Msg) }
+
+// Unwrap makes errors.Is(err, ErrConfig) true.
+func (e *FieldError) Unwrap() error { return ErrConfig }
+
+// Channel is a shared camera as the platform sees it.
+type Channel struct {
+	ID           string // 20 digits, stable
+	CameraID     string // in the registry
+	Name         string
+	Manufacturer string
+	Model        string
+	CivilCode    string
+	Address      string
+	Lon, Lat     float64
+	HasPosition  bool
+	Online       bool
+	PTZ          bool
+}
+
+// Catalog answers the channels a share holds, in a stable order.
+type Catalog interface {
+	Channels(ctx context.Context, share Share) ([]Channel, error)
+}
+
+// Deps are what a platform's client works with.
+type Deps struct {
+	Catalog Catalog
+	// Streams gives a camera's relay stream (the camera pulled once,
+	// however many read it).
+	Streams relay.StreamProvider
+	// PTZ sends a PTZCmd (16 hex digits) to the camera; nil: no camera
+	// takes PTZ.
+	PTZ func(ctx context.Context, cameraID, cmd string) error
+	// Name, Manufacturer, Model and Firmware answer DeviceInfo.
+	Name, Manufacturer, Model, Firmware string
+	// CatalogEvery is how often the shared set is compared with what the
+	// platform was told (default 5 s); PageSize how many items a catalog
+	// MESSAGE carries (default 20).
+	CatalogEvery time.Duration
+	PageSize     int
+	// BackoffMin and BackoffMax bound the wait between registrations that
+	// failed (default 1 s and 60 s).
+	BackoffMin, BackoffMax time.Duration
+	// InviteWait bounds how long an INVITE waits for the camera's first
+	// frame (default 10 s).
+	InviteWait time.Duration
+}
+
+func (d *Deps) defaults() {
+	if d.CatalogEvery <= 0 {
+		d.CatalogEvery = 5 * time.Second
+	}
+	if d.PageSize <= 0 {
+		d.PageSize = 20
+	}
+	if d.BackoffMin <= 0 {
+		d.BackoffMin = time.Second
+	}
+	if d.BackoffMax < d.BackoffMin {
+		d.BackoffMax = max(60*time.Second, d.BackoffMin)
+	}
+	if d.InviteWait <= 0 {
+		d.InviteWait = 10 * time.Second
+	}
+	if d.Manufacturer == "" {
+		d.Manufacturer = "sharpeyes"
+	}
+	if d.Model == "" {
+		d.Model = "sharpeyes gateway"
+	}
+}
+
+// Status is where a platform's registration stands.
+type Status struct {
+	State         string    `json:"state"` // disabled, registering, registered, failed
+	Registered    bool      `json:"registered"`
+	Since         time.Time `json:"since,omitzero"`
+	LastKeepalive time.Time `json:"last_keepalive,omitzero"`
+	LastError     string    `json:"last_error,omitempty"`
+	NextTry       time.Time `json:"next_try,omitzero"`
+	Registrations int       `json:"registrations"`
+	Streams       int       `json:"streams"`
+	Channels      int       `json:"channels"`
+}

@@ -1,0 +1,389 @@
+package cascade
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"sharpeyes/gb28181/manscdp"
+)
+
+// Client is the street registered with one superior platform.
+type Client struct {
+	p    Platform
+	deps Deps
+	log  *slog.Logger
+
+	ua  *sipgo.UserAgent
+	srv *sipgo.Server
+	cli *sipgo.Client
+	// host and port are where the platform reaches this client (the
+	// address the route to it leaves from).
+	host string
+	port int
+
+	sn     atomic.Int64
+	callID string
+
+	mu     sync.Mutex
+	status Status
+	calls  map[string]*call // by Call-ID
+	told   map[string]Channel
+	kick   chan struct{} // a registration wanted now (the platform forgot it)
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   sync.WaitGroup
+}
+
+// New makes the client of platform p (validated).
+func New(p Platform, deps Deps, log *slog.Logger) (*Client, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	if deps.Catalog == nil || deps.Streams == nil {
+		return nil, fmt.Errorf("%w: a catalog and streams are needed", ErrConfig)
+	}
+	deps.defaults()
+	if log == nil {
+		log = slog.Default()
+	}
+	c := &Client{p: p, deps: deps, log: log.With("component", "cascade", "platform", p.ID), calls: map[string]*call{},
+		told: map[string]Channel{}, kick: make(chan struct{}, 1), callID: sip.GenerateTagN(16) + "@" + p.LocalID}
+	c.status.State = "registering"
+	return c, nil
+}
+
+// Platform is the client's platform (its password included).
+func (c *Client) Platform() Platform { return c.p }
+
+// Status answers where the registration stands.
+func (c *Client) Status() Status {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.status
+	s.Streams = len(c.calls)
+	s.Channels = len(c.told)
+	return s
+}
+
+// Start binds the client's SIP socket (on the address the route to the
+// platform leaves from) and registers until ctx ends or Close.
+func (c *Client) Start(ctx context.Context) error {
+	host, err := localHost(c.p.Address)
+	if err != nil {
+		return fmt.Errorf("cascade %s: %w", c.p.ID, err)
+	}
+	var pc net.PacketConn
+	var ln net.Listener
+	if c.p.Transport == "tcp" {
+		if ln, err = net.Listen("tcp", net.JoinHostPort(host, "0")); err != nil {
+			return fmt.Errorf("cascade %s: %w", c.p.ID, err)
+		}
+		c.port = ln.Addr().(*net.TCPAddr).Port
+	} else {
+		if pc, err = net.ListenPacket("udp", net.JoinHostPort(host, "0")); err != nil {
+			return fmt.Errorf("cascade %s: %w", c.p.ID, err)
+		}
+		c.port = pc.LocalAddr().(*net.UDPAddr).Port
+	}
+	c.host = host
+	closeSock := func() {
+		if pc != nil {
+			pc.Close()
+		}
+		if ln != nil {
+			ln.Close()
+		}
+	}
+	if c.ua, err = sipgo.NewUA(sipgo.WithUserAgent("sharpeyes"), sipgo.WithUserAgentHostname(host)); err != nil {
+		closeSock()
+		return err
+	}
+	if c.srv, err = sipgo.NewServer(c.ua, sipgo.WithServerLogger(c.log)); err != nil {
+		closeSock()
+		return err
+	}
+	if c.cli, err = sipgo.NewClient(c.ua, sipgo.WithClientHostname(host), sipgo.WithClientPort(c.port), sipgo.WithClientLogger(c.log)); err != nil {
+		closeSock()
+		return err
+	}
+	c.srv.OnMessage(c.onMessage)
+	c.srv.OnInvite(c.onInvite)
+	c.srv.OnAck(c.onAck)
+	c.srv.OnBye(c.onBye)
+	c.srv.OnRequest(sip.SUBSCRIBE, func(req *sip.Request, tx sip.ServerTransaction) { c.respond(req, tx, 200, "OK") })
+	c.ctx, c.cancel = context.WithCancel(ctx)
+	c.done.Add(3)
+	go func() {
+		defer c.done.Done()
+		if pc != nil {
+			_ = c.srv.ServeUDP(pc)
+		} else {
+			_ = c.srv.ServeTCP(ln)
+		}
+	}()
+	go func() { defer c.done.Done(); c.run() }()
+	go func() { defer c.done.Done(); c.watchCatalog() }()
+	go func() { <-c.ctx.Done(); closeSock() }()
+	return nil
+}
+
+// Close unregisters (Expires: 0), ends the platform's streams and stops.
+func (c *Client) Close() {
+	if c.cancel == nil {
+		return
+	}
+	c.mu.Lock()
+	calls := make([]*call, 0, len(c.calls))
+	for _, k := range c.calls {
+		calls = append(calls, k)
+	}
+	registered := c.status.Registered
+	c.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	for _, k := range calls {
+		k.hangUp(ctx)
+	}
+	if registered {
+		_, _ = c.register(ctx, 0)
+	}
+	cancel()
+	c.cancel()
+	_ = c.srv.Close()
+	_ = c.cli.Close()
+	_ = c.ua.Close()
+	c.done.Wait()
+}
+
+// localHost is the address a route to addr leaves from.
+func localHost(addr string) (string, error) {
+	conn, err := net.Dial("udp", addr)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	return conn.LocalAddr().(*net.UDPAddr).IP.String(), nil
+}
+
+func (c *Client) setStatus(f func(s *Status)) {
+	c.mu.Lock()
+	f(&c.status)
+	c.mu.Unlock()
+}
+
+// run registers, refreshes before the registration expires, keeps alive,
+// and registers again (after a backoff that doubles to BackoffMax) when
+// a registration fails or the platform stops answering keepalives or
+// says it does not know the street.
+func (c *Client) run() {
+	backoff := c.deps.BackoffMin
+	for c.ctx.Err() == nil {
+		granted, err := c.register(c.ctx, c.p.Expires)
+		if err != nil {
+			wait := jitter(backoff)
+			c.log.Warn("registration with the platform failed", "error", err, "retry_in", wait.Round(time.Millisecond))
+			c.setStatus(func(s *Status) {
+				s.State, s.Registered, s.LastError, s.NextTry = "failed", false, err.Error(), time.Now().Add(wait)
+			})
+			if !c.sleep(wait) {
+				return
+			}
+			backoff = min(2*backoff, c.deps.BackoffMax)
+			continue
+		}
+		backoff = c.deps.BackoffMin
+		c.setStatus(func(s *Status) {
+			s.State, s.Registered, s.Since, s.LastError, s.NextTry = "registered", true, time.Now(), "", time.Time{}
+			s.Registrations++
+		})
+		c.log.Info("registered with the platform", "expires", granted)
+		// A fresh registration is told the whole catalog again when asked;
+		// what it was told before no longer counts.
+		c.mu.Lock()
+		clear(c.told)
+		c.mu.Unlock()
+		switch c.alive(granted) {
+		case stopped:
+			return
+		case lost:
+			// The platform forgot the street: the streams it was sent
+			// are no one's now (no BYE will come for them).
+			c.hangUpAll()
+		}
+	}
+}
+
+// Why a registration ended.
+const (
+	renew   = iota // it is time to renew it
+	lost           // the platform dropped it (refused or silent keepalives)
+	stopped        // the client is closing
+)
+
+// hangUpAll ends every call (a BYE to the platform for each).
+func (c *Client) hangUpAll() {
+	c.mu.Lock()
+	calls := make([]*call, 0, len(c.calls))
+	for _, k := range c.calls {
+		calls = append(calls, k)
+	}
+	c.mu.Unlock()
+	ctx, cancel := context.WithTimeout(c.ctx, 2*time.Second)
+	defer cancel()
+	for _, k := range calls {
+		k.hangUp(ctx)
+	}
+}
+
+// alive keeps the registration until it needs renewing (refresh), the
+// platform drops it (lost: three keepalives unanswered, or one refused,
+// or a Kick) or the client closes (stopped).
+func (c *Client) alive(granted time.Duration) int {
+	renewAt := time.NewTimer(granted * 2 / 3)
+	defer renewAt.Stop()
+	tick := time.NewTicker(c.p.Keepalive)
+	defer tick.Stop()
+	missed := 0
+	for {
+		select {
+		case <-c.ctx.Done():
+			return stopped
+		case <-renewAt.C:
+			return renew
+		case <-c.kick:
+			c.setStatus(func(s *Status) { s.State, s.Registered = "registering", false })
+			return lost
+		case <-tick.C:
+			body := manscdp.Encode("Notify", manscdp.F("CmdType", "Keepalive"), manscdp.F("SN", c.sn.Add(1)),
+				manscdp.F("DeviceID", c.p.LocalID), manscdp.F("Status", "OK"))
+			code, err := c.message(c.ctx, body)
+			switch {
+			case err == nil && code == 200:
+				missed = 0
+				c.setStatus(func(s *Status) { s.LastKeepalive = time.Now() })
+				continue
+			case err != nil:
+				missed++
+				c.setStatus(func(s *Status) { s.LastError = "keepalive not answered: " + err.Error() })
+				if missed < 3 {
+					continue
+				}
+			default:
+				c.setStatus(func(s *Status) { s.LastError = fmt.Sprintf("keepalive refused: %d", code) })
+			}
+			c.log.Warn("the platform dropped the registration; registering again", "missed", missed, "code", code)
+			c.setStatus(func(s *Status) { s.State, s.Registered = "registering", false })
+			return lost
+		}
+	}
+}
+
+func (c *Client) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-c.ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// jitter spreads d by up to a fifth either way, so streets restarting
+// together do not register in step.
+func jitter(d time.Duration) time.Duration {
+	n := time.Now().UnixNano()
+	return d - d/5 + time.Duration(n%int64(max(1, int64(d)*2/5)))
+}
+
+func (c *Client) uri() sip.Uri {
+	host, port, _ := net.SplitHostPort(c.p.Address)
+	p, _ := strconv.Atoi(port)
+	return sip.Uri{Scheme: "sip", User: c.p.ServerID, Host: host, Port: p}
+}
+
+// request is a request to the platform from the street.
+func (c *Client) request(method sip.RequestMethod, to string) *sip.Request {
+	req := sip.NewRequest(method, c.uri())
+	req.SetDestination(c.p.Address)
+	tag := sip.NewParams()
+	tag.Add("tag", sip.GenerateTagN(8))
+	req.AppendHeader(&sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: c.p.LocalID, Host: c.p.LocalID[:10]}, Params: tag})
+	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: to, Host: c.p.Domain}, Params: sip.NewParams()})
+	req.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: c.p.LocalID, Host: c.host, Port: c.port}})
+	req.SetTransport(map[string]string{"udp": "UDP", "tcp": "TCP"}[c.p.Transport])
+	return req
+}
+
+// register sends a REGISTER for expires, answering the digest challenge,
+// and answers the registration the platform granted.
+func (c *Client) register(ctx context.Context, expires time.Duration) (time.Duration, error) {
+	req := c.request(sip.REGISTER, c.p.LocalID)
+	req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(int(expires.Seconds()))))
+	callID := sip.CallIDHeader(c.callID)
+	req.AppendHeader(&callID)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	res, err := c.cli.Do(ctx, req)
+	if err != nil {
+		return 0, fmt.Errorf("REGISTER not answered: %w", err)
+	}
+	if res.StatusCode == 401 || res.StatusCode == 407 {
+		if c.p.Password == "" {
+			return 0, fmt.Errorf("%w: the platform asks for a password and none is set", ErrRefused)
+		}
+		res, err = c.cli.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: c.p.LocalID, Password: c.p.Password})
+		if err != nil {
+			return 0, fmt.Errorf("REGISTER not answered: %w", err)
+		}
+		if res.StatusCode == 401 || res.StatusCode == 403 {
+			return 0, fmt.Errorf("%w: the password (%d %s)", ErrRefused, res.StatusCode, res.Reason)
+		}
+	}
+	if res.StatusCode != 200 {
+		return 0, fmt.Errorf("%w: REGISTER answered %d %s", ErrRefused, res.StatusCode, res.Reason)
+	}
+	granted := expires
+	if h := res.GetHeader("Expires"); h != nil {
+		if n, err := strconv.Atoi(h.Value()); err == nil && n > 0 && time.Duration(n)*time.Second < granted {
+			granted = time.Duration(n) * time.Second
+		}
+	}
+	return granted, nil
+}
+
+// message sends a MANSCDP MESSAGE to the platform and answers its status.
+func (c *Client) message(ctx context.Context, body []byte) (int, error) {
+	req := c.request(sip.MESSAGE, c.p.ServerID)
+	req.AppendHeader(sip.NewHeader("Content-Type", "Application/MANSCDP+xml"))
+	req.SetBody(body)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	res, err := c.cli.Do(ctx, req)
+	if err != nil {
+		return 0, err
+	}
+	return res.StatusCode, nil
+}
+
+func (c *Client) respond(req *sip.Request, tx sip.ServerTransaction, code int, reason string) {
+	if err := tx.Respond(sip.NewResponseFromRequest(req, code, reason, nil)); err != nil {
+		c.log.Debug("response not sent", "code", code, "error", err)
+	}
+}
+
+// fromPlatform tells whether a request comes from the platform (its
+// From is the platform's code).
+func (c *Client) fromPlatform(req *sip.Request) bool {
+	f := req.From()
+	return f != nil && f.Address.User == c.p.ServerID
+}

@@ -1,0 +1,242 @@
+// Package manscdp reads and writes the MANSCDP XML bodies of GB/T 28181
+// SIP MESSAGEs (queries, responses, notifications, controls). It is pure:
+// bytes in, values out.
+//
+// Devices declare GB2312 and mostly send it; some declare it and send
+// UTF-8. A body that is valid UTF-8 with non-ASCII text is read as UTF-8
+// whatever it declares (GB2312 Chinese is almost never valid UTF-8);
+// otherwise the declared charset (GB2312, GBK and GB18030 all read as
+// GB18030, their superset).
+package manscdp
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding/simplifiedchinese"
+)
+
+// ErrInvalid is a body that is not MANSCDP XML.
+var ErrInvalid = errors.New("not a MANSCDP body")
+
+// MaxBody is the largest body read (a catalog page of a few channels is
+// a few kB; devices split larger catalogs over several MESSAGEs).
+const MaxBody = 256 << 10
+
+// Message is any MANSCDP body, its root element in Kind (Query, Response,
+// Notify, Control) and the fields of the commands the gateway uses.
+type Message struct {
+	Kind     string `xml:"-"`
+	CmdType  string `xml:"CmdType"`
+	SN       int    `xml:"SN"`
+	DeviceID string `xml:"DeviceID"`
+
+	// Catalog response.
+	SumNum     int         `xml:"SumNum"`
+	DeviceList *DeviceList `xml:"DeviceList"`
+
+	// DeviceInfo response.
+	DeviceName   string `xml:"DeviceName"`
+	Manufacturer string `xml:"Manufacturer"`
+	Model        string `xml:"Model"`
+	Firmware     string `xml:"Firmware"`
+	Channel      int    `xml:"Channel"`
+	Result       string `xml:"Result"`
+
+	// Keepalive and DeviceStatus.
+	Status string `xml:"Status"`
+	Online string `xml:"Online"`
+
+	// Control.
+	PTZCmd string `xml:"PTZCmd"`
+}
+
+// DeviceList is a catalog page.
+type DeviceList struct {
+	Num   int    `xml:"Num,attr"`
+	Items []Item `xml:"Item"`
+}
+
+// Item is one catalog entry: a channel (camera), or a device, an
+// organisation or a virtual group.
+type Item struct {
+	DeviceID     string `xml:"DeviceID"`
+	Name         string `xml:"Name"`
+	Manufacturer string `xml:"Manufacturer"`
+	Model        string `xml:"Model"`
+	Owner        string `xml:"Owner"`
+	CivilCode    string `xml:"CivilCode"`
+	Address      string `xml:"Address"`
+	Parental     int    `xml:"Parental"`
+	ParentID     string `xml:"ParentID"`
+	RegisterWay  int    `xml:"RegisterWay"`
+	Secrecy      int    `xml:"Secrecy"`
+	Status       string `xml:"Status"`
+	Longitude    string `xml:"Longitude"`
+	Latitude     string `xml:"Latitude"`
+	Info         *struct {
+		PTZType int `xml:"PTZType"`
+	} `xml:"Info"`
+	// Event (ADD, DEL, UPDATE, ON, OFF…) in a catalog notification.
+	Event string `xml:"Event"`
+}
+
+// Online tells whether the item's status says it is up (ON, ONLINE, OK).
+func (it Item) Online() bool {
+	switch strings.ToUpper(strings.TrimSpace(it.Status)) {
+	case "ON", "ONLINE", "OK":
+		return true
+	}
+	return false
+}
+
+// Position is the item's longitude and latitude, when it carries valid
+// ones (devices often send 0 or nothing).
+func (it Item) Position() (lon, lat float64, ok bool) {
+	lon, err1 := strconv.ParseFloat(strings.TrimSpace(it.Longitude), 64)
+	lat, err2 := strconv.ParseFloat(strings.TrimSpace(it.Latitude), 64)
+	if err1 != nil || err2 != nil || (lon == 0 && lat == 0) || lon < -180 || lon > 180 || lat < -90 || lat > 90 {
+		return 0, 0, false
+	}
+	return lon, lat, true
+}
+
+// IsVideoChannel tells whether a 20-digit GB/T 28181 code names a video
+// channel: type code (digits 11-13) 131 camera or 132 network camera.
+func IsVideoChannel(id string) bool {
+	if !IsCode(id) {
+		return false
+	}
+	switch id[10:13] {
+	case "131", "132":
+		return true
+	}
+	return false
+}
+
+// IsCode tells whether s is a 20-digit GB/T 28181 code.
+func IsCode(s string) bool {
+	if len(s) != 20 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// Decode reads a MANSCDP body.
+func Decode(body []byte) (*Message, error) {
+	if len(body) > MaxBody {
+		return nil, fmt.Errorf("%w: %d bytes, at most %d", ErrInvalid, len(body), MaxBody)
+	}
+	utf := utf8.Valid(body) && hasNonASCII(body)
+	dec := xml.NewDecoder(bytes.NewReader(body))
+	dec.CharsetReader = func(label string, r io.Reader) (io.Reader, error) {
+		if utf {
+			return r, nil
+		}
+		switch strings.ToLower(label) {
+		case "gb2312", "gbk", "gb18030", "gb-2312":
+			return simplifiedchinese.GB18030.NewDecoder().Reader(r), nil
+		case "utf-8", "utf8", "us-ascii", "":
+			return r, nil
+		}
+		return nil, fmt.Errorf("charset %q", label)
+	}
+	var m Message
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
+		if se, ok := tok.(xml.StartElement); ok {
+			switch se.Name.Local {
+			case "Query", "Response", "Notify", "Control":
+			default:
+				return nil, fmt.Errorf("%w: root element %q", ErrInvalid, se.Name.Local)
+			}
+			if err := dec.DecodeElement(&m, &se); err != nil {
+				return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+			}
+			m.Kind = se.Name.Local
+			m.CmdType = strings.TrimSpace(m.CmdType)
+			m.DeviceID = strings.TrimSpace(m.DeviceID)
+			if m.CmdType == "" {
+				return nil, fmt.Errorf("%w: no CmdType", ErrInvalid)
+			}
+			return &m, nil
+		}
+	}
+}
+
+func hasNonASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return true
+		}
+	}
+	return false
+}
+
+// Encode writes a MANSCDP body of root kind with the given child
+// elements in order (name, value), as GB2312 (GB18030) like the devices.
+func Encode(kind string, fields ...Field) []byte {
+	var b strings.Builder
+	b.WriteString("<?xml version=\"1.0\" encoding=\"GB2312\"?>\r\n<" + kind + ">\r\n")
+	for _, f := range fields {
+		writeField(&b, f, 1)
+	}
+	b.WriteString("</" + kind + ">\r\n")
+	out, err := simplifiedchinese.GB18030.NewEncoder().String(b.String())
+	if err != nil {
+		// Only text GB18030 cannot hold (it holds all of Unicode): keep UTF-8.
+		return []byte(b.String())
+	}
+	return []byte(out)
+}
+
+// Field is one element of a body: a value, or child elements (with
+// attributes) when Children is set.
+type Field struct {
+	Name     string
+	Value    string
+	Attrs    [][2]string
+	Children []Field
+}
+
+// F is a field with a value.
+func F(name string, value any) Field { return Field{Name: name, Value: fmt.Sprint(value)} }
+
+func writeField(b *strings.Builder, f Field, depth int) {
+	b.WriteString(strings.Repeat("  ", depth) + "<" + f.Name)
+	for _, a := range f.Attrs {
+		b.WriteString(" " + a[0] + "=\"")
+		_ = xml.EscapeText(b, []byte(a[1]))
+		b.WriteString("\"")
+	}
+	b.WriteString(">")
+	if f.Children != nil {
+		b.WriteString("\r\n")
+		for _, c := range f.Children {
+			writeField(b, c, depth+1)
+		}
+		b.WriteString(strings.Repeat("  ", depth))
+	} else {
+		_ = xml.EscapeText(b, []byte(f.Value))
+	}
+	b.WriteString("</" + f.Name + ">\r\n")
+}
+
+// Query is a query body (Catalog, DeviceInfo, DeviceStatus…).
+func Query(cmd string, sn int, deviceID string) []byte {
+	return Encode("Query", F("CmdType", cmd), F("SN", sn), F("DeviceID", deviceID))
+}

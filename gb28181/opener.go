@@ -1,0 +1,67 @@
+package gb28181
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"sharpeyes/gb28181/ps"
+	"sharpeyes/gb28181/sdp"
+	"sharpeyes/ingest"
+)
+
+// Opener opens device channels' live video for ingest: an INVITE with a
+// fresh SSRC, the media on the shared port, over the transport the device
+// is set to (UDP, or TCP with the device connecting).
+type Opener struct {
+	Server *Server
+	Media  *Media
+	// MediaIP is the address devices send media to (the gateway's, as
+	// they reach it).
+	MediaIP string
+	// Transport answers the media transport of a device: "udp" (default) or "tcp".
+	Transport func(deviceID string) string
+	seq       atomic.Int64
+}
+
+var _ ingest.GBOpener = (*Opener)(nil)
+
+// Open implements ingest.GBOpener.
+func (o *Opener) Open(ctx context.Context, ref ingest.GBRef, onFrame func(ps.Frame)) (<-chan struct{}, func(), error) {
+	ssrc := sdp.LiveSSRC(o.Server.cfg.Domain, int(o.seq.Add(1)))
+	n, _ := sdp.SDP{SSRC: ssrc}.SSRCNumber()
+	stop, _ := o.Media.Expect(n, onFrame)
+	offer := sdp.SDP{IP: o.MediaIP, Port: o.Media.Port(), Transport: "UDP", SSRC: ssrc}
+	if o.Transport != nil && o.Transport(ref.Device) == "tcp" {
+		offer.Transport, offer.Setup = "TCP", "passive"
+	}
+	call, err := o.Server.Invite(ctx, ref.Device, ref.Channel, offer)
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	stops := []func(){stop}
+	// Some devices stream with an SSRC of their own, which they answer.
+	if own, ok := call.Answer.SSRCNumber(); ok && own != n {
+		s2, _ := o.Media.Expect(own, onFrame)
+		stops = append(stops, s2)
+	}
+	var once sync.Once
+	closeCall := func() {
+		once.Do(func() {
+			if err := call.Bye(context.WithoutCancel(ctx)); err != nil {
+				o.Server.log.Debug("BYE not answered", "channel", ref.Channel, "error", err)
+			}
+			for _, s := range stops {
+				s()
+			}
+		})
+	}
+	return call.Done(), closeCall, nil
+}
+
+// String names the opener in logs.
+func (o *Opener) String() string {
+	return fmt.Sprintf("gb28181 media %s:%d", o.MediaIP, o.Media.Port())
+}

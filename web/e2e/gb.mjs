@@ -1,0 +1,37 @@
+// A GB/T 28181 channel on the wall: picked from the camera tree (its
+// device's branch), it plays over WHEP (the gateway INVITEs it on this
+// first viewer); its tile shows the PTZ pad, and holding ◀ moves the
+// camera until released. Prints one JSON line.
+//   SE_BASE, SE_USER/SE_PASS (a dispatcher), SE_CAMERA (the channel), SE_DEVICE
+import { launch, signIn, sleep, frames, shot } from './lib.mjs';
+
+const base = process.env.SE_BASE, cam = process.env.SE_CAMERA, dev = process.env.SE_DEVICE;
+const out = {};
+const b = await launch({ viewport: { width: 1400, height: 900 } });
+try {
+  const page = b.page;
+  await signIn(page, `${base}/?layout=1`, process.env.SE_USER, process.env.SE_PASS);
+  // The device's branch of the tree lists the channel.
+  await page.click(`li.gbdev[data-device="${dev}"]`);
+  const item = `li.gbdev[data-device="${dev}"] ~ li.cam[data-id="${cam}"]`;
+  await page.waitForSelector(item, { timeout: 15000 });
+  await page.evaluate(() => { const t = window.__sharpeyes.tiles[0]; t.firstFrameMs = undefined; });
+  await page.click(item);
+  await page.waitForFunction((cam) => { const t = window.__sharpeyes.tiles[0]; return t.cam?.id === cam && t.firstFrameMs > 0; }, cam, { timeout: 20000 });
+  out.firstFrameMs = await page.evaluate(() => window.__sharpeyes.tiles[0].firstFrameMs);
+  await sleep(1500);
+  out.framesDecoded = (await frames(page))[0];
+  await page.hover('.tile[data-tile="0"]');
+  out.ptzShown = await page.evaluate(() => { const p = document.querySelector('.tile[data-tile="0"] .ptz'); return !!p && getComputedStyle(p).display !== 'none'; });
+  const btn = await page.$('.tile[data-tile="0"] .ptz [data-ptz="left"]');
+  const box = await btn.boundingBox();
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  await page.mouse.down();
+  await sleep(400);
+  await page.mouse.up();
+  await sleep(500);
+  await shot(page, 'wall-gb-ptz');
+} finally {
+  await b.close();
+}
+console.log(JSON.stringify(out));
