@@ -399,11 +399,16 @@ func (s *Server) onMessage(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(req, tx, 403, "Forbidden")
 		return
 	}
+	if m.Kind == "Response" && m.CmdType == "Catalog" {
+		// A page is answered once it is taken, so a sender that waits for
+		// the 200 before the next page has its pages kept in order.
+		s.catalogPage(id, m)
+		s.respond(req, tx, 200, "OK")
+		return
+	}
 	s.respond(req, tx, 200, "OK")
 	switch {
 	case m.CmdType == "Keepalive":
-	case m.Kind == "Response" && m.CmdType == "Catalog":
-		s.catalogPage(id, m)
 	case m.Kind == "Response" && m.CmdType == "DeviceInfo":
 		if s.h.DeviceInfo != nil {
 			s.h.DeviceInfo(id, m)

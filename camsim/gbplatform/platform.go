@@ -29,7 +29,10 @@ type PlatformConfig struct {
 	Listen   string // SIP, UDP and TCP (default 127.0.0.1:0)
 	ServerID string // its 20-digit code
 	Password string // what lower platforms register with
-	Log      *slog.Logger
+	// MaxExpires caps the registration granted (default 24 h): a short one
+	// makes lower platforms refresh often.
+	MaxExpires time.Duration
+	Log        *slog.Logger
 }
 
 // Platform is a running simulated superior platform: it accepts
@@ -148,7 +151,7 @@ func StartPlatform(ctx context.Context, cfg PlatformConfig) (*Platform, error) {
 		},
 	}
 	srv, err := gb28181.NewServer(gb28181.Config{Addr: cfg.Listen, ServerID: cfg.ServerID, Domain: cfg.ServerID[:10],
-		Keepalive: 30 * time.Second, CatalogWait: 10 * time.Second, RegisterRate: 50},
+		Keepalive: 30 * time.Second, CatalogWait: 10 * time.Second, RegisterRate: 50, MaxExpires: cfg.MaxExpires},
 		cfg.Password, func(string) (gb28181.Settings, bool) { return gb28181.Settings{}, false }, h, cfg.Log)
 	if err != nil {
 		return nil, err

@@ -83,6 +83,11 @@ type fixture struct {
 
 func start(t *testing.T, n int, p cascade.Platform) *fixture {
 	t.Helper()
+	return startWith(t, n, p, gbplatform.PlatformConfig{ServerID: platformID, Password: password})
+}
+
+func startWith(t *testing.T, n int, p cascade.Platform, pc gbplatform.PlatformConfig) *fixture {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	f := &fixture{prov: &relaytest.Provider{Streams: map[string]*relay.Stream{}}, cat: newCatalog(n), ptz: make(chan string, 4), p: p}
@@ -91,7 +96,7 @@ func start(t *testing.T, n int, p cascade.Platform) *fixture {
 		f.prov.Streams[fmt.Sprintf("c%d", i)] = s
 		go relaytest.Feed(ctx, t, s)
 	}
-	plat, err := gbplatform.StartPlatform(ctx, gbplatform.PlatformConfig{ServerID: platformID, Password: password})
+	plat, err := gbplatform.StartPlatform(ctx, pc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,6 +236,26 @@ func TestPlayEveryTransport(t *testing.T) {
 	if f.prov.Acquired() != acquired {
 		t.Error("a camera outside the share was pulled")
 	}
+}
+
+// TestRefreshKeepsTheCatalogCurrent: refreshing a registration before it
+// expires is not a new registration: the platform, which asked for the
+// catalog once, is still told of changes after the refreshes.
+func TestRefreshKeepsTheCatalogCurrent(t *testing.T) {
+	f := startWith(t, 3, platform(3), gbplatform.PlatformConfig{ServerID: platformID, Password: password, MaxExpires: time.Second})
+	eventually(t, 5*time.Second, "catalog of 3", func() bool {
+		items, _, complete := f.plat.Catalog(streetID)
+		return complete && len(items) == 3
+	})
+	// Granted 1 s, refreshed every 2/3 s.
+	eventually(t, 5*time.Second, "two refreshes", func() bool { return f.client.Status().Registrations >= 3 })
+	ok, _ := f.plat.Registrations(streetID)
+	f.cat.rename("c2", "西门")
+	eventually(t, 5*time.Second, "rename notified after the refreshes", func() bool {
+		items, _, _ := f.plat.Catalog(streetID)
+		return len(items) == 3 && items[1].Name == "西门"
+	})
+	t.Logf("%d registrations at the platform before the rename; %d catalog notifications", ok, f.plat.Notifies(streetID))
 }
 
 type probe struct {

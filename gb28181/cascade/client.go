@@ -186,9 +186,20 @@ func (c *Client) setStatus(f func(s *Status)) {
 // says it does not know the street.
 func (c *Client) run() {
 	backoff := c.deps.BackoffMin
+	fresh := true // the platform does not hold a registration of ours
 	for c.ctx.Err() == nil {
+		if fresh {
+			// A fresh registration is told the whole catalog again when
+			// asked; what it was told before no longer counts. Forgotten
+			// before the REGISTER goes out: the platform's catalog query
+			// may come before the 200 has been read.
+			c.mu.Lock()
+			clear(c.told)
+			c.mu.Unlock()
+		}
 		granted, err := c.register(c.ctx, c.p.Expires)
 		if err != nil {
+			fresh = true
 			wait := jitter(backoff)
 			c.log.Warn("registration with the platform failed", "error", err, "retry_in", wait.Round(time.Millisecond))
 			c.setStatus(func(s *Status) {
@@ -206,15 +217,14 @@ func (c *Client) run() {
 			s.Registrations++
 		})
 		c.log.Info("registered with the platform", "expires", granted)
-		// A fresh registration is told the whole catalog again when asked;
-		// what it was told before no longer counts.
-		c.mu.Lock()
-		clear(c.told)
-		c.mu.Unlock()
+		// A refresh keeps what the platform was told (it keeps being told
+		// of changes); a lost registration starts afresh.
+		fresh = false
 		switch c.alive(granted) {
 		case stopped:
 			return
 		case lost:
+			fresh = true
 			// The platform forgot the street: the streams it was sent
 			// are no one's now (no BYE will come for them).
 			c.hangUpAll()
