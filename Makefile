@@ -45,10 +45,13 @@ vet:
 
 # The gateway's end-to-end tests (Chromium measuring the page's main
 # thread, process tests) run after the others, not beside them on the
-# machine's two cores.
+# machine's two cores; the event burst, which measures the page's longest
+# task, runs last in a process of its own (earlier tests' peers and
+# camera pulls winding down beside it made a 366 ms task once).
 test: deps vet
 	$(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v '/gateway$$')
-	$(GO) test -race -count=1 -timeout 20m ./gateway
+	$(GO) test -race -count=1 -timeout 20m -skip '^TestChromiumWallThroughAnEventBurst$$' ./gateway
+	$(GO) test -race -count=1 -timeout 5m -run '^TestChromiumWallThroughAnEventBurst$$' ./gateway
 	@$(MAKE) --no-print-directory fuzz-short
 
 # Every fuzz target for a few seconds past its committed corpus (the corpus
