@@ -60,6 +60,8 @@ type GBDevice struct {
 	laddr string
 
 	keepalive atomic.Bool
+	kaSent    atomic.Int64 // keepalives sent
+	kaOK      atomic.Int64 // keepalives answered 200
 	sn        atomic.Int64
 	mu        sync.Mutex
 	ptz       []string // PTZCmd received, per channel in order
@@ -209,6 +211,10 @@ func (d *GBDevice) Kill() {
 // SetKeepalive starts or stops the keepalive MESSAGEs.
 func (d *GBDevice) SetKeepalive(on bool) { d.keepalive.Store(on) }
 
+// Keepalives answers how many keepalives were sent and how many the
+// platform answered 200.
+func (d *GBDevice) Keepalives() (sent, ok int64) { return d.kaSent.Load(), d.kaOK.Load() }
+
 // PTZ answers the PTZCmds received so far.
 func (d *GBDevice) PTZ() []string {
 	d.mu.Lock()
@@ -246,8 +252,11 @@ func (d *GBDevice) run(ctx context.Context) {
 				if d.keepalive.Load() {
 					body := manscdp.Encode("Notify", manscdp.F("CmdType", "Keepalive"), manscdp.F("SN", d.sn.Add(1)),
 						manscdp.F("DeviceID", d.cfg.DeviceID), manscdp.F("Status", "OK"))
+					d.kaSent.Add(1)
 					if err := d.message(ctx, body); err != nil {
 						d.log.Debug("keepalive not answered", "error", err)
+					} else {
+						d.kaOK.Add(1)
 					}
 				}
 			}

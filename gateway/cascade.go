@@ -33,6 +33,10 @@ type cascadeSide struct {
 	mu    sync.Mutex
 	codes map[string]string // camera → its upward code (allocated once, in the registry)
 	mgr   *cascade.Manager  // while leading
+	// leading is held while the clients run: the SIP stack they signal
+	// through closes only after they have unregistered.
+	leading sync.WaitGroup
+	closing bool
 }
 
 func newCascadeSide(g *Gateway, cfg configs.GB28181Config) *cascadeSide {
@@ -94,7 +98,15 @@ func platformOf(u registry.Upstream) cascade.Platform {
 // lead runs the clients while this node leads: the platforms followed
 // from the registry every few seconds, their status published.
 func (s *cascadeSide) lead(ctx context.Context) {
-	mgr := cascade.NewManager(ctx, cascade.Deps{Catalog: s, Streams: s.g.manager, PTZ: s.ptz, Name: "sharpeyes", Manufacturer: "sharpeyes",
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return
+	}
+	s.leading.Add(1)
+	s.mu.Unlock()
+	defer s.leading.Done()
+	mgr := cascade.NewManager(ctx, cascade.Deps{SIP: s.g.gb.stack, Catalog: s, Streams: s.g.manager, PTZ: s.ptz, Name: "sharpeyes", Manufacturer: "sharpeyes",
 		Model: "sharpeyes gateway"}, s.g.log)
 	s.mu.Lock()
 	s.mgr = mgr
@@ -223,6 +235,15 @@ func (s *cascadeSide) ptz(ctx context.Context, cameraID, cmd string) error {
 	}
 	b := s.g.gb
 	return b.server.Message(ctx, c.GB.DeviceID, c.GB.ChannelID, manscdp.Control(int(b.sn.Add(1)), c.GB.ChannelID, cmd))
+}
+
+// stop waits for the clients to have unregistered (the gateway's context
+// is over) and keeps new ones from starting.
+func (s *cascadeSide) stop() {
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
+	s.leading.Wait()
 }
 
 // status answers what the registering node published of platform id.

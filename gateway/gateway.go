@@ -394,6 +394,9 @@ func (g *Gateway) Close() {
 		if g.manager != nil {
 			g.manager.Close() // the GB channels' BYEs go out here
 		}
+		if g.cascade != nil {
+			g.cascade.stop() // unregistered from the platforms through the SIP stack
+		}
 		if g.gb != nil {
 			g.gb.close()
 		}

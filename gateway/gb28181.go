@@ -16,6 +16,7 @@ import (
 	"sharpeyes/events"
 	"sharpeyes/gb28181"
 	"sharpeyes/gb28181/manscdp"
+	"sharpeyes/gb28181/sipstack"
 	"sharpeyes/registry"
 )
 
@@ -26,6 +27,7 @@ import (
 type gbSide struct {
 	g      *Gateway
 	log    *slog.Logger
+	stack  *sipstack.Stack // the one SIP stack, for devices and superior platforms
 	server *gb28181.Server
 	media  *gb28181.Media
 	opener *gb28181.Opener
@@ -41,11 +43,16 @@ func (g *Gateway) startGB(ctx context.Context, cfg configs.GB28181Config) (*gbSi
 		return nil, fmt.Errorf("gb28181 media %s: %w", cfg.MediaAddr, err)
 	}
 	ka := cfg.KeepaliveTimeout.D() / 3
-	b.server, err = gb28181.NewServer(gb28181.Config{Addr: cfg.SIPAddr, ServerID: cfg.ServerID, Domain: cfg.Domain, Keepalive: ka},
+	if b.stack, err = sipstack.New(sipstack.Config{Addr: cfg.SIPAddr, Hostname: cfg.Domain}, g.log); err != nil {
+		b.media.Close()
+		return nil, err
+	}
+	b.server, err = gb28181.NewServer(b.stack, gb28181.Config{ServerID: cfg.ServerID, Domain: cfg.Domain, Keepalive: ka},
 		cfg.Password, b.settings, gb28181.Handler{
 			Online: b.online, Offline: b.offline, Catalog: b.catalog, DeviceInfo: b.deviceInfo, Alarm: b.alarm,
 		}, g.log)
 	if err != nil {
+		b.stack.Close()
 		b.media.Close()
 		return nil, err
 	}
@@ -72,13 +79,17 @@ func outboundIP() string {
 	return c.LocalAddr().(*net.UDPAddr).IP.String()
 }
 
-// listen starts the SIP server.
+// listen starts the SIP stack and the device side on it.
 func (b *gbSide) listen(ctx context.Context) error {
+	if err := b.stack.Start(ctx); err != nil {
+		return err
+	}
 	return b.server.Start(ctx)
 }
 
 func (b *gbSide) close() {
 	b.server.Close()
+	b.stack.Close()
 	b.media.Close()
 }
 

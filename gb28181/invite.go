@@ -3,8 +3,6 @@ package gb28181
 import (
 	"context"
 	"fmt"
-	"net"
-	"strconv"
 	"sync"
 	"time"
 
@@ -20,6 +18,7 @@ type Call struct {
 	s       *Server
 	dlg     *sipgo.DialogClientSession
 	callID  string
+	device  string
 	Offer   sdp.SDP
 	Answer  sdp.SDP
 	done    chan struct{}
@@ -61,9 +60,11 @@ func (s *Server) Invite(ctx context.Context, id, channel string, offer sdp.SDP) 
 	req.AppendHeader(sip.NewHeader("Subject", fmt.Sprintf("%s:%s,%s:0", channel, offer.SSRC, s.cfg.ServerID)))
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody(offer.Marshal())
-	host, port, _ := net.SplitHostPort(s.udpAddr.String())
-	p, _ := strconv.Atoi(port)
-	dua := sipgo.DialogUA{Client: s.cli, ContactHDR: sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: s.cfg.ServerID, Host: host, Port: p}}}
+	cli, ct, err := s.stack.Client(d.Addr, d.Transport)
+	if err != nil {
+		return nil, err
+	}
+	dua := sipgo.DialogUA{Client: cli, ContactHDR: sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: s.cfg.ServerID, Host: ct.Host, Port: ct.Port}}}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	dlg, err := dua.WriteInvite(ctx, req)
@@ -74,7 +75,7 @@ func (s *Server) Invite(ctx context.Context, id, channel string, offer sdp.SDP) 
 		_ = dlg.Close()
 		return nil, fmt.Errorf("%w: INVITE %s: %v", ErrRefused, channel, err)
 	}
-	c := &Call{s: s, dlg: dlg, callID: req.CallID().Value(), Offer: offer, done: make(chan struct{})}
+	c := &Call{s: s, dlg: dlg, callID: req.CallID().Value(), device: id, Offer: offer, done: make(chan struct{})}
 	answer, err := sdp.Parse(dlg.InviteResponse.Body())
 	if err := dlg.Ack(ctx); err != nil {
 		_ = dlg.Close()
@@ -92,11 +93,21 @@ func (s *Server) Invite(ctx context.Context, id, channel string, offer sdp.SDP) 
 	return c, nil
 }
 
-// onBye takes a device's BYE of a call (its stream ended).
+// onBye takes a device's BYE of a call (its stream ended), from the
+// address the device registered from.
 func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
-	s.mu.Lock()
-	c := s.calls[req.CallID().Value()]
-	s.mu.Unlock()
+	var c *Call
+	if id := req.CallID(); id != nil {
+		s.mu.Lock()
+		c = s.calls[id.Value()]
+		s.mu.Unlock()
+	}
+	if c != nil && !s.sentBy(req, c.device) {
+		// A dialog's BYE names the channel: it must come from where the
+		// channel's device registered.
+		s.respond(req, tx, 403, "Forbidden")
+		return
+	}
 	if c == nil {
 		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
 		return

@@ -16,6 +16,7 @@ import (
 	"sharpeyes/camsim"
 	"sharpeyes/gb28181/manscdp"
 	"sharpeyes/gb28181/sdp"
+	"sharpeyes/gb28181/sipstack"
 )
 
 // register is a raw REGISTER from a device id, without credentials.
@@ -133,12 +134,14 @@ func FuzzSIPHandlers(f *testing.F) {
 		manscdp.F("SumNum", 2), manscdp.Field{Name: "DeviceList", Attrs: [][2]string{{"Num", "1"}}, Children: []manscdp.Field{{Name: "Item",
 			Children: []manscdp.Field{manscdp.F("DeviceID", "32100300001310000001"), manscdp.F("Name", "x")}}}})
 	f.Add([]byte(strings.Replace(register("32100300001110000001", 3, string(cat)), "REGISTER", "MESSAGE", 2)))
-	s, err := NewServer(Config{Addr: "127.0.0.1:0", ServerID: serverID, Domain: domain, CatalogWait: time.Millisecond}, "default-pass",
+	s, err := NewServer(startStack(f, sipstack.Limits{}), Config{ServerID: serverID, Domain: domain, CatalogWait: time.Millisecond}, "default-pass",
 		func(string) (Settings, bool) { return Settings{}, false }, Handler{}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		f.Fatal(err)
 	}
-	s.live["32100300001110000001"] = &Device{ID: "32100300001110000001", Addr: "127.0.0.1:5999", Transport: "UDP", Expires: time.Now().Add(time.Hour)}
+	s.live["32100300001110000001"] = &Device{ID: "32100300001110000001", Addr: "127.0.0.1:5999", Transport: "UDP", Expires: time.Now().Add(time.Hour),
+		untrust: func() {}}
+	s.asked["32100300001110000001"] = map[int]time.Time{3: time.Now()}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		msg, err := sip.ParseMessage(b)
 		if err != nil {
@@ -149,6 +152,7 @@ func FuzzSIPHandlers(f *testing.F) {
 			return
 		}
 		req.SetSource("127.0.0.1:5999")
+		req.SetTransport("UDP")
 		for _, h := range []func(*sip.Request, sip.ServerTransaction){s.onRegister, s.onMessage} {
 			tx := &fakeTx{}
 			h(req, tx)
@@ -214,21 +218,40 @@ func TestReplayedAuthorizationIsChallenged(t *testing.T) {
 }
 
 // TestCatalogIsBounded: a device claiming 100,000 channels has at most
-// maxCatalog of them kept, delivered as its whole catalog.
+// MaxChannels of them kept, delivered as its whole catalog; pages sent
+// again with the same SN after that, or with an SN never asked for, add
+// nothing.
 func TestCatalogIsBounded(t *testing.T) {
-	var got []manscdp.Item
-	s, err := NewServer(Config{Addr: "127.0.0.1:0", ServerID: serverID, Domain: domain, CatalogWait: time.Minute}, "default-pass",
-		func(string) (Settings, bool) { return Settings{}, false },
-		Handler{Catalog: func(_ string, items []manscdp.Item, complete bool) { got = items }}, slog.New(slog.DiscardHandler))
+	var got [][]manscdp.Item
+	s, err := NewServer(startStack(t, sipstack.Limits{}), Config{ServerID: serverID, Domain: domain, CatalogWait: time.Minute, MaxChannels: 100},
+		"default-pass", func(string) (Settings, bool) { return Settings{}, false },
+		Handler{Catalog: func(_ string, items []manscdp.Item, complete bool) { got = append(got, items) }}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	page := &manscdp.Message{SN: 1, SumNum: 100_000, DeviceList: &manscdp.DeviceList{}}
-	for i := 0; i < maxCatalog+500; i++ {
-		page.DeviceList.Items = append(page.DeviceList.Items, manscdp.Item{DeviceID: fmt.Sprintf("3210030000131%07d", i)})
+	const dev = "32100300001110000001"
+	s.asked[dev] = map[int]time.Time{1: time.Now()}
+	page := func(sn, from, n int) *manscdp.Message {
+		m := &manscdp.Message{Kind: "Response", CmdType: "Catalog", SN: sn, SumNum: 100_000, DeviceList: &manscdp.DeviceList{}}
+		for i := from; i < from+n; i++ {
+			m.DeviceList.Items = append(m.DeviceList.Items, manscdp.Item{DeviceID: fmt.Sprintf("3210030000131%07d", i)})
+		}
+		return m
 	}
-	s.catalogPage("32100300001110000001", page)
-	if len(got) != maxCatalog {
-		t.Fatalf("%d items kept of %d sent", len(got), len(page.DeviceList.Items))
+	s.catalogPage(dev, page(1, 0, 150))
+	if len(got) != 1 || len(got[0]) != 100 {
+		t.Fatalf("catalogs handed on: %d, want one of 100", len(got))
+	}
+	// The same SN again (the leak: each page after the cap started a run
+	// of its own), and SNs nobody asked for.
+	for i := 0; i < 50; i++ {
+		s.catalogPage(dev, page(1, 1000+100*i, 100))
+		s.catalogPage(dev, page(100+i, 10000+100*i, 100))
+	}
+	s.mu.Lock()
+	runs := len(s.catalogs)
+	s.mu.Unlock()
+	if len(got) != 1 || runs != 0 {
+		t.Fatalf("after pages of an answered and of unasked SNs: %d catalogs handed on, %d gathering", len(got), runs)
 	}
 }

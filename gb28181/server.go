@@ -11,16 +11,14 @@ import (
 	"sync"
 	"time"
 
-	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
 	"sharpeyes/gb28181/manscdp"
+	"sharpeyes/gb28181/sipstack"
 )
 
 // Config is the SIP side of the gateway for devices.
 type Config struct {
-	// Addr is the SIP address, UDP and TCP on the same port.
-	Addr string
 	// ServerID is the platform's 20-digit code; Domain its realm (the
 	// first 10 digits).
 	ServerID, Domain string
@@ -35,6 +33,9 @@ type Config struct {
 	// RegisterRate is how many REGISTERs a second one address may send
 	// (a flood beyond it is answered 503).
 	RegisterRate float64
+	// MaxChannels bounds the catalog items kept of one device (default
+	// 4,096: the largest NVRs have a few hundred channels).
+	MaxChannels int
 }
 
 // Settings are what the gateway knows of a device before it registers.
@@ -56,13 +57,14 @@ type Device struct {
 	Expires       time.Time
 	LastKeepalive time.Time
 	callID        string // of its REGISTERs: a new one is a device that restarted
+	untrust       func() // ends its address's trusted budget
 }
 
 // Handler receives what devices do and say.
 type Handler struct {
 	Online     func(d Device)                                              // registered, or registered again
 	Offline    func(id, why string)                                        // unregistered, expired, or silent for three keepalives
-	Moved      func(d Device)                                              // its address changed
+	Moved      func(d Device)                                              // registered again from another address
 	Catalog    func(deviceID string, items []manscdp.Item, complete bool)  // a catalog, gathered over its MESSAGEs
 	DeviceInfo func(deviceID string, m *manscdp.Message)                   // its answer to DeviceInfo
 	Alarm      func(deviceID string, body []byte)                          // an Alarm notification's body, as sent
@@ -75,37 +77,32 @@ type Handler struct {
 
 // Server is the SIP server devices register with (GB/T 28181 section 9):
 // REGISTER with digest, keepalive MESSAGEs, catalog and device info
-// queries, and requests to devices at the address they last came from.
+// queries, and requests to devices at the address they registered from.
+// Only an authenticated REGISTER binds a device id to an address and a
+// transport: any other request naming a device from another source is
+// refused (403) and changes nothing.
 type Server struct {
 	cfg     Config
 	log     *slog.Logger
+	stack   *sipstack.Stack
 	devices Devices
 	defPass string
 	h       Handler
 	auth    *Digest
 	now     func() time.Time
 
-	ua  *sipgo.UserAgent
-	srv *sipgo.Server
-	cli *sipgo.Client
-
 	mu       sync.Mutex
 	live     map[string]*Device
 	catalogs map[string]*catalogRun
-	calls    map[string]*Call // by Call-ID
+	asked    map[string]map[int]time.Time // device → catalog SNs asked for, and when
+	calls    map[string]*Call             // by Call-ID
 	sn       int
 	buckets  map[string]*bucket
 
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   sync.WaitGroup
-	// UDP and TCP listeners' addresses once serving.
-	udpAddr, tcpAddr net.Addr
 }
-
-// maxCatalog bounds the items kept of one device's catalog (the largest
-// NVRs have a few hundred channels).
-const maxCatalog = 4096
 
 type catalogRun struct {
 	sn    int
@@ -115,8 +112,9 @@ type catalogRun struct {
 	timer *time.Timer
 }
 
-// NewServer makes the server; password is the default device password.
-func NewServer(cfg Config, password string, devices Devices, h Handler, log *slog.Logger) (*Server, error) {
+// NewServer makes the device side on stack; password is the default
+// device password.
+func NewServer(stack *sipstack.Stack, cfg Config, password string, devices Devices, h Handler, log *slog.Logger) (*Server, error) {
 	if !manscdp.IsCode(cfg.ServerID) || len(cfg.Domain) != 10 {
 		return nil, fmt.Errorf("%w: server_id must be 20 digits and domain 10", ErrConfig)
 	}
@@ -132,65 +130,88 @@ func NewServer(cfg Config, password string, devices Devices, h Handler, log *slo
 	if cfg.RegisterRate <= 0 {
 		cfg.RegisterRate = 5
 	}
+	if cfg.MaxChannels <= 0 {
+		cfg.MaxChannels = 4096
+	}
 	if log == nil {
 		log = slog.Default()
 	}
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent("sharpeyes"), sipgo.WithUserAgentHostname(cfg.Domain))
-	if err != nil {
-		return nil, err
-	}
-	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(log))
-	if err != nil {
-		return nil, err
-	}
-	cli, err := sipgo.NewClient(ua, sipgo.WithClientLogger(log))
-	if err != nil {
-		return nil, err
-	}
-	s := &Server{cfg: cfg, log: log.With("component", "gb28181"), devices: devices, defPass: password, h: h,
-		auth: NewDigest(cfg.Domain, 5*time.Minute, nil), now: time.Now, ua: ua, srv: srv, cli: cli,
-		live: map[string]*Device{}, catalogs: map[string]*catalogRun{}, calls: map[string]*Call{}, buckets: map[string]*bucket{}}
-	srv.OnRegister(s.onRegister)
-	srv.OnMessage(s.onMessage)
-	srv.OnBye(s.onBye)
+	s := &Server{cfg: cfg, log: log.With("component", "gb28181"), stack: stack, devices: devices, defPass: password, h: h,
+		auth: NewDigest(cfg.Domain, 5*time.Minute, nil), now: time.Now, live: map[string]*Device{}, catalogs: map[string]*catalogRun{},
+		asked: map[string]map[int]time.Time{}, calls: map[string]*Call{}, buckets: map[string]*bucket{}}
 	return s, nil
 }
 
-// Start listens on cfg.Addr (UDP and TCP) until ctx ends or Close.
+// Start takes the stack's requests that are no superior platform's
+// until ctx ends or Close.
 func (s *Server) Start(ctx context.Context) error {
 	s.ctx, s.cancel = context.WithCancel(ctx)
-	pc, err := net.ListenPacket("udp", s.cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("gb28181 sip udp: %w", err)
-	}
-	// TCP on the same port as UDP (an ephemeral UDP port included).
-	ln, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		pc.Close()
-		return fmt.Errorf("gb28181 sip tcp: %w", err)
-	}
-	s.udpAddr, s.tcpAddr = pc.LocalAddr(), ln.Addr()
-	s.done.Add(3)
-	go func() { defer s.done.Done(); _ = s.srv.ServeUDP(pc) }()
-	go func() { defer s.done.Done(); _ = s.srv.ServeTCP(ln) }()
+	s.stack.Handle(s.serve)
+	s.done.Add(1)
 	go func() { defer s.done.Done(); s.watch() }()
-	go func() { <-s.ctx.Done(); pc.Close(); ln.Close() }()
-	s.log.Info("SIP server for devices listening", "addr", s.udpAddr.String())
+	s.log.Info("SIP server for devices ready", "addr", s.stack.Addr())
 	return nil
 }
 
-// Addr is the address the server listens on (UDP and TCP).
-func (s *Server) Addr() string { return s.udpAddr.String() }
+// Addr is the address devices register at (UDP and TCP).
+func (s *Server) Addr() string { return s.stack.Addr() }
 
-// Close stops the server.
+// Close stops taking requests and waits for the server's goroutines.
 func (s *Server) Close() {
-	if s.cancel != nil {
-		s.cancel()
+	if s.cancel == nil {
+		return
 	}
-	_ = s.srv.Close()
-	_ = s.cli.Close()
-	_ = s.ua.Close()
+	s.stack.Handle(nil)
+	s.cancel()
 	s.done.Wait()
+	s.mu.Lock()
+	for _, d := range s.live {
+		d.untrust()
+	}
+	s.mu.Unlock()
+}
+
+// sentBy tells whether req comes from where device id registered.
+func (s *Server) sentBy(req *sip.Request, id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, ok := s.live[id]
+	return ok && d.Addr == req.Source() && d.Transport == strings.ToUpper(req.Transport())
+}
+
+// serve answers a device's request by its method.
+func (s *Server) serve(req *sip.Request, tx sip.ServerTransaction) {
+	switch req.Method {
+	case sip.REGISTER:
+		s.onRegister(req, tx)
+	case sip.MESSAGE:
+		s.onMessage(req, tx)
+	case sip.BYE:
+		s.onBye(req, tx)
+	case sip.ACK:
+	case sip.NOTIFY:
+		// Subscriptions' notifications (catalog, position): taken from a
+		// registered device, not acted on.
+		if _, ok := s.from(req); !ok {
+			s.respond(req, tx, 403, "Forbidden")
+			return
+		}
+		s.respond(req, tx, 200, "OK")
+	default:
+		s.respond(req, tx, 405, "Method Not Allowed")
+	}
+}
+
+// from answers the device a request comes from: the device its From
+// names, if the request comes from the address and over the transport
+// that device registered with. A request from anywhere else is not the
+// device's, whatever it names.
+func (s *Server) from(req *sip.Request) (Device, bool) {
+	f := req.From()
+	if f == nil || !s.sentBy(req, f.Address.User) {
+		return Device{}, false
+	}
+	return s.Device(f.Address.User)
 }
 
 // Device answers a registered device.
@@ -274,23 +295,34 @@ func (s *Server) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 		again = false // the device restarted (a refresh keeps its Call-ID): ask it everything again
 	}
 	if !again {
-		d = &Device{ID: id, Registered: now, callID: callID}
+		if old := s.live[id]; old != nil {
+			old.untrust()
+		}
+		d = &Device{ID: id, Registered: now, callID: callID, untrust: func() {}}
 		s.live[id] = d
 	}
-	moved := again && d.Addr != req.Source()
+	moved := again && (d.Addr != req.Source() || d.Transport != strings.ToUpper(req.Transport()))
+	if !again || moved {
+		d.untrust()
+		d.untrust = s.stack.Trust(req.Source())
+	}
 	d.Addr, d.Transport, d.Expires, d.LastKeepalive = req.Source(), strings.ToUpper(req.Transport()), now.Add(expires), now
 	dv := *d
 	s.mu.Unlock()
 	s.respond(req, tx, 200, "OK", date, sip.NewHeader("Expires", strconv.Itoa(int(expires.Seconds()))))
-	if moved && s.h.Moved != nil {
-		s.h.Moved(dv)
+	if moved {
+		s.log.Info("device registered again from another address", "device", id, "addr", dv.Addr, "transport", dv.Transport)
+		if s.h.Moved != nil {
+			s.h.Moved(dv)
+		}
 	}
 	if !again {
 		s.log.Info("device registered", "device", id, "addr", dv.Addr, "transport", dv.Transport)
 		if s.h.Online != nil {
 			s.h.Online(dv)
 		}
-		go s.query(id)
+		s.done.Add(1)
+		go func() { defer s.done.Done(); s.query(id) }()
 	}
 }
 
@@ -319,8 +351,12 @@ func (s *Server) expires(req *sip.Request) time.Duration {
 // drop marks a device gone.
 func (s *Server) drop(id, why string) {
 	s.mu.Lock()
-	_, ok := s.live[id]
+	d, ok := s.live[id]
+	if ok {
+		d.untrust()
+	}
 	delete(s.live, id)
+	delete(s.asked, id)
 	s.mu.Unlock()
 	if ok {
 		s.log.Info("device offline", "device", id, "why", why)
@@ -359,46 +395,31 @@ func (s *Server) watch() {
 		}
 		s.auth.Sweep()
 		s.sweepBuckets(now)
+		s.sweepAsked(now)
 	}
 }
 
 func (s *Server) onMessage(req *sip.Request, tx sip.ServerTransaction) {
-	from := req.From()
-	if from == nil {
-		s.respond(req, tx, 400, "Bad Request")
+	d, ok := s.from(req)
+	if !ok {
+		// Not registered from here (a reboot the gateway missed, a NAT
+		// mapping that changed, or a stranger naming a device): it must
+		// register first, and nothing it says is taken.
+		s.respond(req, tx, 403, "Forbidden")
 		return
 	}
-	id := from.Address.User
+	id := d.ID
 	body := req.Body()
 	m, err := manscdp.Decode(body)
 	if err != nil {
 		s.respond(req, tx, 400, "Bad Request")
 		return
 	}
-	// A channel's MESSAGE (an alarm) names the channel in its body; the
-	// From is its device.
 	s.mu.Lock()
-	d, ok := s.live[id]
-	if ok {
-		d.LastKeepalive = s.now()
-		if src := req.Source(); src != d.Addr {
-			d.Addr = src
-			dv := *d
-			s.mu.Unlock()
-			s.log.Info("device moved", "device", id, "addr", src)
-			if s.h.Moved != nil {
-				s.h.Moved(dv)
-			}
-			s.mu.Lock()
-		}
+	if live, ok := s.live[id]; ok {
+		live.LastKeepalive = s.now()
 	}
 	s.mu.Unlock()
-	if !ok {
-		// Not registered (a reboot the gateway missed, or a stranger): it
-		// must register first.
-		s.respond(req, tx, 403, "Forbidden")
-		return
-	}
 	if m.Kind == "Response" && m.CmdType == "Catalog" {
 		// A page is answered once it is taken, so a sender that waits for
 		// the 200 before the next page has its pages kept in order.
@@ -424,25 +445,30 @@ func (s *Server) onMessage(req *sip.Request, tx sip.ServerTransaction) {
 	}
 }
 
-// catalogPage gathers one page of a catalog answer.
+// catalogPage gathers one page of a catalog answer: only of a query the
+// gateway sent the device (its SN), never more than MaxChannels items
+// whatever the SNs and pages, and a query answered whole takes no more
+// pages.
 func (s *Server) catalogPage(id string, m *manscdp.Message) {
-	if s.h.CatalogPage != nil {
-		s.h.CatalogPage(id, m)
-	}
 	s.mu.Lock()
+	if _, asked := s.asked[id][m.SN]; !asked {
+		s.mu.Unlock()
+		s.log.Debug("catalog page of no query taken and let be", "device", id, "sn", m.SN)
+		return
+	}
 	run := s.catalogs[id]
 	if run == nil || run.sn != m.SN {
 		if run != nil {
-			run.timer.Stop()
+			run.timer.Stop() // a newer query's answer: the older one is over
 		}
 		run = &catalogRun{sn: m.SN, seen: map[string]bool{}}
 		run.timer = time.AfterFunc(s.cfg.CatalogWait, func() { s.catalogDone(id, m.SN, false) })
 		s.catalogs[id] = run
 	}
-	run.sum = min(m.SumNum, maxCatalog)
+	run.sum = min(max(m.SumNum, 0), s.cfg.MaxChannels)
 	if m.DeviceList != nil {
 		for _, it := range m.DeviceList.Items {
-			if len(run.items) >= maxCatalog {
+			if len(run.items) >= s.cfg.MaxChannels {
 				break // a catalog no NVR has: the rest is not kept
 			}
 			if !run.seen[it.DeviceID] {
@@ -453,6 +479,9 @@ func (s *Server) catalogPage(id string, m *manscdp.Message) {
 	}
 	whole := len(run.items) >= run.sum
 	s.mu.Unlock()
+	if s.h.CatalogPage != nil {
+		s.h.CatalogPage(id, m)
+	}
 	if whole {
 		s.catalogDone(id, m.SN, true)
 	}
@@ -467,6 +496,7 @@ func (s *Server) catalogDone(id string, sn int, complete bool) {
 	}
 	run.timer.Stop()
 	delete(s.catalogs, id)
+	delete(s.asked[id], sn) // answered: later pages of it are not taken
 	items := run.items
 	s.mu.Unlock()
 	if !complete {
@@ -492,8 +522,34 @@ func (s *Server) Query(ctx context.Context, id, cmd string) error {
 	s.mu.Lock()
 	s.sn++
 	sn := s.sn
+	if cmd == "Catalog" {
+		if _, live := s.live[id]; live {
+			if s.asked[id] == nil {
+				s.asked[id] = map[int]time.Time{}
+			}
+			s.asked[id][sn] = s.now()
+		}
+	}
 	s.mu.Unlock()
 	return s.Message(ctx, id, id, manscdp.Query(cmd, sn, id))
+}
+
+// askedFor is how long a catalog query's answer is waited for.
+const askedFor = 2 * time.Minute
+
+func (s *Server) sweepAsked(now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, sns := range s.asked {
+		for sn, at := range sns {
+			if now.Sub(at) > askedFor {
+				delete(sns, sn)
+			}
+		}
+		if len(sns) == 0 {
+			delete(s.asked, id)
+		}
+	}
 }
 
 // Message sends a MANSCDP MESSAGE to target (the device or one of its
@@ -503,12 +559,16 @@ func (s *Server) Message(ctx context.Context, id, target string, body []byte) er
 	if !ok {
 		return fmt.Errorf("%w: %s", ErrNotRegistered, id)
 	}
+	cli, _, err := s.stack.Client(d.Addr, d.Transport)
+	if err != nil {
+		return err
+	}
 	req := s.request(sip.MESSAGE, d, target)
 	req.AppendHeader(sip.NewHeader("Content-Type", "Application/MANSCDP+xml"))
 	req.SetBody(body)
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	res, err := s.cli.Do(ctx, req)
+	res, err := cli.Do(ctx, req)
 	if err != nil {
 		return fmt.Errorf("MESSAGE to %s: %w", target, err)
 	}

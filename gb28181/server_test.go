@@ -10,6 +10,7 @@ import (
 
 	"sharpeyes/camsim"
 	"sharpeyes/gb28181/manscdp"
+	"sharpeyes/gb28181/sipstack"
 )
 
 // events records what the server hands on.
@@ -60,10 +61,29 @@ const (
 	domain   = "3210030000"
 )
 
+// startStack starts a SIP stack on a free loopback port.
+func startStack(t testing.TB, lim sipstack.Limits) *sipstack.Stack {
+	t.Helper()
+	st, err := sipstack.New(sipstack.Config{Addr: "127.0.0.1:0", Hostname: domain, Limits: lim}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	return st
+}
+
 func startServer(t *testing.T, keepalive time.Duration, devices Devices) (*Server, *events) {
 	t.Helper()
+	return startServerOn(t, startStack(t, sipstack.Limits{}), keepalive, devices)
+}
+
+func startServerOn(t *testing.T, st *sipstack.Stack, keepalive time.Duration, devices Devices) (*Server, *events) {
+	t.Helper()
 	ev := &events{catalog: map[string][]manscdp.Item{}, info: map[string]string{}}
-	s, err := NewServer(Config{Addr: "127.0.0.1:0", ServerID: serverID, Domain: domain, Keepalive: keepalive, CatalogWait: 3 * time.Second},
+	s, err := NewServer(st, Config{ServerID: serverID, Domain: domain, Keepalive: keepalive, CatalogWait: 3 * time.Second},
 		"default-pass", devices, ev.handler(), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

@@ -21,6 +21,7 @@ import (
 	"sharpeyes/gb28181"
 	"sharpeyes/gb28181/manscdp"
 	"sharpeyes/gb28181/sdp"
+	"sharpeyes/gb28181/sipstack"
 )
 
 // PlatformConfig describes a simulated superior platform (a district's
@@ -41,9 +42,10 @@ type PlatformConfig struct {
 // the alarms it is told, and plays channels on request, writing the PS
 // it receives.
 type Platform struct {
-	cfg PlatformConfig
-	srv *gb28181.Server
-	log *slog.Logger
+	cfg   PlatformConfig
+	srv   *gb28181.Server
+	stack *sipstack.Stack
+	log   *slog.Logger
 
 	mu       sync.Mutex
 	online   map[string]int                     // successful registrations by lower platform
@@ -150,16 +152,26 @@ func StartPlatform(ctx context.Context, cfg PlatformConfig) (*Platform, error) {
 			return true
 		},
 	}
-	srv, err := gb28181.NewServer(gb28181.Config{Addr: cfg.Listen, ServerID: cfg.ServerID, Domain: cfg.ServerID[:10],
-		Keepalive: 30 * time.Second, CatalogWait: 10 * time.Second, RegisterRate: 50, MaxExpires: cfg.MaxExpires},
-		cfg.Password, func(string) (gb28181.Settings, bool) { return gb28181.Settings{}, false }, h, cfg.Log)
+	stack, err := sipstack.New(sipstack.Config{Addr: cfg.Listen, Hostname: cfg.ServerID[:10]}, cfg.Log)
 	if err != nil {
 		return nil, err
 	}
-	if err := srv.Start(ctx); err != nil {
+	srv, err := gb28181.NewServer(stack, gb28181.Config{ServerID: cfg.ServerID, Domain: cfg.ServerID[:10],
+		Keepalive: 30 * time.Second, CatalogWait: 10 * time.Second, RegisterRate: 50, MaxExpires: cfg.MaxExpires},
+		cfg.Password, func(string) (gb28181.Settings, bool) { return gb28181.Settings{}, false }, h, cfg.Log)
+	if err != nil {
+		stack.Close()
 		return nil, err
 	}
-	p.srv = srv
+	if err := stack.Start(ctx); err != nil {
+		stack.Close()
+		return nil, err
+	}
+	if err := srv.Start(ctx); err != nil {
+		stack.Close()
+		return nil, err
+	}
+	p.srv, p.stack = srv, stack
 	return p, nil
 }
 
@@ -168,7 +180,10 @@ func (p *Platform) Addr() string { return p.srv.Addr() }
 
 // Close stops the platform (a restart is a Close and a new platform on
 // the same address).
-func (p *Platform) Close() { p.srv.Close() }
+func (p *Platform) Close() {
+	p.srv.Close()
+	p.stack.Close()
+}
 
 // Registrations answers how many times lower platform id registered
 // (refreshes not counted) and how many REGISTERs of it were refused for
@@ -436,4 +451,11 @@ func (p *Platform) Play(ctx context.Context, id, channel, mode string, w io.Writ
 		go func() { defer c.wg.Done(); readTCP(conn) }()
 	}
 	return c, nil
+}
+
+// Source answers the address lower platform id registered from (its SIP
+// as this platform sees it).
+func (p *Platform) Source(id string) (addr, transport string, ok bool) {
+	d, ok := p.srv.Device(id)
+	return d.Addr, d.Transport, ok
 }

@@ -16,7 +16,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/emiago/sipgo"
+
 	"sharpeyes/gb28181/manscdp"
+	"sharpeyes/gb28181/sipstack"
 	"sharpeyes/relay"
 )
 
@@ -119,8 +122,16 @@ type Catalog interface {
 	Channels(ctx context.Context, share Share) ([]Channel, error)
 }
 
+// SIP is the SIP stack a client signals through: the gateway's one, on
+// gb28181.sip_addr (a *sipstack.Stack).
+type SIP interface {
+	Client(remote, network string) (*sipgo.Client, sipstack.Contact, error)
+	Attach(r sipstack.Route, host string) (detach func())
+}
+
 // Deps are what a platform's client works with.
 type Deps struct {
+	SIP     SIP
 	Catalog Catalog
 	// Streams gives a camera's relay stream (the camera pulled once,
 	// however many read it).

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 	"sharpeyes/camsim/gbplatform"
 	"sharpeyes/gb28181/cascade"
 	"sharpeyes/gb28181/manscdp"
+	"sharpeyes/gb28181/sipstack"
 	"sharpeyes/relay"
 	"sharpeyes/relay/relaytest"
 )
@@ -79,6 +81,7 @@ type fixture struct {
 	client *cascade.Client
 	p      cascade.Platform
 	ptz    chan string
+	stack  *sipstack.Stack
 }
 
 func start(t *testing.T, n int, p cascade.Platform) *fixture {
@@ -107,8 +110,23 @@ func startWith(t *testing.T, n int, p cascade.Platform, pc gbplatform.PlatformCo
 	return f
 }
 
+// sip is the fixture's SIP stack (the street's), started on first use.
+func (f *fixture) sip() *sipstack.Stack {
+	if f.stack == nil {
+		st, err := sipstack.New(sipstack.Config{Addr: "127.0.0.1:0", Hostname: streetID[:10]}, nil)
+		if err != nil {
+			panic(err)
+		}
+		if err := st.Start(context.Background()); err != nil {
+			panic(err)
+		}
+		f.stack = st
+	}
+	return f.stack
+}
+
 func (f *fixture) newClient(ctx context.Context, p cascade.Platform) *cascade.Client {
-	c, err := cascade.New(p, cascade.Deps{Catalog: f.cat, Streams: f.prov, PageSize: 4, CatalogEvery: 200 * time.Millisecond,
+	c, err := cascade.New(p, cascade.Deps{SIP: f.sip(), Catalog: f.cat, Streams: f.prov, PageSize: 4, CatalogEvery: 200 * time.Millisecond,
 		BackoffMin: 100 * time.Millisecond, BackoffMax: time.Second, Name: "城东街道",
 		PTZ: func(_ context.Context, camera, cmd string) error { f.ptz <- camera + " " + cmd; return nil }}, nil)
 	if err != nil {
@@ -490,4 +508,54 @@ func TestSlowPlatformSetsThePace(t *testing.T) {
 			t.Errorf("page %d came %v after the one before, before its answer", i+1, gap)
 		}
 	}
+}
+
+// TestSignalsFromTheSIPPort: the street's REGISTER and its catalog leave
+// from the street's one SIP address (what a firewall rule for the SIP
+// port covers), and a request naming the platform from another address
+// (127.0.0.2) is not the platform's: refused, nothing answered.
+func TestSignalsFromTheSIPPort(t *testing.T) {
+	f := start(t, 2, platform(2))
+	eventually(t, 5*time.Second, "catalog", func() bool {
+		items, _, complete := f.plat.Catalog(streetID)
+		return complete && len(items) == 2
+	})
+	addr, transport, ok := f.plat.Source(streetID)
+	if !ok || addr != f.stack.Addr() || transport != "UDP" {
+		t.Fatalf("the street registered from %s over %s (ok %v), its SIP address is %s", addr, transport, ok, f.stack.Addr())
+	}
+	conn, err := net.DialUDP("udp", &net.UDPAddr{IP: net.ParseIP("127.0.0.2")}, net.UDPAddrFromAddrPort(netipAddrPort(t, f.stack.Addr())))
+	if err != nil {
+		t.Skip("no 127.0.0.2 here:", err)
+	}
+	defer conn.Close()
+	q := manscdp.Query("Catalog", 99, streetID)
+	msg := fmt.Sprintf("MESSAGE sip:%s@3201000000 SIP/2.0\r\nVia: SIP/2.0/UDP %s;rport;branch=z9hG4bKs1\r\n"+
+		"From: <sip:%s@3402000000>;tag=s\r\nTo: <sip:%s@3201000000>\r\nCall-ID: s1@x\r\nCSeq: 1 MESSAGE\r\n"+
+		"Content-Type: Application/MANSCDP+xml\r\nMax-Forwards: 70\r\nContent-Length: %d\r\n\r\n%s",
+		streetID, conn.LocalAddr(), platformID, streetID, len(q), q)
+	if _, err := conn.Write([]byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	_ = conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+	n, err := conn.Read(buf)
+	if err != nil {
+		t.Fatal("no answer:", err)
+	}
+	if line := strings.SplitN(string(buf[:n]), "\r\n", 2)[0]; !strings.Contains(line, " 403 ") {
+		t.Fatalf("a query naming the platform from another address: %q, want 403", line)
+	}
+	if _, err := conn.Read(buf); err == nil {
+		t.Fatalf("the street sent the stranger more: %q", buf)
+	}
+}
+
+func netipAddrPort(t *testing.T, addr string) netip.AddrPort {
+	t.Helper()
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ap
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"sharpeyes/gb28181/manscdp"
+	"sharpeyes/gb28181/sipstack"
 )
 
 // Client is the street registered with one superior platform.
@@ -22,11 +23,12 @@ type Client struct {
 	deps Deps
 	log  *slog.Logger
 
-	ua  *sipgo.UserAgent
-	srv *sipgo.Server
-	cli *sipgo.Client
+	cli    *sipgo.Client
+	detach func()
+	// ip is the platform's address: its requests come from it.
+	ip string
 	// host and port are where the platform reaches this client (the
-	// address the route to it leaves from).
+	// address the route to it leaves from, and the SIP port).
 	host string
 	port int
 
@@ -49,8 +51,8 @@ func New(p Platform, deps Deps, log *slog.Logger) (*Client, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	if deps.Catalog == nil || deps.Streams == nil {
-		return nil, fmt.Errorf("%w: a catalog and streams are needed", ErrConfig)
+	if deps.Catalog == nil || deps.Streams == nil || deps.SIP == nil {
+		return nil, fmt.Errorf("%w: a catalog, streams and a SIP stack are needed", ErrConfig)
 	}
 	deps.defaults()
 	if log == nil {
@@ -75,66 +77,51 @@ func (c *Client) Status() Status {
 	return s
 }
 
-// Start binds the client's SIP socket (on the address the route to the
-// platform leaves from) and registers until ctx ends or Close.
+// Start takes the platform's requests on the SIP stack (those whose From
+// is the platform's code and that come from its address) and registers
+// until ctx ends or Close.
 func (c *Client) Start(ctx context.Context) error {
-	host, err := localHost(c.p.Address)
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	ip, err := sipstack.Resolve(rctx, c.p.Address)
+	cancel()
 	if err != nil {
 		return fmt.Errorf("cascade %s: %w", c.p.ID, err)
 	}
-	var pc net.PacketConn
-	var ln net.Listener
-	if c.p.Transport == "tcp" {
-		if ln, err = net.Listen("tcp", net.JoinHostPort(host, "0")); err != nil {
-			return fmt.Errorf("cascade %s: %w", c.p.ID, err)
-		}
-		c.port = ln.Addr().(*net.TCPAddr).Port
-	} else {
-		if pc, err = net.ListenPacket("udp", net.JoinHostPort(host, "0")); err != nil {
-			return fmt.Errorf("cascade %s: %w", c.p.ID, err)
-		}
-		c.port = pc.LocalAddr().(*net.UDPAddr).Port
+	cli, ct, err := c.deps.SIP.Client(c.p.Address, c.p.Transport)
+	if err != nil {
+		return fmt.Errorf("cascade %s: %w", c.p.ID, err)
 	}
-	c.host = host
-	closeSock := func() {
-		if pc != nil {
-			pc.Close()
-		}
-		if ln != nil {
-			ln.Close()
-		}
-	}
-	if c.ua, err = sipgo.NewUA(sipgo.WithUserAgent("sharpeyes"), sipgo.WithUserAgentHostname(host)); err != nil {
-		closeSock()
-		return err
-	}
-	if c.srv, err = sipgo.NewServer(c.ua, sipgo.WithServerLogger(c.log)); err != nil {
-		closeSock()
-		return err
-	}
-	if c.cli, err = sipgo.NewClient(c.ua, sipgo.WithClientHostname(host), sipgo.WithClientPort(c.port), sipgo.WithClientLogger(c.log)); err != nil {
-		closeSock()
-		return err
-	}
-	c.srv.OnMessage(c.onMessage)
-	c.srv.OnInvite(c.onInvite)
-	c.srv.OnAck(c.onAck)
-	c.srv.OnBye(c.onBye)
-	c.srv.OnRequest(sip.SUBSCRIBE, func(req *sip.Request, tx sip.ServerTransaction) { c.respond(req, tx, 200, "OK") })
+	c.cli, c.ip, c.host, c.port = cli, ip, ct.Host, ct.Port
 	c.ctx, c.cancel = context.WithCancel(ctx)
-	c.done.Add(3)
-	go func() {
-		defer c.done.Done()
-		if pc != nil {
-			_ = c.srv.ServeUDP(pc)
-		} else {
-			_ = c.srv.ServeTCP(ln)
-		}
-	}()
+	c.detach = c.deps.SIP.Attach(c, ip)
+	c.done.Add(2)
 	go func() { defer c.done.Done(); c.run() }()
 	go func() { defer c.done.Done(); c.watchCatalog() }()
-	go func() { <-c.ctx.Done(); closeSock() }()
 	return nil
+}
+
+// Owns implements sipstack.Route: a request is the platform's when its
+// From is the platform's code and it comes from the platform's address.
+func (c *Client) Owns(req *sip.Request) bool {
+	return c.fromPlatform(req) && sipstack.SameHost(req, c.ip)
+}
+
+// Serve implements sipstack.Route.
+func (c *Client) Serve(req *sip.Request, tx sip.ServerTransaction) {
+	switch req.Method {
+	case sip.MESSAGE:
+		c.onMessage(req, tx)
+	case sip.INVITE:
+		c.onInvite(req, tx)
+	case sip.ACK:
+		c.onAck(req, tx)
+	case sip.BYE:
+		c.onBye(req, tx)
+	case sip.SUBSCRIBE:
+		c.respond(req, tx, 200, "OK")
+	default:
+		c.respond(req, tx, 405, "Method Not Allowed")
+	}
 }
 
 // Close unregisters (Expires: 0), ends the platform's streams and stops.
@@ -158,20 +145,8 @@ func (c *Client) Close() {
 	}
 	cancel()
 	c.cancel()
-	_ = c.srv.Close()
-	_ = c.cli.Close()
-	_ = c.ua.Close()
 	c.done.Wait()
-}
-
-// localHost is the address a route to addr leaves from.
-func localHost(addr string) (string, error) {
-	conn, err := net.Dial("udp", addr)
-	if err != nil {
-		return "", err
-	}
-	defer conn.Close()
-	return conn.LocalAddr().(*net.UDPAddr).IP.String(), nil
+	c.detach()
 }
 
 func (c *Client) setStatus(f func(s *Status)) {

@@ -10,6 +10,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"sharpeyes/gb28181/manscdp"
+	"sharpeyes/gb28181/sipstack"
 	"sharpeyes/relay"
 )
 
@@ -48,15 +49,22 @@ func (noStreams) Acquire(context.Context, string, string) (*relay.Stream, func()
 // fuzzClient is a client that was never started: its context is over, so
 // what it would send the platform fails at once.
 func fuzzClient(f *testing.F) *Client {
-	c, err := New(Platform{ID: "p", ServerID: "34020000002000000001", LocalID: "32010000002000000001", Address: "127.0.0.1:9", Enabled: true},
-		Deps{Catalog: oneChannel{}, Streams: noStreams{}, PTZ: func(context.Context, string, string) error { return nil }}, slog.New(slog.DiscardHandler))
+	stack, err := sipstack.New(sipstack.Config{Addr: "127.0.0.1:0"}, nil) // never started: nothing it sends arrives
 	if err != nil {
 		f.Fatal(err)
 	}
-	if c.ua, err = sipgo.NewUA(); err != nil {
+	f.Cleanup(stack.Close)
+	c, err := New(Platform{ID: "p", ServerID: "34020000002000000001", LocalID: "32010000002000000001", Address: "127.0.0.1:9", Enabled: true},
+		Deps{SIP: stack, Catalog: oneChannel{}, Streams: noStreams{}, PTZ: func(context.Context, string, string) error { return nil }}, slog.New(slog.DiscardHandler))
+	if err != nil {
 		f.Fatal(err)
 	}
-	if c.cli, err = sipgo.NewClient(c.ua); err != nil {
+	ua, err := sipgo.NewUA()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { _ = ua.Close() })
+	if c.cli, err = sipgo.NewClient(ua); err != nil {
 		f.Fatal(err)
 	}
 	c.host, c.port = "127.0.0.1", 5999
