@@ -56,6 +56,10 @@ const (
 	AuditRead Scope = "audit:read"
 	// CamerasPTZ moves cameras that take PTZ (pan, tilt, zoom).
 	CamerasPTZ Scope = "cameras:ptz"
+	// UpstreamsWrite manages the superior platforms the street registers
+	// with (GB/T 28181 cascade): they are sent cameras out of the street,
+	// so only a principal whose jurisdiction is the whole street may use it.
+	UpstreamsWrite Scope = "upstreams:write"
 	Open311    Scope = "open311"
 	Metrics    Scope = "metrics"
 )
@@ -63,7 +67,7 @@ const (
 // AllScopes lists every scope.
 func AllScopes() []Scope {
 	return []Scope{CamerasRead, CamerasWrite, Video, EventsRead, EventsWrite, CasesRead, CasesWrite, GridsWrite, UsersWrite, TokensWrite,
-		RecordingsRead, RecordingsExport, AuditRead, CamerasPTZ, Open311, Metrics}
+		RecordingsRead, RecordingsExport, AuditRead, CamerasPTZ, UpstreamsWrite, Open311, Metrics}
 }
 
 // roleScopes is what each role may do. Writes to the street's set-up

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"sharpeyes/access"
 	"sharpeyes/registry"
 )
 
@@ -22,7 +23,10 @@ type GBDeviceView struct {
 	Transport     string    `json:"transport,omitempty"` // SIP over UDP or TCP
 	LastKeepalive time.Time `json:"last_keepalive,omitzero"`
 	Expires       time.Time `json:"expires,omitzero"`
-	ChannelIDs    []string  `json:"channel_ids"`
+	// ChannelIDs are the device's channels the gateway has as cameras
+	// (Channels counts them); ReportedChannels is what its DeviceInfo said.
+	ChannelIDs       []string `json:"channel_ids"`
+	ReportedChannels int      `json:"reported_channels"`
 }
 
 // GBDevicePatch is what PATCH /gb/devices/{id} may change.
@@ -43,19 +47,58 @@ type GB interface {
 	PTZ(ctx context.Context, cam registry.Camera, action string, speed int) error
 }
 
+// seesDevice tells whether a device lies in p's jurisdiction: all the
+// street for a street-wide principal; otherwise every one of its
+// channels must be p's (its password and whether it may register decide
+// for all of them), and a device with no channel yet is the street's.
+func (s *Server) seesDevice(p *access.Principal, d GBDeviceView) bool {
+	if p.Where.All {
+		return true
+	}
+	if len(d.ChannelIDs) == 0 {
+		return false
+	}
+	for _, id := range d.ChannelIDs {
+		if _, ok := s.visibleCamera(p, id); !ok {
+			return false
+		}
+	}
+	return true
+}
+
 func (s *Server) gbDevices(c *gin.Context) {
 	ds, err := s.gb.Devices(c.Request.Context())
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"items": ds})
+	out := make([]GBDeviceView, 0, len(ds))
+	for _, d := range ds {
+		if s.seesDevice(principal(c), d) {
+			out = append(out, d)
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"items": out})
+}
+
+// visibleDevice answers device id if it lies in the caller's
+// jurisdiction (else it answers 404, as for a device never seen).
+func (s *Server) visibleDevice(c *gin.Context, id string) (GBDeviceView, bool) {
+	d, err := s.gb.Device(c.Request.Context(), id)
+	if err != nil {
+		writeError(c, err)
+		return d, false
+	}
+	if !s.seesDevice(principal(c), d) {
+		s.hidden(c, "GB/T 28181 device "+id)
+		return d, false
+	}
+	return d, true
 }
 
 func (s *Server) gbDevice(c *gin.Context) {
-	d, err := s.gb.Device(c.Request.Context(), c.Param("id"))
-	if err != nil {
-		writeError(c, err)
+	d, ok := s.visibleDevice(c, c.Param("id"))
+	if !ok {
 		return
 	}
 	c.JSON(http.StatusOK, d)
@@ -65,6 +108,9 @@ func (s *Server) patchGBDevice(c *gin.Context) {
 	var p GBDevicePatch
 	if err := bindJSON(c, &p); err != nil {
 		writeError(c, err)
+		return
+	}
+	if _, ok := s.visibleDevice(c, c.Param("id")); !ok {
 		return
 	}
 	d, err := s.gb.PatchDevice(c.Request.Context(), c.Param("id"), p)

@@ -305,12 +305,12 @@ func (s *Server) Handler() http.Handler {
 		s.handle(v1, "POST", "/cameras/:id/ptz", scopes(access.CamerasPTZ), s.ptz)
 	}
 	if s.ups != nil {
-		admin := scopes(access.CamerasWrite)
-		s.handle(v1, "GET", "/gb/upstream", admin, s.listUpstreams)
-		s.handle(v1, "POST", "/gb/upstream", admin, s.createUpstream)
-		s.handle(v1, "GET", "/gb/upstream/:id", admin, s.getUpstream)
-		s.handle(v1, "PATCH", "/gb/upstream/:id", admin, s.patchUpstream)
-		s.handle(v1, "DELETE", "/gb/upstream/:id", admin, s.deleteUpstream)
+		admin := scopes(access.UpstreamsWrite)
+		s.handle(v1, "GET", "/gb/upstream", admin, s.streetWide, s.listUpstreams)
+		s.handle(v1, "POST", "/gb/upstream", admin, s.streetWide, s.createUpstream)
+		s.handle(v1, "GET", "/gb/upstream/:id", admin, s.streetWide, s.getUpstream)
+		s.handle(v1, "PATCH", "/gb/upstream/:id", admin, s.streetWide, s.patchUpstream)
+		s.handle(v1, "DELETE", "/gb/upstream/:id", admin, s.streetWide, s.deleteUpstream)
 	}
 	users := scopes(access.UsersWrite)
 	s.handle(v1, "POST", "/users", users, s.createUser)

@@ -113,9 +113,10 @@ type Upstream struct {
 		Grids   []string `yaml:"grids"`
 		Cameras []string `yaml:"cameras"`
 	} `yaml:"share"`
-	Enabled    bool `yaml:"enabled"`
-	ExpiresS   int  `yaml:"expires_s"`
-	KeepaliveS int  `yaml:"keepalive_s"`
+	// Enabled defaults to true: a platform written down is registered with.
+	Enabled    *bool `yaml:"enabled"`
+	ExpiresS   int   `yaml:"expires_s"`
+	KeepaliveS int   `yaml:"keepalive_s"`
 }
 
 // Config is the gateway's whole configuration.

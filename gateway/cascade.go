@@ -49,8 +49,8 @@ func newCascadeSide(g *Gateway, cfg configs.GB28181Config) *cascadeSide {
 func (s *cascadeSide) seed(ctx context.Context, ups []configs.Upstream) error {
 	for _, u := range ups {
 		want := registry.Upstream{ID: u.ID, Name: u.Name, ServerID: u.ServerID, Domain: u.Domain, Address: u.Address, Password: u.Password,
-			LocalID: u.LocalID, Transport: u.Transport, Share: registry.UpstreamShare{Grids: u.Share.Grids, Cameras: u.Share.Cameras}, Enabled: u.Enabled,
-			ExpiresS: u.ExpiresS, KeepaliveS: u.KeepaliveS}
+			LocalID: u.LocalID, Transport: u.Transport, Share: registry.UpstreamShare{Grids: u.Share.Grids, Cameras: u.Share.Cameras},
+			Enabled: u.Enabled == nil || *u.Enabled, ExpiresS: u.ExpiresS, KeepaliveS: u.KeepaliveS}
 		var rev int64
 		if cur, err := s.g.store.Upstream(ctx, u.ID); err == nil {
 			rev = cur.Rev
@@ -74,9 +74,6 @@ func checkUpstream(u *registry.Upstream) error {
 			return &registry.FieldError{Field: fe.Field, Msg: fe.Msg}
 		}
 		return &registry.FieldError{Field: "upstream", Msg: err.Error()}
-	}
-	if u.KeepaliveS < 0 || u.KeepaliveS > 3600 {
-		return &registry.FieldError{Field: "keepalive_s", Msg: "must be 1 to 3600 (0: 60)"}
 	}
 	u.Domain, u.Transport = p.Domain, p.Transport
 	u.ExpiresS, u.KeepaliveS = int(p.Expires.Seconds()), int(p.Keepalive.Seconds())
@@ -261,10 +258,13 @@ func (s *cascadeSide) view(ctx context.Context, u registry.Upstream) api.Upstrea
 	v := api.UpstreamView{Upstream: u, HasPassword: u.Password != "", Status: s.status(ctx, u.ID)}
 	v.Upstream.Password = ""
 	if !u.Enabled {
-		v.Status = cascade.Status{State: "disabled"}
+		v.Status = cascade.Status{State: "disabled", LastError: disabledWhy}
 	}
 	return v
 }
+
+// disabledWhy is the status reason of a platform set not to register.
+const disabledWhy = "enabled is false: the street does not register with this platform"
 
 // Upstreams implements api.Cascade.
 func (s *cascadeSide) Upstreams(ctx context.Context) ([]api.UpstreamView, error) {
@@ -288,9 +288,29 @@ func (s *cascadeSide) Upstream(ctx context.Context, id string) (api.UpstreamView
 	return s.view(ctx, u), nil
 }
 
+// checkShare refuses a share naming a grid cell or a camera that does
+// not exist (a typo would share nothing, silently).
+func (s *cascadeSide) checkShare(u *registry.Upstream) error {
+	if err := checkUpstream(u); err != nil {
+		return err
+	}
+	ix := s.g.grids.Index()
+	for _, code := range u.Share.Grids {
+		if _, ok := ix.Get(code); !ok {
+			return &registry.FieldError{Field: "share.grids", Msg: fmt.Sprintf("no grid cell %q", code)}
+		}
+	}
+	for _, id := range u.Share.Cameras {
+		if _, ok := s.g.catalog.Get(id); !ok {
+			return &registry.FieldError{Field: "share.cameras", Msg: fmt.Sprintf("no camera %q", id)}
+		}
+	}
+	return nil
+}
+
 // CreateUpstream implements api.Cascade.
 func (s *cascadeSide) CreateUpstream(ctx context.Context, u registry.Upstream) (api.UpstreamView, error) {
-	u, err := s.g.store.PutUpstream(ctx, u, 0, checkUpstream)
+	u, err := s.g.store.PutUpstream(ctx, u, 0, s.checkShare)
 	if err != nil {
 		return api.UpstreamView{}, err
 	}
@@ -327,7 +347,7 @@ func (s *cascadeSide) PatchUpstream(ctx context.Context, id string, p api.Upstre
 	if p.KeepaliveS != nil {
 		u.KeepaliveS = *p.KeepaliveS
 	}
-	if u, err = s.g.store.PutUpstream(ctx, u, u.Rev, checkUpstream); err != nil {
+	if u, err = s.g.store.PutUpstream(ctx, u, u.Rev, s.checkShare); err != nil {
 		return api.UpstreamView{}, err
 	}
 	return s.view(ctx, u), nil

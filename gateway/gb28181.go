@@ -328,6 +328,7 @@ func (b *gbSide) view(d registry.GBDevice) api.GBDeviceView {
 		}
 	}
 	sort.Strings(v.ChannelIDs)
+	v.ReportedChannels, v.Channels = d.Channels, len(v.ChannelIDs)
 	return v
 }
 

@@ -11,10 +11,14 @@ package cascade
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"net/netip"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/emiago/sipgo"
 
@@ -52,14 +56,18 @@ type Share struct {
 func (p *Platform) Validate() error {
 	bad := func(field, why string) error { return &FieldError{Field: field, Msg: why} }
 	switch {
-	case p.ID == "" || len(p.ID) > 64 || strings.ContainsAny(p.ID, "/ \t\r\n"):
-		return bad("id", "must be 1-64 characters without slashes or spaces")
+	case !validID(p.ID):
+		return bad("id", "must be 1-64 letters, digits, '-' or '_'")
+	case len(p.Name) > 128 || strings.ContainsFunc(p.Name, unicode.IsControl):
+		return bad("name", "must be at most 128 bytes without control characters")
 	case !manscdp.IsCode(p.ServerID):
 		return bad("server_id", "must be 20 digits")
 	case !manscdp.IsCode(p.LocalID):
 		return bad("local_id", "must be 20 digits")
 	case p.LocalID == p.ServerID:
 		return bad("local_id", "must differ from server_id")
+	case len(p.Password) > 128:
+		return bad("password", "must be at most 128 bytes")
 	}
 	if p.Domain == "" {
 		p.Domain = p.ServerID[:10]
@@ -67,8 +75,8 @@ func (p *Platform) Validate() error {
 	if len(p.Domain) != 10 || !manscdp.IsCode(p.Domain+"0000000000") {
 		return bad("domain", "must be 10 digits")
 	}
-	if _, port, err := net.SplitHostPort(p.Address); err != nil || port == "" || port == "0" {
-		return bad("address", "must be host:port")
+	if err := checkAddress(p.Address); err != nil {
+		return bad("address", err.Error())
 	}
 	switch p.Transport = strings.ToLower(p.Transport); p.Transport {
 	case "":
@@ -77,17 +85,79 @@ func (p *Platform) Validate() error {
 	default:
 		return bad("transport", "must be udp or tcp")
 	}
-	if p.Expires <= 0 {
+	switch {
+	case p.Expires == 0:
 		p.Expires = time.Hour
+	case p.Expires < time.Minute || p.Expires > 24*time.Hour:
+		return bad("expires_s", "must be 60 to 86400 seconds")
 	}
-	if p.Expires < time.Minute {
-		return bad("expires", "must be at least 60 s")
-	}
-	if p.Keepalive <= 0 {
+	switch {
+	case p.Keepalive == 0:
 		p.Keepalive = time.Minute
+	case p.Keepalive < 0 || p.Keepalive > time.Hour:
+		return bad("keepalive_s", "must be 1 to 3600 seconds")
 	}
-	if len(p.Share.Grids)+len(p.Share.Cameras) > 100_000 {
-		return bad("share", "lists too many grids and cameras")
+	if len(p.Share.Grids)+len(p.Share.Cameras) > 10_000 {
+		return bad("share", "lists more than 10,000 grids and cameras")
+	}
+	for _, g := range p.Share.Grids {
+		if !validID(g) {
+			return bad("share.grids", fmt.Sprintf("%q is not a grid code", clipText(g)))
+		}
+	}
+	for _, c := range p.Share.Cameras {
+		if !validID(c) {
+			return bad("share.cameras", fmt.Sprintf("%q is not a camera id", clipText(c)))
+		}
+	}
+	return nil
+}
+
+// validID tells whether s is 1-64 letters, digits, '-' or '_' (camera
+// ids, grid codes and platform ids alike).
+func validID(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func clipText(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}
+
+// checkAddress checks a platform's SIP address: host:port with a port
+// 1-65535 and a host that is a unicast IP address or a DNS name.
+func checkAddress(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return errors.New("must be host:port")
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return errors.New("must have a port 1-65535")
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		if ip.IsUnspecified() || ip.IsMulticast() || ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+			return errors.New("must be a unicast address")
+		}
+		return nil
+	}
+	if len(host) == 0 || len(host) > 253 {
+		return errors.New("must have a host")
+	}
+	for _, label := range strings.Split(host, ".") {
+		if label == "" || len(label) > 63 || strings.HasPrefix(label, "-") || strings.HasSuffix(label, "-") ||
+			strings.Trim(label, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != "" {
+			return errors.New("must have an IP address or a DNS name as its host")
+		}
 	}
 	return nil
 }

@@ -40,6 +40,8 @@ type Client struct {
 	calls  map[string]*call // by Call-ID
 	told   map[string]Channel
 	kick   chan struct{} // a registration wanted now (the platform forgot it)
+	// registering is true while a REGISTER waits for its answer.
+	registering bool
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -100,10 +102,25 @@ func (c *Client) Start(ctx context.Context) error {
 	return nil
 }
 
-// Owns implements sipstack.Route: a request is the platform's when its
+// Claim implements sipstack.Route: a request is the platform's when its
 // From is the platform's code and it comes from the platform's address.
-func (c *Client) Owns(req *sip.Request) bool {
-	return c.fromPlatform(req) && sipstack.SameHost(req, c.ip)
+// Of two clients of one platform (two upstreams set with the same
+// address and code), the one registered there, or in a call the request
+// belongs to, answers before one whose REGISTER is on its way (the
+// platform may ask before its 200 is read), which answers before the rest.
+func (c *Client) Claim(req *sip.Request) int {
+	if !c.fromPlatform(req) || !sipstack.SameHost(req, c.ip) {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if id := req.CallID(); c.status.Registered || id != nil && c.calls[id.Value()] != nil {
+		return 3
+	}
+	if c.registering {
+		return 2
+	}
+	return 1
 }
 
 // Serve implements sipstack.Route.
@@ -312,6 +329,8 @@ func (c *Client) request(method sip.RequestMethod, to string) *sip.Request {
 // register sends a REGISTER for expires, answering the digest challenge,
 // and answers the registration the platform granted.
 func (c *Client) register(ctx context.Context, expires time.Duration) (time.Duration, error) {
+	c.setStatus(func(*Status) { c.registering = true })
+	defer c.setStatus(func(*Status) { c.registering = false })
 	req := c.request(sip.REGISTER, c.p.LocalID)
 	req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(int(expires.Seconds()))))
 	callID := sip.CallIDHeader(c.callID)

@@ -79,7 +79,7 @@ func (m *Manager) Status(id string) (Status, bool) {
 	case running:
 		return c.Status(), true
 	case known && !p.Enabled:
-		return Status{State: "disabled"}, true
+		return Status{State: "disabled", LastError: "enabled is false: the street does not register with this platform"}, true
 	case known:
 		return Status{State: "failed", LastError: "not started (see the log)"}, true
 	}

@@ -34,8 +34,9 @@ type Config struct {
 
 // Route takes the requests of one peer (a superior platform).
 type Route interface {
-	// Owns tells whether a request is the peer's.
-	Owns(req *sip.Request) bool
+	// Claim tells how surely a request is the peer's: 0 not at all; of
+	// several routes claiming it the highest claim takes it.
+	Claim(req *sip.Request) int
 	// Serve answers it.
 	Serve(req *sip.Request, tx sip.ServerTransaction)
 }
@@ -197,10 +198,10 @@ func (s *Stack) dispatch(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	s.mu.Lock()
 	var route Route
+	best := 0
 	for _, e := range s.routes {
-		if e.r.Owns(req) {
-			route = e.r
-			break
+		if c := e.r.Claim(req); c > best {
+			route, best = e.r, c
 		}
 	}
 	def := s.def
