@@ -60,8 +60,8 @@ const (
 	// with (GB/T 28181 cascade): they are sent cameras out of the street,
 	// so only a principal whose jurisdiction is the whole street may use it.
 	UpstreamsWrite Scope = "upstreams:write"
-	Open311    Scope = "open311"
-	Metrics    Scope = "metrics"
+	Open311        Scope = "open311"
+	Metrics        Scope = "metrics"
 )
 
 // AllScopes lists every scope.
