@@ -104,6 +104,11 @@ func (s *Server) record(c *gin.Context, evs []events.Event, bad []eventError) {
 		}
 		e := &evs[i]
 		err := e.Normalize(now)
+		if err == nil && e.Source == "gateway" {
+			// The gateway's own events (offline, video loss, storage full)
+			// are believed as the gateway's: nobody may speak for it.
+			err = &events.FieldError{Field: "source", Msg: `"gateway" is the gateway's own source; name yours (onvif, isapi, gb28181, ai, hotline, grid-report)`}
+		}
 		if err == nil {
 			if _, ok := s.visibleCamera(p, e.CameraID); !ok {
 				err = &events.FieldError{Field: "camera_id", Msg: fmt.Sprintf("unknown camera %q", e.CameraID)}
@@ -174,7 +179,7 @@ func (s *Server) postDeviceEvent(format string) gin.HandlerFunc {
 			}
 		case "gb28181":
 			var e events.Event
-			e, err = events.FromGB28181(body)
+			e, err = events.FromGB28181(body, time.Now())
 			evs = []events.Event{e}
 			dev = events.Device{Code: e.CameraID}
 			if _, ok := s.visibleCamera(p, e.CameraID); ok || err != nil {

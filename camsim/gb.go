@@ -324,15 +324,23 @@ func (d *GBDevice) message(ctx context.Context, body []byte) error {
 }
 
 // Alarm sends an alarm of channel i (1-based) now, of AlarmMethod method
-// and AlarmType typ (GB/T 28181-2016 A.2.6: method 5 video, type 2 motion,
-// 6 intrusion, 11 tamper).
+// and AlarmType typ (GB/T 28181-2016 A.2.5.5: method 5 video, type 2
+// motion, 6 intrusion, 11 tamper; typ 0 sends no Info, as GB/T
+// 28181-2011 devices do).
 func (d *GBDevice) Alarm(ctx context.Context, i, method, typ int) error {
-	body := manscdp.Encode("Notify", manscdp.F("CmdType", "Alarm"), manscdp.F("SN", d.sn.Add(1)),
-		manscdp.F("DeviceID", d.cfg.ChannelID(i)), manscdp.F("AlarmPriority", 1), manscdp.F("AlarmMethod", method),
+	return d.AlarmOf(ctx, d.cfg.ChannelID(i), method, typ)
+}
+
+// AlarmOf sends an alarm naming code (a channel, the device itself).
+func (d *GBDevice) AlarmOf(ctx context.Context, code string, method, typ int) error {
+	fields := []manscdp.Field{manscdp.F("CmdType", "Alarm"), manscdp.F("SN", d.sn.Add(1)),
+		manscdp.F("DeviceID", code), manscdp.F("AlarmPriority", 1), manscdp.F("AlarmMethod", method),
 		manscdp.F("AlarmTime", time.Now().In(time.FixedZone("CST", 8*3600)).Format("2006-01-02T15:04:05")),
-		manscdp.F("AlarmDescription", "报警"),
-		manscdp.Field{Name: "Info", Children: []manscdp.Field{manscdp.F("AlarmType", typ)}})
-	return d.message(ctx, body)
+		manscdp.F("AlarmDescription", "报警")}
+	if typ > 0 {
+		fields = append(fields, manscdp.Field{Name: "Info", Children: []manscdp.Field{manscdp.F("AlarmType", typ)}})
+	}
+	return d.message(ctx, manscdp.Encode("Notify", fields...))
 }
 
 func (d *GBDevice) onMessage(req *sip.Request, tx sip.ServerTransaction) {

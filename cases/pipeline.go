@@ -35,6 +35,17 @@ func DefaultPolicy() map[string]KindPolicy {
 		events.Crowd:        {OpensCase: true, Category: "public_order", Priority: 2, LimitDays: 1},
 		events.Intrusion:    {OpensCase: true, Category: "public_security", Priority: 2, LimitDays: 1, NightOnly: true},
 		events.ObjectLeft:   {OpensCase: true, Category: "public_security", Priority: 2, LimitDays: 1},
+		// GB/T 28181 alarms: a person raising one (a button, a phone, a
+		// message) and a thing taken away are cases; a device's own faults
+		// go to maintenance; counts and movements are for the record.
+		events.PhoneAlarm:      {OpensCase: true, Category: "public_security", Priority: 2, LimitDays: 1},
+		events.SMSAlarm:        {OpensCase: true, Category: "public_security", Priority: 2, LimitDays: 1},
+		events.ManualAlarm:     {OpensCase: true, Category: "public_security", Priority: 2, LimitDays: 1},
+		events.ObjectRemoved:   {OpensCase: true, Category: "public_security", Priority: 2, LimitDays: 1},
+		events.HighTemperature: {OpensCase: true, Category: "device_fault", Priority: 3, LimitDays: 5},
+		events.LowTemperature:  {OpensCase: true, Category: "device_fault", Priority: 3, LimitDays: 5},
+		events.FanFault:        {OpensCase: true, Category: "device_fault", Priority: 3, LimitDays: 5},
+		events.DeviceFault:     {OpensCase: true, Category: "device_fault", Priority: 3, LimitDays: 5},
 	}
 }
 
@@ -43,7 +54,10 @@ var kindNames = map[string]string{
 	events.Offline: "摄像机离线", events.VideoLoss: "视频丢失", events.Tamper: "视频遮挡", events.Motion: "移动侦测",
 	events.Intrusion: "区域入侵", events.LineCross: "越界", events.Loiter: "徘徊", events.Crowd: "人员聚集",
 	events.FireSmoke: "烟火", events.ObjectLeft: "物品遗留", events.IO: "报警输入", events.StorageFault: "存储故障",
-	events.StorageFull: "录像存储已满",
+	events.StorageFull: "录像存储已满", events.PhoneAlarm: "电话报警", events.SMSAlarm: "短信报警", events.GPSAlarm: "GPS报警",
+	events.ManualAlarm: "人工报警", events.ObjectRemoved: "物品移除", events.Retrograde: "逆行", events.FlowCount: "流量统计报警",
+	events.FastMotion: "快速移动", events.HighTemperature: "设备高温", events.LowTemperature: "设备低温", events.FanFault: "风扇故障",
+	events.DeviceAlarm: "设备报警", events.VideoAlarm: "视频报警", events.DeviceFault: "设备故障", events.Alarm: "报警",
 }
 
 // KindName is an incident kind in Chinese (the kind itself when unknown).

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
@@ -34,7 +35,13 @@ var nodeIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 // knownKinds are the event kinds a policy may name (events.Kinds).
 var knownKinds = map[string]bool{"offline": true, "video_loss": true, "tamper": true, "motion": true, "intrusion": true,
 	"line_cross": true, "loiter": true, "crowd": true, "fire_smoke": true, "object_left": true, "io": true, "storage_fault": true,
-	"storage_full": true}
+	"storage_full": true, "phone_alarm": true, "sms_alarm": true, "gps_alarm": true, "manual_alarm": true, "object_removed": true,
+	"retrograde": true, "flow_count": true, "fast_motion": true, "high_temperature": true, "low_temperature": true, "fan_fault": true,
+	"device_alarm": true, "video_alarm": true, "fault": true, "alarm": true}
+
+// KnownKinds lists the event kinds a policy may name (a test holds them
+// to events.Kinds; configs imports no domain package).
+func KnownKinds() map[string]bool { return maps.Clone(knownKinds) }
 
 // EnvPrefix starts every environment override.
 const EnvPrefix = "SHARPEYES_"

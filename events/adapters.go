@@ -6,12 +6,10 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"time"
 
-	"golang.org/x/text/encoding/simplifiedchinese"
 )
 
 // FromONVIF reads a WS-BaseNotification Notify (or one NotificationMessage)
@@ -160,72 +158,6 @@ var isapiKinds = map[string]string{
 	"tamperdetection": Tamper, "shelteralarm": Tamper, "videoloss": VideoLoss, "loitering": Loiter,
 	"peoplegathering": Crowd, "firedetection": FireSmoke, "smokedetection": FireSmoke, "unattendedbaggage": ObjectLeft,
 	"io": IO, "diskfull": StorageFault, "diskerror": StorageFault, "hdfull": StorageFault, "hderror": StorageFault,
-}
-
-// FromGB28181 reads a GB/T 28181 alarm notification (MANSCDP Notify with
-// CmdType Alarm). DeviceID is the camera's 20-digit code, our camera id.
-func FromGB28181(body []byte) (Event, error) {
-	var n struct {
-		CmdType   string   `xml:"CmdType"`
-		SN        string   `xml:"SN"`
-		DeviceID  string   `xml:"DeviceID"`
-		Priority  int      `xml:"AlarmPriority"`
-		Method    int      `xml:"AlarmMethod"`
-		Time      string   `xml:"AlarmTime"`
-		Desc      string   `xml:"AlarmDescription"`
-		AlarmType int      `xml:"Info>AlarmType"`
-		Longitude *float64 `xml:"Longitude"`
-		Latitude  *float64 `xml:"Latitude"`
-	}
-	// MANSCDP bodies are usually GB2312/GBK (GB18030 covers both).
-	dec := xml.NewDecoder(strings.NewReader(string(body)))
-	dec.CharsetReader = func(label string, r io.Reader) (io.Reader, error) {
-		switch strings.ToLower(label) {
-		case "gb2312", "gbk", "gb18030":
-			return simplifiedchinese.GB18030.NewDecoder().Reader(r), nil
-		case "utf-8", "utf8":
-			return r, nil
-		}
-		return nil, fmt.Errorf("unsupported charset %q", label)
-	}
-	if err := dec.Decode(&n); err != nil {
-		return Event{}, fmt.Errorf("%w: GB/T 28181 alarm: %v", ErrInvalid, err)
-	}
-	if !strings.EqualFold(n.CmdType, "Alarm") {
-		return Event{}, &FieldError{"CmdType", fmt.Sprintf("want Alarm, got %q", n.CmdType)}
-	}
-	kind := gbKind(n.Method, n.AlarmType)
-	if kind == "" {
-		return Event{}, &FieldError{"kind", fmt.Sprintf("GB/T 28181 AlarmMethod %d AlarmType %d has no mapping", n.Method, n.AlarmType)}
-	}
-	// AlarmTime is local time without a zone (GB/T 28181 uses Beijing time).
-	t, err := time.ParseInLocation("2006-01-02T15:04:05", n.Time, time.FixedZone("CST", 8*3600))
-	if err != nil {
-		return Event{}, &FieldError{"time", fmt.Sprintf("AlarmTime %q is not 2006-01-02T15:04:05", n.Time)}
-	}
-	raw, _ := json.Marshal(n)
-	// One alarm is (device, SN, alarm time): a retransmission repeats all
-	// three, while a device that reboots starts its SN again at a later time.
-	e := Event{Source: "gb28181", SourceEventID: n.DeviceID + "/" + n.SN + "/" + t.UTC().Format("20060102T150405Z"), CameraID: n.DeviceID, Kind: kind,
-		Phase: PhasePulse, Time: t, Priority: n.Priority, Raw: raw}
-	if n.Latitude != nil && n.Longitude != nil && (*n.Latitude != 0 || *n.Longitude != 0) {
-		e.Lat, e.Lon = n.Latitude, n.Longitude
-	}
-	return e, nil
-}
-
-// gbKind maps AlarmMethod (2 device, 5 video, 6 device fault) and AlarmType
-// per GB/T 28181-2016 appendix A.
-func gbKind(method, typ int) string {
-	switch method {
-	case 2:
-		return map[int]string{1: VideoLoss, 2: Tamper, 3: StorageFault}[typ]
-	case 5:
-		return map[int]string{2: Motion, 3: ObjectLeft, 5: LineCross, 6: Intrusion, 8: Loiter, 10: Crowd, 11: Tamper}[typ]
-	case 6:
-		return map[int]string{1: StorageFault}[typ]
-	}
-	return ""
 }
 
 // ForCamera gives a device-format event its camera. Hikvision and ONVIF

@@ -45,11 +45,15 @@ var sources = map[string]bool{"onvif": true, "isapi": true, "gb28181": true, "ai
 var defaultPriority = map[string]int{
 	Offline: 3, VideoLoss: 3, Tamper: 2, Motion: 4, Intrusion: 2, LineCross: 3, Loiter: 3, Crowd: 2,
 	FireSmoke: 1, ObjectLeft: 2, IO: 3, StorageFault: 3, StorageFull: 2,
+	PhoneAlarm: 2, SMSAlarm: 2, GPSAlarm: 3, ManualAlarm: 2, ObjectRemoved: 2, Retrograde: 3, FlowCount: 3, FastMotion: 3,
+	HighTemperature: 3, LowTemperature: 3, FanFault: 3, DeviceAlarm: 3, VideoAlarm: 3, DeviceFault: 3, Alarm: 3,
 }
 
 // Kinds lists the known kinds.
 func Kinds() []string {
-	return []string{Offline, VideoLoss, Tamper, Motion, Intrusion, LineCross, Loiter, Crowd, FireSmoke, ObjectLeft, IO, StorageFault, StorageFull}
+	return []string{Offline, VideoLoss, Tamper, Motion, Intrusion, LineCross, Loiter, Crowd, FireSmoke, ObjectLeft, IO, StorageFault, StorageFull,
+		PhoneAlarm, SMSAlarm, GPSAlarm, ManualAlarm, ObjectRemoved, Retrograde, FlowCount, FastMotion, HighTemperature, LowTemperature,
+		FanFault, DeviceAlarm, VideoAlarm, DeviceFault, Alarm}
 }
 
 // Event is one normalised event.

@@ -390,27 +390,11 @@ func (s *cascadeSide) followAlarms(ctx context.Context, mgr *cascade.Manager) {
 				continue
 			}
 			actx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			mgr.Alarm(actx, in.CameraID, in.FirstSeen, max(1, min(4, in.Priority)), 5, gbAlarmType(in.Kind), in.Kind)
+			method, typ := events.GBAlarm(in.Kind)
+			mgr.Alarm(actx, in.CameraID, in.FirstSeen, max(1, min(4, in.Priority)), method, typ, in.Kind)
 			cancel()
 		}
 	}
-}
-
-// gbAlarmType is the GB/T 28181 video alarm type (AlarmMethod 5) of an
-// event kind: 2 motion, 6 intrusion, 7 line crossing, 11 tamper (and
-// video loss 1, signal 12 ...), 1 for the rest.
-func gbAlarmType(kind string) int {
-	switch kind {
-	case "motion":
-		return 2
-	case "intrusion", "region_entrance":
-		return 6
-	case "line_crossing":
-		return 7
-	case "tamper":
-		return 11
-	}
-	return 1
 }
 
 // upstreamsOrNil is the upstream platforms for the API (a nil interface

@@ -235,21 +235,47 @@ func (b *gbSide) catalog(id string, items []manscdp.Item, complete bool) {
 }
 
 // alarm takes a device's Alarm notification into the event intake as a
-// gb28181 event of its channel.
+// gb28181 event of its channel. An alarm of the device itself, or of one
+// of its codes that is no camera (an alarm input), is its first
+// channel's (where the device stands); one naming another device's
+// channel is refused. Nothing a device says of an alarm loses it: see
+// events.FromGB28181.
 func (b *gbSide) alarm(id string, body []byte) {
-	e, err := events.FromGB28181(body)
+	e, err := events.FromGB28181(body, time.Now())
 	if err != nil {
-		b.log.Warn("alarm not understood", "device", id, "error", err)
+		b.log.Warn("MESSAGE Alarm is no alarm", "device", id, "error", err)
 		return
 	}
 	if b.g.pipe == nil {
 		return
+	}
+	if c, ok := b.g.catalog.Get(e.CameraID); ok {
+		if c.GB == nil || c.GB.DeviceID != id {
+			b.log.Warn("alarm of a camera that is not the device's refused", "device", id, "camera", e.CameraID)
+			return
+		}
+	} else if first := b.firstChannel(id); first != "" {
+		e.CameraID = first
+	} else {
+		e.CameraID = id // a device without channels yet: the alarm is kept under its code
 	}
 	ctx, cancel := b.ctx()
 	defer cancel()
 	if err := b.g.recordOwn(ctx, e); err != nil {
 		b.log.Warn("alarm not recorded", "device", id, "camera", e.CameraID, "error", err)
 	}
+}
+
+// firstChannel is the device's channel with the lowest code that is not
+// gone ("" when it has none).
+func (b *gbSide) firstChannel(id string) string {
+	first := ""
+	for _, c := range b.g.catalog.All() {
+		if c.GB != nil && c.GB.DeviceID == id && !c.GB.Gone && (first == "" || c.ID < first) {
+			first = c.ID
+		}
+	}
+	return first
 }
 
 // gbOrNil is the GB/T 28181 side for the API (a nil interface when off).

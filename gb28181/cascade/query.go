@@ -314,10 +314,13 @@ func (c *Client) Alarm(ctx context.Context, cameraID string, at time.Time, prior
 		if ch.CameraID != cameraID {
 			continue
 		}
-		body := manscdp.Encode("Notify", manscdp.F("CmdType", "Alarm"), manscdp.F("SN", c.sn.Add(1)), manscdp.F("DeviceID", ch.ID),
+		fields := []manscdp.Field{manscdp.F("CmdType", "Alarm"), manscdp.F("SN", c.sn.Add(1)), manscdp.F("DeviceID", ch.ID),
 			manscdp.F("AlarmPriority", priority), manscdp.F("AlarmMethod", method),
-			manscdp.F("AlarmTime", at.In(cst).Format("2006-01-02T15:04:05")), manscdp.F("AlarmDescription", description),
-			manscdp.Field{Name: "Info", Children: []manscdp.Field{manscdp.F("AlarmType", typ)}})
+			manscdp.F("AlarmTime", at.In(cst).Format("2006-01-02T15:04:05")), manscdp.F("AlarmDescription", description)}
+		if typ > 0 { // methods without types (phone, SMS, GPS, other) have no Info
+			fields = append(fields, manscdp.Field{Name: "Info", Children: []manscdp.Field{manscdp.F("AlarmType", typ)}})
+		}
+		body := manscdp.Encode("Notify", fields...)
 		code, err := c.message(ctx, body)
 		if err != nil {
 			return err

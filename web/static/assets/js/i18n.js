@@ -56,7 +56,10 @@ const STRINGS = {
     noMyCases: '暂无待办工单', playing: '播放中', photoAdded: (n) => `已选 ${n} 张`, sent: '已提交',
     // what the gateway writes itself
     kinds: { offline: '摄像机离线', video_loss: '视频丢失', tamper: '视频遮挡', motion: '移动侦测', intrusion: '区域入侵', line_cross: '越界',
-      loiter: '徘徊', crowd: '人员聚集', fire_smoke: '烟火', object_left: '物品遗留', io: '报警输入', storage_fault: '存储故障', storage_full: '录像存储已满' },
+      loiter: '徘徊', crowd: '人员聚集', fire_smoke: '烟火', object_left: '物品遗留', io: '报警输入', storage_fault: '存储故障', storage_full: '录像存储已满',
+      phone_alarm: '电话报警', sms_alarm: '短信报警', gps_alarm: 'GPS报警', manual_alarm: '人工报警', object_removed: '物品移除',
+      retrograde: '逆行', flow_count: '流量统计报警', fast_motion: '快速移动', high_temperature: '设备高温', low_temperature: '设备低温',
+      fan_fault: '风扇故障', device_alarm: '设备报警', video_alarm: '视频报警', fault: '设备故障', alarm: '报警' },
     autoTitle: (kind, cam) => `${kind}：${cam}`,
     autoDescription: (cam, kind, incident) => `摄像机「${cam}」报警（${kind}），事件 ${incident}`,
     notes: {
@@ -124,7 +127,11 @@ const STRINGS = {
     noLocation: 'Location unavailable', noNearby: 'No cameras you may watch nearby', tapToPlay: 'Tap to play', back: 'Back',
     noMyCases: 'Nothing to do', playing: 'Playing', photoAdded: (n) => `${n} selected`, sent: 'Sent',
     kinds: { offline: 'Camera offline', video_loss: 'Video loss', tamper: 'Tampering', motion: 'Motion', intrusion: 'Intrusion', line_cross: 'Line crossing',
-      loiter: 'Loitering', crowd: 'Crowd', fire_smoke: 'Fire or smoke', object_left: 'Object left', io: 'Alarm input', storage_fault: 'Storage fault', storage_full: 'Recording storage full' },
+      loiter: 'Loitering', crowd: 'Crowd', fire_smoke: 'Fire or smoke', object_left: 'Object left', io: 'Alarm input', storage_fault: 'Storage fault', storage_full: 'Recording storage full',
+      phone_alarm: 'Phone alarm', sms_alarm: 'SMS alarm', gps_alarm: 'GPS alarm', manual_alarm: 'Manual alarm', object_removed: 'Object removed',
+      retrograde: 'Wrong-way movement', flow_count: 'Flow count alarm', fast_motion: 'Fast movement', high_temperature: 'Device too hot',
+      low_temperature: 'Device too cold', fan_fault: 'Fan fault', device_alarm: 'Device alarm', video_alarm: 'Video alarm', fault: 'Device fault',
+      alarm: 'Alarm' },
     autoTitle: (kind, cam) => `${kind}: ${cam}`,
     autoDescription: (cam, kind, incident) => `Alarm on camera “${cam}” (${kind}), incident ${incident}`,
     notes: {
