@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
 )
 
 // FromONVIF reads a WS-BaseNotification Notify (or one NotificationMessage)
