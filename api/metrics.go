@@ -61,7 +61,9 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	pulled := map[string]bool{}
 	for _, p := range c.pulls.Pulls() {
+		pulled[p.Camera] = true
 		if c.sees != nil && !c.sees(p.Camera) {
 			continue
 		}
@@ -78,6 +80,16 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(p.Relay.Dropped), l...)
 		ch <- prometheus.MustNewConstMetric(descFrames, prometheus.CounterValue, float64(p.Relay.Units), l...)
 		ch <- prometheus.MustNewConstMetric(descReceived, prometheus.CounterValue, float64(p.Status.Bytes), l...)
+	}
+	// A camera nobody pulls that is known to be down (its GB/T 28181
+	// device unregistered, its channel off) is down here too.
+	for _, id := range c.pulls.IDs() {
+		if pulled[id] || c.sees != nil && !c.sees(id) {
+			continue
+		}
+		if st, err := c.pulls.Status(id); err == nil && st.State == "offline" {
+			ch <- prometheus.MustNewConstMetric(descState, prometheus.GaugeValue, 0, id, "main")
+		}
 	}
 	if c.rec != nil && c.sees == nil { // the node's figures: for a scraper of the whole street
 		full := 0.0

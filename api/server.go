@@ -50,6 +50,8 @@ type Catalog interface {
 type Pulls interface {
 	Status(id string) (ingest.CameraStatus, error)
 	Pulls() []ingest.PullStat
+	// IDs lists the cameras known (pulled or not).
+	IDs() []string
 }
 
 // WHEPServer is what the API needs of the WebRTC side.

@@ -43,6 +43,11 @@ type GBConfig struct {
 	// JunkSDP makes the device answer INVITEs with a description that is
 	// no media one (fault).
 	JunkSDP bool
+	// PTZTypes sets channels' Info/PTZType in the catalog (by channel,
+	// 1-based; 0 leaves Info out, as many devices do); others say 1 (dome).
+	PTZTypes map[int]int
+	// Off lists channels the catalog says are OFF.
+	Off map[int]bool
 	// Pan makes every channel a picture that PTZ left and right pan: a
 	// live ffmpeg encode of a 1280x720 window onto a wider still scene
 	// (Clip is then not used; ffmpeg with libx264 is needed).
@@ -382,12 +387,18 @@ func (d *GBDevice) answerCatalog(ctx context.Context, sn int) {
 			item := []manscdp.Field{manscdp.F("DeviceID", d.cfg.ChannelID(i)), manscdp.F("Name", fmt.Sprintf("通道%d", i)),
 				manscdp.F("Manufacturer", "camsim"), manscdp.F("Model", "GB-IPC"), manscdp.F("Owner", "Owner"),
 				manscdp.F("CivilCode", d.cfg.DeviceID[:6]), manscdp.F("Address", "Address"), manscdp.F("Parental", 0),
-				manscdp.F("ParentID", d.cfg.DeviceID), manscdp.F("RegisterWay", 1), manscdp.F("Secrecy", 0), manscdp.F("Status", "ON")}
+				manscdp.F("ParentID", d.cfg.DeviceID), manscdp.F("RegisterWay", 1), manscdp.F("Secrecy", 0), manscdp.F("Status", status(d.cfg.Off[i]))}
 			if d.cfg.Lon != 0 || d.cfg.Lat != 0 {
 				item = append(item, manscdp.F("Longitude", strconv.FormatFloat(d.cfg.Lon+float64(i-1)*0.0002, 'f', 6, 64)),
 					manscdp.F("Latitude", strconv.FormatFloat(d.cfg.Lat, 'f', 6, 64)))
 			}
-			item = append(item, manscdp.Field{Name: "Info", Children: []manscdp.Field{manscdp.F("PTZType", 1)}})
+			ptz, set := d.cfg.PTZTypes[i]
+			if !set {
+				ptz = 1
+			}
+			if ptz != 0 {
+				item = append(item, manscdp.Field{Name: "Info", Children: []manscdp.Field{manscdp.F("PTZType", ptz)}})
+			}
 			items = append(items, manscdp.Field{Name: "Item", Children: item})
 		}
 		body := manscdp.Encode("Response", manscdp.F("CmdType", "Catalog"), manscdp.F("SN", sn), manscdp.F("DeviceID", d.cfg.DeviceID),
@@ -397,6 +408,13 @@ func (d *GBDevice) answerCatalog(ctx context.Context, sn int) {
 			return
 		}
 	}
+}
+
+func status(off bool) string {
+	if off {
+		return "OFF"
+	}
+	return "ON"
 }
 
 // Config is the device's configuration (with defaults filled in).

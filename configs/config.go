@@ -101,6 +101,9 @@ type GB28181Config struct {
 	// KeepaliveTimeout marks a device offline without a keepalive (three
 	// of its intervals).
 	KeepaliveTimeout Duration `yaml:"keepalive_timeout"`
+	// MaxChannels bounds the cameras one device may have, whatever its
+	// catalogs say.
+	MaxChannels int `yaml:"max_channels"`
 	// Upstream are superior platforms the street registers with (级联),
 	// put in the registry at start (where the API manages them too).
 	Upstream []Upstream `yaml:"upstream"`
@@ -571,6 +574,9 @@ func (c *Config) Validate() error {
 		}
 		if gb.KeepaliveTimeout.D() < 3*time.Second {
 			bad("gb28181.keepalive_timeout", "must be at least 3s")
+		}
+		if gb.MaxChannels < 1 || gb.MaxChannels > 65536 {
+			bad("gb28181.max_channels", "must be 1 to 65536")
 		}
 		for i, u := range gb.Upstream {
 			if !digits(u.ServerID, 20) || !digits(u.LocalID, 20) || u.Address == "" || u.ID == "" {

@@ -188,7 +188,7 @@ func (s *cascadeSide) Channels(ctx context.Context, share cascade.Share) ([]casc
 			ch.Lon, ch.Lat, ch.HasPosition = c.Location.Lon, c.Location.Lat, true
 		}
 		if c.GB != nil {
-			ch.PTZ = c.GB.PTZ
+			ch.PTZ, ch.PTZType = c.GB.PTZ, c.GB.PTZType
 		}
 		if cell, ok := ix.Get(cells.Base); ok {
 			ch.Address = cell.Name

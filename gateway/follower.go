@@ -49,7 +49,11 @@ func (f *follower) spec(c registry.Camera) ingest.CameraSpec {
 	if g := c.GB; g != nil {
 		// A GB/T 28181 channel is INVITEd through its device's
 		// registration, which is with this node's SIP server.
-		return ingest.CameraSpec{ID: c.ID, OnDemand: c.OnDemand, GB: ingest.GBRef{Device: g.DeviceID, Channel: g.ChannelID}}
+		spec := ingest.CameraSpec{ID: c.ID, OnDemand: c.OnDemand, GB: ingest.GBRef{Device: g.DeviceID, Channel: g.ChannelID}}
+		if g.Off {
+			spec.Off = "its device's catalog says the channel is OFF"
+		}
+		return spec
 	}
 	own, o := f.owned(c.ID)
 	if own || o.RTSP == "" {

@@ -32,12 +32,14 @@ type gbSide struct {
 	media  *gb28181.Media
 	opener *gb28181.Opener
 	sn     atomic.Int64 // DeviceControl serial numbers
+	// maxChannels bounds the cameras one device has (gb28181.max_channels).
+	maxChannels int
 }
 
 // startGB opens the media port and makes the SIP server, which listen
 // starts once the rest of the gateway can take what devices say.
 func (g *Gateway) startGB(ctx context.Context, cfg configs.GB28181Config) (*gbSide, error) {
-	b := &gbSide{g: g, log: g.log.With("component", "gb28181")}
+	b := &gbSide{g: g, log: g.log.With("component", "gb28181"), maxChannels: cfg.MaxChannels}
 	var err error
 	if b.media, err = gb28181.ListenMedia(ctx, cfg.MediaAddr, g.log); err != nil {
 		return nil, fmt.Errorf("gb28181 media %s: %w", cfg.MediaAddr, err)
@@ -47,7 +49,7 @@ func (g *Gateway) startGB(ctx context.Context, cfg configs.GB28181Config) (*gbSi
 		b.media.Close()
 		return nil, err
 	}
-	b.server, err = gb28181.NewServer(b.stack, gb28181.Config{ServerID: cfg.ServerID, Domain: cfg.Domain, Keepalive: ka},
+	b.server, err = gb28181.NewServer(b.stack, gb28181.Config{ServerID: cfg.ServerID, Domain: cfg.Domain, Keepalive: ka, MaxChannels: cfg.MaxChannels},
 		cfg.Password, b.settings, gb28181.Handler{
 			Online: b.online, Offline: b.offline, Catalog: b.catalog, DeviceInfo: b.deviceInfo, Alarm: b.alarm,
 		}, g.log)
@@ -181,17 +183,30 @@ func clip(s string, n int) string {
 }
 
 // catalog makes each video channel a camera (creating or updating, never
-// duplicating); with a complete catalog, the device's cameras it no
-// longer lists are marked gone, not deleted.
+// duplicating), PTZ by its type and offline while the catalog says OFF;
+// a device has at most maxChannels cameras, whatever its catalogs say;
+// with a complete catalog, the device's cameras it no longer lists are
+// marked gone, not deleted.
 func (b *gbSide) catalog(id string, items []manscdp.Item, complete bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	have := map[string]bool{}
+	for _, c := range b.g.catalog.All() {
+		if c.GB != nil && c.GB.DeviceID == id {
+			have[c.ID] = true
+		}
+	}
 	listed := map[string]bool{}
+	capped := 0
 	for _, it := range items {
 		if !manscdp.IsVideoChannel(it.DeviceID) {
 			continue
 		}
 		listed[it.DeviceID] = true
+		if !have[it.DeviceID] && len(have) >= b.maxChannels {
+			capped++
+			continue
+		}
 		name := clip(it.Name, 200)
 		if name == "" {
 			name = it.DeviceID
@@ -200,12 +215,12 @@ func (b *gbSide) catalog(id string, items []manscdp.Item, complete bool) {
 		if lon, lat, ok := it.Position(); ok {
 			loc = &registry.Location{Lat: lat, Lon: lon}
 		}
-		ptz := it.Info != nil && it.Info.PTZType >= 1 && it.Info.PTZType <= 3
+		ptz, ptzType, off := it.Steerable(), it.PTZType(), it.Off()
 		_, err := b.g.store.UpdateCamera(ctx, it.DeviceID, func(c *registry.Camera) error {
 			if c.GB == nil || c.GB.DeviceID != id {
 				return fmt.Errorf("%w: camera %s is not a channel of device %s", registry.ErrExists, c.ID, id)
 			}
-			c.Name, c.GB.PTZ, c.GB.Gone = name, ptz, false
+			c.Name, c.GB.PTZ, c.GB.PTZType, c.GB.Off, c.GB.Gone = name, ptz, ptzType, off, false
 			if loc != nil {
 				c.Location = loc
 			}
@@ -213,11 +228,17 @@ func (b *gbSide) catalog(id string, items []manscdp.Item, complete bool) {
 		})
 		if errors.Is(err, registry.ErrNotFound) {
 			_, err = b.g.store.CreateCamera(ctx, registry.Camera{ID: it.DeviceID, Name: name, OnDemand: true, Location: loc,
-				Tags: []string{"gb28181"}, GB: &registry.GBChannel{DeviceID: id, ChannelID: it.DeviceID, PTZ: ptz}})
+				Tags: []string{"gb28181"}, GB: &registry.GBChannel{DeviceID: id, ChannelID: it.DeviceID, PTZ: ptz, PTZType: ptzType, Off: off}})
+			if err == nil {
+				have[it.DeviceID] = true
+			}
 		}
 		if err != nil {
 			b.log.Warn("channel not registered as a camera", "device", id, "camera", it.DeviceID, "error", err)
 		}
+	}
+	if capped > 0 {
+		b.log.Warn("device's catalog over the channel cap: channels not added", "device", id, "cap", b.maxChannels, "not_added", capped)
 	}
 	if !complete {
 		return

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"sharpeyes/gb28181/ps"
 	"sharpeyes/gb28181/sdp"
@@ -60,6 +61,9 @@ func (o *Opener) Open(ctx context.Context, ref ingest.GBRef, onFrame func(ps.Fra
 	}
 	return call.Done(), closeCall, nil
 }
+
+// Presence implements ingest.GBOpener.
+func (o *Opener) Presence(device string) (bool, time.Time) { return o.Server.Presence(device) }
 
 // String names the opener in logs.
 func (o *Opener) String() string {

@@ -96,6 +96,7 @@ type Server struct {
 	catalogs map[string]*catalogRun
 	asked    map[string]map[int]time.Time // device → catalog SNs asked for, and when
 	calls    map[string]*Call             // by Call-ID
+	left     map[string]time.Time         // device → when it went offline
 	sn       int
 	buckets  map[string]*bucket
 
@@ -138,7 +139,7 @@ func NewServer(stack *sipstack.Stack, cfg Config, password string, devices Devic
 	}
 	s := &Server{cfg: cfg, log: log.With("component", "gb28181"), stack: stack, devices: devices, defPass: password, h: h,
 		auth: NewDigest(cfg.Domain, 5*time.Minute, nil), now: time.Now, live: map[string]*Device{}, catalogs: map[string]*catalogRun{},
-		asked: map[string]map[int]time.Time{}, calls: map[string]*Call{}, buckets: map[string]*bucket{}}
+		asked: map[string]map[int]time.Time{}, calls: map[string]*Call{}, left: map[string]time.Time{}, buckets: map[string]*bucket{}}
 	return s, nil
 }
 
@@ -212,6 +213,17 @@ func (s *Server) from(req *sip.Request) (Device, bool) {
 		return Device{}, false
 	}
 	return s.Device(f.Address.User)
+}
+
+// Presence tells whether device id is registered, and since when it is
+// (or since when it is not: zero for a device not seen since the start).
+func (s *Server) Presence(id string) (bool, time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d, ok := s.live[id]; ok {
+		return true, d.Registered
+	}
+	return false, s.left[id]
 }
 
 // Device answers a registered device.
@@ -300,6 +312,7 @@ func (s *Server) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 		}
 		d = &Device{ID: id, Registered: now, callID: callID, untrust: func() {}}
 		s.live[id] = d
+		delete(s.left, id)
 	}
 	moved := again && (d.Addr != req.Source() || d.Transport != strings.ToUpper(req.Transport()))
 	if !again || moved {
@@ -354,6 +367,10 @@ func (s *Server) drop(id, why string) {
 	d, ok := s.live[id]
 	if ok {
 		d.untrust()
+		if len(s.left) > 100_000 {
+			clear(s.left) // bounded: devices not seen since are "never seen"
+		}
+		s.left[id] = s.now()
 	}
 	delete(s.live, id)
 	delete(s.asked, id)

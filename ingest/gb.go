@@ -21,6 +21,9 @@ type GBRef struct {
 // called (which sends BYE).
 type GBOpener interface {
 	Open(ctx context.Context, ref GBRef, onFrame func(ps.Frame)) (done <-chan struct{}, close func(), err error)
+	// Presence tells whether a device is registered, and since when it
+	// is (or since when it is not; zero when it was never seen).
+	Presence(device string) (registered bool, since time.Time)
 }
 
 // gbSession is one INVITE of a GB/T 28181 channel, its frames written into

@@ -26,6 +26,10 @@ type CameraSpec struct {
 	// GB, when set, is the GB/T 28181 channel the camera is (no URLs: its
 	// one stream is INVITEd through ManagerConfig.GBOpener).
 	GB GBRef
+	// Off, when set, says why the camera is known to be down while nobody
+	// pulls it (its device's catalog says the channel is OFF). A change of
+	// Off alone restarts nothing.
+	Off string
 }
 
 // ManagerConfig configures a Manager.
@@ -123,6 +127,10 @@ func (m *Manager) Upsert(spec CameraSpec) error {
 	if ok && c.spec == spec {
 		return nil
 	}
+	if ok && sameSource(c.spec, spec) {
+		c.spec = spec
+		return nil
+	}
 	if ok {
 		m.stopAllLocked(c)
 		c.spec = spec
@@ -138,6 +146,13 @@ func (m *Manager) Upsert(spec CameraSpec) error {
 		}
 	}
 	return nil
+}
+
+// sameSource tells whether two definitions pull alike (they differ at
+// most in what is known of the camera while nobody pulls it).
+func sameSource(a, b CameraSpec) bool {
+	a.Off, b.Off = "", ""
+	return a == b
 }
 
 // Remove forgets a camera and stops its pulls; its viewers are disconnected.
@@ -344,7 +359,39 @@ func (m *Manager) Status(id string) (CameraStatus, error) {
 			found = true
 		}
 	}
+	switch {
+	case !found:
+		out.Status = m.idleStatus(c.spec)
+	case out.State != StateOnline:
+		// A pull that is not getting video: say why when it is known
+		// (its device gone is why every INVITE fails).
+		if why := m.idleStatus(c.spec); why.State == StateOffline {
+			out.State, out.Reason = StateOffline, why.Reason
+		}
+	}
 	return out, nil
+}
+
+// Reasons a camera nobody pulls is known to be offline.
+const (
+	ReasonDeviceOffline = "device_offline" // its GB/T 28181 device is not registered
+	ReasonChannelOff    = "channel_off"    // its device's catalog says the channel is OFF
+)
+
+// idleStatus is what is known of a camera nobody pulls: a GB/T 28181
+// channel is offline while its device is not registered or its catalog
+// says the channel is off; otherwise it is idle.
+func (m *Manager) idleStatus(spec CameraSpec) Status {
+	if spec.GB.Channel != "" && m.cfg.GBOpener != nil {
+		if registered, since := m.cfg.GBOpener.Presence(spec.GB.Device); !registered {
+			return Status{State: StateOffline, Since: since, Reason: ReasonDeviceOffline,
+				LastError: "its device " + spec.GB.Device + " is not registered"}
+		}
+	}
+	if spec.Off != "" {
+		return Status{State: StateOffline, Reason: ReasonChannelOff, LastError: spec.Off}
+	}
+	return Status{State: StateIdle}
 }
 
 // PullStat describes one running pull, for metrics.

@@ -34,6 +34,9 @@ type Status struct {
 	Bytes     int64  `json:"bytes"`
 	Transport string `json:"transport,omitempty"`
 	LastError string `json:"last_error,omitempty"`
+	// Reason says why a camera nobody pulls is offline (ReasonDeviceOffline,
+	// ReasonChannelOff).
+	Reason string `json:"reason,omitempty"`
 	// Stalled says the last loss was the camera going silent (video loss)
 	// rather than a refused or broken connection.
 	Stalled bool `json:"stalled,omitempty"`

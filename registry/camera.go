@@ -101,8 +101,13 @@ type Camera struct {
 type GBChannel struct {
 	DeviceID  string `json:"device_id"`
 	ChannelID string `json:"channel_id"`
-	// PTZ says the channel takes PTZ commands (its catalog's PTZType 1-3).
+	// PTZ says the channel takes PTZ commands: its catalog's PTZType is 1
+	// (dome) or 4 (remote-controlled bullet), or it does not say.
 	PTZ bool `json:"ptz,omitempty"`
+	// PTZType is the catalog's (GB/T 28181-2016 A.2.6.4; 0: not said).
+	PTZType int `json:"ptz_type,omitempty"`
+	// Off is set while the device's catalog says the channel is OFF.
+	Off bool `json:"off,omitempty"`
 	// Gone is set when the device's catalog no longer lists the channel
 	// (it is kept, and marked, rather than deleted).
 	Gone bool `json:"gone,omitempty"`

@@ -185,6 +185,9 @@ type Channel struct {
 	HasPosition  bool
 	Online       bool
 	PTZ          bool
+	// PTZType is told upward (GB/T 28181-2016 A.2.6.4); 0: 1 (dome) for
+	// a channel that takes PTZ, 3 (fixed bullet) for one that does not.
+	PTZType int
 }
 
 // Catalog answers the channels a share holds, in a stable order.

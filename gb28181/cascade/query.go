@@ -82,9 +82,13 @@ func (c *Client) item(ch Channel, event string) manscdp.Field {
 		fields = append(fields, manscdp.F("Longitude", strconv.FormatFloat(ch.Lon, 'f', 6, 64)),
 			manscdp.F("Latitude", strconv.FormatFloat(ch.Lat, 'f', 6, 64)))
 	}
-	ptz := 3 // fixed
-	if ch.PTZ {
+	ptz := ch.PTZType
+	switch {
+	case ptz != 0:
+	case ch.PTZ:
 		ptz = 1 // dome
+	default:
+		ptz = 3 // fixed
 	}
 	fields = append(fields, manscdp.Field{Name: "Info", Children: []manscdp.Field{manscdp.F("PTZType", ptz)}})
 	if event != "" {
@@ -187,17 +191,23 @@ func (c *Client) watchCatalog() {
 		if err != nil {
 			continue
 		}
-		var add, del, upd []Channel
+		var add, del, upd, on, off []Channel
 		now := map[string]Channel{}
 		c.mu.Lock()
 		for _, ch := range chs {
 			now[ch.ID] = ch
 			old, ok := c.told[ch.ID]
+			was := old
+			was.Online = ch.Online
 			switch {
 			case !ok:
 				add = append(add, ch)
-			case old != ch:
+			case was != ch:
 				upd = append(upd, ch)
+			case old.Online && !ch.Online:
+				off = append(off, ch) // only its status changed: the standard's OFF and ON events
+			case !old.Online && ch.Online:
+				on = append(on, ch)
 			}
 		}
 		for id, ch := range c.told {
@@ -210,7 +220,7 @@ func (c *Client) watchCatalog() {
 		for _, batch := range []struct {
 			chs   []Channel
 			event string
-		}{{add, "ADD"}, {del, "DEL"}, {upd, "UPDATE"}} {
+		}{{add, "ADD"}, {del, "DEL"}, {upd, "UPDATE"}, {off, "OFF"}, {on, "ON"}} {
 			if len(batch.chs) == 0 {
 				continue
 			}
@@ -220,8 +230,8 @@ func (c *Client) watchCatalog() {
 				break
 			}
 		}
-		if sent && len(add)+len(del)+len(upd) > 0 {
-			c.log.Info("catalog change told to the platform", "added", len(add), "removed", len(del), "updated", len(upd))
+		if sent && len(add)+len(del)+len(upd)+len(on)+len(off) > 0 {
+			c.log.Info("catalog change told to the platform", "added", len(add), "removed", len(del), "updated", len(upd), "on", len(on), "off", len(off))
 			c.mu.Lock()
 			c.told = now
 			c.mu.Unlock()

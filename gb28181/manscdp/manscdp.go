@@ -81,7 +81,7 @@ type Item struct {
 	Longitude    string `xml:"Longitude"`
 	Latitude     string `xml:"Latitude"`
 	Info         *struct {
-		PTZType int `xml:"PTZType"`
+		PTZType string `xml:"PTZType"` // read leniently: PTZType()
 	} `xml:"Info"`
 	// Event (ADD, DEL, UPDATE, ON, OFF…) in a catalog notification.
 	Event string `xml:"Event"`
@@ -91,6 +91,50 @@ type Item struct {
 func (it Item) Online() bool {
 	switch strings.ToUpper(strings.TrimSpace(it.Status)) {
 	case "ON", "ONLINE", "OK":
+		return true
+	}
+	return false
+}
+
+// PTZ types of GB/T 28181-2016 appendix A.2.6.4 (Info/PTZType).
+const (
+	PTZUnknown      = 0 // not said (the field is optional)
+	PTZDome         = 1 // 球机
+	PTZHalfDome     = 2 // 半球
+	PTZFixedBullet  = 3 // 固定枪机
+	PTZRemoteBullet = 4 // 遥控枪机
+)
+
+// PTZType is the item's PTZ type, PTZUnknown when it says none or one
+// the standard does not list.
+func (it Item) PTZType() int {
+	if it.Info == nil {
+		return PTZUnknown
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(it.Info.PTZType))
+	if err != nil || n < PTZDome || n > PTZRemoteBullet {
+		return PTZUnknown
+	}
+	return n
+}
+
+// Steerable tells whether the channel takes PTZ commands: a dome or a
+// remote-controlled bullet, or a channel that does not say (as WVP and
+// m7s, which send PTZ to those); a half-dome or a fixed bullet does not.
+func (it Item) Steerable() bool {
+	switch it.PTZType() {
+	case PTZHalfDome, PTZFixedBullet:
+		return false
+	}
+	return true
+}
+
+// Off tells whether the item's status says it is down (OFF, OFFLINE):
+// a channel the device cannot see. A status the device left out is not
+// off.
+func (it Item) Off() bool {
+	switch strings.ToUpper(strings.TrimSpace(it.Status)) {
+	case "OFF", "OFFLINE":
 		return true
 	}
 	return false

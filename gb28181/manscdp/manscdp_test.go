@@ -61,7 +61,7 @@ func TestDecodeCatalogInEitherCharset(t *testing.T) {
 			t.Fatalf("%s: %+v", name, m)
 		}
 		a, b := m.DeviceList.Items[0], m.DeviceList.Items[1]
-		if a.Name != "瘦西湖南门" || !a.Online() || a.Info == nil || a.Info.PTZType != 1 || !IsVideoChannel(a.DeviceID) {
+		if a.Name != "瘦西湖南门" || !a.Online() || a.PTZType() != PTZDome || !IsVideoChannel(a.DeviceID) {
 			t.Fatalf("%s: first item %+v", name, a)
 		}
 		if lon, lat, ok := a.Position(); !ok || lon != 119.4231 || lat != 32.4102 {
@@ -158,4 +158,24 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestPTZByType: GB/T 28181-2016's PTZ types — 1 dome and 4 remote bullet
+// take PTZ, 2 half-dome and 3 fixed bullet do not, and a channel that
+// does not say (no Info, an empty or unknown PTZType) does.
+func TestPTZByType(t *testing.T) {
+	for body, want := range map[string]bool{
+		"<Info><PTZType>1</PTZType></Info>": true, "<Info><PTZType>2</PTZType></Info>": false,
+		"<Info><PTZType>3</PTZType></Info>": false, "<Info><PTZType> 4 </PTZType></Info>": true,
+		"": true, "<Info></Info>": true, "<Info><PTZType></PTZType></Info>": true, "<Info><PTZType>x</PTZType></Info>": true,
+	} {
+		m, err := Decode([]byte(`<?xml version="1.0"?><Response><CmdType>Catalog</CmdType><SN>1</SN><DeviceID>32100300001110000001</DeviceID>` +
+			`<SumNum>1</SumNum><DeviceList Num="1"><Item><DeviceID>32100300001310000001</DeviceID>` + body + `</Item></DeviceList></Response>`))
+		if err != nil {
+			t.Fatalf("%q: %v", body, err)
+		}
+		if got := m.DeviceList.Items[0].Steerable(); got != want {
+			t.Errorf("%q: steerable %v, want %v", body, got, want)
+		}
+	}
 }

@@ -10,6 +10,7 @@ const STRINGS = {
     // camera tree and status
     filter: '搜索摄像机', grids: '网格', all: '全部', summary: (on, all) => `在线 ${on} / 共 ${all}`,
     state: { online: '在线', offline: '离线', connecting: '连接中', idle: '按需', stalled: '卡顿' },
+    offlineWhy: { device_offline: '所属设备离线', channel_off: '设备目录显示通道关闭' },
     noCameras: '您的辖区内没有摄像机', empty: '拖入或点击摄像机', loading: '正在连接…', failed: '无法播放', retryIn: (s) => `${s} 秒后重试`,
     fps: '帧率', bitrate: '码率', viewers: '观看', codec: '编码', resolution: '分辨率', close: '关闭',
     // wall
@@ -88,6 +89,7 @@ const STRINGS = {
     wall: 'Live wall', map: 'Map', desk: 'Case desk', reports: 'Reviews',
     filter: 'Search cameras', grids: 'Grids', all: 'All', summary: (on, all) => `${on} of ${all} online`,
     state: { online: 'online', offline: 'offline', connecting: 'connecting', idle: 'on demand', stalled: 'stalled' },
+    offlineWhy: { device_offline: 'its device is offline', channel_off: "its device's catalog says the channel is off" },
     noCameras: 'No cameras in your jurisdiction', empty: 'Drop or click a camera', loading: 'Connecting…', failed: 'Cannot play', retryIn: (s) => `retry in ${s} s`,
     fps: 'fps', bitrate: 'bitrate', viewers: 'viewers', codec: 'codec', resolution: 'size', close: 'Close',
     layouts: 'Layout', saveLayout: 'Save layout', deleteLayout: 'Delete', layoutName: 'Layout name', saved: 'Saved',

@@ -46,9 +46,10 @@ export class CameraTree {
     let on = 0;
     for (const li of this.list.querySelectorAll('li.cam')) {
       const st = this.stateOf(li.dataset.id);
-      if (li.dataset.state === st) continue;
+      const title = this.titleOf(li.dataset.id);
+      if (li.dataset.state === st && li.title === title) continue;
       li.dataset.state = st;
-      li.title = `${li.dataset.id} · ${t(`state.${st}`)}`;
+      li.title = title;
       li.querySelector('.dot').className = `dot ${st}`;
     }
     for (const c of this.cameras) if (this.stateOf(c.id) === 'online') on++;
@@ -56,6 +57,16 @@ export class CameraTree {
   }
 
   stateOf(id) { return (this.status[id] || {}).state || 'idle'; }
+
+  // titleOf is a camera's hover text: its id, its state and, when it is
+  // offline, why (its GB/T 28181 device unregistered, its channel off).
+  titleOf(id) {
+    const s = this.status[id] || {};
+    const st = s.state || 'idle';
+    let title = `${id} · ${t(`state.${st}`)}`;
+    if (st === 'offline' && s.reason) title += ` · ${t(`offlineWhy.${s.reason}`)}`;
+    return title;
+  }
 
   // baseOf is the cell a camera is listed under: its base cell when that
   // cell is known, else none (listed at the top).
@@ -79,7 +90,7 @@ export class CameraTree {
     const items = [];
     const camItem = (cam, depth) => {
       const st = this.stateOf(cam.id);
-      const li = h('li.cam', { dataset: { id: cam.id, state: st }, draggable: 'true', title: `${cam.id} · ${t(`state.${st}`)}`,
+      const li = h('li.cam', { dataset: { id: cam.id, state: st }, draggable: 'true', title: this.titleOf(cam.id),
         style: `padding-left:${12 + depth * 14}px`, onclick: () => this.onPick(cam) },
       h(`span.dot.${st}`), h('span.name', {}, cam.name), cam.gb && cam.gb.gone ? h('span.gone', {}, t('gb.gone')) : null);
       li.ondragstart = (e) => { e.dataTransfer.setData(DRAG_TYPE, cam.id); e.dataTransfer.effectAllowed = 'copy'; };
