@@ -31,6 +31,13 @@ type Principal struct {
 	TokenExpiry time.Time // for tokens: when the token stops working
 	SessionID   string    // the hashed session id, for sessions
 	CSRF        string    // the session's CSRF token
+	// AdminFP is, for the admin token, its fingerprint: what it opened
+	// ends when it changes.
+	AdminFP string
+	// Ticket is set when the request came with a redirect ticket: the
+	// principal is its issuer's credential, checked again, narrowed to
+	// one camera and one purpose.
+	Ticket bool
 }
 
 // Can tells whether the principal holds scope.

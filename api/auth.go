@@ -99,6 +99,14 @@ func (s *Server) authenticate(c *gin.Context) {
 		}
 	} else if t, cam := c.Query("ticket"), ticketCamera(c.Request.URL.Path); t != "" && cam != "" {
 		p, err = s.auth.FromTicket(t, cam)
+	} else if key, sid := c.Query("end"), endableSession(c.Request); key != "" && sid != "" {
+		// The key a ticket's WHEP session was given ends it: its viewer
+		// is whoever opened it.
+		if !s.auth.CheckEndKey(sid, key) {
+			err = fmt.Errorf("%w: not this session's end key", ErrUnauthorized)
+		} else if v, ok := s.sessions.Load(sid); ok {
+			p = v.(sessionOwner).p
+		}
 	} else if key := s.open311Key(c); key != "" {
 		p, err = s.auth.Bearer(key)
 	} else if ck, cerr := c.Cookie(sessionCookie); cerr == nil && ck != "" {
@@ -132,6 +140,20 @@ func (s *Server) authenticate(c *gin.Context) {
 		c.Set(principalKey, p)
 	}
 	c.Next()
+}
+
+// endableSession is the WHEP session a DELETE names ("" for any other
+// request).
+func endableSession(r *http.Request) string {
+	rest, ok := strings.CutPrefix(r.URL.Path, "/api/v1/whep/")
+	if !ok || r.Method != http.MethodDelete {
+		return ""
+	}
+	_, sid, ok := strings.Cut(rest, "/")
+	if !ok || sid == "" || strings.Contains(sid, "/") {
+		return ""
+	}
+	return sid
 }
 
 // ticketCamera is the camera of a path a redirect ticket may be used on:

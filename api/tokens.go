@@ -89,8 +89,12 @@ func (s *Server) createToken(c *gin.Context) {
 	for i, sc := range scopes {
 		t.Scopes[i] = string(sc)
 	}
-	if p.Kind != access.KindAdminToken {
+	if p.UserID != "" {
 		t.Owner, t.OwnerID = p.Username, p.UserID
+	} else {
+		// Issued by the admin token (or a token it issued): it lives only
+		// as long as that admin token is the one configured.
+		t.AdminFP = s.auth.AdminFingerprint()
 	}
 	life := s.cfg.TokenDefaultTTL
 	if in.ExpiresIn != "" {

@@ -95,10 +95,11 @@ func (s *Server) whepOffer(c *gin.Context) {
 	s.iceLinks(c)
 	s.ownSession(sid, id, principal(c))
 	loc := "/api/v1/whep/" + id + "/" + sid
-	if p := principal(c); p.Kind == access.KindNode {
-		// Redirected here with a ticket: the viewer can end the session
-		// only with a grant of this node, as it holds no credential here.
-		loc += "?ticket=" + url.QueryEscape(s.auth.Ticket(p, id, 24*time.Hour))
+	if principal(c).Ticket {
+		// Redirected here with a ticket: the viewer holds no credential of
+		// this node, so the Location carries a key that ends this session
+		// (and opens nothing; the ticket itself expires in seconds).
+		loc += "?end=" + url.QueryEscape(s.auth.EndKey(sid))
 	}
 	c.Header("Location", loc)
 	c.Header("ETag", `"`+sid+`"`)

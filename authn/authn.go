@@ -97,7 +97,7 @@ func unauthenticated(why string) error { return fmt.Errorf("%w: %s", ErrUnauthen
 // Admin is the principal of the admin token.
 func (a *Authenticator) Admin() *access.Principal {
 	return &access.Principal{Kind: access.KindAdminToken, Username: "admin", DisplayName: "admin token", Role: access.Admin,
-		Scopes: access.AllScopes(), Where: access.Everything()}
+		Scopes: access.AllScopes(), Where: access.Everything(), AdminFP: a.AdminFingerprint()}
 }
 
 // UserPrincipal is the principal of an enabled user signed in as kind.
@@ -105,6 +105,16 @@ func (a *Authenticator) UserPrincipal(u registry.User, kind access.Kind) *access
 	role := access.Role(u.Role)
 	return &access.Principal{Kind: kind, UserID: u.Identity(), Username: u.Username, DisplayName: u.DisplayName, Role: role,
 		Department: u.Department, Scopes: access.ScopesOf(role), Where: a.userJurisdiction(u)}
+}
+
+// AdminFingerprint identifies the admin token configured without
+// revealing it ("" when none is): what a token it issues, and a ticket
+// its holder is given, are bound to.
+func (a *Authenticator) AdminFingerprint() string {
+	if a.cfg.AdminToken == "" {
+		return ""
+	}
+	return access.Sign([]byte("sharpeyes admin token"), a.cfg.AdminToken)[:22]
 }
 
 func (a *Authenticator) isAdminToken(tok string) bool {
@@ -160,6 +170,10 @@ func (a *Authenticator) tokenPrincipal(t registry.Token) (*access.Principal, err
 	}
 	var owner *access.Principal
 	if t.Owner == "" && t.OwnerID == "" {
+		// The admin token's: only while it is the admin token configured.
+		if t.AdminFP == "" || a.cfg.AdminToken == "" || !access.SameHash(t.AdminFP, a.AdminFingerprint()) {
+			return nil, unauthenticated("issued by an admin token that is no longer configured; issue it again")
+		}
 		owner = a.Admin()
 	} else {
 		u, ok := a.Owner(t)
@@ -252,6 +266,10 @@ func (a *Authenticator) Refresh(p *access.Principal) (*access.Principal, error) 
 			return nil, unauthenticated("token revoked")
 		}
 		return a.tokenPrincipal(t)
+	case access.KindAdminToken:
+		if fp := a.AdminFingerprint(); fp == "" || !access.SameHash(fp, p.AdminFP) {
+			return nil, unauthenticated("the admin token changed")
+		}
 	}
 	return p, nil
 }

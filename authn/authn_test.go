@@ -166,10 +166,15 @@ func TestVideoCredentialsAndTickets(t *testing.T) {
 	if _, err := a.Basic(NodeUser, "k3z", "10.0.0.2"); err == nil {
 		t.Error("a wrong cluster key accepted")
 	}
-	viewer := a.UserPrincipal(addUser(m, "v", "viewer", "A", "B"), access.KindSession)
+	v := addUser(m, "v", "viewer", "A", "B")
+	m.sessions["h-v"] = registry.Session{IDHash: "h-v", Username: "v", UserID: v.ID, Epoch: v.Epoch, ExpiresAt: time.Now().Add(time.Hour)}
+	viewer, err := a.sessionByHash("h-v")
+	if err != nil {
+		t.Fatal(err)
+	}
 	tk := a.Ticket(viewer, "in-a", time.Minute)
-	if p, err := a.FromTicket(tk, "in-a"); err != nil || !p.Can(access.Video) {
-		t.Errorf("a ticket for its camera: %+v %v", p, err)
+	if p, err := a.FromTicket(tk, "in-a"); err != nil || !p.Can(access.Video) || !p.Ticket || p.Can(access.CamerasRead) || p.Where.HasCell("B") {
+		t.Errorf("a ticket for its camera: %+v %v (video for that camera only)", p, err)
 	}
 	if _, err := a.FromTicket(tk, "in-b"); err == nil {
 		t.Error("a ticket for another camera accepted")
@@ -179,6 +184,84 @@ func TestVideoCredentialsAndTickets(t *testing.T) {
 	}
 	if _, err := a.FromTicket(a.Ticket(viewer, "in-a", -time.Minute), "in-a"); err == nil {
 		t.Error("an expired ticket accepted")
+	}
+	if _, err := a.FromTicket(a.TicketFor(viewer, "in-a", TicketExport, time.Minute), "in-a"); err == nil {
+		t.Error("an export ticket for a viewer, who may not export, accepted")
+	}
+	// The ticket dies with its credential: the session ended, the user's
+	// password changed (a new epoch), the user deleted.
+	delete(m.sessions, "h-v")
+	if _, err := a.FromTicket(tk, "in-a"); !errors.Is(err, ErrUnauthenticated) {
+		t.Errorf("a ticket of a session that ended: %v", err)
+	}
+	m.sessions["h-v"] = registry.Session{IDHash: "h-v", Username: "v", UserID: v.ID, Epoch: v.Epoch, ExpiresAt: time.Now().Add(time.Hour)}
+	v.Epoch++
+	m.users["v"] = v
+	if _, err := a.FromTicket(tk, "in-a"); !errors.Is(err, ErrUnauthenticated) {
+		t.Errorf("a ticket of a user whose password changed: %v", err)
+	}
+	delete(m.users, "v")
+	if _, err := a.FromTicket(tk, "in-a"); !errors.Is(err, ErrUnauthenticated) {
+		t.Errorf("a ticket of a deleted user: %v", err)
+	}
+	// A token's ticket ends when the token is revoked; an RTSP password's
+	// principal (no credential to check again) gets none.
+	w := addUser(m, "w", "grid_worker", "A")
+	tok := addToken(m, w, []string{"video"}, time.Now(), nil)
+	tp, err := a.Bearer(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ttk := a.Ticket(tp, "in-a", time.Minute)
+	if _, err := a.FromTicket(ttk, "in-a"); err != nil {
+		t.Errorf("a token's ticket: %v", err)
+	}
+	delete(m.tokens, tp.TokenID)
+	if _, err := a.FromTicket(ttk, "in-a"); !errors.Is(err, ErrUnauthenticated) {
+		t.Errorf("a revoked token's ticket: %v", err)
+	}
+	if a.Ticket(a.UserPrincipal(w, access.KindSession), "in-a", time.Minute) != "" {
+		t.Error("a principal without a session got a ticket")
+	}
+	// The end key ends one session and is nothing else.
+	if !a.CheckEndKey("sid1", a.EndKey("sid1")) || a.CheckEndKey("sid2", a.EndKey("sid1")) {
+		t.Error("end keys")
+	}
+	if _, err := a.FromTicket(a.EndKey("sid1"), "in-a"); err == nil {
+		t.Error("an end key accepted as a ticket")
+	}
+}
+
+// TestAdminTokenRotation: what the admin token issued — API tokens,
+// tickets — ends when auth.admin_token changes.
+func TestAdminTokenRotation(t *testing.T) {
+	a, m := fixture(t)
+	id, secret, full, _ := access.NewToken()
+	m.tokens[id] = registry.Token{ID: id, Name: "by admin", SecretHash: access.HashSecret(secret), Scopes: []string{"video"},
+		CreatedAt: time.Now(), AdminFP: a.AdminFingerprint()}
+	if _, err := a.Bearer(full); err != nil {
+		t.Fatalf("a token the admin token issued: %v", err)
+	}
+	legacyID, legacySecret, legacy, _ := access.NewToken()
+	m.tokens[legacyID] = registry.Token{ID: legacyID, Name: "old", SecretHash: access.HashSecret(legacySecret), Scopes: []string{"video"}, CreatedAt: time.Now()}
+	if _, err := a.Bearer(legacy); !errors.Is(err, ErrUnauthenticated) {
+		t.Errorf("an admin-issued token without the admin token's fingerprint: %v", err)
+	}
+	admin := a.Admin()
+	tk := a.Ticket(admin, "in-b", time.Minute)
+	if _, err := a.FromTicket(tk, "in-b"); err != nil {
+		t.Fatalf("the admin token's ticket: %v", err)
+	}
+	// Rotated: the same stores, another admin token.
+	b := New(Config{AdminToken: "admin-token-rotated-0000", ClusterKey: []byte("k3y"), TokenMaxTTL: 30 * 24 * time.Hour}, m, a.grids, a.catalog)
+	if _, err := b.Bearer(full); !errors.Is(err, ErrUnauthenticated) {
+		t.Errorf("a token the old admin token issued, after rotation: %v", err)
+	}
+	if _, err := b.FromTicket(tk, "in-b"); !errors.Is(err, ErrUnauthenticated) {
+		t.Errorf("the old admin token's ticket, after rotation: %v", err)
+	}
+	if _, err := b.Refresh(admin); !errors.Is(err, ErrUnauthenticated) {
+		t.Errorf("what the old admin token opened, after rotation: %v", err)
 	}
 }
 

@@ -106,7 +106,7 @@ func (a *Authenticator) Video(user, pass, addr, cameraID string) (*access.Princi
 	return p, nil
 }
 
-// TicketTTL bounds how long a WHEP redirect ticket may be used.
+// TicketTTL bounds how long a redirect ticket may be used.
 const TicketTTL = 30 * time.Second
 
 // Ticket signs a WHEP redirect to the owning node: the owner cannot see
@@ -119,23 +119,44 @@ func (a *Authenticator) Ticket(p *access.Principal, cameraID string, ttl time.Du
 
 // Ticket purposes: what a ticket lets its bearer do with its camera.
 const (
-	TicketWHEP     = ""         // watch it live
+	TicketWHEP     = "live"     // watch it live
 	TicketPlayback = "playback" // play its past
 	TicketExport   = "export"   // play and download its past
 )
 
-// TicketFor signs a redirect to the node that serves a camera, for one
-// purpose.
-func (a *Authenticator) TicketFor(p *access.Principal, cameraID, purpose string, ttl time.Duration) string {
-	exp := strconv.FormatInt(a.now().Add(ttl).Unix(), 10)
-	msg := exp + "." + url.PathEscape(p.Username) + "." + cameraID
-	if purpose != "" {
-		msg += "." + purpose
+// credentialRef names the credential p proved itself with, for a ticket:
+// a session (by its hash), a token (its id), the admin token (its
+// fingerprint). A principal with none (another node, an RTSP password)
+// gets no ticket.
+func (a *Authenticator) credentialRef(p *access.Principal) string {
+	switch {
+	case p.Kind == access.KindSession && p.SessionID != "":
+		return "s" + p.SessionID
+	case p.Kind == access.KindToken && p.TokenID != "":
+		return "t" + p.TokenID
+	case p.Kind == access.KindAdminToken && a.AdminFingerprint() != "":
+		return "a" + a.AdminFingerprint()
 	}
+	return ""
+}
+
+// TicketFor signs a redirect to the node that serves a camera, for one
+// purpose, bound to the credential p showed: the ticket works only while
+// that credential does ("" for a principal without one).
+func (a *Authenticator) TicketFor(p *access.Principal, cameraID, purpose string, ttl time.Duration) string {
+	ref := a.credentialRef(p)
+	if ref == "" || len(a.cfg.ClusterKey) == 0 {
+		return ""
+	}
+	exp := strconv.FormatInt(a.now().Add(ttl).Unix(), 10)
+	msg := exp + "." + url.PathEscape(ref) + "." + cameraID + "." + purpose
 	return msg + "." + access.Sign(a.cfg.ClusterKey, msg)
 }
 
-// FromTicket checks a ticket for cameraID: a viewer of that camera alone.
+// FromTicket checks a ticket for cameraID: the credential it was issued
+// for, checked again now (a session that ended, a token revoked, a user
+// deleted or whose password changed, an admin token replaced: the ticket
+// is refused), narrowed to that one camera and the ticket's purpose.
 func (a *Authenticator) FromTicket(t, cameraID string) (*access.Principal, error) {
 	bad := unauthenticated("invalid or expired ticket")
 	i := strings.LastIndexByte(t, '.')
@@ -146,29 +167,63 @@ func (a *Authenticator) FromTicket(t, cameraID string) (*access.Principal, error
 	if !access.Verify(a.cfg.ClusterKey, msg, sig) {
 		return nil, bad
 	}
-	parts := strings.SplitN(msg, ".", 4)
-	if len(parts) < 3 || parts[2] != cameraID {
+	parts := strings.Split(msg, ".")
+	if len(parts) != 4 || parts[2] != cameraID {
 		return nil, bad
 	}
-	scopes := []access.Scope{access.Video}
-	if len(parts) == 4 {
-		switch parts[3] {
-		case TicketPlayback:
-			scopes = []access.Scope{access.RecordingsRead}
-		case TicketExport:
-			scopes = []access.Scope{access.RecordingsRead, access.RecordingsExport}
-		default:
-			return nil, bad
-		}
+	var scopes []access.Scope
+	switch parts[3] {
+	case TicketWHEP:
+		scopes = []access.Scope{access.Video}
+	case TicketPlayback:
+		scopes = []access.Scope{access.RecordingsRead}
+	case TicketExport:
+		scopes = []access.Scope{access.RecordingsRead, access.RecordingsExport}
+	default:
+		return nil, bad
 	}
 	exp, err := strconv.ParseInt(parts[0], 10, 64)
 	if err != nil || a.now().Unix() > exp {
 		return nil, bad
 	}
-	who, _ := url.PathUnescape(parts[1])
-	cam, ok := a.catalog.Get(cameraID)
-	if !ok {
+	ref, err := url.PathUnescape(parts[1])
+	if err != nil || ref == "" {
 		return nil, bad
+	}
+	var issuer *access.Principal
+	switch ref[0] {
+	case 's':
+		issuer, err = a.sessionByHash(ref[1:])
+	case 't':
+		tok, ok := a.ids.Token(ref[1:])
+		if !ok {
+			return nil, unauthenticated("the ticket's token is revoked")
+		}
+		issuer, err = a.tokenPrincipal(tok)
+	case 'a':
+		if fp := a.AdminFingerprint(); fp == "" || !access.SameHash(fp, ref[1:]) {
+			return nil, unauthenticated("the ticket's admin token is no longer configured")
+		}
+		issuer = a.Admin()
+	default:
+		return nil, bad
+	}
+	if err != nil {
+		return nil, err
+	}
+	cam, ok := a.catalog.Get(cameraID)
+	if !ok || !a.Sees(issuer, cam) {
+		return nil, bad
+	}
+	p := *issuer
+	p.Scopes = nil
+	for _, sc := range scopes {
+		if issuer.Can(sc) {
+			p.Scopes = append(p.Scopes, sc)
+		}
+	}
+	if len(p.Scopes) == 0 {
+		return nil, fmt.Errorf("%w: the ticket's credential may no longer do this", ErrForbidden)
 	}
 	where := access.Jurisdiction{Cells: map[string]bool{}, Assignees: map[string]bool{}}
 	for _, c := range cam.Cells(a.grids.Index()).All() {
@@ -179,5 +234,18 @@ func (a *Authenticator) FromTicket(t, cameraID string) (*access.Principal, error
 	if len(where.Cells) == 0 {
 		where = access.Everything() // an unplaced camera: the ticket names it alone
 	}
-	return &access.Principal{Kind: access.KindNode, Username: who, Role: access.Viewer, Scopes: scopes, Where: where}, nil
+	p.Where, p.Ticket, p.CSRF = where, true, ""
+	return &p, nil
+}
+
+// EndKey is what ends WHEP session sid without a credential of this
+// node: the Location given a viewer sent here with a ticket carries it.
+// It ends that one session and opens nothing.
+func (a *Authenticator) EndKey(sid string) string {
+	return access.Sign(a.cfg.ClusterKey, "whep-end."+sid)
+}
+
+// CheckEndKey tells whether key ends session sid.
+func (a *Authenticator) CheckEndKey(sid, key string) bool {
+	return len(a.cfg.ClusterKey) > 0 && key != "" && access.Verify(a.cfg.ClusterKey, "whep-end."+sid, key)
 }

@@ -50,6 +50,9 @@ type Token struct {
 	Grids      []string   `json:"grids,omitempty"`
 	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
 	CreatedAt  time.Time  `json:"created_at"`
+	// AdminFP is, for a token the admin token issued, a fingerprint of
+	// that admin token: the token ends when auth.admin_token changes.
+	AdminFP string `json:"admin_fp,omitempty"`
 }
 
 // Session is a signed-in browser. Its key is the hash of the cookie value;
