@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -243,16 +244,24 @@ func (s *Server) caseClip(c *gin.Context) {
 		return
 	}
 	defer f.Close()
-	// One look is one entry: a player's later range requests (to seek,
-	// to read the index at the end) are not looks of their own.
-	if rg := c.GetHeader("Range"); rg == "" || strings.HasPrefix(rg, "bytes=0-") {
-		p := principal(c)
-		if err := s.rec.Index().LogAccess(ctx, recording.Access{At: time.Now(), Who: p.Who(), CameraID: cl.CameraID, Stream: cl.Stream,
-			From: cl.Start, To: cl.End, Kind: "clip", ClipID: cl.ID, Addr: c.ClientIP()}); err != nil {
-			writeError(c, err)
-			return
+	// Every answer that carries the clip's bytes, whatever its Range, is
+	// a look in the access log, written before the first byte goes out;
+	// a player's later range requests (to seek, to read the index at the
+	// end) within lookWindow are the same look.
+	p := principal(c)
+	key := p.Who() + "\x00" + c.ClientIP() + "\x00" + cl.ID
+	lw := &loggedWriter{ResponseWriter: c.Writer, log: func() error {
+		if c.Request.Method == http.MethodHead || !s.looks.first(key, time.Now()) {
+			return nil
 		}
-	}
+		err := s.rec.Index().LogAccess(ctx, recording.Access{At: time.Now(), Who: p.Who(), CameraID: cl.CameraID, Stream: cl.Stream,
+			From: cl.Start, To: cl.End, Kind: "clip", ClipID: cl.ID, Addr: c.ClientIP()})
+		if err != nil {
+			s.looks.forget(key)
+		}
+		return err
+	}}
+	c.Writer = lw
 	sum, _ := hex.DecodeString(cl.SHA256)
 	h := c.Writer.Header()
 	h.Set("Content-Type", "video/mp4")
@@ -263,7 +272,88 @@ func (s *Server) caseClip(c *gin.Context) {
 		h.Set("Content-Disposition", `attachment; filename="`+cl.CaseID+"-"+cl.ID+`.mp4"`)
 	}
 	http.ServeContent(c.Writer, c.Request, cl.ID+".mp4", cl.Created, f)
+	if lw.err != nil {
+		s.log.Warn("clip not served: its look not logged", "case", cs.ID, "clip", cl.ID, "error", lw.err)
+	}
 }
+
+// lookWindow is how long a clip's range requests by one viewer are one
+// look (one access row).
+const lookWindow = 10 * time.Minute
+
+// looks remembers who looked at which clip lately (at most maxLooks).
+type looks struct {
+	mu   sync.Mutex
+	seen map[string]time.Time
+}
+
+const maxLooks = 10_000
+
+// first tells whether key's look is a new one (and remembers it).
+func (l *looks) first(key string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if t, ok := l.seen[key]; ok && now.Sub(t) < lookWindow {
+		return false
+	}
+	if l.seen == nil || len(l.seen) >= maxLooks {
+		fresh := map[string]time.Time{}
+		for k, t := range l.seen {
+			if now.Sub(t) < lookWindow && len(fresh) < maxLooks/2 {
+				fresh[k] = t
+			}
+		}
+		l.seen = fresh
+	}
+	l.seen[key] = now
+	return true
+}
+
+func (l *looks) forget(key string) {
+	l.mu.Lock()
+	delete(l.seen, key)
+	l.mu.Unlock()
+}
+
+// loggedWriter runs log before an answer with a body of 200 or 206
+// goes out; if log fails, the answer is a 503 and carries nothing.
+type loggedWriter struct {
+	gin.ResponseWriter
+	log    func() error
+	done   bool
+	err    error
+	failed bool
+}
+
+func (w *loggedWriter) WriteHeader(code int) {
+	if !w.done {
+		w.done = true
+		if code == http.StatusOK || code == http.StatusPartialContent {
+			if w.err = w.log(); w.err != nil {
+				w.failed = true
+				w.Header().Del("Content-Range")
+				w.Header().Set("Content-Type", "application/json")
+				w.Header().Del("Content-Length")
+				w.ResponseWriter.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = w.ResponseWriter.Write([]byte(`{"error":"the access log is not reachable: the clip is not served"}`))
+				return
+			}
+		}
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *loggedWriter) Write(b []byte) (int, error) {
+	if !w.done {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.failed {
+		return 0, w.err
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *loggedWriter) WriteString(s string) (int, error) { return w.Write([]byte(s)) }
 
 // recordingAccess answers the access log: who looked back at which
 // camera's past, when (auditors).

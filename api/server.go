@@ -178,6 +178,7 @@ type Server struct {
 	proxies      []netip.Prefix
 	csps         cspReports
 	sessions     sync.Map     // WHEP session id → sessionOwner
+	looks        looks        // recent clip downloads, logged once each
 	streams      atomic.Int64 // open event-stream connections
 	sessionCount atomic.Int64
 	policies     []Policy

@@ -216,8 +216,45 @@ func TestRecordingPlaybackAndEvidenceThroughTheAPI(t *testing.T) {
 		t.Errorf("another cell's dispatcher downloads the clip: %d", code)
 	}
 
+	// Every answer carrying the clip's bytes is a look in the log, whatever
+	// its Range form (before, only "bytes=0-" was): one dispatcher per form,
+	// each asking twice (the second is the same look).
+	size := int(clip["bytes"].(float64))
+	forms := []string{"bytes= 0-", "bytes=00-", fmt.Sprintf("bytes=-%d", size+10), "bytes=1-,0-0", "bytes=100-200", fmt.Sprintf("bytes=%d-", size-5)}
+	for i, form := range forms {
+		name := fmt.Sprintf("rec-range%d", i)
+		p := signIn(t, base, name, addUser(t, admin, name, "dispatcher", []string{street}, ""))
+		for try := 0; try < 2; try++ {
+			req, _ := http.NewRequest("GET", base+clip["url"].(string), nil)
+			req.AddCookie(&http.Cookie{Name: "sharpeyes_session", Value: p.cookie})
+			req.Header.Set("Range", form)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if (resp.StatusCode != 200 && resp.StatusCode != 206) || len(b) == 0 {
+				t.Errorf("Range %q: %d with %d bytes", form, resp.StatusCode, len(b))
+			}
+		}
+	}
+	_, log := admin.json("GET", "/api/v1/recordings/access?camera_id=rec1&limit=1000", nil)
+	looks := map[string]int{}
+	for _, it := range log["items"].([]any) {
+		row := it.(map[string]any)
+		if row["kind"] == "clip" {
+			looks[row["who"].(string)]++
+		}
+	}
+	for i, form := range forms {
+		if n := looks[fmt.Sprintf("rec-range%d", i)]; n != 1 {
+			t.Errorf("Range %q twice: %d access rows, want 1", form, n)
+		}
+	}
+
 	// Every look back is in the access log.
-	_, log := admin.json("GET", "/api/v1/recordings/access?camera_id=rec1", nil)
+	_, log = admin.json("GET", "/api/v1/recordings/access?camera_id=rec1", nil)
 	kinds := map[string]int{}
 	for _, it := range log["items"].([]any) {
 		row := it.(map[string]any)
