@@ -285,14 +285,62 @@ func (w *WHEP) Sessions(cameraID string) int {
 // would cost hundreds of answered sections and transceivers.
 const MaxOfferMedia = 4
 
-// offerCodecs checks the offer parses and lists the video and audio codecs in it.
+// Bounds of an offer beyond MaxOfferMedia: the gateway checks every
+// candidate an offer names (STUN to each, repeatedly), so an offer naming
+// thousands would make it a reflector; a browser names a few per network
+// interface. ICE credentials are as RFC 8839 bounds them.
+const (
+	MaxOfferBytes      = 64 << 10
+	MaxOfferCandidates = 32
+	maxUfrag           = 256
+	maxICEPwd          = 256
+)
+
+// offerCodecs checks the offer parses and is bounded (size, media
+// sections, candidates, ICE credentials; no section refused with port 0)
+// and lists the video and audio codecs in it.
 func offerCodecs(offer string) (map[string]bool, error) {
+	if len(offer) > MaxOfferBytes {
+		return nil, fmt.Errorf("%w: %d bytes (at most %d)", ErrBadOffer, len(offer), MaxOfferBytes)
+	}
 	var sd sdp.SessionDescription
 	if err := sd.UnmarshalString(offer); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadOffer, err)
 	}
 	if n := len(sd.MediaDescriptions); n > MaxOfferMedia {
 		return nil, fmt.Errorf("%w: %d media sections; a viewer needs one video and one audio section (at most %d)", ErrBadOffer, n, MaxOfferMedia)
+	}
+	candidates := 0
+	checkAttrs := func(attrs []sdp.Attribute) error {
+		for _, a := range attrs {
+			switch a.Key {
+			case "candidate":
+				candidates++
+			case "ice-ufrag":
+				if len(a.Value) < 4 || len(a.Value) > maxUfrag {
+					return fmt.Errorf("%w: ice-ufrag of %d characters (RFC 8839: 4 to %d)", ErrBadOffer, len(a.Value), maxUfrag)
+				}
+			case "ice-pwd":
+				if len(a.Value) < 22 || len(a.Value) > maxICEPwd {
+					return fmt.Errorf("%w: ice-pwd of %d characters (RFC 8839: 22 to %d)", ErrBadOffer, len(a.Value), maxICEPwd)
+				}
+			}
+		}
+		return nil
+	}
+	if err := checkAttrs(sd.Attributes); err != nil {
+		return nil, err
+	}
+	for _, md := range sd.MediaDescriptions {
+		if md.MediaName.Port.Value == 0 {
+			return nil, fmt.Errorf("%w: a %s section with port 0 (refused in its own offer)", ErrBadOffer, md.MediaName.Media)
+		}
+		if err := checkAttrs(md.Attributes); err != nil {
+			return nil, err
+		}
+	}
+	if candidates > MaxOfferCandidates {
+		return nil, fmt.Errorf("%w: %d ICE candidates (at most %d)", ErrBadOffer, candidates, MaxOfferCandidates)
 	}
 	codecs := map[string]bool{}
 	hasVideo := false

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -206,4 +209,107 @@ func TestWHEPCapHoldsUnderConcurrentOffers(t *testing.T) {
 	if ok != 3 || full != 17 {
 		t.Fatalf("%d sessions and %d refused, want 3 and 17", ok, full)
 	}
+}
+
+// realOffer is a pion viewer's offer (video and audio, its candidates in).
+func realOffer(t *testing.T) string {
+	t.Helper()
+	var offer string
+	errStop := errors.New("offer taken")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := whepclient.Dial(ctx, func(_ context.Context, o string) (string, error) { offer = o; return "", errStop }, whepclient.Options{})
+	if !errors.Is(err, errStop) {
+		t.Fatal(err)
+	}
+	return offer
+}
+
+// withCandidates is offer with its candidates replaced by a UDP host
+// candidate for each address.
+func withCandidates(offer string, addrs []*net.UDPAddr) string {
+	var b strings.Builder
+	first := true
+	for _, line := range strings.Split(strings.TrimRight(offer, "\r\n"), "\r\n") {
+		if strings.HasPrefix(line, "a=candidate:") || strings.HasPrefix(line, "a=end-of-candidates") {
+			continue
+		}
+		b.WriteString(line + "\r\n")
+		if strings.HasPrefix(line, "m=") && first {
+			first = false
+			for i, a := range addrs {
+				fmt.Fprintf(&b, "a=candidate:%d 1 udp %d %s %d typ host\r\n", i+1, 2130706431-i, a.IP, a.Port)
+			}
+		}
+	}
+	return b.String()
+}
+
+// TestWHEPOffersAreBounded: an offer naming 200 ICE candidates, a 100 kB
+// ufrag, a section with port 0 or 70 kB of SDP is refused before anything
+// starts and no STUN goes anywhere (before, 200 candidates made the
+// gateway send 1,600 STUN packets to 200 addresses in 10 s); an offer
+// naming three candidates is answered and checks only those three.
+func TestWHEPOffersAreBounded(t *testing.T) {
+	w, p, stop := newTestWHEP(t)
+	defer stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	offer := realOffer(t)
+	// 200 sockets standing in for 200 hosts: what reaches each.
+	var socks []net.PacketConn
+	var addrs []*net.UDPAddr
+	got := make([]atomic.Int64, 203)
+	for i := 0; i < 203; i++ {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pc.Close()
+		socks = append(socks, pc)
+		addrs = append(addrs, pc.LocalAddr().(*net.UDPAddr))
+		go func(i int) {
+			buf := make([]byte, 1500)
+			for {
+				if _, _, err := pc.ReadFrom(buf); err != nil {
+					return
+				}
+				got[i].Add(1)
+			}
+		}(i)
+	}
+	ufrag := regexp.MustCompile(`a=ice-ufrag:[^\r]*`)
+	bad := map[string]string{
+		"200 candidates":  withCandidates(offer, addrs[:200]),
+		"100 kB ufrag":    ufrag.ReplaceAllString(withCandidates(offer, addrs[:1]), "a=ice-ufrag:"+strings.Repeat("u", 100_000)),
+		"port 0":          strings.Replace(withCandidates(offer, addrs[:1]), "m=video 9 ", "m=video 0 ", 1),
+		"70 kB of offer":  withCandidates(offer, addrs[:1]) + "a=x-pad:" + strings.Repeat("p", 70_000) + "\r\n",
+		"a 2-byte ufrag":  ufrag.ReplaceAllString(withCandidates(offer, addrs[:1]), "a=ice-ufrag:ab"),
+		"33 candidates":   withCandidates(offer, addrs[:33]),
+		"bad SDP as well": "v=0\r\nnot sdp",
+	}
+	for name, o := range bad {
+		if _, _, err := w.Offer(ctx, "cam1", "main", o); !errors.Is(err, ErrBadOffer) {
+			t.Errorf("%s: %v, want ErrBadOffer", name, err)
+		}
+	}
+	if p.Acquired() != 0 || w.Sessions("") != 0 {
+		t.Fatalf("refused offers started %d pulls, %d sessions", p.Acquired(), w.Sessions(""))
+	}
+	// Three candidates: answered, and STUN goes to those three alone.
+	if _, _, err := w.Offer(ctx, "cam1", "main", withCandidates(offer, addrs[200:203])); err != nil {
+		t.Fatalf("an offer with 3 candidates: %v", err)
+	}
+	deadline := time.Now().Add(8 * time.Second)
+	for time.Now().Before(deadline) && (got[200].Load() == 0 || got[201].Load() == 0 || got[202].Load() == 0) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	var elsewhere int64
+	for i := 0; i < 200; i++ {
+		elsewhere += got[i].Load()
+	}
+	if elsewhere != 0 || got[200].Load() == 0 || got[201].Load() == 0 || got[202].Load() == 0 {
+		t.Fatalf("STUN to the refused offers' candidates: %d packets; to the three named: %d %d %d", elsewhere, got[200].Load(), got[201].Load(), got[202].Load())
+	}
+	t.Logf("STUN to the three named candidates: %d, %d, %d packets; to the 200 of refused offers: 0", got[200].Load(), got[201].Load(), got[202].Load())
 }
