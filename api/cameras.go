@@ -71,7 +71,11 @@ func (s *Server) view(ix *grid.Index, c registry.Camera) cameraView {
 		c.Streams.Sub = ingest.RedactURL(c.Streams.Sub)
 	}
 	c.Grid = cells.Base
-	return cameraView{Camera: c, Streams: &c.Streams, Device: c.Device, Cells: cells}
+	v := cameraView{Camera: c, Streams: &c.Streams, Device: c.Device, Cells: cells}
+	if c.GB != nil && c.Streams == (registry.Streams{}) {
+		v.Streams = nil // a GB/T 28181 channel is reached through its device, not a URL
+	}
+	return v
 }
 
 // shown is a camera view as p may see it: the streams and device only for

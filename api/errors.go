@@ -29,6 +29,9 @@ var (
 	ErrNoPTZ = errors.New("the camera takes no PTZ commands")
 	// ErrBusy means a bounded resource (event streams) is full; retry later.
 	ErrBusy = errors.New("busy")
+	// ErrTooMany means the caller has as many of a thing under way as it
+	// may (429, e.g. exports); retry when one ends.
+	ErrTooMany = errors.New("too many at once")
 	// ErrBadRequest marks malformed input (bad JSON, bad query values).
 	ErrBadRequest = errors.New("bad request")
 	// ErrTooLarge means the body exceeded http.max_body_bytes.
@@ -51,6 +54,8 @@ func statusOf(err error) int {
 	switch {
 	case errors.Is(err, ErrUnauthorized):
 		return http.StatusUnauthorized
+	case errors.Is(err, ErrTooMany):
+		return http.StatusTooManyRequests
 	case errors.Is(err, ErrForbidden):
 		return http.StatusForbidden
 	case errors.Is(err, ErrTooLarge):

@@ -129,9 +129,10 @@ func (s *Server) playback(c *gin.Context) {
 		writeError(c, &queryError{"start", "is required: an RFC 3339 time"})
 		return
 	}
-	secs, err := strconv.ParseFloat(c.Query("duration"), 64)
-	if err != nil || secs <= 0 || secs > recording.MaxPlayback.Seconds() {
-		writeError(c, &queryError{"duration", fmt.Sprintf("must be seconds above 0 and at most %.0f", recording.MaxPlayback.Seconds())})
+	secs, ok := seconds(c.Query("duration"))
+	if !ok || secs < minPlayback.Seconds() || secs > recording.MaxPlayback.Seconds() {
+		writeError(c, &queryError{"duration", fmt.Sprintf("must be seconds from %.1f to %.0f, written as digits (such as 30 or 2.5)",
+			minPlayback.Seconds(), recording.MaxPlayback.Seconds())})
 		return
 	}
 	if start.After(time.Now()) {
@@ -148,6 +149,18 @@ func (s *Server) playback(c *gin.Context) {
 	if err != nil {
 		writeError(c, err)
 		return
+	}
+	if format == "mp4" {
+		// An export reads and writes a whole file: a few at a time per
+		// person and per node, so twelve hour-long ones cannot starve
+		// the node's disk and live video.
+		done, err := s.exports.take(p.Who())
+		if err != nil {
+			c.Header("Retry-After", "10")
+			writeError(c, err)
+			return
+		}
+		defer done()
 	}
 	kind := "playback"
 	if format == "mp4" {
@@ -275,6 +288,62 @@ func (s *Server) caseClip(c *gin.Context) {
 	if lw.err != nil {
 		s.log.Warn("clip not served: its look not logged", "case", cs.ID, "clip", cl.ID, "error", lw.err)
 	}
+}
+
+// minPlayback is the shortest playback asked for: less holds no frame.
+const minPlayback = 100 * time.Millisecond
+
+// seconds reads a number of seconds written as digits, with at most
+// three decimals ("30", "2.5"): not "1_0", "1e3", "+5", "0x10" or "Inf",
+// which strconv would take.
+func seconds(v string) (float64, bool) {
+	whole, frac, dot := strings.Cut(v, ".")
+	if whole == "" || len(whole) > 6 || len(frac) > 3 || dot && frac == "" || strings.Trim(whole+frac, "0123456789") != "" {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	return f, err == nil
+}
+
+// Exports at once: per person, and on the node.
+const (
+	maxExportsEach = 2
+	maxExports     = 6
+)
+
+// exportSlots bounds the MP4 exports running at once.
+type exportSlots struct {
+	mu  sync.Mutex
+	all int
+	by  map[string]int
+}
+
+// take takes a place for an export by who, or says why there is none.
+func (e *exportSlots) take(who string) (done func(), err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch {
+	case e.by[who] >= maxExportsEach:
+		return nil, fmt.Errorf("%w: %d exports of yours are under way (at most %d at once)", ErrTooMany, e.by[who], maxExportsEach)
+	case e.all >= maxExports:
+		return nil, fmt.Errorf("%w: %d exports are under way on this node (at most %d at once)", ErrBusy, e.all, maxExports)
+	}
+	if e.by == nil {
+		e.by = map[string]int{}
+	}
+	e.all++
+	e.by[who]++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			e.all--
+			if e.by[who]--; e.by[who] <= 0 {
+				delete(e.by, who)
+			}
+		})
+	}, nil
 }
 
 // lookWindow is how long a clip's range requests by one viewer are one

@@ -179,6 +179,7 @@ type Server struct {
 	csps         cspReports
 	sessions     sync.Map     // WHEP session id → sessionOwner
 	looks        looks        // recent clip downloads, logged once each
+	exports      exportSlots  // MP4 exports under way
 	streams      atomic.Int64 // open event-stream connections
 	sessionCount atomic.Int64
 	policies     []Policy

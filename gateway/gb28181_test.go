@@ -91,6 +91,20 @@ func TestGBDeviceChannelsAreCameras(t *testing.T) {
 	eventually(t, 5*time.Second, "BYE after the last viewer left", func() bool { return dev.Byes() == 1 })
 	t.Logf("BYE %v after the viewer left (idle timeout 1s)", time.Since(left).Round(10*time.Millisecond))
 
+	// An RTSP reader of the re-serve: the BYE comes the idle time after it
+	// leaves (before, the re-serve held the stream 10-12.5 s more).
+	pctx, pcancel := context.WithTimeout(context.Background(), 20*time.Second)
+	out, err := exec.CommandContext(pctx, "ffprobe", "-v", "error", "-rtsp_transport", "tcp", "-show_entries", "stream=codec_name",
+		"-of", "csv=p=0", "rtsp://any:"+token+"@"+g.RTSPAddr()+"/"+ch1).CombinedOutput()
+	pcancel()
+	if err != nil || !strings.Contains(string(out), "h264") {
+		t.Fatalf("ffprobe of the channel's re-serve: %v %s", err, out)
+	}
+	left = time.Now()
+	// (Within 8 s: the old hold alone was 10 s.)
+	eventually(t, 8*time.Second, "BYE after the RTSP reader left", func() bool { return dev.Byes() == 2 })
+	t.Logf("BYE %v after the RTSP reader left (idle timeout 1s)", time.Since(left).Round(10*time.Millisecond))
+
 	// PTZ: the device receives the standard's bytes; a bad action is a
 	// 400, an RTSP camera takes none (409).
 	if code, out := api.json("POST", "/api/v1/cameras/"+ch1+"/ptz", map[string]any{"action": "left", "speed": 31}); code != 204 {

@@ -49,6 +49,9 @@ func TestGBChannelStatusAndPTZByType(t *testing.T) {
 	for i, ch := range chs {
 		_, cam := api.json("GET", "/api/v1/cameras/"+ch, nil)
 		gb, _ := cam["gb"].(map[string]any)
+		if st, has := cam["streams"]; has {
+			t.Errorf("a GB channel shows streams %v (it has no URL)", st)
+		}
 		if gb["ptz"] == true != wantPTZ[i] {
 			t.Errorf("channel %d (PTZType %d): ptz %v, want %v", i+1, dev.Config().PTZTypes[i+1], gb["ptz"], wantPTZ[i])
 		}

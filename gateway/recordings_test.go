@@ -171,7 +171,8 @@ func TestRecordingPlaybackAndEvidenceThroughTheAPI(t *testing.T) {
 		want  int
 	}{{"start=" + future + "&duration=10", 400}, {"start=" + before + "&duration=10", 404}, {"start=" + from + "&duration=0", 400},
 		{"start=" + from + "&duration=172800", 400}, {"start=yesterday&duration=10", 400}, {"duration=10", 400},
-		{"start=" + from + "&duration=abc", 400}, {"start=" + from + "&duration=10&format=avi", 400}, {"start=" + from + "&duration=10&stream=third", 400}} {
+		{"start=" + from + "&duration=abc", 400}, {"start=" + from + "&duration=0.0001", 400}, {"start=" + from + "&duration=1_0", 400},
+		{"start=" + from + "&duration=1e1", 400}, {"start=" + from + "&duration=Inf", 400}, {"start=" + from + "&duration=10&format=avi", 400}, {"start=" + from + "&duration=10&stream=third", 400}} {
 		code, body, _ := getBytes(t, base, "/api/v1/cameras/rec1/playback?"+q.query, centre)
 		if code != q.want || !strings.Contains(string(body), `"error"`) {
 			t.Errorf("playback?%s: %d %.200s, want %d with an error", q.query, code, body, q.want)

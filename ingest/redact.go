@@ -49,6 +49,9 @@ func isSecretKey(k string) bool {
 // rtsp://user:***@host/path, and secret parameters in the path and query.
 // Unparseable input is hidden whole, since it might still hold a secret.
 func RedactURL(raw string) string {
+	if raw == "" {
+		return "" // nothing to hide (a GB/T 28181 channel has no URL)
+	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "(unparseable URL)"

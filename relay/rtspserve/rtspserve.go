@@ -29,9 +29,15 @@ type RTSPConfig struct {
 	Addr string // e.g. ":8554"
 	// ReadyTimeout bounds how long a DESCRIBE waits for an on-demand source.
 	ReadyTimeout time.Duration
-	// Linger keeps an unwatched path open this long, so DESCRIBE-then-SETUP
-	// clients and quick reconnects do not restart the camera pull.
+	// Linger keeps a path nobody has set up yet open this long (a DESCRIBE
+	// before its SETUP); a path whose last reader left is let go at once
+	// (the camera's own idle time keeps its pull for a quick return).
 	Linger time.Duration
+	// StallTimeout lets a path's readers go when its stream has sent
+	// nothing for this long (its camera down, a GB/T 28181 channel whose
+	// INVITE keeps failing): they are not left waiting for ever (default
+	// ReadyTimeout).
+	StallTimeout time.Duration
 	// Authorize checks a client's credentials (RTSP Basic) for a camera;
 	// nil serves everyone. ErrUnknownCamera answers 404 (a camera the client
 	// may not see is one that does not exist), any other error 401.
@@ -62,6 +68,7 @@ type rtspPath struct {
 	cancel   context.CancelFunc
 	sessions map[*gortsplib.ServerSession]struct{}
 	idleFrom time.Time
+	played   bool // a session was set up on it
 }
 
 // NewRTSPServer starts listening.
@@ -71,6 +78,9 @@ func NewRTSPServer(cfg RTSPConfig, provider relay.StreamProvider) (*RTSPServer, 
 	}
 	if cfg.Linger <= 0 {
 		cfg.Linger = 10 * time.Second
+	}
+	if cfg.StallTimeout <= 0 {
+		cfg.StallTimeout = cfg.ReadyTimeout
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -235,7 +245,7 @@ func (r *RTSPServer) path(ctxPath string) (*rtspPath, *base.Response, error) {
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
-		r.feed(fctx, stream, ss, vmedia, enc, amedia, aenc)
+		r.feed(fctx, id, stream, ss, vmedia, enc, amedia, aenc)
 		// The camera went away (removed or changed): drop its clients.
 		r.mu.Lock()
 		r.closePathLocked(p)
@@ -245,7 +255,7 @@ func (r *RTSPServer) path(ctxPath string) (*rtspPath, *base.Response, error) {
 }
 
 // feed packetizes the relay stream once for every RTSP client of the path.
-func (r *RTSPServer) feed(ctx context.Context, stream *relay.Stream, ss *gortsplib.ServerStream,
+func (r *RTSPServer) feed(ctx context.Context, cameraID string, stream *relay.Stream, ss *gortsplib.ServerStream,
 	vmedia *description.Media, enc func([][]byte) ([]*rtp.Packet, error),
 	amedia *description.Media, aenc func([]byte) ([]*rtp.Packet, error)) {
 	gop, rd := stream.Join()
@@ -285,8 +295,13 @@ func (r *RTSPServer) feed(ctx context.Context, stream *relay.Stream, ss *gortspl
 		write(u)
 	}
 	for {
-		u, err := rd.Next(ctx)
+		nctx, cancel := context.WithTimeout(ctx, r.cfg.StallTimeout)
+		u, err := rd.Next(nctx)
+		cancel()
 		if err != nil {
+			if ctx.Err() == nil && nctx.Err() != nil {
+				r.log.Info("nothing from the camera: its RTSP readers let go", "camera", cameraID, "after", r.cfg.StallTimeout)
+			}
 			return
 		}
 		write(u)
@@ -347,6 +362,7 @@ func (r *RTSPServer) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Resp
 	}
 	r.mu.Lock()
 	p.sessions[ctx.Session] = struct{}{}
+	p.played = true
 	r.mu.Unlock()
 	ctx.Session.SetUserData(p)
 	return &base.Response{StatusCode: base.StatusOK}, p.ss, nil
@@ -367,6 +383,7 @@ func (r *RTSPServer) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCt
 	delete(p.sessions, ctx.Session)
 	if len(p.sessions) == 0 {
 		p.idleFrom = time.Now()
+		r.closePathLocked(p) // the last reader left: the stream is let go now
 	}
 	r.mu.Unlock()
 }
