@@ -47,10 +47,17 @@ func NewDigest(realm string, ttl time.Duration, now func() time.Time) *Digest {
 	return &Digest{realm: realm, ttl: ttl, now: now, key: key, used: map[string]time.Time{}}
 }
 
-// Challenge is a WWW-Authenticate value with a fresh nonce.
+// Challenge is a WWW-Authenticate value with a fresh nonce. Its
+// parameters are separated by bare commas, as JAIN-SIP (WVP) writes them:
+// RFC 3261 allows a space after each, but devices that split on "," and
+// compare names exactly (lzh2nix/gb28181Simulator, some cameras) then
+// find none.
 func (d *Digest) Challenge(stale bool) string {
-	c := digest.Challenge{Realm: d.realm, Nonce: d.nonce(), Algorithm: "MD5", QOP: []string{"auth"}, Stale: stale}
-	return c.String()
+	c := fmt.Sprintf(`Digest realm="%s",nonce="%s",algorithm=MD5,qop="auth"`, d.realm, d.nonce())
+	if stale {
+		c += ",stale=true"
+	}
+	return c
 }
 
 func (d *Digest) nonce() string {

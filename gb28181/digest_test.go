@@ -93,3 +93,31 @@ func TestDigest(t *testing.T) {
 		t.Fatalf("%d used nonces kept after they expired", n)
 	}
 }
+
+// TestChallengeReadsNaively: the challenge's parameters are separated by
+// bare commas, so a device that splits on "," and compares names exactly
+// (lzh2nix/gb28181Simulator) finds each; a full parser reads it too.
+func TestChallengeReadsNaively(t *testing.T) {
+	d := NewDigest("3210030000", time.Minute, nil)
+	for _, stale := range []bool{false, true} {
+		c := d.Challenge(stale)
+		rest, ok := strings.CutPrefix(c, "Digest ")
+		if !ok {
+			t.Fatalf("%q", c)
+		}
+		seen := map[string]string{}
+		for _, kv := range strings.Split(rest, ",") {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok || strings.TrimSpace(k) != k {
+				t.Fatalf("parameter %q of %q", kv, c)
+			}
+			seen[k] = strings.Trim(v, `"`)
+		}
+		if seen["realm"] != "3210030000" || seen["nonce"] == "" || seen["algorithm"] != "MD5" || seen["qop"] != "auth" || (seen["stale"] == "true") != stale {
+			t.Fatalf("challenge %q read as %v", c, seen)
+		}
+		if ch, err := digest.ParseChallenge(c); err != nil || ch.Realm != "3210030000" || ch.Stale != stale {
+			t.Fatalf("icholy/digest reads %q as %+v, %v", c, ch, err)
+		}
+	}
+}

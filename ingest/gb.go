@@ -124,8 +124,13 @@ func (g *gbFrames) frame(f ps.Frame) {
 			g.audio = codec
 			d.mu.Lock()
 			d.info.Audio = codec
+			video := d.seenKey
 			d.mu.Unlock()
-			d.publishInfo()
+			// Published with the video's: a stream is ready once its
+			// video is known (audio often comes first), not before.
+			if video {
+				d.publishInfo()
+			}
 			d.src.meter.update(func(st *Status) { st.Audio = string(codec) })
 		}
 		if !d.online() {

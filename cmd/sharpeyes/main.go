@@ -274,7 +274,8 @@ func startDemoNVR(ctx context.Context, addr string, gb configs.GB28181Config, ca
 	_, err := exec.LookPath("ffmpeg")
 	return camsim.StartGB(ctx, camsim.GBConfig{Server: addr, ServerID: gb.ServerID, Domain: gb.Domain,
 		DeviceID: gb.Domain + "1110000001", Password: gb.Password, Channels: 4, Lon: lon, Lat: lat,
-		Clip: sharpeyes.MainClip, Pan: err == nil, Log: log})
+		Keepalive: gb.KeepaliveTimeout.D() / 3, // three intervals to a timeout, as devices are set up
+		Clip:      sharpeyes.MainClip, Pan: err == nil, Log: log})
 }
 
 // startDemoDistrict starts a simulated district platform on loopback and

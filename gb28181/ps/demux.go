@@ -96,6 +96,10 @@ type Stats struct {
 	Resyncs   uint64 // times it skipped to the next pack header
 	Skipped   uint64 // bytes skipped
 	MapErrors uint64 // maps that named a codec the NAL units contradict
+	// Boundaries counts the carrier's frame boundaries confirmed by the
+	// next PES; Misplaced, those that fell inside a frame (the carrier's
+	// boundaries are then no longer followed).
+	Boundaries, Misplaced uint64
 }
 
 // Start codes (the byte after 00 00 01).
@@ -120,7 +124,17 @@ type Demuxer struct {
 	types  map[uint8]uint8 // stream id → stream type, from the map
 	video  video
 	stats  Stats
+	// The carrier's frame boundaries (RTP marker bits, timestamps) are
+	// followed once two of them proved right, and never again once one
+	// fell inside a frame.
+	boundary  bool // one is waiting for the next video PES to confirm it
+	trusted   bool
+	untrusted bool
 }
+
+// trustAfter is how many carrier boundaries must prove right before they
+// end frames at once.
+const trustAfter = 2
 
 // NewDemuxer returns a demuxer that hands frames to onFrame.
 func NewDemuxer(onFrame func(Frame)) *Demuxer {
@@ -143,8 +157,47 @@ func (d *Demuxer) Write(b []byte) {
 }
 
 // Flush emits the video access unit gathered so far: the caller knows a
-// frame has ended (the RTP marker bit, or a new RTP timestamp).
+// frame has ended (the stream's end).
 func (d *Demuxer) Flush() { d.flushVideo() }
+
+// Boundary says the carrier marks a frame's end here (the RTP marker
+// bit, or a new RTP timestamp). GB/T 28181 devices send one timestamp per
+// frame, the marker on its last packet; not every sender does (some put
+// a new timestamp and a marker on every pack, mid-frame). So a boundary
+// ends the frame at once only after trustAfter of them were confirmed by
+// the video PES that followed (it carried the next frame's PTS); until
+// then the frame waits for that PES, and once a boundary falls inside a
+// frame (the next PES carries none) boundaries are ignored and frames
+// are cut by their NAL units alone.
+func (d *Demuxer) Boundary() {
+	switch {
+	case d.untrusted:
+	case d.trusted:
+		d.flushVideo()
+		d.boundary = true // still checked: a sender may change its ways
+	default:
+		d.boundary = true
+	}
+}
+
+// checkBoundary takes the video PES that follows a carrier boundary.
+func (d *Demuxer) checkBoundary(hasPTS bool, pts int64) {
+	if !d.boundary {
+		return
+	}
+	d.boundary = false
+	v := &d.video
+	if !hasPTS || (v.open && v.hasPTS && pts == v.pts) {
+		d.stats.Misplaced++
+		d.trusted, d.untrusted = false, true
+		return
+	}
+	d.stats.Boundaries++
+	if !d.trusted {
+		d.flushVideo()
+		d.trusted = d.stats.Boundaries >= trustAfter
+	}
+}
 
 // Lost says bytes went missing (RTP loss): whatever was partly gathered
 // is dropped and parsing starts again at the next pack header.
@@ -152,6 +205,7 @@ func (d *Demuxer) Lost() {
 	d.video.drop()
 	d.buf = d.buf[:0]
 	d.synced = false
+	d.boundary = false
 }
 
 // resync drops the buffer up to the next pack header after its start.
@@ -360,6 +414,9 @@ func (d *Demuxer) pes(id uint8, b []byte) bool {
 		payload = b[i:]
 	}
 	if id >= 0xE0 {
+		if !d.video.idSet || id == d.video.id {
+			d.checkBoundary(hasPTS, pts)
+		}
 		d.videoPES(id, pts, dts, hasPTS, payload)
 		return true
 	}

@@ -376,3 +376,69 @@ func FuzzDemux(f *testing.F) {
 		}
 	})
 }
+
+// TestCarrierBoundaries: a sender that puts a new RTP timestamp and the
+// marker bit on every 2,048-byte pack, mid-frame (lzh2nix/gb28181Simulator
+// sending ffmpeg's PS), has its frames whole, as ffprobe counts them
+// (before, each pack's marker cut a frame short); a sender that follows
+// GB/T 28181 (one timestamp a frame, the marker on its last packet) has
+// its boundaries followed after two proved right: a frame is handed on as
+// its last packet arrives, not when the next one starts.
+func TestCarrierBoundaries(t *testing.T) {
+	b := ffmpegPS(t, "main.h264", "h264")
+	want, _ := collect(b, 0)
+	var packs [][]byte
+	for i := 0; i < len(b); {
+		j := bytes.Index(b[i+4:], []byte{0, 0, 1, 0xBA})
+		if j < 0 {
+			packs = append(packs, b[i:])
+			break
+		}
+		packs = append(packs, b[i:i+4+j])
+		i += 4 + j
+	}
+	var got []Frame
+	d := NewDemuxer(func(f Frame) { f.Data = bytes.Clone(f.Data); got = append(got, f) })
+	p := NewDepacketizer(d)
+	seq := uint16(0)
+	for k, pack := range packs {
+		for i := 0; i < len(pack); i += 1448 {
+			end := min(i+1448, len(pack))
+			p.Push(&rtp.Packet{Header: rtp.Header{SequenceNumber: seq, Timestamp: uint32(40 * k), Marker: end == len(pack)}, Payload: pack[i:end]})
+			seq++
+		}
+	}
+	d.Flush()
+	if len(got) != len(want) {
+		t.Fatalf("a marker on every pack: %d frames, want %d (stats %+v)", len(got), len(want), d.Stats())
+	}
+	for i := range got {
+		if !bytes.Equal(got[i].Data, want[i].Data) {
+			t.Fatalf("frame %d cut short: %d bytes, want %d", i, len(got[i].Data), len(want[i].Data))
+		}
+	}
+	if d.Stats().Misplaced == 0 {
+		t.Error("no misplaced boundary counted")
+	}
+	t.Logf("%d packs, %d frames whole; stats %+v", len(packs), len(got), d.Stats())
+
+	// GB/T 28181 style: each frame's last packet hands it on at once once
+	// two boundaries proved right.
+	pkts := gbPackets(t, b)
+	var emitted int
+	d2 := NewDemuxer(func(Frame) { emitted++ })
+	p2 := NewDepacketizer(d2)
+	frames := 0
+	for _, pkt := range pkts {
+		p2.Push(pkt)
+		if pkt.Marker {
+			frames++
+			if frames > 3 && emitted != frames {
+				t.Fatalf("frame %d: %d frames handed on when its last packet came", frames, emitted)
+			}
+		}
+	}
+	if s := d2.Stats(); s.Misplaced != 0 || s.Boundaries < uint64(frames-2) {
+		t.Fatalf("a GB/T 28181 sender: %+v", s)
+	}
+}

@@ -10,8 +10,9 @@ const reorderWindow = 32
 // split across packets, one RTP timestamp per frame, the marker bit on a
 // frame's last packet) into a Demuxer: packets are put back in order
 // within reorderWindow, a packet that never comes is loss (the demuxer
-// resynchronises at the next pack header), and a frame ends at its marker
-// bit or when the timestamp moves on.
+// resynchronises at the next pack header), and the marker bit and a new
+// timestamp are frame boundaries for the demuxer to follow once they
+// prove right (Demuxer.Boundary).
 type Depacketizer struct {
 	d       *Demuxer
 	started bool
@@ -87,12 +88,12 @@ func (p *Depacketizer) drain() {
 func (p *Depacketizer) use(pkt *rtp.Packet) {
 	p.next = pkt.SequenceNumber + 1
 	if p.haveTS && pkt.Timestamp != p.lastTS {
-		p.d.Flush()
+		p.d.Boundary()
 	}
 	p.lastTS, p.haveTS = pkt.Timestamp, true
 	p.d.Write(pkt.Payload)
 	if pkt.Marker {
-		p.d.Flush()
+		p.d.Boundary()
 	}
 }
 
