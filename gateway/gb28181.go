@@ -136,8 +136,7 @@ func (b *gbSide) online(d gb28181.Device) {
 }
 
 func (b *gbSide) offline(id, why string) {
-	b.log.Info("device offline", "device", id, "why", why)
-	b.channelEvents(id, events.PhaseStart)
+	b.channelEvents(id, events.PhaseStart) // the server logged it
 }
 
 // channelEvents raises (start) or clears (end) the gateway's own offline
