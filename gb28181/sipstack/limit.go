@@ -147,7 +147,11 @@ func (l *limiter) takeLocked(key string, rate float64, now time.Time, trusted bo
 	b := l.buckets[key]
 	if b == nil {
 		if !trusted && len(l.buckets) >= l.lim.MaxSources {
-			l.sweepLocked(now)
+			// Full: forget the quiet ones, at most once a second (a flood
+			// of new addresses must not buy a sweep a datagram).
+			if now.Sub(l.swept) >= time.Second {
+				l.sweepLocked(now)
+			}
 			if len(l.buckets) >= l.lim.MaxSources {
 				return false // no room to remember one more stranger
 			}
