@@ -63,10 +63,10 @@ func TestJurisdictionSeams(t *testing.T) {
 	}
 
 	// The site outage: both cameras (online now) reported offline three
-	// minutes ago.
+	// minutes ago by their NVR (an integrator may not post as the gateway).
 	eventually(t, 10*time.Second, "both cameras pulled", func() bool { return admin.state("siteA") == "online" && admin.state("siteB") == "online" })
 	for _, id := range []string{"siteA", "siteB"} {
-		body := fmt.Sprintf(`{"source":"gateway","source_event_id":"off-%s","camera_id":%q,"kind":"offline","phase":"start","time":%q}`,
+		body := fmt.Sprintf(`{"source":"isapi","source_event_id":"off-%s","camera_id":%q,"kind":"offline","phase":"start","time":%q}`,
 			id, id, time.Now().Add(-3*time.Minute).UTC().Format(time.RFC3339))
 		if code, raw := admin.do("POST", "/api/v1/events", "application/json", []byte(body), true); code != 200 {
 			t.Fatalf("offline %s: %d %s", id, code, raw)
