@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -28,11 +27,7 @@ func stores(t *testing.T, f func(t *testing.T, s *Store, clock *fakeClock)) {
 		f(t, s, clock)
 	})
 	t.Run("postgres", func(t *testing.T) {
-		dsn := os.Getenv("CASES_TEST_POSTGRES_DSN")
-		if dsn == "" {
-			t.Fatal("CASES_TEST_POSTGRES_DSN is not set: run `make test` (it starts PostgreSQL)")
-		}
-		dsn, drop, err := sqltest.Schema(context.Background(), dsn, "cases_test")
+		dsn, drop, err := sqltest.Schema(context.Background(), sqltest.DSN(t), "cases_test")
 		if err != nil {
 			t.Fatal(err)
 		}

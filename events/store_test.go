@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -30,11 +29,7 @@ func stores(t *testing.T, f func(t *testing.T, s *Store)) {
 		f(t, s)
 	})
 	t.Run("postgres", func(t *testing.T) {
-		dsn := os.Getenv("CASES_TEST_POSTGRES_DSN")
-		if dsn == "" {
-			t.Fatal("CASES_TEST_POSTGRES_DSN is not set: run `make test` (it starts PostgreSQL)")
-		}
-		dsn, drop, err := sqltest.Schema(context.Background(), dsn, "events_test")
+		dsn, drop, err := sqltest.Schema(context.Background(), sqltest.DSN(t), "events_test")
 		if err != nil {
 			t.Fatal(err)
 		}
