@@ -1,9 +1,10 @@
 // Package authn resolves who a request is, whatever surface it came
 // through: a session cookie, an API token (or the admin token), an Open311
 // api_key, RTSP credentials, a WHEP redirect ticket, another node's
-// cluster key. The HTTP API, the RTSP re-serve and the surfaces to come
-// (playback, GB/T 28181) share one Authenticator, so a credential means
-// the same everywhere and ends everywhere at once.
+// cluster key. The HTTP API (playback and evidence included), WHEP and
+// the RTSP re-serve share one Authenticator, so a credential means the
+// same everywhere and ends everywhere at once; a redirect ticket is bound
+// to the credential it was issued for.
 //
 // Credentials belong to a user's immutable id (registry.User.ID), not
 // their name, and a session to the user's credentials epoch: deleting a

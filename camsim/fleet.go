@@ -1,5 +1,8 @@
-// Package camsim simulates a fleet of RTSP cameras that loop committed H.264
-// clips on live timelines, with fault injection for tests and benchmarks.
+// Package camsim simulates cameras for tests, the demo and benchmarks: a
+// fleet of RTSP cameras that loop committed H.264 clips on live timelines
+// (with faults to inject), and GB/T 28181 NVRs that register, answer
+// their catalog, stream PS over RTP on INVITE, send alarms and pan on PTZ.
+// camsim/gbplatform is a simulated superior platform.
 package camsim
 
 import (

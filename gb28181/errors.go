@@ -1,7 +1,11 @@
-// Package gb28181 is the GB/T 28181 side of the gateway: the SIP server
-// devices register with (an ingest source for their channels) and, later,
-// the registration with superior platforms. Its pure parts are ps (the
-// program stream) and manscdp (the XML bodies).
+// Package gb28181 is the GB/T 28181 device side of the gateway: the SIP
+// server devices register with (digest; only an authenticated REGISTER
+// binds a device to its address), keepalives, catalogs, device info,
+// INVITE/BYE of their channels and the one media port their PS arrives
+// on, by SSRC. It signals through gb28181/sipstack, which it shares with
+// gb28181/cascade (the street registered with superior platforms); its
+// pure parts are ps (the program stream), manscdp (the XML bodies) and
+// sdp (the INVITE's description).
 package gb28181
 
 import "errors"

@@ -1,5 +1,11 @@
-// Package ingest pulls camera RTSP streams into relay streams: connect,
-// describe, play, depacketize, reconnect with backoff, and report health.
+// Package ingest pulls cameras into relay streams: RTSP cameras (connect,
+// describe, play, depacketize) and GB/T 28181 channels (INVITEd through
+// GBOpener, their PS frames made units), each with reconnection and
+// backoff, stall watch, PTS continuity and parameter-set repair; the
+// Manager starts on-demand pulls with their first reader and stops them
+// the idle time after the last, keeps always-on ones running, and tells
+// each camera's health, pulled or not (a GB channel whose device is gone
+// is offline though nobody watches).
 package ingest
 
 import (

@@ -1,3 +1,10 @@
+// Package relay is the per-camera stream hub between the pulls (ingest)
+// and the outputs: a Stream keeps the current GOP and a ring of recent
+// units, never blocks its writer, and gives each reader its own cursor
+// (a reader that falls behind skips to the next keyframe, the gap
+// counted); units memoize what each output derives from them. The outputs
+// (relay/webrtc, relay/rtspserve, recorders, the GB/T 28181 cascade) get
+// streams through StreamProvider and never import each other.
 package relay
 
 import (

@@ -1,6 +1,8 @@
 // Package web is the browser UI, embedded in the binary: the command
-// centre's page (live wall with tours and alarms, camera tree, map, case
-// desk, reviews, notifications) and the grid worker's phone view (/m/).
+// centre's page (live wall with tours and alarms, camera tree with each
+// camera's state and GB/T 28181 devices, superior platforms' status, 回放
+// playback on every tile, map, case desk with evidence clips, reviews,
+// notifications) and the grid worker's phone view (/m/).
 // Plain ES modules, no build step; Leaflet is vendored. Every string a
 // person, device or integrator wrote is put into the page as text (DOM
 // text nodes), never as HTML, and the pages keep to the gateway's

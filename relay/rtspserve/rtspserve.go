@@ -1,3 +1,8 @@
+// Package rtspserve re-serves relay streams over RTSP (gortsplib):
+// rtsp://host/{camera-id} and /{camera-id}/sub, each path reading its
+// stream once for every client, credentials checked by the caller's
+// Authorize; a path is let go with its last reader, and its readers when
+// the stream goes silent.
 package rtspserve
 
 import (

@@ -1,3 +1,9 @@
+// Package webrtc serves relay streams to browsers over WHEP (RFC 9725):
+// one pion API with a UDP and an ICE-TCP mux, each access unit packetized
+// once and shared by every viewer of a camera (live shards written with
+// UDP GSO), the GOP cache sent paced from the newest keyframe, NACK and
+// REMB, SRTP sealed by the gateway where it can; offers are bounded
+// before anything starts.
 package webrtc
 
 import (
