@@ -119,7 +119,22 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	g.cancel = cancel
-	fol := &follower{catalog: g.catalog, log: log, nodeAuth: url.UserPassword(authn.NodeUser, clusterKey), wake: make(chan struct{}, 1)}
+	nodeID := cfg.Node.ID
+	if nodeID == "" {
+		nodeID, _ = os.Hostname()
+	}
+	// What the follower and the pulls report to exists before any of
+	// them runs: the follower is whole before its first goroutine.
+	if g.pipe != nil {
+		g.own = newOwnEvents(g.recordOwn, log)
+		g.wg.Add(1)
+		go func() {
+			defer g.wg.Done()
+			g.own.run(ctx)
+		}()
+	}
+	fol := &follower{catalog: g.catalog, log: log, nodeAuth: url.UserPassword(authn.NodeUser, clusterKey), wake: make(chan struct{}, 1),
+		emit: g.emit}
 	var gbOpener ingest.GBOpener
 	if cfg.GB28181.Enabled {
 		if g.gb, err = g.startGB(ctx, cfg.GB28181); err != nil {
@@ -136,6 +151,12 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 		GBOpener: gbOpener,
 	})
 	fol.m = g.manager
+	if g.cases != nil {
+		if err := g.startRecording(ctx, cfg, nodeID); err != nil {
+			return nil, fmt.Errorf("recording: %w", err)
+		}
+		fol.rec = g.rec
+	}
 	ice := cfg.WebRTC.ICEServers
 	g.whep, err = webrtc.NewWHEP(webrtc.WebRTCConfig{
 		UDPAddr: cfg.WebRTC.UDPAddr, TCPAddr: cfg.WebRTC.TCPAddr, PublicIPs: cfg.WebRTC.PublicIPs,
@@ -171,10 +192,7 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("http %s: %w", cfg.HTTP.Addr, err)
 	}
-	self := registry.Node{ID: cfg.Node.ID, HTTP: cfg.Node.AdvertiseHTTP, RTSP: cfg.Node.AdvertiseRTSP, Started: time.Now().UTC()}
-	if self.ID == "" {
-		self.ID, _ = os.Hostname()
-	}
+	self := registry.Node{ID: nodeID, HTTP: cfg.Node.AdvertiseHTTP, RTSP: cfg.Node.AdvertiseRTSP, Started: time.Now().UTC()}
 	if self.HTTP == "" {
 		scheme := "http://"
 		if certs != nil {
@@ -198,11 +216,7 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 	case <-time.After(cfg.Registry.DialTimeout.D()):
 		log.Warn("node list not read in time; starting with what is known")
 	}
-	if g.cases != nil {
-		if err := g.startRecording(ctx, cfg, self.ID); err != nil {
-			return nil, fmt.Errorf("recording: %w", err)
-		}
-		fol.rec = g.rec
+	if g.rec != nil {
 		g.wg.Add(1)
 		go func() {
 			defer g.wg.Done()
@@ -225,15 +239,6 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 		defer g.wg.Done()
 		g.store.WatchGrids(ctx, func(set registry.GridSet, cells []grid.Cell) { g.grids.Set(set.Version, cells) })
 	}()
-	if g.pipe != nil {
-		g.own = newOwnEvents(g.recordOwn, log)
-		g.wg.Add(1)
-		go func() {
-			defer g.wg.Done()
-			g.own.run(ctx)
-		}()
-	}
-	fol.emit = g.emit
 	if g.gb != nil {
 		if err := g.gb.listen(ctx); err != nil {
 			return nil, fmt.Errorf("gb28181 sip %s: %w", cfg.GB28181.SIPAddr, err)
