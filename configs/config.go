@@ -20,9 +20,7 @@ import (
 
 	"github.com/goccy/go-yaml"
 
-	"sharpeyes/cases"
 	"sharpeyes/relay"
-	"sharpeyes/relay/webrtc"
 )
 
 // Default is the documented default config file.
@@ -63,11 +61,24 @@ func (d *Duration) UnmarshalYAML(b []byte) error {
 // D returns the time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
 
-// ICEServer is a STUN or TURN server, as the relay offers it to viewers.
-type ICEServer = webrtc.ICEServer
+// ICEServer is a STUN or TURN server, as the relay offers it to viewers
+// (the gateway hands it to relay/webrtc as webrtc.ICEServer: configs
+// itself needs no WebRTC stack to read YAML).
+type ICEServer struct {
+	URLs       []string `yaml:"urls" json:"urls"`
+	Username   string   `yaml:"username" json:"username,omitempty"`
+	Credential string   `yaml:"credential" json:"credential,omitempty"`
+}
 
-// KindPolicy says whether an incident kind opens a case, and how.
-type KindPolicy = cases.KindPolicy
+// KindPolicy says whether an incident kind opens a case, and how (the
+// gateway hands it to cases as cases.KindPolicy).
+type KindPolicy struct {
+	OpensCase bool   `yaml:"opens_case"`
+	Category  string `yaml:"category"`
+	Priority  int    `yaml:"priority"`
+	LimitDays int    `yaml:"limit_days"`
+	NightOnly bool   `yaml:"night_only"`
+}
 
 // RecordingConfig is recording.*: where footage goes, how it is cut and
 // kept, and the defaults of cameras' recording settings.

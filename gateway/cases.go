@@ -48,7 +48,7 @@ func (g *Gateway) openCases(cfg *configs.Config) error {
 	}
 	policy := cases.DefaultPolicy()
 	for kind, p := range cfg.Cases.Policy { // validated in configs
-		policy[kind] = p
+		policy[kind] = cases.KindPolicy(p)
 	}
 	g.pipe = &cases.Pipeline{Events: g.events, Cases: g.cases, Policy: policy, Loc: loc, Place: g.Place}
 	return nil

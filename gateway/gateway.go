@@ -157,7 +157,10 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 		}
 		fol.rec = g.rec
 	}
-	ice := cfg.WebRTC.ICEServers
+	ice := make([]webrtc.ICEServer, len(cfg.WebRTC.ICEServers))
+	for i, s := range cfg.WebRTC.ICEServers {
+		ice[i] = webrtc.ICEServer(s)
+	}
 	g.whep, err = webrtc.NewWHEP(webrtc.WebRTCConfig{
 		UDPAddr: cfg.WebRTC.UDPAddr, TCPAddr: cfg.WebRTC.TCPAddr, PublicIPs: cfg.WebRTC.PublicIPs,
 		ICEServers: ice, MaxSessions: cfg.WebRTC.MaxSessions, DisableGSO: !cfg.WebRTC.UDPGSO, ReadyTimeout: cfg.Ingest.Timeout.D() + 3*time.Second,

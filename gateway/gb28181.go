@@ -17,6 +17,7 @@ import (
 	"sharpeyes/gb28181"
 	"sharpeyes/gb28181/manscdp"
 	"sharpeyes/gb28181/sipstack"
+	"sharpeyes/ingest"
 	"sharpeyes/registry"
 )
 
@@ -30,7 +31,7 @@ type gbSide struct {
 	stack  *sipstack.Stack // the one SIP stack, for devices and superior platforms
 	server *gb28181.Server
 	media  *gb28181.Media
-	opener *gb28181.Opener
+	opener *ingest.GBChannels
 	sn     atomic.Int64 // DeviceControl serial numbers
 	// maxChannels bounds the cameras one device has (gb28181.max_channels).
 	maxChannels int
@@ -66,7 +67,7 @@ func (g *Gateway) startGB(ctx context.Context, cfg configs.GB28181Config) (*gbSi
 			mediaIP = outboundIP()
 		}
 	}
-	b.opener = &gb28181.Opener{Server: b.server, Media: b.media, MediaIP: mediaIP, Transport: b.transport}
+	b.opener = &ingest.GBChannels{Server: b.server, Media: b.media, MediaIP: mediaIP, Transport: b.transport}
 	return b, nil
 }
 

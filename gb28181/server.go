@@ -154,6 +154,9 @@ func (s *Server) Start(ctx context.Context) error {
 	return nil
 }
 
+// Domain is the server's SIP domain (the first 10 digits of its id).
+func (s *Server) Domain() string { return s.cfg.Domain }
+
 // Addr is the address devices register at (UDP and TCP).
 func (s *Server) Addr() string { return s.stack.Addr() }
 

@@ -11,7 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"sharpeyes/registry"
+	"sharpeyes/model"
 	"sharpeyes/sqlstore"
 )
 
@@ -87,7 +87,7 @@ func (ix *Index) ClipBytes(ctx context.Context, node string) (int64, error) {
 // HoldClip makes sure an incident's clip is held with its case: made once
 // its footage is all there (post-roll after the incident ends), kept while
 // the case holds it. Holding it again changes nothing.
-func (m *Manager) HoldClip(ctx context.Context, caseID, incidentID string, cam registry.Camera, started time.Time, ended *time.Time) error {
+func (m *Manager) HoldClip(ctx context.Context, caseID, incidentID string, cam model.Camera, started time.Time, ended *time.Time) error {
 	p, _ := m.PlanOf(cam)
 	c := Clip{ID: newID("clip-"), CaseID: caseID, IncidentID: incidentID, CameraID: cam.ID, Stream: p.Stream,
 		Start: started.Add(-p.Pre).UTC(), State: ClipPending, Created: time.Now().UTC()}

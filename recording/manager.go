@@ -15,7 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"sharpeyes/registry"
+	"sharpeyes/model"
 	"sharpeyes/relay"
 )
 
@@ -35,7 +35,7 @@ type Config struct {
 	MinFreeBytes int64 // 0: no limit
 	EvidenceHold time.Duration
 	// Defaults fill what a camera's recording field leaves out.
-	Defaults registry.Recording
+	Defaults model.Recording
 	Logger   *slog.Logger
 	// OnStorageFull is called (from the retention loop) with the cameras
 	// whose recording stopped because nothing more may be deleted.
@@ -80,7 +80,7 @@ func NewManager(cfg Config, idx *Index, streams Holder) *Manager {
 		cfg.Part = time.Second
 	}
 	if cfg.Defaults.Mode == "" {
-		cfg.Defaults.Mode = registry.RecordOff
+		cfg.Defaults.Mode = model.RecordOff
 	}
 	if cfg.Defaults.Stream == "" {
 		cfg.Defaults.Stream = "main"
@@ -97,7 +97,7 @@ func (m *Manager) Index() *Index { return m.idx }
 
 // PlanOf is a camera's recording plan, its own settings over the
 // defaults; ok is false when it is not recorded.
-func (m *Manager) PlanOf(c registry.Camera) (Plan, bool) {
+func (m *Manager) PlanOf(c model.Camera) (Plan, bool) {
 	r := m.cfg.Defaults
 	if c.Recording != nil {
 		r.Mode = c.Recording.Mode
@@ -119,12 +119,12 @@ func (m *Manager) PlanOf(c registry.Camera) (Plan, bool) {
 	if p.Stream == "sub" && c.Streams.Sub == "" {
 		p.Stream = "main"
 	}
-	return p, r.Mode == registry.RecordContinuous || r.Mode == registry.RecordEvents
+	return p, r.Mode == model.RecordContinuous || r.Mode == model.RecordEvents
 }
 
 // Apply records camera c on this node if own and its plan says so, and
 // stops recording it otherwise; a changed plan restarts its recorder.
-func (m *Manager) Apply(c registry.Camera, own bool) {
+func (m *Manager) Apply(c model.Camera, own bool) {
 	p, on := m.PlanOf(c)
 	m.mu.Lock()
 	defer m.mu.Unlock()

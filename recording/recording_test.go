@@ -16,7 +16,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"sharpeyes/camsim"
-	"sharpeyes/registry"
+	"sharpeyes/model"
 	"sharpeyes/relay"
 	"sharpeyes/relay/relaytest"
 )
@@ -56,7 +56,7 @@ func recordFor(t *testing.T, d time.Duration, cfg Config) (*Manager, *Index) {
 	}
 	cfg.Node = "n1"
 	m := NewManager(cfg, ix, holder{&relaytest.Provider{Streams: map[string]*relay.Stream{"cam1": s}}})
-	m.Apply(registry.Camera{ID: "cam1", Streams: registry.Streams{Main: "rtsp://x/a"}, Recording: &registry.Recording{Mode: "continuous"}}, true)
+	m.Apply(model.Camera{ID: "cam1", Streams: model.Streams{Main: "rtsp://x/a"}, Recording: &model.Recording{Mode: "continuous"}}, true)
 	if err := m.Start(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"sharpeyes/model"
 )
 
 // GBDevice is a GB/T 28181 device (an NVR or IP camera that registers
@@ -35,19 +37,19 @@ type GBDevice struct {
 
 // Validate checks what an operator may set.
 func (d *GBDevice) Validate() error {
-	if !gbCode.MatchString(d.ID) {
-		return &FieldError{"id", "must be a 20-digit GB/T 28181 code"}
+	if !model.IsGBCode(d.ID) {
+		return &FieldError{Field: "id", Msg: "must be a 20-digit GB/T 28181 code"}
 	}
 	if len(d.Name) > 200 {
-		return &FieldError{"name", "must be at most 200 bytes"}
+		return &FieldError{Field: "name", Msg: "must be at most 200 bytes"}
 	}
 	if d.Password != "" && (len(d.Password) < 8 || len(d.Password) > 128) {
-		return &FieldError{"password", "must be 8 to 128 characters (empty: the default password)"}
+		return &FieldError{Field: "password", Msg: "must be 8 to 128 characters (empty: the default password)"}
 	}
 	switch d.MediaTransport {
 	case "udp", "tcp":
 	default:
-		return &FieldError{"media_transport", "must be udp or tcp"}
+		return &FieldError{Field: "media_transport", Msg: "must be udp or tcp"}
 	}
 	return nil
 }
@@ -78,7 +80,7 @@ func (s *Store) GBDevices(ctx context.Context) ([]GBDevice, error) {
 
 // GBDevice answers one device; ErrNotFound if it never registered nor was set.
 func (s *Store) GBDevice(ctx context.Context, id string) (GBDevice, error) {
-	if !gbCode.MatchString(id) {
+	if !model.IsGBCode(id) {
 		return GBDevice{}, fmt.Errorf("device %q: %w", id, ErrNotFound)
 	}
 	ctx, cancel := s.ctx(ctx)

@@ -39,32 +39,32 @@ var layoutName = regexp.MustCompile(`^[\p{Han}A-Za-z0-9 _.-]{1,64}$`)
 func (l *Layout) Validate() error {
 	l.Name = strings.TrimSpace(l.Name)
 	if !layoutName.MatchString(l.Name) {
-		return &FieldError{"name", "1-64 letters, digits, Chinese characters, spaces, _ . -"}
+		return &FieldError{Field: "name", Msg: "1-64 letters, digits, Chinese characters, spaces, _ . -"}
 	}
 	switch l.Split {
 	case 1, 4, 9, 16, 25:
 	default:
-		return &FieldError{"layout", "must be 1, 4, 9, 16 or 25 tiles"}
+		return &FieldError{Field: "layout", Msg: "must be 1, 4, 9, 16 or 25 tiles"}
 	}
 	if len(l.Tiles) > l.Split {
-		return &FieldError{"tiles", fmt.Sprintf("%d tiles for a layout of %d", len(l.Tiles), l.Split)}
+		return &FieldError{Field: "tiles", Msg: fmt.Sprintf("%d tiles for a layout of %d", len(l.Tiles), l.Split)}
 	}
 	if l.AlarmTile != nil && (*l.AlarmTile < 0 || *l.AlarmTile >= l.Split) {
-		return &FieldError{"alarm_tile", fmt.Sprintf("must be a tile from 0 to %d", l.Split-1)}
+		return &FieldError{Field: "alarm_tile", Msg: fmt.Sprintf("must be a tile from 0 to %d", l.Split-1)}
 	}
 	if len(l.Tours) > 32 {
-		return &FieldError{"tours", "at most 32 tours"}
+		return &FieldError{Field: "tours", Msg: "at most 32 tours"}
 	}
 	for i, t := range l.Tours {
 		switch {
 		case len(t.Cameras) < 2 || len(t.Cameras) > 256:
-			return &FieldError{fmt.Sprintf("tours[%d].cameras", i), "a tour cycles 2 to 256 cameras"}
+			return &FieldError{Field: fmt.Sprintf("tours[%d].cameras", i), Msg: "a tour cycles 2 to 256 cameras"}
 		case t.Interval < 5 || t.Interval > 3600:
-			return &FieldError{fmt.Sprintf("tours[%d].interval_s", i), "from 5 to 3600 seconds"}
+			return &FieldError{Field: fmt.Sprintf("tours[%d].interval_s", i), Msg: "from 5 to 3600 seconds"}
 		case t.Tile < -1 || t.Tile >= l.Split:
-			return &FieldError{fmt.Sprintf("tours[%d].tile", i), fmt.Sprintf("a tile from 0 to %d, or -1 for the whole wall", l.Split-1)}
+			return &FieldError{Field: fmt.Sprintf("tours[%d].tile", i), Msg: fmt.Sprintf("a tile from 0 to %d, or -1 for the whole wall", l.Split-1)}
 		case len(t.Name) > 128 || strings.ContainsFunc(t.Name, unicode.IsControl):
-			return &FieldError{fmt.Sprintf("tours[%d].name", i), "at most 128 bytes, no control characters"}
+			return &FieldError{Field: fmt.Sprintf("tours[%d].name", i), Msg: "at most 128 bytes, no control characters"}
 		}
 	}
 	if l.Tiles == nil {

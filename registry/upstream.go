@@ -91,11 +91,11 @@ func (s *Store) Upstream(ctx context.Context, id string) (Upstream, error) {
 // ErrExists or ErrConflict otherwise.
 func (s *Store) PutUpstream(ctx context.Context, u Upstream, rev int64, check func(*Upstream) error) (Upstream, error) {
 	if !ValidID(u.ID) {
-		return Upstream{}, &FieldError{"id", "must be 1-64 letters, digits, '-', '_' or '.'"}
+		return Upstream{}, &FieldError{Field: "id", Msg: "must be 1-64 letters, digits, '-', '_' or '.'"}
 	}
 	u.Name = strings.TrimSpace(u.Name)
 	if len(u.Name) > 200 {
-		return Upstream{}, &FieldError{"name", "must be at most 200 bytes"}
+		return Upstream{}, &FieldError{Field: "name", Msg: "must be at most 200 bytes"}
 	}
 	if check != nil {
 		if err := check(&u); err != nil {
@@ -143,7 +143,7 @@ func (s *Store) DeleteUpstream(ctx context.Context, id string) error {
 // for ever; taken says which codes are in use otherwise (GB channels).
 func (s *Store) GBCode(ctx context.Context, id, prefix string, taken func(code string) bool) (string, error) {
 	if len(prefix) != 13 || strings.Trim(prefix, "0123456789") != "" {
-		return "", &FieldError{"prefix", "must be 13 digits"}
+		return "", &FieldError{Field: "prefix", Msg: "must be 13 digits"}
 	}
 	byCamera := s.prefix + "gb/codes/by-camera/" + id
 	counter := s.prefix + "gb/codes/next/" + prefix

@@ -1,4 +1,4 @@
-package gb28181
+package ingest
 
 import (
 	"context"
@@ -7,17 +7,18 @@ import (
 	"sync/atomic"
 	"time"
 
+	"sharpeyes/gb28181"
 	"sharpeyes/gb28181/ps"
 	"sharpeyes/gb28181/sdp"
-	"sharpeyes/ingest"
 )
 
-// Opener opens device channels' live video for ingest: an INVITE with a
-// fresh SSRC, the media on the shared port, over the transport the device
-// is set to (UDP, or TCP with the device connecting).
-type Opener struct {
-	Server *Server
-	Media  *Media
+// GBChannels opens GB/T 28181 device channels' live video: an INVITE
+// with a fresh SSRC through the device side's SIP server, the media on
+// the shared port, over the transport the device is set to (UDP, or TCP
+// with the device connecting).
+type GBChannels struct {
+	Server *gb28181.Server
+	Media  *gb28181.Media
 	// MediaIP is the address devices send media to (the gateway's, as
 	// they reach it).
 	MediaIP string
@@ -26,11 +27,11 @@ type Opener struct {
 	seq       atomic.Int64
 }
 
-var _ ingest.GBOpener = (*Opener)(nil)
+var _ GBOpener = (*GBChannels)(nil)
 
-// Open implements ingest.GBOpener.
-func (o *Opener) Open(ctx context.Context, ref ingest.GBRef, onFrame func(ps.Frame)) (<-chan struct{}, func(), error) {
-	ssrc := sdp.LiveSSRC(o.Server.cfg.Domain, int(o.seq.Add(1)))
+// Open implements GBOpener.
+func (o *GBChannels) Open(ctx context.Context, ref GBRef, onFrame func(ps.Frame)) (<-chan struct{}, func(), error) {
+	ssrc := sdp.LiveSSRC(o.Server.Domain(), int(o.seq.Add(1)))
 	n, _ := sdp.SDP{SSRC: ssrc}.SSRCNumber()
 	stop, _ := o.Media.Expect(n, onFrame)
 	offer := sdp.SDP{IP: o.MediaIP, Port: o.Media.Port(), Transport: "UDP", SSRC: ssrc}
@@ -51,9 +52,7 @@ func (o *Opener) Open(ctx context.Context, ref ingest.GBRef, onFrame func(ps.Fra
 	var once sync.Once
 	closeCall := func() {
 		once.Do(func() {
-			if err := call.Bye(context.WithoutCancel(ctx)); err != nil {
-				o.Server.log.Debug("BYE not answered", "channel", ref.Channel, "error", err)
-			}
+			_ = call.Bye(context.WithoutCancel(ctx)) // a device that does not answer has ended it anyway
 			for _, s := range stops {
 				s()
 			}
@@ -62,10 +61,10 @@ func (o *Opener) Open(ctx context.Context, ref ingest.GBRef, onFrame func(ps.Fra
 	return call.Done(), closeCall, nil
 }
 
-// Presence implements ingest.GBOpener.
-func (o *Opener) Presence(device string) (bool, time.Time) { return o.Server.Presence(device) }
+// Presence implements GBOpener.
+func (o *GBChannels) Presence(device string) (bool, time.Time) { return o.Server.Presence(device) }
 
 // String names the opener in logs.
-func (o *Opener) String() string {
+func (o *GBChannels) String() string {
 	return fmt.Sprintf("gb28181 media %s:%d", o.MediaIP, o.Media.Port())
 }
