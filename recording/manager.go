@@ -132,7 +132,13 @@ func (m *Manager) Apply(c model.Camera, own bool) {
 	cur, running := m.recorders[c.ID]
 	if running && (!on || !own || cur.plan != p) {
 		delete(m.recorders, c.ID)
-		go cur.stop()
+		// Stopped aside (it closes its segment), but waited for by Close:
+		// nothing writes after Close returns.
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			cur.stop()
+		}()
 		running = false
 	}
 	delete(m.waiting, c.ID)

@@ -58,10 +58,14 @@ type recorder struct {
 	spanEnd  time.Time // where the last segment ended
 }
 
+// start runs the recorder in a goroutine of the manager's (its Close
+// waits for it).
 func (r *recorder) start(ctx context.Context) {
 	ctx, r.cancel = context.WithCancel(ctx)
 	r.done = make(chan struct{})
+	r.m.wg.Add(1)
 	go func() {
+		defer r.m.wg.Done()
 		defer close(r.done)
 		r.run(ctx)
 	}()
