@@ -108,13 +108,19 @@ func (s *cascadeSide) lead(ctx context.Context) {
 	s.mu.Lock()
 	s.mgr = mgr
 	s.mu.Unlock()
+	var alarms sync.WaitGroup
 	defer func() {
 		s.mu.Lock()
 		s.mgr = nil
 		s.mu.Unlock()
+		alarms.Wait() // ctx is over: no alarm is being told when the clients close
 		mgr.Close()
 	}()
-	go s.followAlarms(ctx, mgr)
+	alarms.Add(1)
+	go func() {
+		defer alarms.Done()
+		s.followAlarms(ctx, mgr)
+	}()
 	var applied []cascade.Platform
 	published := map[string]cascade.Status{}
 	t := time.NewTicker(s.every)

@@ -59,6 +59,7 @@ type Platform struct {
 	waiters  map[string][]chan struct{}         // waiting for a lower platform's catalog
 	infos    map[string]*manscdp.Message        // DeviceInfo answers
 	answers  map[string][]manscdp.Message       // other Responses, by lower platform
+	calls    map[*PlatformCall]bool             // ended at Close
 	ssrc     atomic.Int64
 }
 
@@ -181,6 +182,14 @@ func (p *Platform) Addr() string { return p.srv.Addr() }
 // Close stops the platform (a restart is a Close and a new platform on
 // the same address).
 func (p *Platform) Close() {
+	p.mu.Lock()
+	calls := p.calls
+	p.calls = nil
+	p.mu.Unlock()
+	for c := range calls {
+		c.closeAll()
+		c.wg.Wait()
+	}
 	p.srv.Close()
 	p.stack.Close()
 }
@@ -303,6 +312,8 @@ type PlatformCall struct {
 	frame   atomic.Int64 // … and of the end of the first frame (its marker bit)
 	mu      sync.Mutex
 	closers []io.Closer
+	ended   chan struct{} // closed by closeAll
+	closed  bool
 	wg      sync.WaitGroup
 }
 
@@ -316,6 +327,10 @@ func (c *PlatformCall) closeAll() {
 	c.mu.Lock()
 	for _, cl := range c.closers {
 		cl.Close()
+	}
+	if !c.closed {
+		c.closed = true
+		close(c.ended)
 	}
 	c.mu.Unlock()
 }
@@ -358,7 +373,7 @@ func (p *Platform) Play(ctx context.Context, id, channel, mode string, w io.Writ
 	host := "127.0.0.1"
 	ssrc := fmt.Sprintf("0%s%04d", p.cfg.ServerID[3:8], p.ssrc.Add(1)%10000)
 	offer := sdp.SDP{IP: host, PayloadType: 96, SSRC: ssrc, Transport: "UDP"}
-	c := &PlatformCall{}
+	c := &PlatformCall{ended: make(chan struct{})}
 	var pc net.PacketConn
 	var ln net.Listener
 	var err error
@@ -387,6 +402,22 @@ func (p *Platform) Play(ctx context.Context, id, channel, mode string, w io.Writ
 		return nil, err
 	}
 	c.call, c.Answer = call, call.Answer
+	p.mu.Lock()
+	if p.calls == nil {
+		p.calls = map[*PlatformCall]bool{}
+	}
+	p.calls[c] = true
+	p.mu.Unlock()
+	// The lower platform's BYE ends the receiving too.
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		select {
+		case <-call.Done():
+			c.closeAll()
+		case <-c.ended:
+		}
+	}()
 	write := func(b []byte) {
 		var pkt rtp.Packet
 		if pkt.Unmarshal(b) != nil {

@@ -103,7 +103,12 @@ func startWith(t *testing.T, n int, p cascade.Platform, pc gbplatform.PlatformCo
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { f.plat.Close() })
+	t.Cleanup(func() {
+		f.plat.Close()
+		if f.stack != nil {
+			f.stack.Close()
+		}
+	})
 	f.plat = plat
 	f.p.Address = plat.Addr()
 	f.client = f.newClient(ctx, f.p)
@@ -474,6 +479,11 @@ func TestSlowPlatformSetsThePace(t *testing.T) {
 	p.Password = ""
 	p.Keepalive = time.Hour
 	f := &fixture{prov: &relaytest.Provider{Streams: map[string]*relay.Stream{}}, cat: newCatalog(6), ptz: make(chan string, 1), p: p}
+	t.Cleanup(func() {
+		if f.stack != nil {
+			f.stack.Close()
+		}
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	c := f.newClient(ctx, p)

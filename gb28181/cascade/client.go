@@ -42,6 +42,7 @@ type Client struct {
 	kick   chan struct{} // a registration wanted now (the platform forgot it)
 	// registering is true while a REGISTER waits for its answer.
 	registering bool
+	closing     bool // Close is waiting for the goroutines: none starts now
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -100,6 +101,20 @@ func (c *Client) Start(ctx context.Context) error {
 	go func() { defer c.done.Done(); c.run() }()
 	go func() { defer c.done.Done(); c.watchCatalog() }()
 	return nil
+}
+
+// goAway runs f in a goroutine of the client's, which Close waits for.
+func (c *Client) goAway(f func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return // nothing new once Close waits
+	}
+	c.done.Add(1)
+	go func() {
+		defer c.done.Done()
+		f()
+	}()
 }
 
 // Claim implements sipstack.Route: a request is the platform's when its
@@ -161,9 +176,12 @@ func (c *Client) Close() {
 		_, _ = c.register(ctx, 0)
 	}
 	cancel()
+	c.detach() // no request reaches it now
+	c.mu.Lock()
+	c.closing = true
+	c.mu.Unlock()
 	c.cancel()
 	c.done.Wait()
-	c.detach()
 }
 
 func (c *Client) setStatus(f func(s *Status)) {

@@ -71,6 +71,7 @@ func fuzzClient(f *testing.F) *Client {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	c.ctx, c.cancel = ctx, cancel
+	c.closing = true // never started: its answers (goroutines) are not sent
 	return c
 }
 

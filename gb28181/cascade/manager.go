@@ -16,6 +16,7 @@ type Manager struct {
 	deps Deps
 	log  *slog.Logger
 
+	apply   sync.Mutex // one Apply (or Close) at a time
 	mu      sync.Mutex
 	clients map[string]*Client
 	known   map[string]Platform // every platform, enabled or not
@@ -43,29 +44,42 @@ func (m *Manager) Apply(ps []Platform) error {
 		}
 		want[p.ID] = p
 	}
+	// Clients are closed (unregistering: network) and started outside the
+	// lock, so Status and Alarm never wait on a platform.
+	m.apply.Lock()
+	defer m.apply.Unlock()
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	var gone []*Client
 	for id, c := range m.clients {
 		if p, ok := want[id]; !ok || !p.Enabled || !reflect.DeepEqual(p, c.Platform()) {
-			c.Close()
+			gone = append(gone, c)
 			delete(m.clients, id)
 		}
 	}
+	var start []Platform
 	for id, p := range want {
-		if _, running := m.clients[id]; running || !p.Enabled {
-			continue
+		if _, running := m.clients[id]; !running && p.Enabled {
+			start = append(start, p)
 		}
+	}
+	m.known = want
+	m.mu.Unlock()
+	for _, c := range gone {
+		c.Close()
+	}
+	for _, p := range start {
 		c, err := New(p, m.deps, m.log)
 		if err == nil {
 			err = c.Start(m.ctx)
 		}
 		if err != nil {
-			m.log.Warn("upstream platform not started", "component", "cascade", "platform", id, "error", err)
+			m.log.Warn("upstream platform not started", "component", "cascade", "platform", p.ID, "error", err)
 			continue
 		}
-		m.clients[id] = c
+		m.mu.Lock()
+		m.clients[p.ID] = c
+		m.mu.Unlock()
 	}
-	m.known = want
 	return nil
 }
 
@@ -104,10 +118,16 @@ func (m *Manager) Alarm(ctx context.Context, cameraID string, at time.Time, prio
 
 // Close unregisters from every platform.
 func (m *Manager) Close() {
+	m.apply.Lock()
+	defer m.apply.Unlock()
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	cs := make([]*Client, 0, len(m.clients))
 	for id, c := range m.clients {
-		c.Close()
+		cs = append(cs, c)
 		delete(m.clients, id)
+	}
+	m.mu.Unlock()
+	for _, c := range cs {
+		c.Close()
 	}
 }

@@ -105,7 +105,7 @@ func (c *Client) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	c.log.Info("the platform plays a camera", "camera", ch.CameraID, "channel", ch.ID, "transport", offer.Transport, "setup", offer.Setup)
 	// A platform that never ACKs (or whose ACK is lost) is not left with a
 	// pulled camera: the call ends after the INVITE transaction's time.
-	go func() {
+	c.goAway(func() {
 		t := time.NewTimer(32 * time.Second)
 		defer t.Stop()
 		select {
@@ -116,8 +116,10 @@ func (c *Client) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 				k.finish()
 			}
 		case <-k.done:
+		case <-c.ctx.Done():
+			k.finish()
 		}
-	}()
+	})
 }
 
 // prepare takes the camera's stream (waiting for its first frame) and the
@@ -180,7 +182,7 @@ func (c *Client) onAck(req *sip.Request, tx sip.ServerTransaction) {
 		case <-k.done: // ended before it started
 			cancel()
 		default:
-			go k.send(ctx)
+			c.goAway(func() { k.send(ctx) })
 		}
 	})
 }

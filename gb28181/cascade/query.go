@@ -27,13 +27,13 @@ func (c *Client) onMessage(req *sip.Request, tx sip.ServerTransaction) {
 	switch {
 	case m.Kind == "Query" && m.CmdType == "Catalog":
 		c.respond(req, tx, 200, "OK")
-		go c.answerCatalog(m.SN)
+		c.goAway(func() { c.answerCatalog(m.SN) })
 	case m.Kind == "Query" && m.CmdType == "DeviceInfo":
 		c.respond(req, tx, 200, "OK")
-		go c.answerInfo(m)
+		c.goAway(func() { c.answerInfo(m) })
 	case m.Kind == "Query" && m.CmdType == "DeviceStatus":
 		c.respond(req, tx, 200, "OK")
-		go c.answerStatus(m)
+		c.goAway(func() { c.answerStatus(m) })
 	case m.Kind == "Control" && m.CmdType == "DeviceControl" && m.PTZCmd != "":
 		code, reason := c.ptz(m)
 		c.respond(req, tx, code, reason)
