@@ -115,6 +115,7 @@ func (s *Server) notifications(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
+	// The store, not the bus: what the caller just did is in its answer.
 	last, err := s.pipe.Events.LastSeq(ctx)
 	if err != nil {
 		writeError(c, err)

@@ -148,8 +148,19 @@ type Deps struct {
 	// Cascade is the superior platforms (nil: GB/T 28181 off).
 	Cascade Cascade
 	Layouts LayoutStore
+	// Outbox is the node's follower of the outbox (events.Bus): the event
+	// streams read it, not the store (nil: no events).
+	Outbox Outbox
 	// Ready tells whether the registry and the SQL store answer (/readyz).
 	Ready func(ctx context.Context) error
+}
+
+// Outbox is what the event stream and notifications read: the latest
+// outbox messages, and a channel closed when more arrive.
+type Outbox interface {
+	Messages(ctx context.Context, after int64, limit int) ([]events.Message, error)
+	LastSeq(ctx context.Context) (int64, error)
+	Changed() <-chan struct{}
 }
 
 // Server holds the handlers' collaborators.
@@ -164,6 +175,8 @@ type Server struct {
 	pulls        Pulls
 	whep         WHEPServer
 	pipe         *cases.Pipeline
+	outbox       Outbox
+	caseAt       caseMemo // cases as read for an outbox message, shared by the streams
 	layouts      LayoutStore
 	places       EventPlaces
 	ready        func(ctx context.Context) error
@@ -203,7 +216,7 @@ func New(cfg Config, d Deps) *Server {
 		cfg.SessionTTL = 12 * time.Hour
 	}
 	s := &Server{cfg: cfg, store: d.Cameras, catalog: d.Catalog, gridStore: d.GridStore, grids: d.Grids, pulls: d.Pulls, whep: d.WHEP,
-		sync: d.Sync, cluster: d.Cluster, pipe: d.Pipeline, layouts: d.Layouts, places: d.Places, ready: d.Ready,
+		sync: d.Sync, cluster: d.Cluster, pipe: d.Pipeline, outbox: d.Outbox, layouts: d.Layouts, places: d.Places, ready: d.Ready,
 		log: cfg.Logger.With("component", "api"), ids: d.Identities, idStore: d.IdentityStore, auth: d.Auth, rec: d.Recordings, gb: d.GB, ups: d.Cascade,
 		proxies: parseProxies(cfg.TrustedProxies)}
 	if s.sync == nil {

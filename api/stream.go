@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -32,12 +33,17 @@ func (s *Server) stream(c *gin.Context) {
 	_ = rc.SetReadDeadline(time.Time{})
 	_ = rc.SetWriteDeadline(time.Time{})
 	ctx := c.Request.Context()
-	es := s.pipe.Events
+	es := s.outbox
 	p := principal(c)
 	caseCache := map[string]bool{}
-	load := func(id string) (cases.Case, bool) { // fresh: a stream outlives the state it saw
-		cs, err := s.pipe.Cases.Get(ctx, id)
-		return cs, err == nil
+	var seq int64 // the message being sent
+	load := func(id string) (cases.Case, bool) {
+		// Fresh (a stream outlives the state it saw), and read once per
+		// message for every stream.
+		return s.caseAt.get(seq, id, func() (cases.Case, bool) {
+			cs, err := s.pipe.Cases.Get(context.WithoutCancel(ctx), id) // shared: not this stream's to cancel
+			return cs, err == nil
+		})
 	}
 	after, err := strconv.ParseInt(c.GetHeader("Last-Event-ID"), 10, 64)
 	if err != nil || after < 0 {
@@ -58,11 +64,8 @@ func (s *Server) stream(c *gin.Context) {
 	h.Set("X-Accel-Buffering", "no")
 	c.Status(http.StatusOK)
 	c.Writer.Flush()
-	// The outbox is polled (other nodes write it too): every 200 ms keeps an
-	// alarm's way to the wall well inside its 2 s, for an indexed range read
-	// per open stream (at most http.max_streams).
-	poll := time.NewTicker(200 * time.Millisecond)
-	defer poll.Stop()
+	// The node's bus follows the outbox (other nodes write it too) and
+	// says when there is more: every stream reads it from memory.
 	beat := time.NewTicker(15 * time.Second)
 	defer beat.Stop()
 	// The stream is somebody's for as long as it lasts: it ends within a
@@ -70,6 +73,10 @@ func (s *Server) stream(c *gin.Context) {
 	// password, role or grids (and then follows what they may see now).
 	recheck := time.NewTicker(time.Second)
 	defer recheck.Stop()
+	// Taken before each read, so what arrives during a read wakes the next.
+	now := make(chan struct{})
+	close(now)
+	var changed <-chan struct{} = now // a reconnecting client catches up at once
 	for {
 		select {
 		case <-ctx.Done():
@@ -89,17 +96,21 @@ func (s *Server) stream(c *gin.Context) {
 		case <-beat.C:
 			fmt.Fprint(c.Writer, ": keep-alive\n\n")
 			c.Writer.Flush()
-		case <-poll.C:
-			msgs, err := es.Messages(ctx, after, 200)
+		case <-changed:
+			changed = es.Changed()
+			msgs, err := es.Messages(ctx, after, 1000)
 			if err != nil {
 				continue
 			}
+			if len(msgs) == 1000 {
+				changed = now // more to read
+			}
 			for _, m := range msgs {
-				after = m.Seq
+				after, seq = m.Seq, m.Seq
 				if len(prefixes) > 0 && !hasPrefix(m.Topic, prefixes) {
 					continue
 				}
-				if !s.seesMessage(ctx, p, m, caseCache) {
+				if !s.seesMessage(ctx, p, m, caseCache, load) {
 					continue
 				}
 				body := []byte(m.Body)
@@ -122,6 +133,40 @@ func (s *Server) stream(c *gin.Context) {
 	}
 }
 
+// caseMemo is each case as read for an outbox message: every stream told
+// of that message shares one read of the case.
+type caseMemo struct {
+	mu sync.Mutex
+	m  map[caseKey]*caseRead
+}
+
+type caseKey struct {
+	seq int64
+	id  string
+}
+
+type caseRead struct {
+	once sync.Once
+	cs   cases.Case
+	ok   bool
+}
+
+// get answers the case id as read for message seq, reading it once.
+func (c *caseMemo) get(seq int64, id string, read func() (cases.Case, bool)) (cases.Case, bool) {
+	c.mu.Lock()
+	if c.m == nil || len(c.m) > 4096 {
+		c.m = map[caseKey]*caseRead{}
+	}
+	e := c.m[caseKey{seq, id}]
+	if e == nil {
+		e = &caseRead{}
+		c.m[caseKey{seq, id}] = e
+	}
+	c.mu.Unlock()
+	e.once.Do(func() { e.cs, e.ok = read() })
+	return e.cs, e.ok
+}
+
 func mustJSON(v any) []byte {
 	b, _ := json.Marshal(v)
 	return b
@@ -139,7 +184,7 @@ func hasPrefix(s string, ps []string) bool {
 // seesMessage tells whether a stream message is the principal's to see:
 // incidents by their cells (with events:read), case changes by the case
 // (with cases:read). Case visibility is looked up once per stream.
-func (s *Server) seesMessage(ctx context.Context, p *access.Principal, m events.Message, seen map[string]bool) bool {
+func (s *Server) seesMessage(ctx context.Context, p *access.Principal, m events.Message, seen map[string]bool, load func(string) (cases.Case, bool)) bool {
 	switch {
 	case strings.HasPrefix(m.Topic, "incident."):
 		if !p.Can(access.EventsRead) {
@@ -165,8 +210,8 @@ func (s *Server) seesMessage(ctx context.Context, p *access.Principal, m events.
 		}
 		ok, known := seen[row.CaseID]
 		if !known {
-			cs, err := s.pipe.Cases.Get(ctx, row.CaseID)
-			ok = err == nil && seesCase(p, cs)
+			cs, found := load(row.CaseID)
+			ok = found && seesCase(p, cs)
 			if len(seen) > 10_000 {
 				clear(seen)
 			}

@@ -367,23 +367,15 @@ func (s *cascadeSide) DeleteUpstream(ctx context.Context, id string) error {
 // followAlarms forwards the incidents that open on shared cameras to the
 // platforms, from the outbox (whichever node opened them).
 func (s *cascadeSide) followAlarms(ctx context.Context, mgr *cascade.Manager) {
-	if s.g.events == nil {
+	bus := s.g.bus
+	if bus == nil {
 		return
 	}
-	after, err := s.g.events.LastSeq(ctx)
-	if err != nil {
-		after = 0
-	}
-	t := time.NewTicker(500 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		msgs, err := s.g.events.Messages(ctx, after, 200)
-		if err != nil {
+	after, _ := bus.LastSeq(ctx)
+	for ctx.Err() == nil {
+		msgs, err := bus.Messages(ctx, after, 200)
+		if err != nil || len(msgs) == 0 {
+			_ = bus.Wait(ctx, after)
 			continue
 		}
 		for _, m := range msgs {

@@ -42,9 +42,15 @@ func (g *Gateway) openCases(cfg *configs.Config) error {
 	if err != nil {
 		return err
 	}
+	// One reader of the outbox for the node: the event streams, the
+	// notifications, the recorders, the cascade and the webhook read it.
+	g.bus = events.NewBus(g.events, events.BusConfig{Logger: g.log})
+	if err := g.bus.Start(ctx); err != nil {
+		return err
+	}
 	g.cal = cal
 	if cfg.Cases.WebhookURL != "" {
-		g.webhook = &outbound.Webhook{URL: cfg.Cases.WebhookURL, Secret: cfg.Cases.WebhookSecret, Outbox: g.events, Log: g.log}
+		g.webhook = &outbound.Webhook{URL: cfg.Cases.WebhookURL, Secret: cfg.Cases.WebhookSecret, Outbox: g.events, Feed: g.bus, Log: g.log}
 	}
 	policy := cases.DefaultPolicy()
 	for kind, p := range cfg.Cases.Policy { // validated in configs

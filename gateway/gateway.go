@@ -51,6 +51,7 @@ type Gateway struct {
 	grids   grid.Live
 	cases   *cases.Store
 	events  *events.Store
+	bus     *events.Bus // the node's one follower of the outbox
 	pipe    *cases.Pipeline
 	cal     *cases.Calendar
 	webhook *outbound.Webhook
@@ -268,7 +269,7 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 		MapTiles: cfg.Web.MapTiles, MapAttribution: cfg.Web.MapAttribution, TrustedProxies: cfg.HTTP.TrustedProxies},
 		api.Deps{Cameras: g.store, Catalog: g.catalog, GridStore: g.store, Grids: &g.grids, Pulls: g.manager, WHEP: g.whep,
 			Sync: fol, Cluster: &cluster{members: g.members, store: g.store}, Pipeline: g.pipe, Places: g,
-			Identities: g.ids, IdentityStore: g.store, Auth: g.auth, Layouts: g.store, Ready: g.ready, Recordings: g.recordingsOrNil(), GB: g.gbOrNil(), Cascade: g.upstreamsOrNil()})
+			Identities: g.ids, IdentityStore: g.store, Auth: g.auth, Layouts: g.store, Ready: g.ready, Outbox: g.outboxOrNil(), Recordings: g.recordingsOrNil(), GB: g.gbOrNil(), Cascade: g.upstreamsOrNil()})
 	g.api = srv
 	g.wg.Add(1)
 	go func() {
@@ -311,6 +312,14 @@ func registryMode(cfg *configs.Config) string {
 		return "embedded"
 	}
 	return "external"
+}
+
+// outboxOrNil is the bus for the API (a nil interface without cases).
+func (g *Gateway) outboxOrNil() api.Outbox {
+	if g.bus == nil {
+		return nil
+	}
+	return g.bus
 }
 
 // HTTPAddr is the bound HTTP address.
@@ -431,6 +440,9 @@ func (g *Gateway) Close() {
 		}
 		if g.cli != nil {
 			g.cli.Close()
+		}
+		if g.bus != nil {
+			g.bus.Close()
 		}
 		if g.cases != nil {
 			_ = g.cases.Close()

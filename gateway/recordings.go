@@ -79,21 +79,11 @@ func (g *Gateway) caseHold(ctx context.Context, id string) (open bool, closed *t
 // it; holding a clip again changes nothing, and only this node's
 // recorders hear of incidents.
 func (g *Gateway) followForRecording(ctx context.Context) {
-	after, err := g.events.LastSeq(ctx)
-	for err != nil && ctx.Err() == nil {
-		time.Sleep(time.Second)
-		after, err = g.events.LastSeq(ctx)
-	}
-	t := time.NewTicker(500 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		msgs, err := g.events.Messages(ctx, after, 500)
-		if err != nil {
+	after, _ := g.bus.LastSeq(ctx)
+	for ctx.Err() == nil {
+		msgs, err := g.bus.Messages(ctx, after, 500)
+		if err != nil || len(msgs) == 0 {
+			_ = g.bus.Wait(ctx, after)
 			continue
 		}
 		for _, m := range msgs {

@@ -28,11 +28,20 @@ type Outbox interface {
 	SetCursor(ctx context.Context, name string, seq int64) error
 }
 
+// Feed is the node's follower of the outbox (events.Bus): it is read,
+// and waited on, instead of polling the store.
+type Feed interface {
+	Messages(ctx context.Context, after int64, limit int) ([]events.Message, error)
+	Wait(ctx context.Context, after int64) error
+}
+
 // Webhook POSTs every outbox message to URL, in order, at least once.
 type Webhook struct {
 	URL    string
 	Secret string // HMAC-SHA256 key for X-Sharpeyes-Signature
 	Outbox Outbox
+	// Feed, when set, is read and waited on; without, Outbox is polled.
+	Feed   Feed
 	Client *http.Client
 	Log    *slog.Logger
 	// Poll is how often to look for new messages (default 1 s).
@@ -71,10 +80,18 @@ func (w *Webhook) Run(ctx context.Context) {
 		_ = w.Outbox.SetCursor(ctx, cursorName, cursor)
 	}
 	backoff := time.Second
+	read, wait := w.Outbox.Messages, func(ctx context.Context, _ int64) error { sleep(ctx, w.Poll); return nil }
+	if w.Feed != nil {
+		read, wait = w.Feed.Messages, w.Feed.Wait
+	}
 	for ctx.Err() == nil {
-		msgs, err := w.Outbox.Messages(ctx, cursor, 100)
-		if err != nil || len(msgs) == 0 {
+		msgs, err := read(ctx, cursor, 100)
+		if err != nil {
 			sleep(ctx, w.Poll)
+			continue
+		}
+		if len(msgs) == 0 {
+			_ = wait(ctx, cursor)
 			continue
 		}
 		for _, m := range msgs {
