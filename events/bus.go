@@ -24,10 +24,12 @@ type OutboxReader interface {
 // and waits for more; one further behind than the memory reaches is
 // answered from the store.
 type Bus struct {
-	src   OutboxReader
-	every time.Duration
-	keep  int
-	log   *slog.Logger
+	src    OutboxReader
+	every  time.Duration
+	keep   int
+	listen func(ctx context.Context, notify func()) error
+	settle time.Duration
+	log    *slog.Logger
 
 	mu      sync.Mutex
 	ring    []Message // oldest first: every message with from < Seq <= last
@@ -50,7 +52,13 @@ type BusConfig struct {
 	Every time.Duration
 	// Keep is how many of the latest messages stay in memory (default
 	// 8,192).
-	Keep   int
+	Keep int
+	// Listen, when set, tells of commits to the outbox on any node
+	// (ListenOutbox: PostgreSQL's LISTEN); each is read Settle after (the
+	// store holds back what is younger than its grace). It runs again
+	// after a second when it fails; Every is then only the safety net.
+	Listen func(ctx context.Context, notify func()) error
+	Settle time.Duration
 	Logger *slog.Logger
 }
 
@@ -65,8 +73,8 @@ func NewBus(src OutboxReader, cfg BusConfig) *Bus {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Bus{src: src, every: cfg.Every, keep: cfg.Keep, log: cfg.Logger.With("component", "bus"),
-		changed: make(chan struct{}), wake: make(chan struct{}, 1)}
+	return &Bus{src: src, every: cfg.Every, keep: cfg.Keep, listen: cfg.Listen, settle: cfg.Settle,
+		log: cfg.Logger.With("component", "bus"), changed: make(chan struct{}), wake: make(chan struct{}, 1)}
 }
 
 // Start begins at the newest message (what came before is the store's;
@@ -86,7 +94,48 @@ func (b *Bus) Start(ctx context.Context) error {
 		defer b.wg.Done()
 		b.run(ctx)
 	}()
+	if b.listen != nil {
+		b.wg.Add(1)
+		go func() {
+			defer b.wg.Done()
+			b.listening(ctx)
+		}()
+	}
 	return nil
+}
+
+// listening runs the commit listener (again after a failure), each
+// commit read settle after.
+func (b *Bus) listening(ctx context.Context) {
+	// A read settle after each commit; commits within 100 ms of each
+	// other share one (a burst costs ten timers a second, not one each).
+	var mu sync.Mutex
+	var next time.Time
+	notify := func() {
+		want := time.Now().Add(b.settle)
+		mu.Lock()
+		defer mu.Unlock()
+		if want.Sub(next) < 100*time.Millisecond {
+			return
+		}
+		next = want.Add(100 * time.Millisecond)
+		time.AfterFunc(b.settle+100*time.Millisecond, b.Wake)
+	}
+	for ctx.Err() == nil {
+		if err := b.listen(ctx, notify); err != nil && ctx.Err() == nil {
+			b.log.Warn("outbox commits not heard; listening again", "error", err)
+		}
+		sleep(ctx, time.Second)
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
 }
 
 // Close stops following and waits.

@@ -2,11 +2,14 @@ package events
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"sharpeyes/sqlstore/sqltest"
 )
 
 // countingOutbox counts the store reads made through it.
@@ -106,4 +109,52 @@ func TestBusReadsOncePerNode(t *testing.T) {
 			t.Fatalf("LastSeq %d, the newest %d", last, old[len(old)-1].Seq)
 		}
 	})
+}
+
+// TestBusWokenByPostgres: with PostgreSQL a bus that never polls (every
+// hour) hears of a commit through LISTEN/NOTIFY and reads it once the
+// store's grace has passed.
+func TestBusWokenByPostgres(t *testing.T) {
+	dsn, drop, err := sqltest.Schema(context.Background(), sqltest.DSN(t), "bus_test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer drop()
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	s, err := NewStore(context.Background(), db, true, DefaultRules())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	bus := NewBus(s, BusConfig{Every: time.Hour, Settle: OutboxGrace + 100*time.Millisecond,
+		Listen: func(ctx context.Context, notify func()) error { return ListenOutbox(ctx, db, notify) }})
+	if err := bus.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer bus.Close()
+	after, _ := bus.LastSeq(ctx)
+	time.Sleep(300 * time.Millisecond) // the listener's LISTEN is in
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Publish(ctx, tx, true, "incident.opened", map[string]int{"n": 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := bus.Wait(wctx, after); err != nil {
+		t.Fatal("the commit was not heard:", err)
+	}
+	msgs, _ := bus.Messages(ctx, after, 10)
+	if len(msgs) != 1 || msgs[0].Topic != "incident.opened" {
+		t.Fatalf("read %v", msgs)
+	}
 }

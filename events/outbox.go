@@ -46,7 +46,14 @@ func Publish(ctx context.Context, tx Execer, postgres bool, topic string, body a
 	if postgres {
 		q = `INSERT INTO outbox (at, topic, body) VALUES ($1, $2, $3)`
 	}
-	_, err = tx.ExecContext(ctx, q, time.Now().UnixMilli(), topic, string(b))
+	if _, err = tx.ExecContext(ctx, q, time.Now().UnixMilli(), topic, string(b)); err != nil {
+		return err
+	}
+	if postgres {
+		// Every node's bus hears of it when the transaction commits (one
+		// notification a transaction, however many messages).
+		_, err = tx.ExecContext(ctx, `SELECT pg_notify('`+outboxChannel+`', '')`)
+	}
 	return err
 }
 
@@ -58,16 +65,16 @@ type Message struct {
 	Body  json.RawMessage `json:"body"`
 }
 
-// outboxGrace holds back messages younger than this: with PostgreSQL a
+// OutboxGrace holds back messages younger than this: with PostgreSQL a
 // transaction that took a lower sequence number may commit after one that
 // took a higher one, and a reader must not move past it unseen.
-const outboxGrace = time.Second
+const OutboxGrace = time.Second
 
 // Messages lists outbox messages after seq, oldest first.
 func (s *Store) Messages(ctx context.Context, after int64, limit int) ([]Message, error) {
 	grace := time.Duration(0) // SQLite has one writer: sequence order is commit order
 	if s.postgres {
-		grace = outboxGrace
+		grace = OutboxGrace
 	}
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT seq, at, topic, body FROM outbox WHERE seq > ? AND at <= ? ORDER BY seq LIMIT ?`),
 		after, time.Now().Add(-grace).UnixMilli(), limit)

@@ -44,7 +44,14 @@ func (g *Gateway) openCases(cfg *configs.Config) error {
 	}
 	// One reader of the outbox for the node: the event streams, the
 	// notifications, the recorders, the cascade and the webhook read it.
-	g.bus = events.NewBus(g.events, events.BusConfig{Logger: g.log})
+	busCfg := events.BusConfig{Logger: g.log}
+	if pg {
+		// In a cluster every node's commits wake every bus; reading every
+		// 200 ms is only the safety net then.
+		busCfg.Every, busCfg.Settle = 2*time.Second, events.OutboxGrace+100*time.Millisecond
+		busCfg.Listen = func(ctx context.Context, notify func()) error { return events.ListenOutbox(ctx, db, notify) }
+	}
+	g.bus = events.NewBus(g.events, busCfg)
 	if err := g.bus.Start(ctx); err != nil {
 		return err
 	}
