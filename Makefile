@@ -3,8 +3,9 @@ GO      ?= go
 APT_PKGS = ffmpeg chromium etcd-server postgresql fonts-wqy-microhei
 # The case store's tests run against SQLite and this PostgreSQL.
 export CASES_TEST_POSTGRES_DSN ?= postgres://sharpeyes_test:sharpeyes_test@127.0.0.1:5432/sharpeyes_test?sslmode=disable
-# Without it plain `go test` skips the PostgreSQL subtests; make test may not.
-export SHARPEYES_REQUIRE_POSTGRES = 1
+# Without it plain `go test` skips the PostgreSQL subtests; make test may not
+# (not a SHARPEYES_ name: the gateway's process tests would take it for a config key).
+export CASES_TEST_REQUIRE_POSTGRES = 1
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all build test deps deps-apt deps-npm deps-postgres vet bench run clean fuzz fuzz-short

@@ -42,12 +42,12 @@ func Schema(ctx context.Context, dsn, prefix string) (string, func(), error) {
 
 // DSN is the test PostgreSQL server's address (CASES_TEST_POSTGRES_DSN).
 // Without one the test is skipped, saying so, unless
-// SHARPEYES_REQUIRE_POSTGRES is set (make test sets it): then it fails.
+// CASES_TEST_REQUIRE_POSTGRES is set (make test sets it): then it fails.
 func DSN(tb testing.TB) string {
 	tb.Helper()
 	dsn := os.Getenv("CASES_TEST_POSTGRES_DSN")
 	if dsn == "" {
-		if os.Getenv("SHARPEYES_REQUIRE_POSTGRES") != "" {
+		if os.Getenv("CASES_TEST_REQUIRE_POSTGRES") != "" {
 			tb.Fatal("CASES_TEST_POSTGRES_DSN is not set and make test requires PostgreSQL")
 		}
 		tb.Skip("CASES_TEST_POSTGRES_DSN is not set: the PostgreSQL store is not tried (make test starts PostgreSQL and runs it)")
