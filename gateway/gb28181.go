@@ -9,7 +9,6 @@ import (
 	"sort"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"sharpeyes/api"
 	"sharpeyes/configs"
@@ -160,9 +159,9 @@ func (b *gbSide) deviceInfo(id string, m *manscdp.Message) {
 	ctx, cancel := b.ctx()
 	defer cancel()
 	if _, err := b.g.store.PutGBDevice(ctx, id, func(x *registry.GBDevice) error {
-		x.Manufacturer, x.Model, x.Firmware, x.Channels = clip(m.Manufacturer, 64), clip(m.Model, 64), clip(m.Firmware, 64), m.Channel
+		x.Manufacturer, x.Model, x.Firmware, x.Channels = gb28181.Clip(m.Manufacturer, 64), gb28181.Clip(m.Model, 64), gb28181.Clip(m.Firmware, 64), m.Channel
 		if x.Name == "" {
-			x.Name = clip(m.DeviceName, 200)
+			x.Name = gb28181.Clip(m.DeviceName, 200)
 		}
 		return nil
 	}); err != nil {
@@ -170,87 +169,47 @@ func (b *gbSide) deviceInfo(id string, m *manscdp.Message) {
 	}
 }
 
-// clip cuts what a device says to at most n bytes, on a rune boundary
-// (in one step: a device may send a name of hundreds of kilobytes).
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
-
-// catalog makes each video channel a camera (creating or updating, never
-// duplicating), PTZ by its type and offline while the catalog says OFF;
-// a device has at most maxChannels cameras, whatever its catalogs say;
-// with a complete catalog, the device's cameras it no longer lists are
-// marked gone, not deleted.
+// catalog applies a device's catalog to the registry as gb28181.PlanCatalog
+// plans it: channels created or updated, never duplicated, at most
+// maxChannels a device, those a whole catalog no longer lists marked gone.
 func (b *gbSide) catalog(id string, items []manscdp.Item, complete bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	have := map[string]bool{}
+	var mine []registry.Camera
 	for _, c := range b.g.catalog.All() {
 		if c.GB != nil && c.GB.DeviceID == id {
-			have[c.ID] = true
+			mine = append(mine, c)
 		}
 	}
-	listed := map[string]bool{}
-	capped := 0
-	for _, it := range items {
-		if !manscdp.IsVideoChannel(it.DeviceID) {
-			continue
-		}
-		listed[it.DeviceID] = true
-		if !have[it.DeviceID] && len(have) >= b.maxChannels {
-			capped++
-			continue
-		}
-		name := clip(it.Name, 200)
-		if name == "" {
-			name = it.DeviceID
-		}
-		var loc *registry.Location
-		if lon, lat, ok := it.Position(); ok {
-			loc = &registry.Location{Lat: lat, Lon: lon}
-		}
-		ptz, ptzType, off := it.Steerable(), it.PTZType(), it.Off()
-		_, err := b.g.store.UpdateCamera(ctx, it.DeviceID, func(c *registry.Camera) error {
-			if c.GB == nil || c.GB.DeviceID != id {
-				return fmt.Errorf("%w: camera %s is not a channel of device %s", registry.ErrExists, c.ID, id)
-			}
-			c.Name, c.GB.PTZ, c.GB.PTZType, c.GB.Off, c.GB.Gone = name, ptz, ptzType, off, false
-			if loc != nil {
-				c.Location = loc
-			}
-			return nil
-		})
-		if errors.Is(err, registry.ErrNotFound) {
-			_, err = b.g.store.CreateCamera(ctx, registry.Camera{ID: it.DeviceID, Name: name, OnDemand: true, Location: loc,
-				Tags: []string{"gb28181"}, GB: &registry.GBChannel{DeviceID: id, ChannelID: it.DeviceID, PTZ: ptz, PTZType: ptzType, Off: off}})
-			if err == nil {
-				have[it.DeviceID] = true
-			}
+	plan := gb28181.PlanCatalog(id, items, complete, mine, b.g.catalog.Get, b.maxChannels)
+	for _, ch := range plan.Channels {
+		var err error
+		if ch.New {
+			_, err = b.g.store.CreateCamera(ctx, ch.Camera(id))
+		} else {
+			_, err = b.g.store.UpdateCamera(ctx, ch.ID, func(c *registry.Camera) error {
+				if c.GB == nil || c.GB.DeviceID != id {
+					return fmt.Errorf("%w: camera %s is not a channel of device %s", registry.ErrExists, c.ID, id)
+				}
+				ch.Apply(c)
+				return nil
+			})
 		}
 		if err != nil {
-			b.log.Warn("channel not registered as a camera", "device", id, "camera", it.DeviceID, "error", err)
+			b.log.Warn("channel not registered as a camera", "device", id, "camera", ch.ID, "error", err)
 		}
 	}
-	if capped > 0 {
-		b.log.Warn("device's catalog over the channel cap: channels not added", "device", id, "cap", b.maxChannels, "not_added", capped)
+	for _, cam := range plan.Foreign {
+		b.log.Warn("channel not registered as a camera: its code is another camera's", "device", id, "camera", cam)
 	}
-	if !complete {
-		return
+	if plan.Capped > 0 {
+		b.log.Warn("device's catalog over the channel cap: channels not added", "device", id, "cap", b.maxChannels, "not_added", plan.Capped)
 	}
-	for _, c := range b.g.catalog.All() {
-		if c.GB == nil || c.GB.DeviceID != id || listed[c.ID] || c.GB.Gone {
-			continue
-		}
-		if _, err := b.g.store.UpdateCamera(ctx, c.ID, func(c *registry.Camera) error { c.GB.Gone = true; return nil }); err != nil {
-			b.log.Warn("channel gone from the catalog not marked", "camera", c.ID, "error", err)
+	for _, cam := range plan.Gone {
+		if _, err := b.g.store.UpdateCamera(ctx, cam, func(c *registry.Camera) error { c.GB.Gone = true; return nil }); err != nil {
+			b.log.Warn("channel gone from the catalog not marked", "camera", cam, "error", err)
 		} else {
-			b.log.Info("channel gone from the device's catalog", "device", id, "camera", c.ID)
+			b.log.Info("channel gone from the device's catalog", "device", id, "camera", cam)
 		}
 	}
 }

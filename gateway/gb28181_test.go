@@ -11,7 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"sharpeyes"
 	"sharpeyes/camsim"
@@ -233,18 +232,4 @@ func TestChromiumPlaysAGBChannel(t *testing.T) {
 		p := dev.PTZ()
 		return len(p) == 2 && strings.HasPrefix(p[0], ch+" A50F0102") && p[1] == ch+" A50F0100000000B5"
 	})
-}
-
-// TestClipCutsOnARuneBoundary: what a device says is cut to the limit
-// without splitting a character (a 900 kB name: one cut, where cutting a
-// rune at a time never ended).
-func TestClipCutsOnARuneBoundary(t *testing.T) {
-	long := strings.Repeat("瘦西湖", 100_000)
-	got := clip(long, 200)
-	if len(got) > 200 || len(got) < 198 || !utf8.ValidString(got) || !strings.HasPrefix(long, got) {
-		t.Fatalf("clip to %d bytes, valid %v", len(got), utf8.ValidString(got))
-	}
-	if clip("short", 200) != "short" {
-		t.Fatal("a short string changed")
-	}
 }
