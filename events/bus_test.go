@@ -2,14 +2,11 @@ package events
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"sharpeyes/sqlstore/sqltest"
 )
 
 // countingOutbox counts the store reads made through it.
@@ -115,20 +112,8 @@ func TestBusReadsOncePerNode(t *testing.T) {
 // hour) hears of a commit through LISTEN/NOTIFY and reads it once the
 // store's grace has passed.
 func TestBusWokenByPostgres(t *testing.T) {
-	dsn, drop, err := sqltest.Schema(context.Background(), sqltest.DSN(t), "bus_test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer drop()
-	db, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	s, err := NewStore(context.Background(), db, true, DefaultRules())
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := postgresStore(t)
+	db := s.db
 	ctx := context.Background()
 	bus := NewBus(s, BusConfig{Every: time.Hour, Settle: OutboxGrace + 100*time.Millisecond,
 		Listen: func(ctx context.Context, notify func()) error { return ListenOutbox(ctx, db, notify) }})

@@ -29,27 +29,35 @@ func stores(t *testing.T, f func(t *testing.T, s *Store)) {
 		f(t, s)
 	})
 	t.Run("postgres", func(t *testing.T) {
-		dsn, drop, err := sqltest.Schema(context.Background(), sqltest.DSN(t), "events_test")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer drop()
-		db, err := sql.Open("pgx", dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		s, err := NewStore(context.Background(), db, true, DefaultRules())
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := postgresStore(t)
 		for _, tbl := range []string{"events", "incidents"} {
-			if _, err := db.Exec("DELETE FROM " + tbl); err != nil {
+			if _, err := s.db.Exec("DELETE FROM " + tbl); err != nil {
 				t.Fatal(err)
 			}
 		}
 		f(t, s)
 	})
+}
+
+// postgresStore is a store in a PostgreSQL schema of its own, dropped at
+// the test's end (skipped without a server).
+func postgresStore(t *testing.T) *Store {
+	t.Helper()
+	dsn, drop, err := sqltest.Schema(context.Background(), sqltest.DSN(t), "events_test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(drop)
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	s, err := NewStore(context.Background(), db, true, DefaultRules())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 var t0 = time.Date(2026, 11, 27, 1, 0, 0, 0, time.UTC)
