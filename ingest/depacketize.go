@@ -201,6 +201,12 @@ func (d *depacketizer) publishInfo() {
 func (d *depacketizer) write(u *relay.Unit, pts int64, clock int64) {
 	now := time.Now()
 	rel := time.Duration(pts/clock)*time.Second + time.Duration(pts%clock)*time.Second/time.Duration(clock)
+	if !d.gotMedia.Swap(true) {
+		// Online before the first unit is out: whoever got it and asks
+		// the status is told online.
+		d.src.meter.set(StateOnline, "", false)
+		d.src.log.Info("camera stream online", "codec", d.codec)
+	}
 	d.mu.Lock()
 	if !d.offsetSet {
 		d.offset = d.src.continuePTS(now) - rel
@@ -219,8 +225,4 @@ func (d *depacketizer) write(u *relay.Unit, pts int64, clock int64) {
 	d.mu.Unlock()
 	d.src.meter.unit(now, u.Size(), u.Codec.IsVideo())
 	d.last.Store(now.UnixNano())
-	if !d.gotMedia.Swap(true) {
-		d.src.meter.set(StateOnline, "", false)
-		d.src.log.Info("camera stream online", "codec", d.codec)
-	}
 }
