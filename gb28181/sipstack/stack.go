@@ -212,7 +212,11 @@ func (s *Stack) dispatch(req *sip.Request, tx sip.ServerTransaction) {
 	case def != nil:
 		def(req, tx)
 	case req.Method != sip.ACK:
-		_ = tx.Respond(sip.NewResponseFromRequest(req, 403, "Forbidden", nil))
+		// Nothing takes it yet (the device side not started) or any more
+		// (closing): the peer is asked to try again later.
+		res := sip.NewResponseFromRequest(req, 503, "Service Unavailable", nil)
+		res.AppendHeader(sip.NewHeader("Retry-After", "5"))
+		_ = tx.Respond(res)
 	}
 }
 
