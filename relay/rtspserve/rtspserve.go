@@ -32,6 +32,9 @@ import (
 // RTSPConfig configures the RTSP re-serve.
 type RTSPConfig struct {
 	Addr string // e.g. ":8554"
+	// Listener, when set, is served instead of listening on Addr (the
+	// gateway binds it first, to name the node by it).
+	Listener net.Listener
 	// ReadyTimeout bounds how long a DESCRIBE waits for an on-demand source.
 	ReadyTimeout time.Duration
 	// Linger keeps a path nobody has set up yet open this long (a DESCRIBE
@@ -92,20 +95,28 @@ func NewRTSPServer(cfg RTSPConfig, provider relay.StreamProvider) (*RTSPServer, 
 	}
 	r := &RTSPServer{cfg: cfg, provider: provider, paths: map[string]*rtspPath{},
 		log: cfg.Logger.With("component", "rtsp"), done: make(chan struct{})}
+	addr := cfg.Addr
+	if cfg.Listener != nil {
+		addr = cfg.Listener.Addr().String()
+	}
 	r.server = &gortsplib.Server{
 		Handler:     r,
-		RTSPAddress: cfg.Addr,
+		RTSPAddress: addr,
 		// Basic only: passwords and tokens are stored hashed, and Digest
 		// needs the secret itself on the server.
 		AuthMethods: []auth.VerifyMethod{auth.VerifyMethodBasic},
 		Listen: func(network, address string) (net.Listener, error) {
+			if cfg.Listener != nil {
+				r.listener = cfg.Listener
+				return cfg.Listener, nil
+			}
 			l, err := net.Listen(network, address)
 			r.listener = l
 			return l, err
 		},
 	}
 	if err := r.server.Start(); err != nil {
-		return nil, fmt.Errorf("rtsp %s: %w", cfg.Addr, err)
+		return nil, fmt.Errorf("rtsp %s: %w", addr, err)
 	}
 	r.wg.Add(1)
 	go r.janitor()
