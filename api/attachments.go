@@ -77,7 +77,7 @@ func (s *Server) postAttachments(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	saved, err := s.pipe.Cases.Attach(c.Request.Context(), cs.ID, s.actor(principal(c), &cs, ""), atts)
+	saved, err := s.cases.Attach(c.Request.Context(), cs.ID, s.actor(principal(c), &cs, ""), atts)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -90,7 +90,7 @@ func (s *Server) listAttachments(c *gin.Context) {
 	if !ok {
 		return
 	}
-	items, err := s.pipe.Cases.Attachments(c.Request.Context(), cs.ID)
+	items, err := s.cases.Attachments(c.Request.Context(), cs.ID)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -103,7 +103,7 @@ func (s *Server) getAttachment(c *gin.Context) {
 	if !ok {
 		return
 	}
-	a, err := s.pipe.Cases.AttachmentOf(c.Request.Context(), cs.ID, c.Param("att"))
+	a, err := s.cases.AttachmentOf(c.Request.Context(), cs.ID, c.Param("att"))
 	if err != nil {
 		writeError(c, err)
 		return

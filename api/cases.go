@@ -44,7 +44,7 @@ func (s *Server) actor(p *access.Principal, cs *cases.Case, act cases.Action) ca
 
 // visibleCase reads a case the principal may see, or answers 404.
 func (s *Server) visibleCase(c *gin.Context, id string) (cases.Case, bool) {
-	cs, err := s.pipe.Cases.Get(c.Request.Context(), id)
+	cs, err := s.cases.Get(c.Request.Context(), id)
 	if err != nil {
 		writeError(c, err)
 		return cases.Case{}, false
@@ -89,7 +89,7 @@ func (s *Server) caseAction(c *gin.Context) {
 		body.Assignee = a
 	}
 	who := s.actor(principal(c), &cur, act)
-	cs, err := s.pipe.Cases.Act(c.Request.Context(), c.Param("id"), act, who, body.Args)
+	cs, err := s.cases.Act(c.Request.Context(), c.Param("id"), act, who, body.Args)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -121,7 +121,7 @@ func (s *Server) listCases(c *gin.Context) {
 	if !ok {
 		return
 	}
-	items, err := s.pipe.Cases.List(c.Request.Context(), cases.Filter{State: c.Query("state"), Cells: within.list(),
+	items, err := s.cases.List(c.Request.Context(), cases.Filter{State: c.Query("state"), Cells: within.list(),
 		CameraID: c.Query("camera_id"), Category: c.Query("category"), Source: c.Query("source"), From: from, To: to,
 		Open: c.Query("open") == "true", Escalation: esc, Limit: limit + 1, After: after, Within: caseWithin(p)})
 	if err != nil {
@@ -143,7 +143,7 @@ func (s *Server) listCases(c *gin.Context) {
 // timeRange reads from and to (RFC 3339 or YYYY-MM-DD in the street's time
 // zone; to is exclusive).
 func (s *Server) timeRange(c *gin.Context) (from, to time.Time, err error) {
-	loc := s.pipe.Loc
+	loc := s.cfg.Location
 	if loc == nil {
 		loc = time.Local
 	}
@@ -177,7 +177,7 @@ type caseView struct {
 func (s *Server) caseView(p *access.Principal, cs cases.Case) caseView {
 	v := caseView{Case: cs, Actions: []string{}}
 	if cs.State.Open() && cs.LimitDays > 0 {
-		d := s.pipe.Cases.Deadline(cs)
+		d := s.cases.Deadline(cs)
 		v.Deadline = &d
 	}
 	if !p.Can(access.CasesWrite) {
@@ -198,7 +198,7 @@ func (s *Server) getCase(c *gin.Context) {
 	if !ok {
 		return
 	}
-	media, err := s.pipe.Events.MediaOfIncident(c.Request.Context(), cs.IncidentID, 20)
+	media, err := s.events.MediaOfIncident(c.Request.Context(), cs.IncidentID, 20)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -212,7 +212,7 @@ func (s *Server) caseAudit(c *gin.Context) {
 	if _, ok := s.visibleCase(c, c.Param("id")); !ok {
 		return
 	}
-	rows, err := s.pipe.Cases.Audit(c.Request.Context(), c.Param("id"))
+	rows, err := s.cases.Audit(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		writeError(c, err)
 		return
@@ -298,7 +298,7 @@ func (s *Server) createCase(c *gin.Context) {
 		writeError(c, &queryError{"handling", "must be file (申办) or immediate (即办)"})
 		return
 	}
-	cs, err := s.pipe.Cases.CreateNoted(c.Request.Context(), cases.Case{Source: in.Source, Category: in.Category, State: state,
+	cs, err := s.cases.CreateNoted(c.Request.Context(), cases.Case{Source: in.Source, Category: in.Category, State: state,
 		Title: strings.TrimSpace(in.Title), Description: in.Description, Grid: in.Grid, CameraID: in.CameraID,
 		Lat: in.Lat, Lon: in.Lon, Priority: in.Priority, LimitDays: in.LimitDays, Reporter: in.Reporter}, who, note)
 	if err != nil {
@@ -306,7 +306,7 @@ func (s *Server) createCase(c *gin.Context) {
 		return
 	}
 	if state == cases.Registered {
-		if cs, err = s.pipe.Cases.Act(c.Request.Context(), cs.ID, cases.Resolve, who, cases.Args{Note: in.Resolution}); err != nil {
+		if cs, err = s.cases.Act(c.Request.Context(), cs.ID, cases.Resolve, who, cases.Args{Note: in.Resolution}); err != nil {
 			writeError(c, err) // the case stays registered, for the centre
 			return
 		}

@@ -29,14 +29,14 @@ func (s *Server) dashboard(c *gin.Context) {
 	if !ok {
 		return
 	}
-	f, err := s.pipe.Cases.FiguresOf(c.Request.Context(), from, to, func(cs cases.Case) bool {
+	f, err := s.cases.FiguresOf(c.Request.Context(), from, to, func(cs cases.Case) bool {
 		return seesCase(p, cs) && want.keeps(cs.Grid)
 	})
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	kinds, err := s.pipe.Events.CountByKindOf(c.Request.Context(), from, to, func(in events.Incident) bool {
+	kinds, err := s.events.CountByKindOf(c.Request.Context(), from, to, func(in events.Incident) bool {
 		return seesIncident(p, in) && want.keeps(in.Grids...)
 	})
 	if err != nil {

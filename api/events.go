@@ -87,7 +87,7 @@ func (s *Server) record(c *gin.Context, evs []events.Event, bad []eventError) {
 		writeError(c, &queryError{"events", fmt.Sprintf("a batch holds at most %d events, not %d", maxBatch, len(evs))})
 		return
 	}
-	if s.pipe == nil {
+	if s.cases == nil {
 		writeError(c, fmt.Errorf("%w: events are not enabled on this node", ErrBadRequest))
 		return
 	}
@@ -139,7 +139,7 @@ func (s *Server) record(c *gin.Context, evs []events.Event, bad []eventError) {
 	results := make([]eventResult, 0, len(evs))
 	for _, e := range evs {
 		cells, site := s.places.Cells(e)
-		out, err := s.pipe.Intake(c.Request.Context(), e, cells, site)
+		out, err := s.intake.Intake(c.Request.Context(), e, cells, site)
 		if err != nil {
 			// Those before were committed; a retry of the whole batch is safe.
 			writeError(c, fmt.Errorf("%w: event %s not recorded: %v", registry.ErrUnavailable, e.Key(), err))
@@ -217,7 +217,7 @@ func (s *Server) postDeviceEvent(format string) gin.HandlerFunc {
 			if ct, err := events.CheckPicture(picture); err != nil {
 				pictureErr = err.Error() // the alarm counts even if its picture does not
 			} else if _, ok := s.visibleCamera(p, cam); ok {
-				id, err := s.pipe.Events.PutMedia(c.Request.Context(), cam, ct, picture, time.Now())
+				id, err := s.events.PutMedia(c.Request.Context(), cam, ct, picture, time.Now())
 				if err != nil {
 					writeError(c, fmt.Errorf("%w: picture not stored: %v", registry.ErrUnavailable, err))
 					return
@@ -278,7 +278,7 @@ func streamHost(raw string) string {
 
 // getMedia answers an alarm picture to those who may see its camera.
 func (s *Server) getMedia(c *gin.Context) {
-	m, err := s.pipe.Events.MediaByID(c.Request.Context(), c.Param("id"))
+	m, err := s.events.MediaByID(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		writeError(c, err)
 		return
@@ -326,7 +326,7 @@ func (s *Server) listEvents(c *gin.Context) {
 	if !ok {
 		return
 	}
-	items, err := s.pipe.Events.Events(c.Request.Context(), f, func(st events.Stored) bool {
+	items, err := s.events.Events(c.Request.Context(), f, func(st events.Stored) bool {
 		return p.Where.HasAny(st.Grids...) && want.keeps(st.Grids...)
 	})
 	if err != nil {

@@ -33,7 +33,7 @@ func (s *Server) listIncidents(c *gin.Context) {
 		}
 		return false
 	}
-	items, err := s.pipe.Events.IncidentsOf(c.Request.Context(), c.Query("camera_id"), c.Query("kind"), state, limit, keep)
+	items, err := s.events.IncidentsOf(c.Request.Context(), c.Query("camera_id"), c.Query("kind"), state, limit, keep)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -46,7 +46,7 @@ func (s *Server) listIncidents(c *gin.Context) {
 }
 
 func (s *Server) getIncident(c *gin.Context) {
-	in, err := s.pipe.Events.Incident(c.Request.Context(), c.Param("id"))
+	in, err := s.events.Incident(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		writeError(c, err)
 		return

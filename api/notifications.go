@@ -93,7 +93,7 @@ func (s *Server) caseLoader(ctx context.Context) func(string) (cases.Case, bool)
 		if c, ok := seen[id]; ok {
 			return *c, c != nil && c.ID != ""
 		}
-		c, err := s.pipe.Cases.Get(ctx, id)
+		c, err := s.cases.Get(ctx, id)
 		if len(seen) > 10_000 {
 			clear(seen)
 		}
@@ -116,7 +116,7 @@ func (s *Server) notifications(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	// The store, not the bus: what the caller just did is in its answer.
-	last, err := s.pipe.Events.LastSeq(ctx)
+	last, err := s.events.LastSeq(ctx)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -133,7 +133,7 @@ func (s *Server) notifications(c *gin.Context) {
 	p, load := principal(c), s.caseLoader(ctx)
 	out := []Notification{}
 	for from < last {
-		msgs, err := s.pipe.Events.Messages(ctx, from, 500)
+		msgs, err := s.events.Messages(ctx, from, 500)
 		if err != nil {
 			writeError(c, err)
 			return

@@ -117,7 +117,7 @@ func (s *Server) open311One(c *gin.Context) {
 		o311Fail(c, "json", http.StatusNotFound, "resources end in .json or .xml")
 		return
 	}
-	cs, err := s.pipe.Cases.Get(c.Request.Context(), id)
+	cs, err := s.cases.Get(c.Request.Context(), id)
 	if err != nil || !seesCase(principal(c), cs) {
 		o311Fail(c, format, http.StatusNotFound, "no service request "+id)
 		return
@@ -144,8 +144,8 @@ func (s *Server) o311Of(cs cases.Case) o311Request {
 	if cs.State.Open() {
 		r.Status = "open"
 	}
-	if cal := s.pipe.Cases.Calendar(); cal != nil {
-		r.Expected = cal.Deadline(cs.SLAStart, cs.LimitDays, time.Duration(cs.Paused)*time.Millisecond).Format(time.RFC3339)
+	if d := s.cases.Deadline(cs); !d.IsZero() {
+		r.Expected = d.Format(time.RFC3339)
 	}
 	return r
 }
@@ -156,7 +156,7 @@ func (s *Server) o311List(c *gin.Context, format string) {
 	var out []o311Request
 	if ids := c.Query("service_request_id"); ids != "" {
 		for _, id := range strings.Split(ids, ",") {
-			if cs, err := s.pipe.Cases.Get(c.Request.Context(), strings.TrimSpace(id)); err == nil && seesCase(principal(c), cs) {
+			if cs, err := s.cases.Get(c.Request.Context(), strings.TrimSpace(id)); err == nil && seesCase(principal(c), cs) {
 				out = append(out, s.o311Of(cs))
 			}
 		}
@@ -179,7 +179,7 @@ func (s *Server) o311List(c *gin.Context, format string) {
 		o311Fail(c, format, http.StatusBadRequest, "status must be open or closed")
 		return
 	}
-	all, err := s.pipe.Cases.List(c.Request.Context(), cases.Filter{Category: c.Query("service_code"), Escalation: -1, Limit: 100000,
+	all, err := s.cases.List(c.Request.Context(), cases.Filter{Category: c.Query("service_code"), Escalation: -1, Limit: 100000,
 		Within: caseWithin(principal(c))})
 	if err != nil {
 		o311Fail(c, format, http.StatusInternalServerError, "cases unavailable")
@@ -242,7 +242,7 @@ func (s *Server) o311Create(c *gin.Context, format string) {
 		}
 	}
 	reporter := strings.TrimSpace(c.PostForm("first_name") + " " + c.PostForm("last_name") + " " + c.PostForm("phone"))
-	cs, err := s.pipe.Cases.CreateNoted(c.Request.Context(), cases.Case{Source: "hotline", Category: code, Title: title,
+	cs, err := s.cases.CreateNoted(c.Request.Context(), cases.Case{Source: "hotline", Category: code, Title: title,
 		Description: strings.TrimSpace(desc + "\n" + addr), Grid: grid, Lat: lat, Lon: lon, Priority: 3, LimitDays: 5,
 		Reporter: reporter}, cases.Actor{ID: "open311:" + principal(c).Who(), Role: cases.System},
 		cases.Note{Text: "经 Open311 热线接口登记", Key: "filed_open311"})

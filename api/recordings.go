@@ -25,7 +25,12 @@ import (
 
 // Recordings is what the API needs of recording.
 type Recordings interface {
-	Index() *recording.Index
+	Spans(ctx context.Context, camera, stream string, from, to time.Time) ([]recording.Span, error)
+	Clips(ctx context.Context, caseID string) ([]recording.Clip, error)
+	ClipOf(ctx context.Context, caseID, id string) (recording.Clip, error)
+	// LogAccess and Accesses are the footage access log.
+	LogAccess(ctx context.Context, a recording.Access) error
+	Accesses(ctx context.Context, camera string, from, to time.Time, limit int) ([]recording.Access, error)
 	Resolve(ctx context.Context, camera, stream string, start time.Time, d time.Duration) (recording.Window, string, error)
 	WriteFMP4(ctx context.Context, w io.Writer, win recording.Window) error
 	WriteMP4(ctx context.Context, w io.Writer, win recording.Window) error
@@ -88,7 +93,7 @@ func (s *Server) recordings(c *gin.Context) {
 		writeError(c, &queryError{"from", fmt.Sprintf("must be before to, at most %d days earlier", int(maxTimeline.Hours()/24))})
 		return
 	}
-	spans, err := s.rec.Index().Spans(c.Request.Context(), id, stream, from, to)
+	spans, err := s.rec.Spans(c.Request.Context(), id, stream, from, to)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -166,7 +171,7 @@ func (s *Server) playback(c *gin.Context) {
 	if format == "mp4" {
 		kind = "export"
 	}
-	if err := s.rec.Index().LogAccess(ctx, recording.Access{At: time.Now(), Who: p.Who(), CameraID: id, Stream: stream,
+	if err := s.rec.LogAccess(ctx, recording.Access{At: time.Now(), Who: p.Who(), CameraID: id, Stream: stream,
 		From: win.From, To: win.To, Kind: kind, Addr: c.ClientIP()}); err != nil {
 		writeError(c, err) // no look back that the log does not keep
 		return
@@ -223,7 +228,7 @@ func (s *Server) caseClips(c *gin.Context) {
 	if !ok {
 		return
 	}
-	clips, err := s.rec.Index().Clips(c.Request.Context(), cs.ID)
+	clips, err := s.rec.Clips(c.Request.Context(), cs.ID)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -246,7 +251,7 @@ func (s *Server) caseClip(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	cl, err := s.rec.Index().ClipOf(ctx, cs.ID, c.Param("clip"))
+	cl, err := s.rec.ClipOf(ctx, cs.ID, c.Param("clip"))
 	if err != nil {
 		writeError(c, err)
 		return
@@ -267,7 +272,7 @@ func (s *Server) caseClip(c *gin.Context) {
 		if c.Request.Method == http.MethodHead || !s.looks.first(key, time.Now()) {
 			return nil
 		}
-		err := s.rec.Index().LogAccess(ctx, recording.Access{At: time.Now(), Who: p.Who(), CameraID: cl.CameraID, Stream: cl.Stream,
+		err := s.rec.LogAccess(ctx, recording.Access{At: time.Now(), Who: p.Who(), CameraID: cl.CameraID, Stream: cl.Stream,
 			From: cl.Start, To: cl.End, Kind: "clip", ClipID: cl.ID, Addr: c.ClientIP()})
 		if err != nil {
 			s.looks.forget(key)
@@ -446,7 +451,7 @@ func (s *Server) recordingAccess(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	rows, err := s.rec.Index().Accesses(c.Request.Context(), c.Query("camera_id"), from, to, limit)
+	rows, err := s.rec.Accesses(c.Request.Context(), c.Query("camera_id"), from, to, limit)
 	if err != nil {
 		writeError(c, err)
 		return

@@ -45,7 +45,7 @@ func csvText(s string) string {
 // reports answers a review per grid for a period, ranked; format=csv
 // answers the same table as a download.
 func (s *Server) reports(c *gin.Context) {
-	loc := s.pipe.Loc
+	loc := s.cfg.Location
 	if loc == nil {
 		loc = time.Local
 	}
@@ -72,7 +72,7 @@ func (s *Server) reports(c *gin.Context) {
 	if !ok {
 		return
 	}
-	items, err := s.pipe.Cases.Report(c.Request.Context(), from, to, time.Now(), func(cs cases.Case) bool {
+	items, err := s.cases.Report(c.Request.Context(), from, to, time.Now(), func(cs cases.Case) bool {
 		return seesCase(p, cs) && want.keeps(cs.Grid)
 	})
 	if err != nil {

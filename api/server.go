@@ -22,8 +22,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"sharpeyes/access"
-	"sharpeyes/authn"
-	"sharpeyes/cases"
 	"sharpeyes/events"
 	"sharpeyes/ingest"
 	"sharpeyes/registry"
@@ -117,6 +115,9 @@ type Config struct {
 	// MapTiles and MapAttribution are the map screens' tile server (XYZ
 	// URL; empty: no background), given to signed-in users by /me.
 	MapTiles, MapAttribution string
+	// Location is the street's time zone: days of reports and case
+	// figures (default: the host's).
+	Location *time.Location
 	// TrustedProxies (addresses or CIDR prefixes) are the only peers whose
 	// X-Forwarded-For and X-Forwarded-Proto are believed.
 	TrustedProxies []string
@@ -127,20 +128,25 @@ type Config struct {
 // rest may be nil (no grid imports, no events and cases, a single node,
 // only the admin token, no readiness check).
 type Deps struct {
-	Cameras       CameraStore
-	Catalog       Catalog
-	GridStore     GridStore
-	Grids         Grids
-	Pulls         Pulls
-	WHEP          WHEPServer
-	Sync          CameraSync
-	Cluster       Cluster
-	Pipeline      *cases.Pipeline
+	Cameras   CameraStore
+	Catalog   Catalog
+	GridStore GridStore
+	Grids     Grids
+	Pulls     Pulls
+	WHEP      WHEPServer
+	Sync      CameraSync
+	Cluster   Cluster
+	// Cases, Events and Intake come together: the case store, the event
+	// store and the intake that records an event (nil: no events and
+	// cases).
+	Cases         CaseStore
+	Events        EventStore
+	Intake        Intake
 	Places        EventPlaces
 	Identities    Identities
 	IdentityStore IdentityStore
 	// Auth resolves who each request is (required).
-	Auth *authn.Authenticator
+	Auth Authenticator
 	// Recordings plays and lists footage and evidence clips (nil: none).
 	Recordings Recordings
 	// GB is the GB/T 28181 side: devices and PTZ (nil: off).
@@ -174,7 +180,9 @@ type Server struct {
 	cluster      Cluster
 	pulls        Pulls
 	whep         WHEPServer
-	pipe         *cases.Pipeline
+	cases        CaseStore
+	events       EventStore
+	intake       Intake
 	outbox       Outbox
 	caseAt       caseMemo // cases as read for an outbox message, shared by the streams
 	layouts      LayoutStore
@@ -184,7 +192,7 @@ type Server struct {
 	reg          *prometheus.Registry
 	ids          Identities
 	idStore      IdentityStore
-	auth         *authn.Authenticator
+	auth         Authenticator
 	rec          Recordings
 	gb           GB
 	ups          Cascade
@@ -215,8 +223,11 @@ func New(cfg Config, d Deps) *Server {
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = 12 * time.Hour
 	}
+	if cfg.Location == nil {
+		cfg.Location = time.Local
+	}
 	s := &Server{cfg: cfg, store: d.Cameras, catalog: d.Catalog, gridStore: d.GridStore, grids: d.Grids, pulls: d.Pulls, whep: d.WHEP,
-		sync: d.Sync, cluster: d.Cluster, pipe: d.Pipeline, outbox: d.Outbox, layouts: d.Layouts, places: d.Places, ready: d.Ready,
+		sync: d.Sync, cluster: d.Cluster, cases: d.Cases, events: d.Events, intake: d.Intake, outbox: d.Outbox, layouts: d.Layouts, places: d.Places, ready: d.Ready,
 		log: cfg.Logger.With("component", "api"), ids: d.Identities, idStore: d.IdentityStore, auth: d.Auth, rec: d.Recordings, gb: d.GB, ups: d.Cascade,
 		proxies: parseProxies(cfg.TrustedProxies)}
 	if s.sync == nil {
@@ -283,7 +294,7 @@ func (s *Server) Handler() http.Handler {
 	s.handle(v1, "GET", "/grids/:code", camRead, s.getGrid)
 	s.handle(v1, "GET", "/grids/:code/cameras", camRead, s.gridCameras)
 	s.handle(v1, "POST", "/grids/import", scopes(access.GridsWrite), s.importGrids)
-	if s.pipe != nil {
+	if s.cases != nil {
 		evRead, evWrite := scopes(access.EventsRead), scopes(access.EventsWrite)
 		caseRead, caseWrite := scopes(access.CasesRead), scopes(access.CasesWrite)
 		s.handle(v1, "GET", "/incidents", evRead, s.listIncidents)
@@ -307,7 +318,7 @@ func (s *Server) Handler() http.Handler {
 		s.handle(v1, "GET", "/cases/:id/attachments", caseRead, s.listAttachments)
 		s.handle(v1, "GET", "/cases/:id/attachments/:att", caseRead, s.getAttachment)
 	}
-	if s.rec != nil && s.pipe != nil {
+	if s.rec != nil && s.cases != nil {
 		recRead := scopes(access.RecordingsRead)
 		s.handle(v1, "GET", "/cameras/:id/recordings", recRead, s.recordings)
 		s.handle(v1, "GET", "/cameras/:id/playback", scopes(access.RecordingsRead, access.RecordingsExport), s.playback)
@@ -355,7 +366,7 @@ func (s *Server) Handler() http.Handler {
 	s.handle(whep, "PATCH", "/:id/:session", video, s.whepPatch)
 	s.handle(whep, "DELETE", "/:id/:session", video, s.whepDelete)
 
-	if s.pipe != nil {
+	if s.cases != nil {
 		o := r.Group("/open311/v2", s.waitCatalog)
 		o311 := scopes(access.Open311)
 		s.handle(o, "GET", "/:file", o311, s.open311)

@@ -41,7 +41,7 @@ func (s *Server) stream(c *gin.Context) {
 		// Fresh (a stream outlives the state it saw), and read once per
 		// message for every stream.
 		return s.caseAt.get(seq, id, func() (cases.Case, bool) {
-			cs, err := s.pipe.Cases.Get(context.WithoutCancel(ctx), id) // shared: not this stream's to cancel
+			cs, err := s.cases.Get(context.WithoutCancel(ctx), id) // shared: not this stream's to cancel
 			return cs, err == nil
 		})
 	}

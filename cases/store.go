@@ -376,6 +376,9 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Case, error) {
 // Deadline is when the case's time limit runs out (working days on the
 // store's calendar, less the time it was suspended).
 func (s *Store) Deadline(c Case) time.Time {
+	if s.cal == nil {
+		return time.Time{} // no calendar: no working days to count
+	}
 	return s.cal.Deadline(c.SLAStart, c.LimitDays, time.Duration(c.Paused)*time.Millisecond)
 }
 

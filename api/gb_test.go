@@ -1,0 +1,130 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"sharpeyes/registry"
+)
+
+const (
+	nvrID = "34020000001320000001"
+	chA   = "34020000001310000001"
+	chB   = "34020000001310000002"
+)
+
+// gbCameras puts an NVR with a channel in S-A and one in S-B, the first
+// with PTZ, as the GB side would have registered them.
+func (h *harness) gbCameras() {
+	h.t.Helper()
+	for _, c := range []struct {
+		id, grid string
+		ptz      bool
+	}{{chA, "S-A", true}, {chB, "S-B", false}} {
+		h.catalog.PutCamera(registry.Camera{ID: c.id, Name: "通道 " + c.id[16:], Grid: c.grid, OnDemand: true, Rev: 1,
+			GB: &registry.GBChannel{DeviceID: nvrID, ChannelID: c.id, PTZ: c.ptz}})
+	}
+	h.gb.devices[nvrID] = GBDeviceView{GBDevice: registry.GBDevice{ID: nvrID, Name: "村委会NVR", Enabled: true, Password: "Dev-Secret-9"},
+		Online: true, ChannelIDs: []string{chA, chB}}
+}
+
+func TestGBDevicesStayInTheirJurisdiction(t *testing.T) {
+	h := newHarness(t)
+	h.streetGrids()
+	h.gbCameras()
+
+	var list struct {
+		Items []GBDeviceView `json:"items"`
+	}
+	c := h.must(http.StatusOK, "GET", "/api/v1/gb/devices", adminToken, nil)
+	c.json(t, &list)
+	if len(list.Items) != 1 || list.Items[0].ID != nvrID {
+		t.Fatalf("devices %+v", list)
+	}
+	if strings.Contains(string(c.body), "Dev-Secret-9") {
+		t.Fatal("a device password was answered")
+	}
+	// A S-A credential does not hold every channel of the NVR: it sees no
+	// device and may not change it.
+	east := h.token([]string{"cameras:write", "cameras:read", "cameras:ptz"}, "S-A")
+	h.must(http.StatusOK, "GET", "/api/v1/gb/devices", east, nil).json(t, &list)
+	if len(list.Items) != 0 {
+		t.Fatalf("east sees %+v", list)
+	}
+	h.must(http.StatusNotFound, "GET", "/api/v1/gb/devices/"+nvrID, east, nil)
+	h.must(http.StatusNotFound, "PATCH", "/api/v1/gb/devices/"+nvrID, east, map[string]any{"enabled": false})
+	if !h.gb.devices[nvrID].Enabled {
+		t.Fatal("a device outside the jurisdiction was disabled")
+	}
+	var d GBDeviceView
+	h.must(http.StatusOK, "PATCH", "/api/v1/gb/devices/"+nvrID, adminToken, map[string]any{"name": "新NVR", "password": "Other-secret-1"}).json(t, &d)
+	if d.Name != "新NVR" || !d.OwnPassword {
+		t.Fatalf("patched device %+v", d)
+	}
+	h.must(http.StatusNotFound, "GET", "/api/v1/gb/devices/00000000000000000000", adminToken, nil)
+	h.must(http.StatusBadRequest, "PATCH", "/api/v1/gb/devices/"+nvrID, adminToken, `{"enabled":"yes"}`)
+
+	// PTZ: the channel that has it, within the jurisdiction.
+	h.must(http.StatusNoContent, "POST", "/api/v1/cameras/"+chA+"/ptz", east, map[string]any{"action": "left", "speed": 50})
+	h.must(http.StatusNotFound, "POST", "/api/v1/cameras/"+chB+"/ptz", east, map[string]any{"action": "left"})
+	if c := h.do("POST", "/api/v1/cameras/"+chB+"/ptz", adminToken, map[string]any{"action": "left"}); c.status < 400 {
+		t.Fatalf("PTZ on a channel without it: %d", c.status)
+	}
+	h.must(http.StatusBadRequest, "POST", "/api/v1/cameras/"+chA+"/ptz", east, `{"action":`)
+	h.gb.offline = true
+	if c := h.do("POST", "/api/v1/cameras/"+chA+"/ptz", east, map[string]any{"action": "stop"}); c.status != http.StatusServiceUnavailable && c.status != http.StatusConflict {
+		t.Fatalf("PTZ to an unregistered device: %d %s", c.status, c.body)
+	}
+	if got := strings.Join(h.gb.ptz, " "); got != chA+"/left/50" {
+		t.Fatalf("PTZ sent %q", got)
+	}
+	// Those who only watch see no stream URL of a GB channel either.
+	var cam map[string]any
+	h.must(http.StatusOK, "GET", "/api/v1/cameras/"+chA, adminToken, nil).json(t, &cam)
+	if _, ok := cam["streams"]; ok {
+		t.Fatalf("a GB channel answered streams: %v", cam)
+	}
+}
+
+func TestUpstreamsAreStreetWideAndWriteOnly(t *testing.T) {
+	h := newHarness(t)
+	h.streetGrids()
+	up := map[string]any{"id": "district", "name": "区平台", "server_id": "34020000002000000001", "domain": "3402000000",
+		"address": "127.0.0.1:15060", "password": "Up-Secret-7", "local_id": "34020000002000000002"}
+	c := h.must(http.StatusCreated, "POST", "/api/v1/gb/upstream", adminToken, up)
+	if strings.Contains(string(c.body), "Up-Secret-7") {
+		t.Fatalf("create answered the password: %s", c.body)
+	}
+	var v UpstreamView
+	c.json(t, &v)
+	if !v.HasPassword || !v.Enabled {
+		t.Fatalf("upstream %+v", v)
+	}
+	h.must(http.StatusConflict, "POST", "/api/v1/gb/upstream", adminToken, up)
+	for _, bad := range []map[string]any{{"id": "x", "expires_s": 0}, {"id": "x", "keepalive_s": 99999}, {"id": "y"}} {
+		h.must(http.StatusBadRequest, "POST", "/api/v1/gb/upstream", adminToken, bad)
+	}
+	var list struct {
+		Items []UpstreamView `json:"items"`
+	}
+	c = h.must(http.StatusOK, "GET", "/api/v1/gb/upstream", adminToken, nil)
+	c.json(t, &list)
+	if len(list.Items) != 1 || strings.Contains(string(c.body), "Up-Secret-7") {
+		t.Fatalf("list %s", c.body)
+	}
+	h.must(http.StatusOK, "PATCH", "/api/v1/gb/upstream/district", adminToken, map[string]any{"enabled": false}).json(t, &v)
+	if v.Enabled {
+		t.Fatal("still enabled")
+	}
+	h.must(http.StatusOK, "GET", "/api/v1/gb/upstream/district", adminToken, nil)
+	// A credential limited to one cell may not send the street upward.
+	cell := h.token([]string{"upstreams:write"}, "S-A")
+	h.must(http.StatusForbidden, "GET", "/api/v1/gb/upstream", cell, nil)
+	h.must(http.StatusForbidden, "POST", "/api/v1/gb/upstream", cell, up)
+	h.must(http.StatusForbidden, "DELETE", "/api/v1/gb/upstream/district", cell, nil)
+	h.must(http.StatusForbidden, "GET", "/api/v1/gb/upstream", h.token([]string{"cameras:write"}), nil)
+	h.must(http.StatusNoContent, "DELETE", "/api/v1/gb/upstream/district", adminToken, nil)
+	h.must(http.StatusNotFound, "GET", "/api/v1/gb/upstream/district", adminToken, nil)
+	h.must(http.StatusNotFound, "PATCH", "/api/v1/gb/upstream/district", adminToken, map[string]any{"name": "x"})
+}
