@@ -15,6 +15,7 @@ import (
 	"sharpeyes/configs"
 	"sharpeyes/events"
 	"sharpeyes/gb28181/cascade"
+	"sharpeyes/grid"
 	"sharpeyes/gb28181/manscdp"
 	"sharpeyes/ingest"
 	"sharpeyes/registry"
@@ -25,23 +26,60 @@ import (
 // platform (read from the registry, where the API and the config put
 // them) and publishes their status for every node's API.
 type cascadeSide struct {
-	g      *Gateway
+	cascadeDeps
 	log    *slog.Logger
 	prefix string // 13 digits: the gateway's domain and type 131, for codes of RTSP cameras
 	every  time.Duration
+	g      group
 
 	mu    sync.Mutex
 	codes map[string]string // camera → its upward code (allocated once, in the registry)
 	mgr   *cascade.Manager  // while leading
-	// leading is held while the clients run: the SIP stack they signal
-	// through closes only after they have unregistered.
-	leading sync.WaitGroup
-	closing bool
 }
 
-func newCascadeSide(g *Gateway, cfg configs.GB28181Config) *cascadeSide {
-	return &cascadeSide{g: g, log: g.log.With("component", "cascade"), prefix: cfg.Domain + "131", every: 2 * time.Second,
+// cascadeDeps is what the cascade side works with.
+type cascadeDeps struct {
+	Config  configs.GB28181Config
+	Store   *registry.Store
+	Catalog *registry.Catalog
+	Grids   *grid.Live
+	Pulls   *ingest.Manager // the channels' state and their streams
+	GB      *gbSide         // its SIP stack; PTZ to a GB channel's device
+	Bus     *events.Bus     // incidents told upward as alarms; nil: none
+	Node    string          // this node, for the election
+	TTL     time.Duration   // the election's lease
+	Unstick func()
+	Log     *slog.Logger
+}
+
+func newCascadeSide(d cascadeDeps) *cascadeSide {
+	return &cascadeSide{cascadeDeps: d, log: d.Log.With("component", "cascade"), prefix: d.Config.Domain + "131", every: 2 * time.Second,
 		codes: map[string]string{}}
+}
+
+// Start puts the platforms of gb28181.upstream in the registry and
+// campaigns to lead; while it leads, its clients register until Close,
+// which waits for them to have unregistered.
+func (s *cascadeSide) Start(ctx context.Context) error {
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := s.seed(sctx, s.Config.Upstream); err != nil {
+		return err
+	}
+	s.g.begin(ctx)
+	s.g.goRun(func(ctx context.Context) { s.Store.Lead(ctx, "cascade", s.Node, s.TTL, s.lead) })
+	return nil
+}
+
+func (s *cascadeSide) Close() { s.g.stop(s.Unstick) }
+
+func (g *Gateway) startCascade(ctx context.Context) error {
+	if g.gb == nil {
+		return nil
+	}
+	g.cascade = newCascadeSide(cascadeDeps{Config: g.cfg.GB28181, Store: g.store, Catalog: g.catalog, Grids: &g.grids, Pulls: g.manager,
+		GB: g.gb, Bus: g.bus, Node: g.self.ID, TTL: g.cfg.Registry.LeaseTTL.D(), Unstick: g.unstick, Log: g.log})
+	return g.parts.start(ctx, "cascade", g.cascade)
 }
 
 // seed puts the platforms of gb28181.upstream into the registry (the
@@ -52,12 +90,12 @@ func (s *cascadeSide) seed(ctx context.Context, ups []configs.Upstream) error {
 			LocalID: u.LocalID, Transport: u.Transport, Share: registry.UpstreamShare{Grids: u.Share.Grids, Cameras: u.Share.Cameras},
 			Enabled: u.Enabled == nil || *u.Enabled, ExpiresS: u.ExpiresS, KeepaliveS: u.KeepaliveS}
 		var rev int64
-		if cur, err := s.g.store.Upstream(ctx, u.ID); err == nil {
+		if cur, err := s.Store.Upstream(ctx, u.ID); err == nil {
 			rev = cur.Rev
 		} else if !errors.Is(err, registry.ErrNotFound) {
 			return err
 		}
-		if _, err := s.g.store.PutUpstream(ctx, want, rev, checkUpstream); err != nil {
+		if _, err := s.Store.PutUpstream(ctx, want, rev, checkUpstream); err != nil {
 			return fmt.Errorf("gb28181.upstream %s: %w", u.ID, err)
 		}
 	}
@@ -95,16 +133,8 @@ func platformOf(u registry.Upstream) cascade.Platform {
 // lead runs the clients while this node leads: the platforms followed
 // from the registry every few seconds, their status published.
 func (s *cascadeSide) lead(ctx context.Context) {
-	s.mu.Lock()
-	if s.closing {
-		s.mu.Unlock()
-		return
-	}
-	s.leading.Add(1)
-	s.mu.Unlock()
-	defer s.leading.Done()
-	mgr := cascade.NewManager(ctx, cascade.Deps{SIP: s.g.gb.stack, Catalog: s, Streams: s.g.manager, PTZ: s.ptz, Name: "sharpeyes", Manufacturer: "sharpeyes",
-		Model: "sharpeyes gateway"}, s.g.log)
+	mgr := cascade.NewManager(ctx, cascade.Deps{SIP: s.GB.stack, Catalog: s, Streams: s.Pulls, PTZ: s.ptz, Name: "sharpeyes", Manufacturer: "sharpeyes",
+		Model: "sharpeyes gateway"}, s.Log)
 	s.mu.Lock()
 	s.mgr = mgr
 	s.mu.Unlock()
@@ -126,7 +156,7 @@ func (s *cascadeSide) lead(ctx context.Context) {
 	t := time.NewTicker(s.every)
 	defer t.Stop()
 	for {
-		if ups, err := s.g.store.Upstreams(ctx); err == nil {
+		if ups, err := s.Store.Upstreams(ctx); err == nil {
 			ps := make([]cascade.Platform, 0, len(ups))
 			for _, u := range ups {
 				ps = append(ps, platformOf(u))
@@ -145,7 +175,7 @@ func (s *cascadeSide) lead(ctx context.Context) {
 					continue
 				}
 				b, _ := json.Marshal(st)
-				if s.g.store.PutUpstreamStatus(ctx, p.ID, b) == nil {
+				if s.Store.PutUpstreamStatus(ctx, p.ID, b) == nil {
 					published[p.ID] = st
 				}
 			}
@@ -162,13 +192,13 @@ func (s *cascadeSide) lead(ctx context.Context) {
 // subtrees and its camera ids, each with its upward code (a GB channel
 // keeps its own), sorted by code.
 func (s *cascadeSide) Channels(ctx context.Context, share cascade.Share) ([]cascade.Channel, error) {
-	ix := s.g.grids.Index()
+	ix := s.Grids.Index()
 	named := map[string]bool{}
 	for _, id := range share.Cameras {
 		named[id] = true
 	}
 	var out []cascade.Channel
-	for _, c := range s.g.catalog.All() {
+	for _, c := range s.Catalog.All() {
 		if c.GB != nil && c.GB.Gone {
 			continue
 		}
@@ -187,7 +217,7 @@ func (s *cascadeSide) Channels(ctx context.Context, share cascade.Share) ([]casc
 			return nil, err
 		}
 		ch := cascade.Channel{ID: code, CameraID: c.ID, Name: c.Name, Online: true}
-		if st, err := s.g.manager.Status(c.ID); err == nil && st.State == ingest.StateOffline {
+		if st, err := s.Pulls.Status(c.ID); err == nil && st.State == ingest.StateOffline {
 			ch.Online = false
 		}
 		if c.Location != nil {
@@ -220,7 +250,7 @@ func (s *cascadeSide) code(ctx context.Context, c registry.Camera) (string, erro
 	if ok {
 		return code, nil
 	}
-	code, err := s.g.store.GBCode(ctx, c.ID, s.prefix, func(code string) bool { _, used := s.g.catalog.Get(code); return used })
+	code, err := s.Store.GBCode(ctx, c.ID, s.prefix, func(code string) bool { _, used := s.Catalog.Get(code); return used })
 	if err != nil {
 		return "", err
 	}
@@ -232,26 +262,17 @@ func (s *cascadeSide) code(ctx context.Context, c registry.Camera) (string, erro
 
 // ptz hands a platform's PTZCmd to a GB channel's device.
 func (s *cascadeSide) ptz(ctx context.Context, cameraID, cmd string) error {
-	c, ok := s.g.catalog.Get(cameraID)
-	if !ok || c.GB == nil || s.g.gb == nil {
+	c, ok := s.Catalog.Get(cameraID)
+	if !ok || c.GB == nil {
 		return fmt.Errorf("%w: %s takes no PTZ", api.ErrNoPTZ, cameraID)
 	}
-	b := s.g.gb
+	b := s.GB
 	return b.server.Message(ctx, c.GB.DeviceID, c.GB.ChannelID, manscdp.Control(int(b.sn.Add(1)), c.GB.ChannelID, cmd))
-}
-
-// stop waits for the clients to have unregistered (the gateway's context
-// is over) and keeps new ones from starting.
-func (s *cascadeSide) stop() {
-	s.mu.Lock()
-	s.closing = true
-	s.mu.Unlock()
-	s.leading.Wait()
 }
 
 // status answers what the registering node published of platform id.
 func (s *cascadeSide) status(ctx context.Context, id string) cascade.Status {
-	b, err := s.g.store.UpstreamStatus(ctx, id)
+	b, err := s.Store.UpstreamStatus(ctx, id)
 	var st cascade.Status
 	if err != nil || b == nil || json.Unmarshal(b, &st) != nil {
 		return cascade.Status{State: "registering"}
@@ -274,7 +295,7 @@ const disabledWhy = "enabled is false: the street does not register with this pl
 
 // Upstreams implements api.Cascade.
 func (s *cascadeSide) Upstreams(ctx context.Context) ([]api.UpstreamView, error) {
-	us, err := s.g.store.Upstreams(ctx)
+	us, err := s.Store.Upstreams(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -287,7 +308,7 @@ func (s *cascadeSide) Upstreams(ctx context.Context) ([]api.UpstreamView, error)
 
 // Upstream implements api.Cascade.
 func (s *cascadeSide) Upstream(ctx context.Context, id string) (api.UpstreamView, error) {
-	u, err := s.g.store.Upstream(ctx, id)
+	u, err := s.Store.Upstream(ctx, id)
 	if err != nil {
 		return api.UpstreamView{}, err
 	}
@@ -300,14 +321,14 @@ func (s *cascadeSide) checkShare(u *registry.Upstream) error {
 	if err := checkUpstream(u); err != nil {
 		return err
 	}
-	ix := s.g.grids.Index()
+	ix := s.Grids.Index()
 	for _, code := range u.Share.Grids {
 		if _, ok := ix.Get(code); !ok {
 			return &registry.FieldError{Field: "share.grids", Msg: fmt.Sprintf("no grid cell %q", code)}
 		}
 	}
 	for _, id := range u.Share.Cameras {
-		if _, ok := s.g.catalog.Get(id); !ok {
+		if _, ok := s.Catalog.Get(id); !ok {
 			return &registry.FieldError{Field: "share.cameras", Msg: fmt.Sprintf("no camera %q", id)}
 		}
 	}
@@ -316,7 +337,7 @@ func (s *cascadeSide) checkShare(u *registry.Upstream) error {
 
 // CreateUpstream implements api.Cascade.
 func (s *cascadeSide) CreateUpstream(ctx context.Context, u registry.Upstream) (api.UpstreamView, error) {
-	u, err := s.g.store.PutUpstream(ctx, u, 0, s.checkShare)
+	u, err := s.Store.PutUpstream(ctx, u, 0, s.checkShare)
 	if err != nil {
 		return api.UpstreamView{}, err
 	}
@@ -325,7 +346,7 @@ func (s *cascadeSide) CreateUpstream(ctx context.Context, u registry.Upstream) (
 
 // PatchUpstream implements api.Cascade.
 func (s *cascadeSide) PatchUpstream(ctx context.Context, id string, p api.UpstreamPatch) (api.UpstreamView, error) {
-	u, err := s.g.store.Upstream(ctx, id)
+	u, err := s.Store.Upstream(ctx, id)
 	if err != nil {
 		return api.UpstreamView{}, err
 	}
@@ -353,7 +374,7 @@ func (s *cascadeSide) PatchUpstream(ctx context.Context, id string, p api.Upstre
 	if p.KeepaliveS != nil {
 		u.KeepaliveS = *p.KeepaliveS
 	}
-	if u, err = s.g.store.PutUpstream(ctx, u, u.Rev, s.checkShare); err != nil {
+	if u, err = s.Store.PutUpstream(ctx, u, u.Rev, s.checkShare); err != nil {
 		return api.UpstreamView{}, err
 	}
 	return s.view(ctx, u), nil
@@ -361,13 +382,13 @@ func (s *cascadeSide) PatchUpstream(ctx context.Context, id string, p api.Upstre
 
 // DeleteUpstream implements api.Cascade.
 func (s *cascadeSide) DeleteUpstream(ctx context.Context, id string) error {
-	return s.g.store.DeleteUpstream(ctx, id)
+	return s.Store.DeleteUpstream(ctx, id)
 }
 
 // followAlarms forwards the incidents that open on shared cameras to the
 // platforms, from the outbox (whichever node opened them).
 func (s *cascadeSide) followAlarms(ctx context.Context, mgr *cascade.Manager) {
-	bus := s.g.bus
+	bus := s.Bus
 	if bus == nil {
 		return
 	}

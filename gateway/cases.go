@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"path/filepath"
 	"sync"
@@ -11,14 +12,14 @@ import (
 	"github.com/paulmach/orb"
 
 	"sharpeyes/cases"
-	"sharpeyes/configs"
 	"sharpeyes/events"
-	"sharpeyes/ingest"
 	"sharpeyes/outbound"
 )
 
-// openCases opens the events and cases database and builds the pipeline.
-func (g *Gateway) openCases(cfg *configs.Config) error {
+// startCases opens the events and cases database, builds the pipeline
+// and starts the node's bus and the queue of the gateway's own events.
+func (g *Gateway) startCases(ctx context.Context) error {
+	cfg := g.cfg
 	loc, err := time.LoadLocation(cfg.Cases.Timezone)
 	if err != nil {
 		loc = time.FixedZone("CST", 8*3600) // no tzdata on the host: China has one offset and no DST
@@ -31,14 +32,16 @@ func (g *Gateway) openCases(cfg *configs.Config) error {
 	if cfg.Cases.DB == "postgres" {
 		driver, dsn = "pgx", cfg.Cases.DSN
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	octx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	g.cases, err = cases.Open(ctx, driver, dsn, cal)
+	store, err := cases.Open(octx, driver, dsn, cal)
 	if err != nil {
 		return err
 	}
+	g.cases = store
+	g.parts.add("cases", running(func() { _ = store.Close() }))
 	db, pg := g.cases.DB()
-	g.events, err = events.NewStore(ctx, db, pg, events.DefaultRules())
+	g.events, err = events.NewStore(octx, db, pg, events.DefaultRules())
 	if err != nil {
 		return err
 	}
@@ -52,7 +55,7 @@ func (g *Gateway) openCases(cfg *configs.Config) error {
 		busCfg.Listen = func(ctx context.Context, notify func()) error { return events.ListenOutbox(ctx, db, notify) }
 	}
 	g.bus = events.NewBus(g.events, busCfg)
-	if err := g.bus.Start(ctx); err != nil {
+	if err := g.parts.start(octx, "bus", g.bus); err != nil {
 		return err
 	}
 	g.cal = cal
@@ -64,7 +67,8 @@ func (g *Gateway) openCases(cfg *configs.Config) error {
 		policy[kind] = cases.KindPolicy(p)
 	}
 	g.pipe = &cases.Pipeline{Events: g.events, Cases: g.cases, Policy: policy, Loc: loc, Place: g.Place}
-	return nil
+	g.own = newOwnEvents(g.recordOwn, g.log)
+	return g.parts.start(ctx, "own events", g.own)
 }
 
 // Place describes a camera for cases: its name, base cell and location.
@@ -105,30 +109,6 @@ func (g *Gateway) linker() events.Linker {
 // Cells are the grid cells an event belongs to and its camera's site.
 func (g *Gateway) Cells(e events.Event) ([]string, string) { return g.linker().Cells(e) }
 
-// emit turns a pulled camera's state changes into the gateway's own
-// events, queued in order: offline start/end, and video_loss when media
-// stops flowing.
-func (g *Gateway) emit(cameraID string, st ingest.Status) {
-	if g.pipe == nil || g.own == nil {
-		return
-	}
-	at := st.Since
-	mk := func(kind, phase string) events.Event {
-		return events.Event{Source: "gateway", SourceEventID: fmt.Sprintf("%s/%s/%s/%d", cameraID, kind, phase, at.UnixMilli()),
-			CameraID: cameraID, Kind: kind, Phase: phase, Time: at}
-	}
-	switch st.State {
-	case ingest.StateOffline:
-		if st.Stalled {
-			g.own.push(mk(events.VideoLoss, events.PhaseStart))
-		} else {
-			g.own.push(mk(events.Offline, events.PhaseStart))
-		}
-	case ingest.StateOnline:
-		g.own.push(mk(events.Offline, events.PhaseEnd), mk(events.VideoLoss, events.PhaseEnd))
-	}
-}
-
 // recordOwn records one of the gateway's own events through the pipeline.
 func (g *Gateway) recordOwn(ctx context.Context, e events.Event) error {
 	if err := e.Normalize(time.Now()); err != nil {
@@ -140,16 +120,34 @@ func (g *Gateway) recordOwn(ctx context.Context, e events.Event) error {
 	return err
 }
 
-// runClock runs on one node at a time: it promotes outages, closes stale
-// incidents, opens their cases and raises escalations (督办).
-func (g *Gateway) runClock(ctx context.Context) {
+// startClock runs the clock on one node at a time (the "clock" election).
+func (g *Gateway) startClock(ctx context.Context) error {
+	c := &clock{events: g.events, pipe: g.pipe, cases: g.cases, cal: g.cal, webhook: g.webhook, log: g.log}
+	return g.parts.start(ctx, "clock", newLoop(func(ctx context.Context) {
+		g.store.Lead(ctx, "clock", g.self.ID, g.cfg.Registry.LeaseTTL.D(), c.run)
+	}, g.unstick))
+}
+
+// clock promotes outages, closes stale incidents, opens their cases and
+// raises escalations (督办); while it runs, this node delivers the
+// webhook, so receivers see one ordered stream.
+type clock struct {
+	events  *events.Store
+	pipe    *cases.Pipeline
+	cases   *cases.Store
+	cal     *cases.Calendar
+	webhook *outbound.Webhook // nil: none
+	log     *slog.Logger
+}
+
+func (c *clock) run(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait() // leadership ends only once the webhook has stopped
-	if g.webhook != nil {
+	if c.webhook != nil {
 		wg.Add(1)
-		go func() { // one node delivers, so receivers see one ordered stream
+		go func() {
 			defer wg.Done()
-			g.webhook.Run(ctx)
+			c.webhook.Run(ctx)
 		}()
 	}
 	tick := time.NewTicker(5 * time.Second)
@@ -161,19 +159,19 @@ func (g *Gateway) runClock(ctx context.Context) {
 		case <-tick.C:
 		}
 		now := time.Now()
-		if _, err := g.events.Tick(ctx, now); err != nil && ctx.Err() == nil {
-			g.log.Warn("incident clock", "error", err)
+		if _, err := c.events.Tick(ctx, now); err != nil && ctx.Err() == nil {
+			c.log.Warn("incident clock", "error", err)
 		}
-		if _, err := g.pipe.Reconcile(ctx); err != nil && ctx.Err() == nil {
-			g.log.Warn("case reconcile", "error", err)
+		if _, err := c.pipe.Reconcile(ctx); err != nil && ctx.Err() == nil {
+			c.log.Warn("case reconcile", "error", err)
 		}
 		if n%6 == 0 { // every 30 s
-			raised, err := g.cases.Escalate(ctx, g.cal, now)
+			raised, err := c.cases.Escalate(ctx, c.cal, now)
 			if err != nil && ctx.Err() == nil {
-				g.log.Warn("sla clock", "error", err)
+				c.log.Warn("sla clock", "error", err)
 			}
-			for _, c := range raised {
-				g.log.Info("case escalated", "case", c.ID, "level", c.Escalation, "grid", c.Grid)
+			for _, cs := range raised {
+				c.log.Info("case escalated", "case", cs.ID, "level", cs.Escalation, "grid", cs.Grid)
 			}
 		}
 	}

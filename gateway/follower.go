@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net/url"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"sharpeyes/ingest"
@@ -13,34 +12,70 @@ import (
 	"sharpeyes/registry"
 )
 
-// follower applies registry changes to the ingest manager. It sees each
-// change twice, from the API that made it and from the watch, in either
-// order, and keeps the newest by etcd revision. A camera this node owns is
-// pulled from the camera; one owned by another node becomes an on-demand
-// relay of that node's RTSP re-serve, so RTSP viewers here still get it.
+// follower applies registry changes to the ingest manager and the
+// recorders. It sees each change twice, from the API that made it and
+// from the watch, in either order, and keeps the newest by etcd
+// revision. A camera this node owns is pulled from the camera; one owned
+// by another node becomes an on-demand relay of that node's RTSP
+// re-serve, so RTSP viewers here still get it. When the node set changes
+// every camera is applied again.
 type follower struct {
-	m        *ingest.Manager
-	rec      *recording.Manager // nil: no recording
-	catalog  *registry.Catalog
-	members  atomic.Pointer[registry.Membership] // set once Join returns
-	emit     func(id string, st ingest.Status)   // the gateway's own events
-	log      *slog.Logger
-	statusMu sync.Mutex
-	pending  map[string]ingest.Status // statuses to publish, newest per camera
-	wake     chan struct{}            // one token: there is something to publish
-	// nodeAuth are the credentials this node shows another node's RTSP re-serve.
-	nodeAuth *url.Userinfo
+	followerDeps
+	g group
 
 	mu   sync.Mutex
 	revs map[string]int64 // newest revision applied per camera (deletions too)
 }
 
-// owned tells whether this node pulls the camera itself.
-func (f *follower) owned(id string) (bool, registry.Node) {
-	m := f.members.Load()
-	if m == nil {
-		return true, registry.Node{}
+// followerDeps is what a follower works with.
+type followerDeps struct {
+	Pulls     *ingest.Manager
+	Recorders *recording.Manager // nil: no recording
+	Catalog   *registry.Catalog
+	Store     *registry.Store // the camera watch
+	Members   *registry.Membership
+	Nodes     <-chan struct{} // a token: the node set changed
+	// NodeAuth are the credentials this node shows another node's RTSP re-serve.
+	NodeAuth *url.Userinfo
+	// ReadyWithin bounds the wait for the node list before the first
+	// cameras are taken (a joining node takes only its share).
+	ReadyWithin time.Duration
+	Unstick     func()
+	Log         *slog.Logger
+}
+
+func newFollower(d followerDeps) *follower { return &follower{followerDeps: d} }
+
+// Start waits for the node list (at most ReadyWithin), then follows the
+// registry's cameras and the node set until Close.
+func (f *follower) Start(ctx context.Context) error {
+	select {
+	case <-f.Members.Ready():
+	case <-time.After(f.ReadyWithin):
+		f.Log.Warn("node list not read in time; starting with what is known")
 	}
+	f.g.begin(ctx)
+	f.g.goRun(func(ctx context.Context) { f.Store.WatchCameras(ctx, f) })
+	f.g.goRun(func(ctx context.Context) {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-f.Nodes:
+				f.rebalance()
+			}
+		}
+	})
+	return nil
+}
+
+func (f *follower) Close() { f.g.stop(f.Unstick) }
+
+// owned tells whether this node pulls the camera itself.
+func (f *follower) owned(id string) (bool, registry.Node) { return owns(f.Members, id) }
+
+// owns tells whether the node of m pulls camera id, and which node does.
+func owns(m *registry.Membership, id string) (bool, registry.Node) {
 	o := m.Owner(id)
 	return o.ID == m.Self().ID, o
 }
@@ -60,8 +95,8 @@ func (f *follower) spec(c registry.Camera) ingest.CameraSpec {
 		return ingest.CameraSpec{ID: c.ID, Main: c.Streams.Main, Sub: c.Streams.Sub, Transport: c.Transport, OnDemand: c.OnDemand}
 	}
 	base := o.RTSP
-	if u, err := url.Parse(o.RTSP); err == nil && f.nodeAuth != nil {
-		u.User = f.nodeAuth
+	if u, err := url.Parse(o.RTSP); err == nil && f.NodeAuth != nil {
+		u.User = f.NodeAuth
 		base = u.String()
 	}
 	relay := ingest.CameraSpec{ID: c.ID, Main: base + "/" + c.ID, Transport: "tcp", OnDemand: true}
@@ -92,16 +127,16 @@ func (f *follower) SyncCameras(cs []registry.Camera) {
 		f.revs[c.ID] = c.Rev
 	}
 	f.mu.Unlock()
-	f.catalog.SyncCameras(cs)
+	f.Catalog.SyncCameras(cs)
 	specs := make([]ingest.CameraSpec, len(cs))
 	ids := make(map[string]bool, len(cs))
 	for i, c := range cs {
 		specs[i] = f.spec(c)
 		ids[c.ID] = true
 	}
-	f.m.Sync(specs) // a full listing: what it lacks is gone
-	if f.rec != nil {
-		f.rec.Keep(ids)
+	f.Pulls.Sync(specs) // a full listing: what it lacks is gone
+	if f.Recorders != nil {
+		f.Recorders.Keep(ids)
 		for _, c := range cs {
 			f.record(c)
 		}
@@ -111,96 +146,154 @@ func (f *follower) SyncCameras(cs []registry.Camera) {
 // record has the camera recorded here if this node pulls it and its plan
 // says so (the owner records; after a failover the new owner does).
 func (f *follower) record(c registry.Camera) {
-	if f.rec == nil {
+	if f.Recorders == nil {
 		return
 	}
 	own, _ := f.owned(c.ID)
-	f.rec.Apply(c, own)
+	f.Recorders.Apply(c, own)
 }
 
 // rebalance re-applies every camera after the node set changed; pulls whose
 // owner did not change are left alone (Upsert of an unchanged spec is a no-op).
 func (f *follower) rebalance() {
-	if f.m == nil || f.members.Load() == nil {
-		return
-	}
 	// Re-spec only: removing what a snapshot of the catalog lacks would
 	// race with cameras being added; deletions arrive as events.
-	for _, c := range f.catalog.All() {
-		if err := f.m.Upsert(f.spec(c)); err != nil {
-			f.log.Warn("camera not pulled", "camera", c.ID, "error", err)
+	for _, c := range f.Catalog.All() {
+		if err := f.Pulls.Upsert(f.spec(c)); err != nil {
+			f.Log.Warn("camera not pulled", "camera", c.ID, "error", err)
 		}
 		f.record(c)
 	}
 }
 
 func (f *follower) PutCamera(c registry.Camera) {
-	f.catalog.PutCamera(c)
+	f.Catalog.PutCamera(c)
 	if !f.newer(c.ID, c.Rev) {
 		return
 	}
-	if err := f.m.Upsert(f.spec(c)); err != nil {
-		f.log.Warn("camera not pulled", "camera", c.ID, "error", err)
+	if err := f.Pulls.Upsert(f.spec(c)); err != nil {
+		f.Log.Warn("camera not pulled", "camera", c.ID, "error", err)
 	}
 	f.record(c)
 }
 
 func (f *follower) DeleteCamera(id string, rev int64) {
-	f.catalog.DeleteCamera(id, rev)
+	f.Catalog.DeleteCamera(id, rev)
 	if f.newer(id, rev) {
-		if f.rec != nil {
-			f.rec.Forget(id)
+		if f.Recorders != nil {
+			f.Recorders.Forget(id)
 		}
-		f.m.Remove(id)
+		f.Pulls.Remove(id)
 	}
 }
 
-// publish writes the status of cameras this node pulls, under its lease.
-func (f *follower) publish(id, variant string, st ingest.Status) {
-	m := f.members.Load()
-	if m == nil || variant != ingest.Main {
+// statuses publishes the state of the cameras this node pulls under its
+// lease, one writer, so an older status never lands after a newer one;
+// each state change of an owned camera is also told to emit (the
+// gateway's own events).
+type statuses struct {
+	members *registry.Membership
+	emit    func(id string, st ingest.Status) // nil: none
+	log     *slog.Logger
+	g       group
+
+	mu      sync.Mutex
+	pending map[string]ingest.Status // newest per camera, not yet written
+	wake    chan struct{}            // one token: there is something to write
+}
+
+func newStatuses(m *registry.Membership, emit func(string, ingest.Status), log *slog.Logger) *statuses {
+	return &statuses{members: m, emit: emit, log: log, wake: make(chan struct{}, 1)}
+}
+
+// publish is ingest's OnState: it queues the status of a camera this node
+// owns (its main stream's) and never blocks.
+func (s *statuses) publish(id, variant string, st ingest.Status) {
+	if variant != ingest.Main {
 		return
 	}
-	if own, _ := f.owned(id); !own {
+	if own, _ := owns(s.members, id); !own {
 		return
 	}
-	if f.emit != nil {
-		f.emit(id, st) // queued in order; never blocks
+	if s.emit != nil {
+		s.emit(id, st) // queued in order; never blocks
 	}
-	f.statusMu.Lock()
-	if f.pending == nil {
-		f.pending = map[string]ingest.Status{}
+	s.mu.Lock()
+	if s.pending == nil {
+		s.pending = map[string]ingest.Status{}
 	}
-	f.pending[id] = st // a newer status replaces one not yet written
-	f.statusMu.Unlock()
+	s.pending[id] = st // a newer status replaces one not yet written
+	s.mu.Unlock()
 	select {
-	case f.wake <- struct{}{}:
+	case s.wake <- struct{}{}:
 	default:
 	}
 }
 
-// publishStatuses writes the newest status of each camera, one writer, so
-// an older status never lands after a newer one; it runs until ctx ends.
-func (f *follower) publishStatuses(ctx context.Context) {
+// Start writes the queued statuses until Close.
+func (s *statuses) Start(ctx context.Context) error {
+	s.g.begin(ctx)
+	s.g.goRun(s.write)
+	return nil
+}
+
+// Close stops writing (a status not written is gone with the lease).
+func (s *statuses) Close() { s.g.stop(nil) }
+
+func (s *statuses) write(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-f.wake:
+		case <-s.wake:
 		}
-		f.statusMu.Lock()
-		batch := f.pending
-		f.pending = nil
-		f.statusMu.Unlock()
-		m := f.members.Load()
+		s.mu.Lock()
+		batch := s.pending
+		s.pending = nil
+		s.mu.Unlock()
 		for id, st := range batch {
 			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			if err := m.PutStatus(wctx, id, st); err != nil {
-				f.log.Debug("status not published", "camera", id, "error", err)
+			if err := s.members.PutStatus(wctx, id, st); err != nil {
+				s.log.Debug("status not published", "camera", id, "error", err)
 			}
 			cancel()
 		}
 	}
+}
+
+// membership is this node in the cluster's node list, kept under its
+// lease until Close (which revokes it); a change of the list leaves a
+// token on changed.
+type membership struct {
+	store   *registry.Store
+	self    registry.Node
+	ttl     time.Duration
+	changed chan<- struct{}
+	unstick func()
+
+	m      *registry.Membership
+	cancel context.CancelFunc
+}
+
+func (m *membership) Start(ctx context.Context) error {
+	ctx, m.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	m.m = m.store.Join(ctx, m.self, m.ttl, func([]registry.Node) {
+		select {
+		case m.changed <- struct{}{}:
+		default:
+		}
+	})
+	return nil
+}
+
+func (m *membership) Close() {
+	m.cancel()
+	done := make(chan struct{})
+	go func() {
+		m.m.Wait()
+		close(done)
+	}()
+	waitOrUnstick(done, m.unstick, 0)
 }
 
 // cluster answers the API's questions about ownership.

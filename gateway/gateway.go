@@ -1,6 +1,9 @@
-// Package gateway wires the components into a running gateway: registry,
-// ingest, relay (WHEP and RTSP re-serve) and the HTTP API, started in
-// dependency order and closed in reverse.
+// Package gateway wires the components into a running node: the
+// registry, the SQL store and its bus, the pulls, the recorders, the
+// relays (WHEP, RTSP re-serve), the GB/T 28181 device and cascade sides,
+// the clock and the HTTP API. Each is a component (constructor, Start,
+// Close); Start's list starts them in order and Close closes them in
+// reverse. What crosses packages is tested here, end to end.
 package gateway
 
 import (
@@ -35,39 +38,47 @@ import (
 	"sharpeyes/relay/webrtc"
 )
 
-// Gateway is a running node.
+// Gateway is a running node: its components, started in the order of
+// Start's list and closed in reverse, and what the steps made for the
+// steps after them and for the accessors.
 type Gateway struct {
-	cfg     *configs.Config
-	log     *slog.Logger
-	etcd    *registry.Embedded
-	cli     *clientv3.Client
-	store   *registry.Store
-	catalog *registry.Catalog
-	ids     *registry.Identities
-	auth    *authn.Authenticator
-	own     *ownEvents
-	api     *api.Server
-	members *registry.Membership
-	grids   grid.Live
-	cases   *cases.Store
-	events  *events.Store
-	bus     *events.Bus // the node's one follower of the outbox
-	pipe    *cases.Pipeline
-	cal     *cases.Calendar
-	webhook *outbound.Webhook
-	manager *ingest.Manager
-	rec     *recording.Manager
-	whep    *webrtc.WHEP
-	rtsp    *rtspserve.RTSPServer
-	gb      *gbSide      // nil unless gb28181.enabled
-	cascade *cascadeSide // nil unless gb28181.enabled
-	http    *http.Server
-	httpLn  net.Listener
-	https   bool
-	pprof   *http.Server
+	cfg   *configs.Config
+	log   *slog.Logger
+	web   fs.FS
+	parts parts
 
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	etcd       *registry.Embedded
+	cli        *clientv3.Client
+	store      *registry.Store
+	catalog    *registry.Catalog
+	ids        *registry.Identities
+	clusterKey string
+	grids      grid.Live
+	cases      *cases.Store
+	events     *events.Store
+	bus        *events.Bus // the node's one follower of the outbox
+	pipe       *cases.Pipeline
+	cal        *cases.Calendar
+	webhook    *outbound.Webhook
+	own        *ownEvents
+	certs      *certFiles // nil: plain HTTP
+	httpLn     net.Listener
+	rtspLn     net.Listener
+	self       registry.Node
+	members    *registry.Membership
+	nodes      chan struct{} // a token: the node set changed (the follower rebalances)
+	statuses   *statuses
+	gb         *gbSide // nil unless gb28181.enabled
+	manager    *ingest.Manager
+	rec        *recording.Manager
+	whep       *webrtc.WHEP
+	auth       *authn.Authenticator
+	rtsp       *rtspserve.RTSPServer
+	fol        *follower
+	cascade    *cascadeSide // nil unless gb28181.enabled
+	api        *api.Server
+	https      bool
+
 	closed sync.Once
 }
 
@@ -77,13 +88,15 @@ type Options struct {
 	Web    fs.FS // browser UI; nil serves none
 }
 
-// Start brings a gateway up; on error everything started is closed again.
+// Start brings a gateway up, its components in this order (each may use
+// what the ones before it made); on error everything started is closed
+// again, in reverse.
 func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 	log := opt.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	g := &Gateway{cfg: cfg, log: log}
+	g := &Gateway{cfg: cfg, log: log, web: opt.Web, parts: parts{log: log}}
 	defer func() {
 		if err != nil {
 			g.Close()
@@ -93,88 +106,172 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data_dir: %w", err)
 	}
+	ctx := context.Background() // a component runs until Close, not until a context ends
+	for _, step := range []func(context.Context) error{
+		g.startRegistry,   // etcd (embedded without registry.endpoints), the camera store, the cluster key
+		g.startCases,      // the SQL store (events, cases), the node's bus, the own events' queue
+		g.listen,          // HTTP and RTSP bound: the addresses this node tells the others
+		g.join,            // this node in the cluster's node list, under its lease
+		g.startStatuses,   // the state of each camera pulled here, published for every node
+		g.startSIP,        // GB/T 28181: the SIP stack and the media port (devices are taken later)
+		g.startIngest,     // the pulls
+		g.startRecording,  // the recorders, their retention and clips
+		g.startRelays,     // WHEP and the RTSP re-serve, behind one authenticator
+		g.startFollower,   // the registry's cameras applied to the pulls and the recorders
+		g.startWatches,    // identities, grids; incidents and cases heard by the recorders
+		g.startGBDevices,  // GB/T 28181 devices registering, their catalogs, alarms
+		g.startCascade,    // the street registered with its superior platforms (the leader)
+		g.startClock,      // incidents, cases and escalations on time; the webhook (the leader)
+		g.startAPI,        // the HTTP API and the web UI
+		g.startPprof,      // debug.pprof_addr
+	} {
+		if err := step(ctx); err != nil {
+			return nil, err
+		}
+	}
+	log.Info("gateway started", "node", g.self.ID, "http", g.httpLn.Addr().String(), "tls", g.certs != nil, "rtsp", g.rtsp.Addr(),
+		"webrtc_udp", g.whep.UDPAddr().String(), "registry", registryMode(cfg))
+	return g, nil
+}
+
+// Close shuts the components down in reverse order of start.
+func (g *Gateway) Close() { g.closed.Do(g.parts.close) }
+
+// unstick closes the etcd client: calls waiting on a registry that does
+// not answer (an election resigning after a cancelled campaign) end.
+func (g *Gateway) unstick() {
+	g.log.Warn("registry not answering while stopping; closing its client")
+	_ = g.cli.Close()
+}
+
+func (g *Gateway) startRegistry(ctx context.Context) error {
+	cfg := g.cfg
 	endpoints := cfg.Registry.Endpoints
 	if len(endpoints) == 0 {
-		g.etcd, err = registry.StartEmbedded(cfg.DataDir, 30*time.Second)
+		e, err := registry.StartEmbedded(cfg.DataDir, 30*time.Second)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		endpoints = []string{g.etcd.Endpoint}
+		g.etcd = e
+		g.parts.add("etcd", running(e.Close))
+		endpoints = []string{e.Endpoint}
 	}
-	g.cli, err = registry.Connect(endpoints, cfg.Registry.DialTimeout.D())
+	cli, err := registry.Connect(endpoints, cfg.Registry.DialTimeout.D())
 	if err != nil {
-		return nil, err
+		return err
 	}
-	g.store = registry.NewStore(g.cli, cfg.Registry.Prefix, cfg.Registry.DialTimeout.D(), log)
+	g.cli = cli
+	g.parts.add("etcd client", running(func() { _ = cli.Close() }))
+	g.store = registry.NewStore(g.cli, cfg.Registry.Prefix, cfg.Registry.DialTimeout.D(), g.log)
 	g.catalog = registry.NewCatalog()
 	g.ids = registry.NewIdentities()
-	startCtx, startCancel := context.WithTimeout(context.Background(), cfg.Registry.DialTimeout.D()+5*time.Second)
-	clusterKey, err := g.store.ClusterKey(startCtx, func() (string, error) { return access.NewSecret(32) })
-	startCancel()
-	if err != nil {
-		return nil, fmt.Errorf("cluster key: %w", err)
+	kctx, cancel := context.WithTimeout(ctx, cfg.Registry.DialTimeout.D()+5*time.Second)
+	defer cancel()
+	if g.clusterKey, err = g.store.ClusterKey(kctx, func() (string, error) { return access.NewSecret(32) }); err != nil {
+		return fmt.Errorf("cluster key: %w", err)
 	}
-	if err := g.openCases(cfg); err != nil {
-		return nil, err
-	}
+	return nil
+}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	g.cancel = cancel
-	nodeID := cfg.Node.ID
-	if nodeID == "" {
-		nodeID, _ = os.Hostname()
-	}
-	// What the follower and the pulls report to exists before any of
-	// them runs: the follower is whole before its first goroutine.
-	if g.pipe != nil {
-		g.own = newOwnEvents(g.recordOwn, log)
-		g.wg.Add(1)
-		go func() {
-			defer g.wg.Done()
-			g.own.run(ctx)
-		}()
-	}
-	fol := &follower{catalog: g.catalog, log: log, nodeAuth: url.UserPassword(authn.NodeUser, clusterKey), wake: make(chan struct{}, 1),
-		emit: g.emit}
-	var gbOpener ingest.GBOpener
-	if cfg.GB28181.Enabled {
-		if g.gb, err = g.startGB(ctx, cfg.GB28181); err != nil {
-			return nil, err
+// listen binds the HTTP and RTSP addresses (their servers start on them
+// later) and names this node by them.
+func (g *Gateway) listen(context.Context) error {
+	cfg := g.cfg
+	if cfg.HTTP.TLSCertFile != "" {
+		var err error
+		if g.certs, err = newCertFiles(cfg.HTTP.TLSCertFile, cfg.HTTP.TLSKeyFile, g.log.With("component", "http")); err != nil {
+			return err
 		}
+	}
+	httpLn, err := net.Listen("tcp", cfg.HTTP.Addr)
+	if err != nil {
+		return fmt.Errorf("http %s: %w", cfg.HTTP.Addr, err)
+	}
+	rtspLn, err := net.Listen("tcp", cfg.RTSP.Addr)
+	if err != nil {
+		httpLn.Close()
+		return fmt.Errorf("rtsp %s: %w", cfg.RTSP.Addr, err)
+	}
+	g.httpLn, g.rtspLn = httpLn, rtspLn
+	g.parts.add("listeners", running(func() { httpLn.Close(); rtspLn.Close() }))
+	g.self = registry.Node{ID: cfg.Node.ID, HTTP: cfg.Node.AdvertiseHTTP, RTSP: cfg.Node.AdvertiseRTSP, Started: time.Now().UTC()}
+	if g.self.ID == "" {
+		g.self.ID, _ = os.Hostname()
+	}
+	if g.self.HTTP == "" {
+		scheme := "http://"
+		if g.certs != nil {
+			scheme = "https://"
+		}
+		g.self.HTTP = scheme + reachable(httpLn.Addr().String())
+	}
+	if g.self.RTSP == "" {
+		g.self.RTSP = "rtsp://" + reachable(rtspLn.Addr().String())
+	}
+	return nil
+}
+
+// join puts this node in the cluster's node list; a change of the list
+// leaves a token for the follower.
+func (g *Gateway) join(ctx context.Context) error {
+	g.nodes = make(chan struct{}, 1)
+	m := &membership{store: g.store, self: g.self, ttl: g.cfg.Registry.LeaseTTL.D(), changed: g.nodes, unstick: g.unstick}
+	if err := g.parts.start(ctx, "membership", m); err != nil {
+		return err
+	}
+	g.members = m.m
+	return nil
+}
+
+func (g *Gateway) startStatuses(ctx context.Context) error {
+	var emit func(string, ingest.Status)
+	if g.own != nil {
+		emit = g.own.cameraState
+	}
+	g.statuses = newStatuses(g.members, emit, g.log)
+	return g.parts.start(ctx, "statuses", g.statuses)
+}
+
+func (g *Gateway) startIngest(context.Context) error {
+	cfg := g.cfg
+	var gbOpener ingest.GBOpener
+	if g.gb != nil {
 		gbOpener = g.gb.opener
 	}
 	g.manager = ingest.NewManager(ingest.ManagerConfig{
 		IdleTimeout: cfg.Ingest.IdleTimeout.D(), Timeout: cfg.Ingest.Timeout.D(),
 		BackoffMin: cfg.Ingest.BackoffMin.D(), BackoffMax: cfg.Ingest.BackoffMax.D(),
 		Stream:   cfg.Relay,
-		Logger:   log,
-		OnState:  fol.publish,
+		Logger:   g.log,
+		OnState:  g.statuses.publish,
 		GBOpener: gbOpener,
 	})
-	fol.m = g.manager
-	if g.cases != nil {
-		if err := g.startRecording(ctx, cfg, nodeID); err != nil {
-			return nil, fmt.Errorf("recording: %w", err)
-		}
-		fol.rec = g.rec
-	}
+	g.parts.add("ingest", running(g.manager.Close)) // a GB channel's BYE goes out here, through the SIP stack
+	return nil
+}
+
+// startRelays starts WHEP and the RTSP re-serve; one authenticator checks
+// every surface (the API, WHEP, RTSP).
+func (g *Gateway) startRelays(context.Context) error {
+	cfg := g.cfg
 	ice := make([]webrtc.ICEServer, len(cfg.WebRTC.ICEServers))
 	for i, s := range cfg.WebRTC.ICEServers {
 		ice[i] = webrtc.ICEServer(s)
 	}
+	var err error
 	g.whep, err = webrtc.NewWHEP(webrtc.WebRTCConfig{
 		UDPAddr: cfg.WebRTC.UDPAddr, TCPAddr: cfg.WebRTC.TCPAddr, PublicIPs: cfg.WebRTC.PublicIPs,
 		ICEServers: ice, MaxSessions: cfg.WebRTC.MaxSessions, DisableGSO: !cfg.WebRTC.UDPGSO, ReadyTimeout: cfg.Ingest.Timeout.D() + 3*time.Second,
 		CatchUp: webrtc.CatchUp{Off: !cfg.WebRTC.GOPCache, Rate: cfg.WebRTC.CatchUpRate, Max: cfg.WebRTC.CatchUpMax.D()},
-		Logger:  log,
+		Logger:  g.log,
 	}, g.manager)
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("webrtc: %w", err)
 	}
-	// One authenticator for every surface: the API, WHEP and the RTSP re-serve.
-	g.auth = authn.New(authn.Config{AdminToken: cfg.Auth.AdminToken, ClusterKey: []byte(clusterKey),
-		TokenMaxTTL: cfg.Auth.TokenMaxTTL.D(), Logger: log}, g.ids, &g.grids, g.catalog)
-	g.rtsp, err = rtspserve.NewRTSPServer(rtspserve.RTSPConfig{Addr: cfg.RTSP.Addr, Logger: log,
+	g.parts.add("webrtc", running(g.whep.Close))
+	g.auth = authn.New(authn.Config{AdminToken: cfg.Auth.AdminToken, ClusterKey: []byte(g.clusterKey),
+		TokenMaxTTL: cfg.Auth.TokenMaxTTL.D(), Logger: g.log}, g.ids, &g.grids, g.catalog)
+	g.rtsp, err = rtspserve.NewRTSPServer(rtspserve.RTSPConfig{Listener: g.rtspLn, Logger: g.log,
 		Authorize: func(user, pass, addr, camera string) error {
 			_, err := g.auth.Video(user, pass, addr, camera)
 			if errors.Is(err, authn.ErrHidden) {
@@ -183,128 +280,84 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 			return err
 		}}, g.manager)
 	if err != nil {
-		return nil, err
+		return err
 	}
+	g.parts.add("rtsp", running(g.rtsp.Close))
+	return nil
+}
 
-	var certs *certFiles
-	if cfg.HTTP.TLSCertFile != "" {
-		if certs, err = newCertFiles(cfg.HTTP.TLSCertFile, cfg.HTTP.TLSKeyFile, log.With("component", "http")); err != nil {
-			return nil, err
-		}
-	}
-	g.httpLn, err = net.Listen("tcp", cfg.HTTP.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("http %s: %w", cfg.HTTP.Addr, err)
-	}
-	self := registry.Node{ID: nodeID, HTTP: cfg.Node.AdvertiseHTTP, RTSP: cfg.Node.AdvertiseRTSP, Started: time.Now().UTC()}
-	if self.HTTP == "" {
-		scheme := "http://"
-		if certs != nil {
-			scheme = "https://"
-		}
-		self.HTTP = scheme + reachable(g.httpLn.Addr().String())
-	}
-	if self.RTSP == "" {
-		self.RTSP = "rtsp://" + reachable(g.rtsp.Addr())
-	}
-	g.members = g.store.Join(ctx, self, cfg.Registry.LeaseTTL.D(), func([]registry.Node) { fol.rebalance() })
-	fol.members.Store(g.members)
-	g.wg.Add(1)
-	go func() {
-		defer g.wg.Done()
-		fol.publishStatuses(ctx)
-	}()
-	fol.rebalance() // callbacks before the Store above were skipped
-	select {        // know the other nodes before taking cameras, so a joining node takes only its share
-	case <-g.members.Ready():
-	case <-time.After(cfg.Registry.DialTimeout.D()):
-		log.Warn("node list not read in time; starting with what is known")
-	}
-	if g.rec != nil {
-		g.wg.Add(1)
-		go func() {
-			defer g.wg.Done()
-			g.followForRecording(ctx)
-		}()
-	}
-	g.wg.Add(1)
-	go func() {
-		defer g.wg.Done()
-		g.store.WatchCameras(ctx, fol)
-	}()
+func (g *Gateway) startFollower(ctx context.Context) error {
+	g.fol = newFollower(followerDeps{Pulls: g.manager, Recorders: g.rec, Catalog: g.catalog, Store: g.store, Members: g.members,
+		Nodes: g.nodes, NodeAuth: url.UserPassword(authn.NodeUser, g.clusterKey), ReadyWithin: g.cfg.Registry.DialTimeout.D(),
+		Unstick: g.unstick, Log: g.log})
+	return g.parts.start(ctx, "follower", g.fol)
+}
 
-	g.wg.Add(1)
-	go func() {
-		defer g.wg.Done()
-		g.store.WatchIdentities(ctx, g.ids)
-	}()
-	g.wg.Add(1)
-	go func() {
-		defer g.wg.Done()
+// startWatches follows the registry's identities and grids, and the bus
+// for the recorders.
+func (g *Gateway) startWatches(ctx context.Context) error {
+	if err := g.parts.start(ctx, "identities", newLoop(func(ctx context.Context) { g.store.WatchIdentities(ctx, g.ids) }, g.unstick)); err != nil {
+		return err
+	}
+	if err := g.parts.start(ctx, "grids", newLoop(func(ctx context.Context) {
 		g.store.WatchGrids(ctx, func(set registry.GridSet, cells []grid.Cell) { g.grids.Set(set.Version, cells) })
-	}()
-	if g.gb != nil {
-		if err := g.gb.listen(ctx); err != nil {
-			return nil, fmt.Errorf("gb28181 sip %s: %w", cfg.GB28181.SIPAddr, err)
-		}
-		g.cascade = newCascadeSide(g, cfg.GB28181)
-		if err := g.cascade.seed(ctx, cfg.GB28181.Upstream); err != nil {
-			return nil, err
-		}
-		g.wg.Add(1)
-		go func() {
-			defer g.wg.Done()
-			g.store.Lead(ctx, "cascade", self.ID, cfg.Registry.LeaseTTL.D(), g.cascade.lead)
-		}()
+	}, g.unstick)); err != nil {
+		return err
 	}
-	g.wg.Add(1)
-	go func() {
-		defer g.wg.Done()
-		g.store.Lead(ctx, "clock", self.ID, cfg.Registry.LeaseTTL.D(), g.runClock)
-	}()
+	if g.rec == nil {
+		return nil
+	}
+	return g.parts.start(ctx, "recording follower", &recordingFollower{bus: g.bus, rec: g.rec, events: g.events, catalog: g.catalog,
+		log: g.log.With("component", "recording")})
+}
+
+// startAPI serves the API and the web UI on the HTTP listener (HTTPS only
+// with a certificate: HSTS, Secure cookies); RTSP and WebRTC are not
+// affected.
+func (g *Gateway) startAPI(ctx context.Context) error {
+	cfg := g.cfg
 	srv := api.New(api.Config{MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
-		MaxImportBytes: cfg.HTTP.MaxImportBytes, NodeID: self.ID, Web: opt.Web, Logger: log,
+		MaxImportBytes: cfg.HTTP.MaxImportBytes, NodeID: g.self.ID, Web: g.web, Logger: g.log,
 		SessionTTL: cfg.Auth.SessionTTL.D(), TokenDefaultTTL: cfg.Auth.TokenDefaultTTL.D(), TokenMaxTTL: cfg.Auth.TokenMaxTTL.D(),
 		MaxStreams: cfg.HTTP.MaxStreams, Store: g.storeInfo(),
-		MapTiles: cfg.Web.MapTiles, MapAttribution: cfg.Web.MapAttribution, TrustedProxies: cfg.HTTP.TrustedProxies},
+		MapTiles: cfg.Web.MapTiles, MapAttribution: cfg.Web.MapAttribution, TrustedProxies: cfg.HTTP.TrustedProxies, Location: g.pipe.Loc},
 		api.Deps{Cameras: g.store, Catalog: g.catalog, GridStore: g.store, Grids: &g.grids, Pulls: g.manager, WHEP: g.whep,
-			Sync: fol, Cluster: &cluster{members: g.members, store: g.store}, Pipeline: g.pipe, Places: g,
+			Sync: g.fol, Cluster: &cluster{members: g.members, store: g.store}, Cases: g.cases, Events: g.events, Intake: g.pipe, Places: g,
 			Identities: g.ids, IdentityStore: g.store, Auth: g.auth, Layouts: g.store, Ready: g.ready, Outbox: g.outboxOrNil(), Recordings: g.recordingsOrNil(), GB: g.gbOrNil(), Cascade: g.upstreamsOrNil()})
 	g.api = srv
-	g.wg.Add(1)
-	go func() {
-		defer g.wg.Done()
-		srv.Run(ctx, 2*time.Second)
-	}()
+	if err := g.parts.start(ctx, "api", newLoop(func(ctx context.Context) { srv.Run(ctx, 2*time.Second) }, nil)); err != nil {
+		return err
+	}
 	// Slow or idle clients are let go; the event stream lifts its own
 	// deadlines. WriteTimeout leaves room for a WHEP answer that waits for
 	// an on-demand camera.
-	g.http = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: min(10*time.Second, cfg.HTTP.ReadTimeout.D()),
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: min(10*time.Second, cfg.HTTP.ReadTimeout.D()),
 		ReadTimeout: cfg.HTTP.ReadTimeout.D(), WriteTimeout: cfg.HTTP.WriteTimeout.D(), IdleTimeout: cfg.HTTP.IdleTimeout.D(),
-		MaxHeaderBytes: 256 << 10, ErrorLog: slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelInfo)}
-	// With a certificate the address serves HTTPS only (HSTS, Secure
-	// cookies: api.secureHeaders); RTSP and WebRTC are not affected.
-	serve := g.http.Serve
-	if certs != nil {
+		MaxHeaderBytes: 256 << 10, ErrorLog: slog.NewLogLogger(g.log.With("component", "http").Handler(), slog.LevelInfo)}
+	if g.certs != nil {
 		g.https = true
-		g.http.TLSConfig = certs.tlsConfig()
-		serve = func(ln net.Listener) error { return g.http.ServeTLS(ln, "", "") }
+		hs.TLSConfig = g.certs.tlsConfig()
 	}
-	g.wg.Add(1)
-	go func() {
-		defer g.wg.Done()
-		if err := serve(g.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("http server", "error", err)
-		}
-	}()
-	if cfg.Debug.PprofAddr != "" {
-		if err := g.startPprof(cfg.Debug.PprofAddr); err != nil {
-			return nil, err
-		}
+	return g.parts.start(ctx, "http", &httpServer{srv: hs, ln: g.httpLn, tls: g.certs != nil, log: g.log})
+}
+
+// startPprof serves Go's profiling endpoints on their own listener, so they
+// are never exposed on the API port by accident.
+func (g *Gateway) startPprof(ctx context.Context) error {
+	addr := g.cfg.Debug.PprofAddr
+	if addr == "" {
+		return nil
 	}
-	log.Info("gateway started", "node", self.ID, "http", g.httpLn.Addr().String(), "tls", certs != nil, "rtsp", g.rtsp.Addr(),
-		"webrtc_udp", g.whep.UDPAddr().String(), "registry", registryMode(cfg))
-	return g, nil
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("debug.pprof_addr %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return g.parts.start(ctx, "pprof", &httpServer{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ln: ln, log: g.log})
 }
 
 func registryMode(cfg *configs.Config) string {
@@ -385,74 +438,6 @@ func (g *Gateway) ready(ctx context.Context) error {
 // Store is the camera registry.
 func (g *Gateway) Store() *registry.Store { return g.store }
 
-// Close shuts down in reverse order of start.
-func (g *Gateway) Close() {
-	g.closed.Do(func() {
-		if g.pprof != nil {
-			_ = g.pprof.Close()
-		}
-		if g.http != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			_ = g.http.Shutdown(ctx)
-			cancel()
-		}
-		if g.cancel != nil {
-			g.cancel()
-		}
-		if g.rtsp != nil {
-			g.rtsp.Close()
-		}
-		if g.whep != nil {
-			g.whep.Close()
-		}
-		if g.rec != nil {
-			g.rec.Close() // segments closed before the pulls stop
-		}
-		if g.manager != nil {
-			g.manager.Close() // the GB channels' BYEs go out here
-		}
-		if g.cascade != nil {
-			g.cascade.stop() // unregistered from the platforms through the SIP stack
-		}
-		if g.gb != nil {
-			g.gb.close()
-		}
-		// Goroutines that talk to etcd end by themselves when it answers
-		// (leases revoked, leadership resigned). When it does not, some etcd
-		// client calls wait on the client's own context (an election
-		// resigning after a cancelled campaign): closing the client ends them.
-		done := make(chan struct{})
-		go func() {
-			g.wg.Wait()
-			if g.members != nil {
-				g.members.Wait()
-			}
-			close(done)
-		}()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			g.log.Warn("registry not answering while stopping; closing its client")
-			if g.cli != nil {
-				g.cli.Close()
-			}
-			<-done
-		}
-		if g.cli != nil {
-			g.cli.Close()
-		}
-		if g.bus != nil {
-			g.bus.Close()
-		}
-		if g.cases != nil {
-			_ = g.cases.Close()
-		}
-		if g.etcd != nil {
-			g.etcd.Close()
-		}
-	})
-}
-
 // reachable turns a listen address into one peers can dial: an empty or
 // unspecified host becomes 127.0.0.1 (set node.advertise_* for real hosts).
 func reachable(addr string) string {
@@ -466,23 +451,36 @@ func reachable(addr string) string {
 	return net.JoinHostPort(host, port)
 }
 
-// startPprof serves Go's profiling endpoints on their own listener, so they
-// are never exposed on the API port by accident.
-func (g *Gateway) startPprof(addr string) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("debug.pprof_addr %s: %w", addr, err)
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	g.pprof = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	g.wg.Add(1)
-	go func() {
-		defer g.wg.Done()
-		_ = g.pprof.Serve(ln)
-	}()
+// httpServer serves HTTP (or HTTPS) on a bound listener until Close,
+// which lets requests in flight finish for up to 5 s.
+type httpServer struct {
+	srv *http.Server
+	ln  net.Listener
+	tls bool
+	log *slog.Logger
+	g   group
+}
+
+func (h *httpServer) Start(ctx context.Context) error {
+	h.g.begin(ctx)
+	h.g.goRun(func(context.Context) {
+		var err error
+		if h.tls {
+			err = h.srv.ServeTLS(h.ln, "", "")
+		} else {
+			err = h.srv.Serve(h.ln)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			h.log.Error("http server", "addr", h.ln.Addr().String(), "error", err)
+		}
+	})
 	return nil
+}
+
+func (h *httpServer) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = h.srv.Shutdown(ctx)
+	_ = h.srv.Close() // what did not finish in time
+	h.g.stop(nil)
 }

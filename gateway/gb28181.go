@@ -20,43 +20,64 @@ import (
 	"sharpeyes/registry"
 )
 
-// gbSide is the gateway's GB/T 28181 device side: the SIP server devices
-// register with, the media port, and what they say put in the registry
-// (devices, their channels as cameras) and the event intake (alarms, a
-// device gone offline).
+// gbSide is the gateway's GB/T 28181 device side: the SIP stack (which
+// the cascade shares), the media port, the SIP server devices register
+// with, and what they say put in the registry (devices, their channels
+// as cameras) and the event intake (alarms, a device gone offline). It
+// starts in two steps: "gb28181 sip" (Start: the stack and the media
+// port, before the pulls, which end their calls through them) and
+// "gb28181 devices" (the server: devices are taken once the rest of the
+// gateway can take what they say).
 type gbSide struct {
-	g      *Gateway
+	gbDeps
 	log    *slog.Logger
 	stack  *sipstack.Stack // the one SIP stack, for devices and superior platforms
 	server *gb28181.Server
 	media  *gb28181.Media
 	opener *ingest.GBChannels
 	sn     atomic.Int64 // DeviceControl serial numbers
-	// maxChannels bounds the cameras one device has (gb28181.max_channels).
-	maxChannels int
 }
 
-// startGB opens the media port and makes the SIP server, which listen
-// starts once the rest of the gateway can take what devices say.
-func (g *Gateway) startGB(ctx context.Context, cfg configs.GB28181Config) (*gbSide, error) {
-	b := &gbSide{g: g, log: g.log.With("component", "gb28181"), maxChannels: cfg.MaxChannels}
+// gbDeps is what the device side works with.
+type gbDeps struct {
+	Config  configs.GB28181Config
+	Store   *registry.Store
+	Catalog *registry.Catalog
+	Own     *ownEvents                                     // offline of a device's channels
+	Record  func(ctx context.Context, e events.Event) error // an alarm into the event intake
+	Log     *slog.Logger
+}
+
+// newGBSide makes the SIP stack and the device server; Start listens.
+func newGBSide(d gbDeps) (*gbSide, error) {
+	cfg := d.Config
+	b := &gbSide{gbDeps: d, log: d.Log.With("component", "gb28181")}
 	var err error
-	if b.media, err = gb28181.ListenMedia(ctx, cfg.MediaAddr, g.log); err != nil {
-		return nil, fmt.Errorf("gb28181 media %s: %w", cfg.MediaAddr, err)
-	}
-	ka := cfg.KeepaliveTimeout.D() / 3
-	if b.stack, err = sipstack.New(sipstack.Config{Addr: cfg.SIPAddr, Hostname: cfg.Domain}, g.log); err != nil {
-		b.media.Close()
+	if b.stack, err = sipstack.New(sipstack.Config{Addr: cfg.SIPAddr, Hostname: cfg.Domain}, d.Log); err != nil {
 		return nil, err
 	}
-	b.server, err = gb28181.NewServer(b.stack, gb28181.Config{ServerID: cfg.ServerID, Domain: cfg.Domain, Keepalive: ka, MaxChannels: cfg.MaxChannels},
-		cfg.Password, b.settings, gb28181.Handler{
-			Online: b.online, Offline: b.offline, Catalog: b.catalog, DeviceInfo: b.deviceInfo, Alarm: b.alarm,
-		}, g.log)
+	b.server, err = gb28181.NewServer(b.stack, gb28181.Config{ServerID: cfg.ServerID, Domain: cfg.Domain, Keepalive: cfg.KeepaliveTimeout.D() / 3,
+		MaxChannels: cfg.MaxChannels}, cfg.Password, b.settings, gb28181.Handler{
+		Online: b.online, Offline: b.offline, Catalog: b.catalog, DeviceInfo: b.deviceInfo, Alarm: b.alarm,
+	}, d.Log)
 	if err != nil {
 		b.stack.Close()
-		b.media.Close()
 		return nil, err
+	}
+	return b, nil
+}
+
+// Start opens the media port and the SIP stack. Until the server starts
+// a device's request is answered 503 (it tries again).
+func (b *gbSide) Start(ctx context.Context) error {
+	cfg := b.Config
+	var err error
+	if b.media, err = gb28181.ListenMedia(ctx, cfg.MediaAddr, b.Log); err != nil {
+		return fmt.Errorf("gb28181 media %s: %w", cfg.MediaAddr, err)
+	}
+	if err := b.stack.Start(ctx); err != nil {
+		b.media.Close()
+		return fmt.Errorf("gb28181 sip %s: %w", cfg.SIPAddr, err)
 	}
 	mediaIP := cfg.MediaIP
 	if mediaIP == "" {
@@ -67,7 +88,35 @@ func (g *Gateway) startGB(ctx context.Context, cfg configs.GB28181Config) (*gbSi
 		}
 	}
 	b.opener = &ingest.GBChannels{Server: b.server, Media: b.media, MediaIP: mediaIP, Transport: b.transport}
-	return b, nil
+	return nil
+}
+
+// Close closes the stack and the media port (the server closed before).
+func (b *gbSide) Close() {
+	b.stack.Close()
+	b.media.Close()
+}
+
+func (g *Gateway) startSIP(ctx context.Context) error {
+	if !g.cfg.GB28181.Enabled {
+		return nil
+	}
+	gb, err := newGBSide(gbDeps{Config: g.cfg.GB28181, Store: g.store, Catalog: g.catalog, Own: g.own, Record: g.recordOwn, Log: g.log})
+	if err != nil {
+		return err
+	}
+	if err := g.parts.start(ctx, "gb28181 sip", gb); err != nil {
+		return err
+	}
+	g.gb = gb
+	return nil
+}
+
+func (g *Gateway) startGBDevices(ctx context.Context) error {
+	if g.gb == nil {
+		return nil
+	}
+	return g.parts.start(ctx, "gb28181 devices", g.gb.server)
 }
 
 // outboundIP is the address of the interface the default route leaves by
@@ -81,20 +130,6 @@ func outboundIP() string {
 	return c.LocalAddr().(*net.UDPAddr).IP.String()
 }
 
-// listen starts the SIP stack and the device side on it.
-func (b *gbSide) listen(ctx context.Context) error {
-	if err := b.stack.Start(ctx); err != nil {
-		return err
-	}
-	return b.server.Start(ctx)
-}
-
-func (b *gbSide) close() {
-	b.server.Close()
-	b.stack.Close()
-	b.media.Close()
-}
-
 func (b *gbSide) ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 5*time.Second)
 }
@@ -103,7 +138,7 @@ func (b *gbSide) ctx() (context.Context, context.CancelFunc) {
 func (b *gbSide) settings(id string) (gb28181.Settings, bool) {
 	ctx, cancel := b.ctx()
 	defer cancel()
-	d, err := b.g.store.GBDevice(ctx, id)
+	d, err := b.Store.GBDevice(ctx, id)
 	if err != nil {
 		if !errors.Is(err, registry.ErrNotFound) {
 			b.log.Warn("device settings not read; refusing it for now", "device", id, "error", err)
@@ -117,7 +152,7 @@ func (b *gbSide) settings(id string) (gb28181.Settings, bool) {
 func (b *gbSide) transport(id string) string {
 	ctx, cancel := b.ctx()
 	defer cancel()
-	if d, err := b.g.store.GBDevice(ctx, id); err == nil {
+	if d, err := b.Store.GBDevice(ctx, id); err == nil {
 		return d.MediaTransport
 	}
 	return "udp"
@@ -126,7 +161,7 @@ func (b *gbSide) transport(id string) string {
 func (b *gbSide) online(d gb28181.Device) {
 	ctx, cancel := b.ctx()
 	defer cancel()
-	if _, err := b.g.store.PutGBDevice(ctx, d.ID, func(x *registry.GBDevice) error {
+	if _, err := b.Store.PutGBDevice(ctx, d.ID, func(x *registry.GBDevice) error {
 		x.LastRegistered = time.Now().UTC().Truncate(time.Millisecond)
 		return nil
 	}); err != nil {
@@ -142,23 +177,22 @@ func (b *gbSide) offline(id, why string) {
 // channelEvents raises (start) or clears (end) the gateway's own offline
 // event on every channel of device id.
 func (b *gbSide) channelEvents(id, phase string) {
-	if b.g.own == nil {
+	if b.Own == nil {
 		return
 	}
-	now := time.Now()
-	for _, c := range b.g.catalog.All() {
-		if c.GB == nil || c.GB.DeviceID != id || c.GB.Gone {
-			continue
+	var cams []string
+	for _, c := range b.Catalog.All() {
+		if c.GB != nil && c.GB.DeviceID == id && !c.GB.Gone {
+			cams = append(cams, c.ID)
 		}
-		b.g.own.push(events.Event{Source: "gateway", SourceEventID: fmt.Sprintf("%s/%s/%s/%d", c.ID, events.Offline, phase, now.UnixMilli()),
-			CameraID: c.ID, Kind: events.Offline, Phase: phase, Time: now})
 	}
+	b.Own.offline(cams, phase)
 }
 
 func (b *gbSide) deviceInfo(id string, m *manscdp.Message) {
 	ctx, cancel := b.ctx()
 	defer cancel()
-	if _, err := b.g.store.PutGBDevice(ctx, id, func(x *registry.GBDevice) error {
+	if _, err := b.Store.PutGBDevice(ctx, id, func(x *registry.GBDevice) error {
 		x.Manufacturer, x.Model, x.Firmware, x.Channels = gb28181.Clip(m.Manufacturer, 64), gb28181.Clip(m.Model, 64), gb28181.Clip(m.Firmware, 64), m.Channel
 		if x.Name == "" {
 			x.Name = gb28181.Clip(m.DeviceName, 200)
@@ -176,18 +210,18 @@ func (b *gbSide) catalog(id string, items []manscdp.Item, complete bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var mine []registry.Camera
-	for _, c := range b.g.catalog.All() {
+	for _, c := range b.Catalog.All() {
 		if c.GB != nil && c.GB.DeviceID == id {
 			mine = append(mine, c)
 		}
 	}
-	plan := gb28181.PlanCatalog(id, items, complete, mine, b.g.catalog.Get, b.maxChannels)
+	plan := gb28181.PlanCatalog(id, items, complete, mine, b.Catalog.Get, b.Config.MaxChannels)
 	for _, ch := range plan.Channels {
 		var err error
 		if ch.New {
-			_, err = b.g.store.CreateCamera(ctx, ch.Camera(id))
+			_, err = b.Store.CreateCamera(ctx, ch.Camera(id))
 		} else {
-			_, err = b.g.store.UpdateCamera(ctx, ch.ID, func(c *registry.Camera) error {
+			_, err = b.Store.UpdateCamera(ctx, ch.ID, func(c *registry.Camera) error {
 				if c.GB == nil || c.GB.DeviceID != id {
 					return fmt.Errorf("%w: camera %s is not a channel of device %s", registry.ErrExists, c.ID, id)
 				}
@@ -203,10 +237,10 @@ func (b *gbSide) catalog(id string, items []manscdp.Item, complete bool) {
 		b.log.Warn("channel not registered as a camera: its code is another camera's", "device", id, "camera", cam)
 	}
 	if plan.Capped > 0 {
-		b.log.Warn("device's catalog over the channel cap: channels not added", "device", id, "cap", b.maxChannels, "not_added", plan.Capped)
+		b.log.Warn("device's catalog over the channel cap: channels not added", "device", id, "cap", b.Config.MaxChannels, "not_added", plan.Capped)
 	}
 	for _, cam := range plan.Gone {
-		if _, err := b.g.store.UpdateCamera(ctx, cam, func(c *registry.Camera) error { c.GB.Gone = true; return nil }); err != nil {
+		if _, err := b.Store.UpdateCamera(ctx, cam, func(c *registry.Camera) error { c.GB.Gone = true; return nil }); err != nil {
 			b.log.Warn("channel gone from the catalog not marked", "camera", cam, "error", err)
 		} else {
 			b.log.Info("channel gone from the device's catalog", "device", id, "camera", cam)
@@ -226,10 +260,10 @@ func (b *gbSide) alarm(id string, body []byte) {
 		b.log.Warn("MESSAGE Alarm is no alarm", "device", id, "error", err)
 		return
 	}
-	if b.g.pipe == nil {
+	if b.Record == nil {
 		return
 	}
-	if c, ok := b.g.catalog.Get(e.CameraID); ok {
+	if c, ok := b.Catalog.Get(e.CameraID); ok {
 		if c.GB == nil || c.GB.DeviceID != id {
 			b.log.Warn("alarm of a camera that is not the device's refused", "device", id, "camera", e.CameraID)
 			return
@@ -241,7 +275,7 @@ func (b *gbSide) alarm(id string, body []byte) {
 	}
 	ctx, cancel := b.ctx()
 	defer cancel()
-	if err := b.g.recordOwn(ctx, e); err != nil {
+	if err := b.Record(ctx, e); err != nil {
 		b.log.Warn("alarm not recorded", "device", id, "camera", e.CameraID, "error", err)
 	}
 }
@@ -250,7 +284,7 @@ func (b *gbSide) alarm(id string, body []byte) {
 // gone ("" when it has none).
 func (b *gbSide) firstChannel(id string) string {
 	first := ""
-	for _, c := range b.g.catalog.All() {
+	for _, c := range b.Catalog.All() {
 		if c.GB != nil && c.GB.DeviceID == id && !c.GB.Gone && (first == "" || c.ID < first) {
 			first = c.ID
 		}
@@ -276,7 +310,7 @@ func (g *Gateway) GBAddr() string {
 
 // Devices implements api.GB.
 func (b *gbSide) Devices(ctx context.Context) ([]api.GBDeviceView, error) {
-	ds, err := b.g.store.GBDevices(ctx)
+	ds, err := b.Store.GBDevices(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -289,7 +323,7 @@ func (b *gbSide) Devices(ctx context.Context) ([]api.GBDeviceView, error) {
 
 // Device implements api.GB.
 func (b *gbSide) Device(ctx context.Context, id string) (api.GBDeviceView, error) {
-	d, err := b.g.store.GBDevice(ctx, id)
+	d, err := b.Store.GBDevice(ctx, id)
 	if err != nil {
 		return api.GBDeviceView{}, err
 	}
@@ -298,10 +332,10 @@ func (b *gbSide) Device(ctx context.Context, id string) (api.GBDeviceView, error
 
 // PatchDevice implements api.GB.
 func (b *gbSide) PatchDevice(ctx context.Context, id string, p api.GBDevicePatch) (api.GBDeviceView, error) {
-	if _, err := b.g.store.GBDevice(ctx, id); err != nil {
+	if _, err := b.Store.GBDevice(ctx, id); err != nil {
 		return api.GBDeviceView{}, err // only devices that registered or were set
 	}
-	d, err := b.g.store.PutGBDevice(ctx, id, func(d *registry.GBDevice) error {
+	d, err := b.Store.PutGBDevice(ctx, id, func(d *registry.GBDevice) error {
 		if p.Name != nil {
 			d.Name = *p.Name
 		}
@@ -328,7 +362,7 @@ func (b *gbSide) view(d registry.GBDevice) api.GBDeviceView {
 	if live, ok := b.server.Device(d.ID); ok {
 		v.Online, v.Address, v.Transport, v.LastKeepalive, v.Expires = true, live.Addr, live.Transport, live.LastKeepalive, live.Expires
 	}
-	for _, c := range b.g.catalog.All() {
+	for _, c := range b.Catalog.All() {
 		if c.GB != nil && c.GB.DeviceID == d.ID {
 			v.ChannelIDs = append(v.ChannelIDs, c.ID)
 		}

@@ -2,11 +2,13 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
 	"sharpeyes/events"
+	"sharpeyes/ingest"
 )
 
 // ownEvents records the gateway's own events (offline, online, video
@@ -19,15 +21,16 @@ type ownEvents struct {
 	log    *slog.Logger
 	max    int // queue bound; the oldest are dropped past it, with a warning
 
+	g      group
+
 	mu     sync.Mutex
 	cond   *sync.Cond
 	queue  []events.Event
 	closed bool
-	done   chan struct{}
 }
 
 func newOwnEvents(record func(ctx context.Context, e events.Event) error, log *slog.Logger) *ownEvents {
-	o := &ownEvents{record: record, log: log.With("component", "own-events"), max: 100_000, done: make(chan struct{})}
+	o := &ownEvents{record: record, log: log.With("component", "own-events"), max: 100_000}
 	o.cond = sync.NewCond(&o.mu)
 	return o
 }
@@ -54,9 +57,58 @@ func (o *ownEvents) pending() int {
 	return len(o.queue)
 }
 
+// Start records the queued events, in order, until Close.
+func (o *ownEvents) Start(ctx context.Context) error {
+	o.g.begin(ctx)
+	o.g.goRun(o.run)
+	return nil
+}
+
+// Close stops recording; what is still queued is dropped (the pulls
+// have stopped: no event of theirs is true any more).
+func (o *ownEvents) Close() { o.g.stop(nil) }
+
+// cameraState turns a pulled camera's state changes into own events:
+// offline start/end, and video_loss when media stops flowing.
+func (o *ownEvents) cameraState(cameraID string, st ingest.Status) {
+	at := st.Since
+	mk := func(kind, phase string) events.Event {
+		return events.Event{Source: "gateway", SourceEventID: fmt.Sprintf("%s/%s/%s/%d", cameraID, kind, phase, at.UnixMilli()),
+			CameraID: cameraID, Kind: kind, Phase: phase, Time: at}
+	}
+	switch st.State {
+	case ingest.StateOffline:
+		if st.Stalled {
+			o.push(mk(events.VideoLoss, events.PhaseStart))
+		} else {
+			o.push(mk(events.Offline, events.PhaseStart))
+		}
+	case ingest.StateOnline:
+		o.push(mk(events.Offline, events.PhaseEnd), mk(events.VideoLoss, events.PhaseEnd))
+	}
+}
+
+// storageFull raises storage_full on the cameras whose recording stopped.
+func (o *ownEvents) storageFull(cams []string) {
+	at := time.Now()
+	for _, id := range cams {
+		o.push(events.Event{Source: "gateway", SourceEventID: fmt.Sprintf("%s/storage_full/%d", id, at.UnixMilli()), CameraID: id,
+			Kind: events.StorageFull, Phase: events.PhasePulse, Time: at})
+	}
+}
+
+// offline raises (start) or clears (end) offline on cameras (a GB/T
+// 28181 device's channels, when it unregisters or comes back).
+func (o *ownEvents) offline(cams []string, phase string) {
+	now := time.Now()
+	for _, id := range cams {
+		o.push(events.Event{Source: "gateway", SourceEventID: fmt.Sprintf("%s/%s/%s/%d", id, events.Offline, phase, now.UnixMilli()),
+			CameraID: id, Kind: events.Offline, Phase: phase, Time: now})
+	}
+}
+
 // run records queued events until ctx ends.
 func (o *ownEvents) run(ctx context.Context) {
-	defer close(o.done)
 	stop := context.AfterFunc(ctx, func() {
 		o.mu.Lock()
 		o.closed = true

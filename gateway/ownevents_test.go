@@ -30,9 +30,10 @@ func TestOwnEventsKeepOrderAndSurviveFailedWrites(t *testing.T) {
 		return nil
 	}
 	o := newOwnEvents(record, slog.New(slog.DiscardHandler))
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go o.run(ctx)
+	if err := o.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
 	var want []string
 	for i := 0; i < 50; i++ {
 		phase := events.PhaseStart
@@ -49,6 +50,4 @@ func TestOwnEventsKeepOrderAndSurviveFailedWrites(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("recorded %v, want in order %v", got, want)
 	}
-	cancel()
-	<-o.done
 }

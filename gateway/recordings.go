@@ -3,14 +3,13 @@ package gateway
 import (
 	"context"
 	"encoding/json"
-	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"sharpeyes/api"
 	"sharpeyes/cases"
-	"sharpeyes/configs"
 	"sharpeyes/events"
 	"sharpeyes/recording"
 	"sharpeyes/registry"
@@ -18,7 +17,8 @@ import (
 
 // startRecording opens the segment index in the case store's database and
 // starts the recorders' manager for this node.
-func (g *Gateway) startRecording(ctx context.Context, cfg *configs.Config, node string) error {
+func (g *Gateway) startRecording(ctx context.Context) error {
+	cfg := g.cfg
 	db, pg := g.cases.DB()
 	ictx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -31,12 +31,12 @@ func (g *Gateway) startRecording(ctx context.Context, cfg *configs.Config, node 
 	if root == "" {
 		root = filepath.Join(cfg.DataDir, "recordings")
 	}
-	g.rec = recording.NewManager(recording.Config{Root: root, Node: node, Segment: time.Duration(r.SegmentSeconds) * time.Second,
+	g.rec = recording.NewManager(recording.Config{Root: root, Node: g.self.ID, Segment: time.Duration(r.SegmentSeconds) * time.Second,
 		Part: r.PartSeconds.D(), MaxBytes: r.MaxBytes, MinFreeBytes: r.MinFreeBytes,
 		EvidenceHold: time.Duration(r.EvidenceHoldDays) * 24 * time.Hour,
 		Defaults:     registry.Recording{Mode: r.Mode, Stream: r.Stream, RetainDays: r.RetainDays, PreSeconds: r.PreSeconds, PostSeconds: r.PostSeconds},
-		Logger:       g.log, OnStorageFull: g.storageFull, CaseHold: g.caseHold}, idx, g.manager)
-	return g.rec.Start(ctx)
+		Logger:       g.log, OnStorageFull: g.own.storageFull, CaseHold: g.caseHold}, idx, g.manager)
+	return g.parts.start(ctx, "recording", g.rec) // segments closed before the pulls stop
 }
 
 // recordingsOrNil is the manager as the API takes it (a nil interface
@@ -45,24 +45,18 @@ func (g *Gateway) recordingsOrNil() api.Recordings {
 	if g.rec == nil {
 		return nil
 	}
-	return g.rec
+	return recordingsAPI{g.rec, g.rec.Index()}
+}
+
+// recordingsAPI is the recorders' manager and its index (spans, clips,
+// the access log), as the API reads them.
+type recordingsAPI struct {
+	*recording.Manager
+	*recording.Index
 }
 
 // Recordings is the recorders' manager.
 func (g *Gateway) Recordings() *recording.Manager { return g.rec }
-
-// storageFull raises the gateway's own storage_full event on the cameras
-// whose recording stopped.
-func (g *Gateway) storageFull(cams []string) {
-	if g.own == nil {
-		return
-	}
-	at := time.Now()
-	for _, id := range cams {
-		g.own.push(events.Event{Source: "gateway", SourceEventID: fmt.Sprintf("%s/storage_full/%d", id, at.UnixMilli()), CameraID: id,
-			Kind: events.StorageFull, Phase: events.PhasePulse, Time: at})
-	}
-}
 
 // caseHold says whether a case still holds its evidence.
 func (g *Gateway) caseHold(ctx context.Context, id string) (open bool, closed *time.Time, known bool) {
@@ -73,27 +67,44 @@ func (g *Gateway) caseHold(ctx context.Context, id string) (open bool, closed *t
 	return cs.State.Open(), cs.ClosedAt, true
 }
 
-// followForRecording reads the outbox for what recording hears of:
+// recordingFollower reads the bus for what recording hears of:
 // incidents starting and ending (events-mode recorders, clip ends) and
 // incidents opening or joining cases (evidence clips). Every node reads
 // it; holding a clip again changes nothing, and only this node's
 // recorders hear of incidents.
-func (g *Gateway) followForRecording(ctx context.Context) {
-	after, _ := g.bus.LastSeq(ctx)
+type recordingFollower struct {
+	bus     *events.Bus
+	rec     *recording.Manager
+	events  *events.Store
+	catalog *registry.Catalog
+	log     *slog.Logger
+	g       group
+}
+
+func (f *recordingFollower) Start(ctx context.Context) error {
+	f.g.begin(ctx)
+	f.g.goRun(f.follow)
+	return nil
+}
+
+func (f *recordingFollower) Close() { f.g.stop(nil) }
+
+func (f *recordingFollower) follow(ctx context.Context) {
+	after, _ := f.bus.LastSeq(ctx)
 	for ctx.Err() == nil {
-		msgs, err := g.bus.Messages(ctx, after, 500)
+		msgs, err := f.bus.Messages(ctx, after, 500)
 		if err != nil || len(msgs) == 0 {
-			_ = g.bus.Wait(ctx, after)
+			_ = f.bus.Wait(ctx, after)
 			continue
 		}
 		for _, m := range msgs {
 			after = m.Seq
-			g.recordingHears(ctx, m)
+			f.hears(ctx, m)
 		}
 	}
 }
 
-func (g *Gateway) recordingHears(ctx context.Context, m events.Message) {
+func (f *recordingFollower) hears(ctx context.Context, m events.Message) {
 	switch {
 	case m.Topic == "incident.opened" || m.Topic == "incident.reopened" || m.Topic == "incident.closed":
 		var in events.Incident
@@ -102,15 +113,15 @@ func (g *Gateway) recordingHears(ctx context.Context, m events.Message) {
 		}
 		for _, cam := range in.Cameras {
 			if m.Topic == "incident.closed" && in.EndedAt != nil {
-				g.rec.Incident(cam, in.EndedAt)
-				if c, ok := g.catalog.Get(cam); ok {
-					p, _ := g.rec.PlanOf(c)
-					if err := g.rec.IncidentEnded(ctx, in.ID, in.FirstSeen, *in.EndedAt, p.Post); err != nil {
-						g.log.Warn("clip end not set", "incident", in.ID, "error", err)
+				f.rec.Incident(cam, in.EndedAt)
+				if c, ok := f.catalog.Get(cam); ok {
+					p, _ := f.rec.PlanOf(c)
+					if err := f.rec.IncidentEnded(ctx, in.ID, in.FirstSeen, *in.EndedAt, p.Post); err != nil {
+						f.log.Warn("clip end not set", "incident", in.ID, "error", err)
 					}
 				}
 			} else if m.Topic != "incident.closed" {
-				g.rec.Incident(cam, nil)
+				f.rec.Incident(cam, nil)
 			}
 		}
 	case m.Topic == "case.create" || m.Topic == "case.join":
@@ -130,16 +141,16 @@ func (g *Gateway) recordingHears(ctx context.Context, m events.Message) {
 		if id == "" {
 			return // a case filed by hand: no incident, no clip
 		}
-		in, err := g.events.Incident(ctx, id)
+		in, err := f.events.Incident(ctx, id)
 		if err != nil {
 			return
 		}
-		cam, ok := g.catalog.Get(in.CameraID)
+		cam, ok := f.catalog.Get(in.CameraID)
 		if !ok || strings.TrimSpace(row.CaseID) == "" {
 			return
 		}
-		if err := g.rec.HoldClip(ctx, row.CaseID, in.ID, cam, in.FirstSeen, in.EndedAt); err != nil {
-			g.log.Warn("evidence clip not held", "case", row.CaseID, "incident", in.ID, "error", err)
+		if err := f.rec.HoldClip(ctx, row.CaseID, in.ID, cam, in.FirstSeen, in.EndedAt); err != nil {
+			f.log.Warn("evidence clip not held", "case", row.CaseID, "incident", in.ID, "error", err)
 		}
 	}
 }
