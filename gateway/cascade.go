@@ -15,8 +15,8 @@ import (
 	"sharpeyes/configs"
 	"sharpeyes/events"
 	"sharpeyes/gb28181/cascade"
-	"sharpeyes/grid"
 	"sharpeyes/gb28181/manscdp"
+	"sharpeyes/grid"
 	"sharpeyes/ingest"
 	"sharpeyes/registry"
 )

@@ -108,22 +108,22 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 	}
 	ctx := context.Background() // a component runs until Close, not until a context ends
 	for _, step := range []func(context.Context) error{
-		g.startRegistry,   // etcd (embedded without registry.endpoints), the camera store, the cluster key
-		g.startCases,      // the SQL store (events, cases), the node's bus, the own events' queue
-		g.listen,          // HTTP and RTSP bound: the addresses this node tells the others
-		g.join,            // this node in the cluster's node list, under its lease
-		g.startStatuses,   // the state of each camera pulled here, published for every node
-		g.startSIP,        // GB/T 28181: the SIP stack and the media port (devices are taken later)
-		g.startIngest,     // the pulls
-		g.startRecording,  // the recorders, their retention and clips
-		g.startRelays,     // WHEP and the RTSP re-serve, behind one authenticator
-		g.startFollower,   // the registry's cameras applied to the pulls and the recorders
-		g.startWatches,    // identities, grids; incidents and cases heard by the recorders
-		g.startGBDevices,  // GB/T 28181 devices registering, their catalogs, alarms
-		g.startCascade,    // the street registered with its superior platforms (the leader)
-		g.startClock,      // incidents, cases and escalations on time; the webhook (the leader)
-		g.startAPI,        // the HTTP API and the web UI
-		g.startPprof,      // debug.pprof_addr
+		g.startRegistry,  // etcd (embedded without registry.endpoints), the camera store, the cluster key
+		g.startCases,     // the SQL store (events, cases), the node's bus, the own events' queue
+		g.listen,         // HTTP and RTSP bound: the addresses this node tells the others
+		g.join,           // this node in the cluster's node list, under its lease
+		g.startStatuses,  // the state of each camera pulled here, published for every node
+		g.startSIP,       // GB/T 28181: the SIP stack and the media port (devices are taken later)
+		g.startIngest,    // the pulls
+		g.startRecording, // the recorders, their retention and clips
+		g.startRelays,    // WHEP and the RTSP re-serve, behind one authenticator
+		g.startFollower,  // the registry's cameras applied to the pulls and the recorders
+		g.startWatches,   // identities, grids; incidents and cases heard by the recorders
+		g.startGBDevices, // GB/T 28181 devices registering, their catalogs, alarms
+		g.startCascade,   // the street registered with its superior platforms (the leader)
+		g.startClock,     // incidents, cases and escalations on time; the webhook (the leader)
+		g.startAPI,       // the HTTP API and the web UI
+		g.startPprof,     // debug.pprof_addr
 	} {
 		if err := step(ctx); err != nil {
 			return nil, err

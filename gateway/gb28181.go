@@ -43,7 +43,7 @@ type gbDeps struct {
 	Config  configs.GB28181Config
 	Store   *registry.Store
 	Catalog *registry.Catalog
-	Own     *ownEvents                                     // offline of a device's channels
+	Own     *ownEvents                                      // offline of a device's channels
 	Record  func(ctx context.Context, e events.Event) error // an alarm into the event intake
 	Log     *slog.Logger
 }

@@ -21,7 +21,7 @@ type ownEvents struct {
 	log    *slog.Logger
 	max    int // queue bound; the oldest are dropped past it, with a warning
 
-	g      group
+	g group
 
 	mu     sync.Mutex
 	cond   *sync.Cond
