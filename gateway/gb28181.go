@@ -53,7 +53,7 @@ func newGBSide(d gbDeps) (*gbSide, error) {
 	cfg := d.Config
 	b := &gbSide{gbDeps: d, log: d.Log.With("component", "gb28181")}
 	var err error
-	if b.stack, err = sipstack.New(sipstack.Config{Addr: cfg.SIPAddr, Hostname: cfg.Domain}, d.Log); err != nil {
+	if b.stack, err = sipstack.New(sipstack.Config{Addr: cfg.SIPAddr, Hostname: cfg.Domain, Await: true}, d.Log); err != nil {
 		return nil, err
 	}
 	b.server, err = gb28181.NewServer(b.stack, gb28181.Config{ServerID: cfg.ServerID, Domain: cfg.Domain, Keepalive: cfg.KeepaliveTimeout.D() / 3,

@@ -30,6 +30,11 @@ type Config struct {
 	// Hostname is the host part of the stack's SIP URIs (the domain).
 	Hostname string
 	Limits   Limits
+	// Await says a device side will Handle what no route owns: until it
+	// does (and once it lets go) such a request is answered 503 with
+	// Retry-After, which a device takes as "register again later".
+	// Without it, nothing takes such a request and it is 403.
+	Await bool
 }
 
 // Route takes the requests of one peer (a superior platform).
@@ -211,12 +216,15 @@ func (s *Stack) dispatch(req *sip.Request, tx sip.ServerTransaction) {
 		route.Serve(req, tx)
 	case def != nil:
 		def(req, tx)
-	case req.Method != sip.ACK:
-		// Nothing takes it yet (the device side not started) or any more
-		// (closing): the peer is asked to try again later.
+	case req.Method == sip.ACK:
+	case s.cfg.Await:
+		// The device side is not started yet (or closing): the peer is
+		// asked to try again later.
 		res := sip.NewResponseFromRequest(req, 503, "Service Unavailable", nil)
 		res.AppendHeader(sip.NewHeader("Retry-After", "5"))
 		_ = tx.Respond(res)
+	default:
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 403, "Forbidden", nil))
 	}
 }
 

@@ -42,9 +42,20 @@ func register(t *testing.T, addr string, n int) string {
 // TestUntakenRequestsAskToRetry: before the device side takes requests
 // (and after it let go) a device is told 503 with Retry-After, which
 // GB/T 28181 devices take as "register again later"; once a handler is
-// set it answers.
+// set it answers. A stack with no device side to come refuses them.
 func TestUntakenRequestsAskToRetry(t *testing.T) {
-	s, err := New(Config{Addr: "127.0.0.1:0"}, nil)
+	alone, err := New(Config{Addr: "127.0.0.1:0"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := alone.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer alone.Close()
+	if res := register(t, alone.Addr(), 0); !strings.HasPrefix(res, "SIP/2.0 403 ") {
+		t.Fatalf("no device side to come: %q", res)
+	}
+	s, err := New(Config{Addr: "127.0.0.1:0", Await: true}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
