@@ -55,9 +55,10 @@ func burstCameras(t *testing.T, ix *grid.Index, admin apiClient, fleet *camsim.F
 // alarms opening cases, and hotline cases taken through the pipeline),
 // from a gateway process built as it ships (under -race the gateway takes
 // four times as long to record them, and the burst would not be one).
-// The page never runs a task over 200 ms, every tile still decodes
-// afterwards, every alarm is in the alarm list, and no batch of alarms
-// switches more tiles than the wall has.
+// Every tile still decodes afterwards, every alarm is in the alarm list,
+// no batch of alarms switches more tiles than the wall has, and switches
+// take spare peer connections. How long the page's longest task is, is
+// logged: its 200 ms bar is bench/burst.sh's, not this test's.
 func TestChromiumWallThroughAnEventBurst(t *testing.T) {
 	script := e2eScript(t, "burst.mjs")
 	// The gateway, the simulated cameras and the clients sending the burst
@@ -122,6 +123,18 @@ func TestChromiumWallThroughAnEventBurst(t *testing.T) {
 			Alarms int `json:"alarms"`
 			Tiles  int `json:"tiles"`
 		} `json:"switch_log"`
+		WHEP struct {
+			Warm   int `json:"warm"`
+			Cold   int `json:"cold"`
+			WarmMS struct {
+				Median int `json:"median"`
+				Max    int `json:"max"`
+			} `json:"warm_ms"`
+			ColdMS struct {
+				Median int `json:"median"`
+				Max    int `json:"max"`
+			} `json:"cold_ms"`
+		} `json:"whep"`
 		CSP        []string          `json:"csp"`
 		LongFrames []json.RawMessage `json:"long_frames"`
 		Error      string            `json:"error"`
@@ -130,9 +143,12 @@ func TestChromiumWallThroughAnEventBurst(t *testing.T) {
 	if res.Error != "" {
 		t.Fatalf("burst.mjs: %s", res.Error)
 	}
-	t.Logf("page: longest task %d ms (%d over 50 ms), script calls answered within %d ms (%d probes); %d of %d tiles decoding; %d of %d alarms listed (%d rows drawn, %q); %d alarms took a tile",
+	// bench/burst.sh reads this line: the 200 ms bar on the longest task
+	// is a benchmark's (timing on a loaded machine is not a test's).
+	t.Logf("page: longest task %d ms (%d over 50 ms), script calls answered within %d ms (%d probes); %d of %d tiles decoding; %d of %d alarms listed (%d rows drawn, %q); %d alarms took a tile; peer connections %d spare, %d new; offer ready in %d ms median, %d longest with a spare, %d / %d new",
 		res.LongtaskMaxMS, res.Longtasks, res.ProbeMaxMS, res.ProbeN, res.TilesDecoding, res.Tiles, res.AlarmsListed, res.AlarmsExpected,
-		res.AlarmRows, res.AlarmMore, res.Switches)
+		res.AlarmRows, res.AlarmMore, res.Switches, res.WHEP.Warm, res.WHEP.Cold,
+		res.WHEP.WarmMS.Median, res.WHEP.WarmMS.Max, res.WHEP.ColdMS.Median, res.WHEP.ColdMS.Max)
 	for _, f := range res.LongFrames {
 		t.Logf("long frame: %s", f)
 	}
@@ -142,8 +158,8 @@ func TestChromiumWallThroughAnEventBurst(t *testing.T) {
 	if !res.LongtasksSupported {
 		t.Error("Chromium did not observe long tasks")
 	}
-	if res.LongtaskMaxMS > 200 {
-		t.Errorf("a main-thread task of %d ms during the burst, want none over 200 ms", res.LongtaskMaxMS)
+	if res.WHEP.Warm == 0 {
+		t.Errorf("no tile switch took a spare peer connection (%d made new)", res.WHEP.Cold)
 	}
 	if res.TilesBefore != 16 || res.Tiles != 16 || res.TilesDecoding != 16 {
 		t.Errorf("tiles decoding: %d before, %d of %d after the burst; want all 16", res.TilesBefore, res.TilesDecoding, res.Tiles)

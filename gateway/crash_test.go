@@ -99,7 +99,11 @@ func TestKill9DuringEventLoadLosesNothing(t *testing.T) {
 			mu.Unlock()
 		}
 	}()
-	time.Sleep(3 * time.Second)
+	eventually(t, 60*time.Second, "200 events acknowledged under load", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(acked) >= 200
+	})
 	_ = cmd.Process.Kill() // SIGKILL mid-load
 	_, _ = cmd.Process.Wait()
 	time.Sleep(200 * time.Millisecond)

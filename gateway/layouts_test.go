@@ -101,8 +101,9 @@ func TestNotificationsReachTheAssignee(t *testing.T) {
 	officer := signIn(t, admin.base, a.Roles.Police, addUser(t, admin, a.Roles.Police, "department", nil, "police"))
 	other := signIn(t, admin.base, "lawyer", addUser(t, admin, "lawyer", "department", nil, "legal"))
 
+	// The stream's headers come once it has read the newest message: what
+	// follows is news to it.
 	events := officer.stream("?topics=case")
-	time.Sleep(700 * time.Millisecond) // the stream starts from the newest message
 
 	_, cs := centre.json("POST", "/api/v1/cases", map[string]any{"source": "hotline", "category": "public_order", "title": "深夜噪音", "grid": cellA})
 	id := cs["id"].(string)
@@ -197,8 +198,7 @@ func TestEscalationReachesTheChiefAndTheCentreHearsOfItsWork(t *testing.T) {
 	officer := signIn(t, admin.base, a.Roles.Police, addUser(t, admin, a.Roles.Police, "department", nil, "police"))
 	worker := signIn(t, admin.base, a.Roles.GridWorker, addUser(t, admin, a.Roles.GridWorker, "grid_worker", nil, ""))
 
-	events := chief.stream("?topics=case")
-	time.Sleep(700 * time.Millisecond)
+	events := chief.stream("?topics=case") // its headers: it has read the newest message
 
 	// A worker's 申办 report: the centre hears of it.
 	code, rep := worker.json("POST", "/api/v1/cases", map[string]any{"source": "grid-report", "category": "environment", "title": "垃圾堆放", "grid": cellA})

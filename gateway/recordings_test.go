@@ -26,6 +26,42 @@ import (
 // recordingEnv records quickly: 10 s segments, half-second fragments.
 var recordingEnv = []string{"SHARPEYES_RECORDING_SEGMENT_SECONDS=10", "SHARPEYES_RECORDING_PART_DURATION=500ms"}
 
+// recorded is how much footage cam's timeline (the last day) holds, and
+// where its newest span ends.
+func recorded(admin apiClient, cam string) (total time.Duration, last time.Time) {
+	_, tl := admin.json("GET", "/api/v1/cameras/"+cam+"/recordings", nil)
+	spans, _ := tl["items"].([]any)
+	for _, s := range spans {
+		m, _ := s.(map[string]any)
+		a, _ := m["start"].(string)
+		b, _ := m["end"].(string)
+		start, err1 := time.Parse(time.RFC3339Nano, a)
+		end, err2 := time.Parse(time.RFC3339Nano, b)
+		if err1 == nil && err2 == nil {
+			total += end.Sub(start)
+			if end.After(last) {
+				last = end
+			}
+		}
+	}
+	return total, last
+}
+
+// footageThrough waits until cam's timeline holds footage up to at: time
+// passed that the recorder wrote and indexed, not a fixed sleep (its
+// progress reaches the index about once a second).
+func footageThrough(t *testing.T, admin apiClient, cam string, at time.Time) {
+	t.Helper()
+	eventually(t, time.Until(at)+30*time.Second, "footage of "+cam+" through "+at.Format("15:04:05.000"), func() bool {
+		_, last := recorded(admin, cam)
+		if !last.Before(at) {
+			return true
+		}
+		time.Sleep(100 * time.Millisecond) // one request in 125 ms is plenty
+		return false
+	})
+}
+
 // ffprobeFile checks that ffprobe and ffmpeg read an MP4 without an error
 // and answers its video stream's description.
 func ffprobeFile(t *testing.T, b []byte) string {
@@ -99,11 +135,11 @@ func TestRecordingPlaybackAndEvidenceThroughTheAPI(t *testing.T) {
 			t.Fatalf("alarm %s: %d %s", phase, code, raw)
 		}
 	}
-	time.Sleep(4 * time.Second)
+	footageThrough(t, admin, "rec1", time.Now().Add(3*time.Second)) // more than the 2 s kept before an alarm
 	alarm("start")
-	time.Sleep(2 * time.Second)
+	footageThrough(t, admin, "rec1", time.Now().Add(2*time.Second))
 	alarm("end")
-	time.Sleep(3 * time.Second)
+	footageThrough(t, admin, "rec1", time.Now().Add(3*time.Second)) // more than the 2 s kept after it
 
 	code, tl := admin.json("GET", "/api/v1/cameras/rec1/recordings", nil)
 	spans, _ := tl["items"].([]any)
@@ -292,7 +328,15 @@ func TestKill9WhileRecordingLosesAtMostTheFragmentInProgress(t *testing.T) {
 		}
 		ids = append(ids, id)
 	}
-	time.Sleep(13 * time.Second) // more than a segment: one closed, one open at the kill
+	// More than a segment of each: one closed, one open at the kill.
+	eventually(t, 60*time.Second, "12 s of footage of every camera", func() bool {
+		for _, id := range ids {
+			if d, _ := recorded(admin, id); d < 12*time.Second {
+				return false
+			}
+		}
+		return true
+	})
 	killed := time.Now()
 	gw.kill()
 	gw = serveProcess(t, data, env...)
@@ -407,9 +451,9 @@ func TestDiskFullKeepsEvidenceAndLiveVideo(t *testing.T) {
 			t.Fatalf("event: %d %s", code, raw)
 		}
 	}
-	time.Sleep(3 * time.Second)
+	footageThrough(t, admin, "d1", time.Now().Add(3*time.Second))
 	post("a", "start")
-	time.Sleep(2 * time.Second)
+	footageThrough(t, admin, "d1", time.Now().Add(2*time.Second))
 	post("b", "end")
 	var caseID string
 	eventually(t, 10*time.Second, "the fire case", func() bool {
@@ -485,10 +529,7 @@ func TestDiskFullKeepsEvidenceAndLiveVideo(t *testing.T) {
 		return len(items) > 0
 	})
 	n := v.frames.Load()
-	time.Sleep(2 * time.Second)
-	if v.frames.Load() <= n {
-		t.Error("live video stopped when the disk was full")
-	}
+	eventually(t, 10*time.Second, "live video going on while the disk is full", func() bool { return v.frames.Load() > n+10 })
 	if code, _ := admin.json("GET", "/healthz", nil); code != 200 {
 		t.Errorf("healthz with the disk full: %d", code)
 	}
@@ -538,14 +579,14 @@ func TestChromiumPlaysRecordingsAndClips(t *testing.T) {
 	a, _ := g.Grids().Get(cellA)
 	centrePW := addUser(t, admin, "pb-centre", "dispatcher", []string{street}, "")
 	workerPW := addUser(t, admin, a.Roles.GridWorker, "grid_worker", nil, "")
-	time.Sleep(6 * time.Second)
+	footageThrough(t, admin, "pb1", time.Now().Add(6*time.Second))
 	for _, phase := range []string{"start", "end"} {
 		body := fmt.Sprintf(`{"source":"ai","source_event_id":"pb-%s","camera_id":"pb1","kind":"tamper","phase":%q,"time":%q}`,
 			phase, phase, time.Now().UTC().Format(time.RFC3339Nano))
 		if code, raw := admin.do("POST", "/api/v1/events", "application/json", []byte(body), true); code != 200 {
 			t.Fatalf("alarm %s: %d %s", phase, code, raw)
 		}
-		time.Sleep(2 * time.Second)
+		footageThrough(t, admin, "pb1", time.Now().Add(2*time.Second))
 	}
 	var caseID, sum string
 	eventually(t, 20*time.Second, "the alarm's clip made", func() bool {
@@ -559,7 +600,7 @@ func TestChromiumPlaysRecordingsAndClips(t *testing.T) {
 		}
 		return sum != ""
 	})
-	time.Sleep(8 * time.Second) // footage on both sides of the alarm to seek in
+	footageThrough(t, admin, "pb1", time.Now().Add(8*time.Second)) // footage on both sides of the alarm to seek in
 
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()

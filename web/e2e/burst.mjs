@@ -106,6 +106,7 @@ try {
   out.alarm_tiles = await page.$$eval('#wall .tile[data-alarm]', els => els.length);
   out.switches = await page.evaluate(() => window.__sharpeyes.alarms.filter(x => x.tile >= 0).length);
   out.switch_log = await page.evaluate(() => window.__sharpeyes.switchLog);
+  out.whep = await page.evaluate(() => window.__sharpeyes.whepStats());
   const tasks = await page.evaluate(() => window.__longtasks);
   out.longtasks_supported = tasks !== null;
   const during = (tasks || []).filter(x => x.at >= t0);

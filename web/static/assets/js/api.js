@@ -103,6 +103,72 @@ export function parseIceLinks(link) {
 // frames) had its turn.
 const nextTask = () => new Promise(resolve => setTimeout(resolve, 0));
 
+// Spare peer connections, each with its video transceiver, made while the
+// page is idle: a tile switch takes one and so skips `new
+// RTCPeerConnection` and `addTransceiver`, the two steps that wait on the
+// browser's WebRTC threads (the longest tasks of a wall in an alarm
+// burst). A spare has no local description yet, so it gathers nothing and
+// holds no socket; two are kept for the page, refilled after each use.
+const spareMax = 2;
+const spares = [];
+const spareStats = { warm: 0, cold: 0, warmMs: [], coldMs: [] };
+let refilling = false;
+// madeWith is the ICE server list each spare was made with: one made before
+// sign-in (when the list was not known) is not used.
+const madeWith = new WeakMap();
+// Only in idle time (no timeout): under load a spare made late is worth
+// less than a task that does not run.
+const idle = (fn) => (typeof requestIdleCallback === 'function' ? requestIdleCallback(fn) : setTimeout(fn, 50));
+
+async function newVideoPC() {
+  const cert = await certificate;
+  // Each step is a task of its own, so no switch holds the page for all.
+  await nextTask();
+  const pc = new RTCPeerConnection({ iceServers: session.iceServers, ...(cert ? { certificates: [cert] } : {}) });
+  await nextTask();
+  pc.addTransceiver('video', { direction: 'recvonly' });
+  madeWith.set(pc, session.iceServers);
+  return pc;
+}
+
+// refill makes spares one per idle period until there are spareMax.
+function refill() {
+  if (refilling || typeof RTCPeerConnection === 'undefined') return;
+  refilling = true;
+  const one = () => idle(async () => {
+    if (spares.length >= spareMax || document.hidden) { refilling = false; return; }
+    try { spares.push(await newVideoPC()); } catch (e) { refilling = false; return; }
+    one();
+  });
+  one();
+}
+
+// takePC is a video-only peer connection (a spare if there is one) and
+// whether it was a spare.
+async function takePC() {
+  const pc = spares.shift();
+  refill();
+  if (pc && pc.signalingState === 'stable' && pc.connectionState === 'new' && madeWith.get(pc) === session.iceServers) return [pc, true];
+  if (pc) pc.close();
+  return [await newVideoPC(), false];
+}
+
+// whepStats says how many offers took a spare (warm) or made a peer
+// connection (cold), and the milliseconds from the call to the offer
+// ready to send: median and longest of each.
+export const whepStats = () => {
+  const sum = (xs) => { const s = [...xs].sort((a, b) => a - b); return { median: s.length ? Math.round(s[s.length >> 1]) : 0, max: Math.round(s.length ? s[s.length - 1] : 0) }; };
+  return { warm: spareStats.warm, cold: spareStats.cold, warm_ms: sum(spareStats.warmMs), cold_ms: sum(spareStats.coldMs), spares: spares.length };
+};
+
+// warmUp fills the spares ahead of the first switches (a wall about to
+// open its tiles).
+export function warmUp() { refill(); }
+
+if (typeof window !== 'undefined') {
+  window.addEventListener('pagehide', () => { while (spares.length) spares.pop().close(); });
+}
+
 // whep plays a camera into a <video> (RFC 9725): POST the offer, set the
 // answer; close() ends the session on both sides. The page's players are
 // all muted (a wall of sixteen cameras has nothing to say aloud), so the
@@ -110,19 +176,22 @@ const nextTask = () => new Promise(resolve => setTimeout(resolve, 0));
 // would be received, decoded and mixed for nobody, on the threads a tile
 // switch waits for.
 export async function whep(video, cameraId, stream, { audio = false } = {}) {
-  const cert = await certificate;
-  // Making a peer connection and adding its transceivers each wait for
-  // the browser's WebRTC threads, which a busy wall keeps busy: each is a
-  // task of its own, so a tile switch never holds the page for all of
-  // them at once.
-  await nextTask();
-  const pc = new RTCPeerConnection({ iceServers: session.iceServers, ...(cert ? { certificates: [cert] } : {}) });
-  await nextTask();
-  pc.addTransceiver('video', { direction: 'recvonly' });
-  if (audio) { await nextTask(); pc.addTransceiver('audio', { direction: 'recvonly' }); }
+  const t0 = performance.now();
+  let pc, warm = false;
+  if (audio) {
+    pc = await newVideoPC();
+    await nextTask();
+    pc.addTransceiver('audio', { direction: 'recvonly' });
+  } else {
+    [pc, warm] = await takePC();
+  }
   await nextTask();
   pc.ontrack = (e) => { if (!video.srcObject) video.srcObject = e.streams[0] || new MediaStream([e.track]); };
   await pc.setLocalDescription(await pc.createOffer());
+  const took = performance.now() - t0;
+  if (warm) spareStats.warm++; else spareStats.cold++;
+  const ms = warm ? spareStats.warmMs : spareStats.coldMs;
+  if (ms.length < 500) ms.push(took);
   // No trickle and no wait for gathering: the server learns this browser's
   // address from its first connectivity check (a peer-reflexive candidate).
   performance.mark(`whep-post:${cameraId}`);

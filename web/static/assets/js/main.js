@@ -1,7 +1,7 @@
 // The command centre's page: live wall, map, case desk and reviews, each
 // shown only to a user whose role may use it. #wall, #map, #desk[/ID],
 // #reports address the screens.
-import { session, can, follow, CASE_TOPICS } from './api.js';
+import { session, can, follow, CASE_TOPICS, whepStats } from './api.js';
 import { h, $ } from './dom.js';
 import { t, apply, toggle, onChange } from './i18n.js';
 import { requireSession, logout } from './login.js';
@@ -47,7 +47,7 @@ async function main() {
   apply();
   window.__sharpeyes = { store, wall, desk: screens.desk, map: screens.map, feed, session,
     get tiles() { return wall.players; }, get csrf() { return session.csrf; }, get alarms() { return wall.alarms; }, get tourLog() { return wall.tourLog; },
-    get switchLog() { return wall.switchLog; } };
+    get switchLog() { return wall.switchLog; }, whepStats };
 
   let current = '';
   const route = async () => {
