@@ -1,11 +1,14 @@
 package gateway
 
 import (
+	"bytes"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -55,6 +58,7 @@ func startServeProcess(t *testing.T, extraEnv ...string) (base, data string) {
 // gatewayProc is a `sharpeyes serve` process.
 type gatewayProc struct {
 	cmd        *exec.Cmd
+	exited     chan struct{} // closed once the process has ended
 	base, data string
 }
 
@@ -70,6 +74,41 @@ func serveProcess(t *testing.T, data string, extraEnv ...string) *gatewayProc {
 // server of its own.
 func serveProcessNice(t *testing.T, data string, nice int, extraEnv ...string) *gatewayProc {
 	t.Helper()
+	// The ports are picked free, then given to the process: another
+	// program may take one meanwhile. A process that ends saying so is
+	// started again on other ports.
+	for try := 1; ; try++ {
+		p, out := startProcess(t, data, nice, extraEnv)
+		healthy := false
+		eventually(t, 30*time.Second, "gateway process healthy", func() bool {
+			select {
+			case <-p.exited:
+				return true
+			default:
+			}
+			resp, err := http.Get(p.base + "/healthz")
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			healthy = resp.StatusCode == 200
+			return healthy
+		})
+		if healthy {
+			return p
+		}
+		if try < 3 && strings.Contains(out.String(), "address already in use") {
+			t.Logf("gateway process start %d: a port was taken meanwhile; again on other ports", try)
+			continue
+		}
+		t.Fatalf("the gateway process ended before it served: %s", lastLines(out.String(), 5))
+	}
+}
+
+// startProcess starts `sharpeyes serve` on free ports; out is its stderr
+// (also copied to the test's).
+func startProcess(t *testing.T, data string, nice int, extraEnv []string) (*gatewayProc, *syncBuffer) {
+	t.Helper()
 	addr := "127.0.0.1:" + strconv.Itoa(freePort(t, "tcp"))
 	cmd := exec.Command(gatewayBinary(t), "serve")
 	if nice != 0 {
@@ -81,24 +120,46 @@ func serveProcessNice(t *testing.T, data string, nice int, extraEnv ...string) *
 		"SHARPEYES_WEBRTC_TCP_ADDR=127.0.0.1:"+strconv.Itoa(freePort(t, "tcp")),
 		"SHARPEYES_INGEST_TIMEOUT=2s", "SHARPEYES_INGEST_IDLE_TIMEOUT=1s", "SHARPEYES_INGEST_BACKOFF_MIN=100ms",
 		"SHARPEYES_INGEST_BACKOFF_MAX=500ms"), extraEnv...)
-	cmd.Stderr = os.Stderr
+	out := &syncBuffer{}
+	cmd.Stderr = io.MultiWriter(os.Stderr, out)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
-	eventually(t, 30*time.Second, "gateway process healthy", func() bool {
-		resp, err := http.Get("http://" + addr + "/healthz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
-	return &gatewayProc{cmd: cmd, base: "http://" + addr, data: data}
+	p := &gatewayProc{cmd: cmd, exited: make(chan struct{}), base: "http://" + addr, data: data}
+	go func() { _ = cmd.Wait(); close(p.exited) }()
+	t.Cleanup(p.kill)
+	return p, out
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// lastLines is the last n lines of s.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }
 
 // kill ends the process with SIGKILL, as a power cut would.
 func (p *gatewayProc) kill() {
 	_ = p.cmd.Process.Kill()
-	_, _ = p.cmd.Process.Wait()
+	<-p.exited
 }

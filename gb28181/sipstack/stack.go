@@ -101,18 +101,9 @@ func New(cfg Config, log *slog.Logger) (*Stack, error) {
 
 // Start listens on Addr (UDP and TCP) until ctx ends or Close.
 func (s *Stack) Start(ctx context.Context) error {
-	pc, err := net.ListenPacket("udp", s.cfg.Addr)
+	pc, ln, err := listenBoth(s.cfg.Addr)
 	if err != nil {
-		return fmt.Errorf("sip udp %s: %w", s.cfg.Addr, err)
-	}
-	if uc, ok := pc.(*net.UDPConn); ok {
-		_ = uc.SetReadBuffer(4 << 20) // a burst of a site's catalogs; a flood is dropped past it
-	}
-	// TCP on the same port as UDP (an ephemeral UDP port included).
-	ln, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		pc.Close()
-		return fmt.Errorf("sip tcp %s: %w", s.cfg.Addr, err)
+		return err
 	}
 	s.udp, s.tcp = pc, ln
 	s.ctx, s.cancel = context.WithCancel(ctx)
@@ -122,6 +113,34 @@ func (s *Stack) Start(ctx context.Context) error {
 	go func() { defer s.wg.Done(); <-s.ctx.Done(); pc.Close(); ln.Close() }()
 	s.log.Info("SIP listening", "addr", pc.LocalAddr().String())
 	return nil
+}
+
+// listenBoth listens on addr over UDP and TCP, the same port. An
+// ephemeral port (":0") is the kernel's for UDP, and may be taken for TCP
+// by then: a few are tried.
+func listenBoth(addr string) (net.PacketConn, net.Listener, error) {
+	_, port, _ := net.SplitHostPort(addr)
+	tries := 1
+	if port == "0" || port == "" {
+		tries = 8
+	}
+	var err error
+	for range tries {
+		var pc net.PacketConn
+		if pc, err = net.ListenPacket("udp", addr); err != nil {
+			return nil, nil, fmt.Errorf("sip udp %s: %w", addr, err)
+		}
+		if uc, ok := pc.(*net.UDPConn); ok {
+			_ = uc.SetReadBuffer(4 << 20) // a burst of a site's catalogs; a flood is dropped past it
+		}
+		var ln net.Listener
+		if ln, err = net.Listen("tcp", pc.LocalAddr().String()); err == nil {
+			return pc, ln, nil
+		}
+		pc.Close()
+		err = fmt.Errorf("sip tcp %s: %w", addr, err)
+	}
+	return nil, nil, err
 }
 
 // Close stops listening and ends every transaction.
