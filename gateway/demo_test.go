@@ -55,8 +55,9 @@ func startDemo(t *testing.T, bin, data string) *demoProc {
 		}
 	}()
 	row := regexp.MustCompile(`^\s+(\S+)\s+(\S+)\s+(admin|dispatcher|grid_worker|department|viewer)\s`)
-	ready := make(chan struct{})
+	ready, ended := make(chan struct{}), make(chan struct{})
 	go func() {
+		defer close(ended) // stdout closed: the demo ended
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			line := sc.Text()
@@ -73,12 +74,19 @@ func startDemo(t *testing.T, bin, data string) *demoProc {
 	}()
 	select {
 	case <-ready:
+		return d
+	case <-ended: // it ended before it was ready: no point waiting on
 	case <-time.After(90 * time.Second):
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		t.Fatalf("the demo did not start:\n%s", d.log.String())
 	}
-	return d
+	select {
+	case <-ready:
+		return d
+	default:
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	t.Fatalf("the demo did not start:\n%s", d.log.String())
+	return nil
 }
 
 func (d *demoProc) stop() {
