@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"go.uber.org/goleak"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,6 +35,10 @@ const (
 // it for an RTSP camera), and says so in the status when the password is
 // wrong.
 func TestStreetSharesUpward(t *testing.T) {
+	// Last of the cleanups: every goroutine of the gateway (its components
+	// GB/T 28181, cascade, recording, the bus) has ended once it closed.
+	running := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, running) })
 	ctx := context.Background()
 	plat, err := gbplatform.StartPlatform(ctx, gbplatform.PlatformConfig{ServerID: districtID, Password: districtPass})
 	if err != nil {

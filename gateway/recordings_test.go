@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"go.uber.org/goleak"
 	"io"
 	"math"
 	"net/http"
@@ -108,6 +109,10 @@ func getBytes(t *testing.T, base, path string, p *person) (int, []byte, http.Hea
 // get clear 4xx; an alarm's case gets its evidence clip, whose bytes are
 // exactly those its SHA-256 names; every look back is in the access log.
 func TestRecordingPlaybackAndEvidenceThroughTheAPI(t *testing.T) {
+	// Last of the cleanups: every goroutine of the gateway (its components
+	// GB/T 28181, cascade, recording, the bus) has ended once it closed.
+	running := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, running) })
 	g, admin := demoStreet(t)
 	_ = g
 	base := admin.base
