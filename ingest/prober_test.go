@@ -1,0 +1,118 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestProberSchedule: every camera nobody pulls is probed within its
+// first interval and then again about every interval (never sooner than
+// 0.8 of it), no more probes at once than the concurrency allows, a
+// camera that is pulled again (no longer a target) is probed no more, and
+// Close returns once the probes under way have ended.
+func TestProberSchedule(t *testing.T) {
+	const interval = 200 * time.Millisecond
+	var mu sync.Mutex
+	ids := map[string]bool{}
+	for i := range 40 {
+		ids[fmt.Sprint("c", i)] = true
+	}
+	targets := func() []ProbeTarget {
+		mu.Lock()
+		defer mu.Unlock()
+		var out []ProbeTarget
+		for id := range ids {
+			out = append(out, ProbeTarget{ID: id, URL: "rtsp://10.0.0.1/" + id})
+		}
+		return out
+	}
+	var running, most atomic.Int64
+	var rmu sync.Mutex
+	at := map[string][]time.Time{}
+	probe := func(ctx context.Context, url string, timeout time.Duration) Probe {
+		n := running.Add(1)
+		for {
+			m := most.Load()
+			if n <= m || most.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		select { // a slow camera
+		case <-time.After(20 * time.Millisecond):
+		case <-ctx.Done():
+		}
+		running.Add(-1)
+		return Probe{Online: true}
+	}
+	onResult := func(id string, p Probe) {
+		rmu.Lock()
+		at[id] = append(at[id], time.Now())
+		rmu.Unlock()
+	}
+	p := NewProber(ProberConfig{Interval: interval, Concurrency: 4, Probe: probe}, targets, onResult)
+	start := time.Now()
+	if err := p.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	probed := func(id string) int {
+		rmu.Lock()
+		defer rmu.Unlock()
+		return len(at[id])
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		all := true
+		for i := range 40 {
+			all = all && probed(fmt.Sprint("c", i)) >= 3
+		}
+		if all {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("not every camera probed three times in 10 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	mu.Lock()
+	delete(ids, "c0") // pulled now: its stream is its health
+	mu.Unlock()
+	gone := probed("c0")
+	before := probed("c1")
+	for probed("c1") < before+2 {
+		if time.Now().After(deadline) {
+			t.Fatal("c1 not probed again")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	p.Close()
+	took := time.Since(start)
+	if n := probed("c0"); n > gone+1 { // one may have been under way
+		t.Errorf("a camera no longer a target was probed %d more times", n-gone)
+	}
+	if m := most.Load(); m > 4 {
+		t.Errorf("%d probes at once, concurrency 4", m)
+	}
+	if running.Load() != 0 {
+		t.Errorf("%d probes still running after Close", running.Load())
+	}
+	rmu.Lock()
+	defer rmu.Unlock()
+	for id, ts := range at {
+		// The first probe falls within the first interval, give or take a
+		// tick and the first probes' queue (40 of 20 ms, 4 at once): within
+		// two, with room for a loaded machine.
+		if first := ts[0].Sub(start); first > 2*interval+time.Second {
+			t.Errorf("%s first probed after %v", id, first)
+		}
+		for i := 1; i < len(ts); i++ {
+			if gap := ts[i].Sub(ts[i-1]); gap < interval*8/10 {
+				t.Errorf("%s probed again after %v, sooner than 0.8 of the interval", id, gap)
+			}
+		}
+	}
+	t.Logf("40 cameras over %v: at most %d probes at once", took.Round(time.Millisecond), most.Load())
+}
