@@ -63,6 +63,15 @@ type Manager struct {
 type camera struct {
 	spec  CameraSpec
 	pulls map[string]*pull
+	// probe is what the last probe found while nobody pulled the camera
+	// (nil: not probed since its source last changed).
+	probe *probed
+}
+
+// probed is a probe's finding and since when the camera has been so.
+type probed struct {
+	Probe
+	at, since time.Time
 }
 
 type pull struct {
@@ -133,7 +142,7 @@ func (m *Manager) Upsert(spec CameraSpec) error {
 	}
 	if ok {
 		m.stopAllLocked(c)
-		c.spec = spec
+		c.spec, c.probe = spec, nil // another source: what was probed was another camera's
 	} else {
 		c = &camera{spec: spec, pulls: map[string]*pull{}}
 		m.cams[spec.ID] = c
@@ -361,11 +370,11 @@ func (m *Manager) Status(id string) (CameraStatus, error) {
 	}
 	switch {
 	case !found:
-		out.Status = m.idleStatus(c.spec)
+		out.Status = m.idleStatus(c)
 	case out.State != StateOnline:
 		// A pull that is not getting video: say why when it is known
 		// (its device gone is why every INVITE fails).
-		if why := m.idleStatus(c.spec); why.State == StateOffline {
+		if why := m.knownDown(c.spec); why.State == StateOffline {
 			out.State, out.Reason = StateOffline, why.Reason
 		}
 	}
@@ -380,8 +389,26 @@ const (
 
 // idleStatus is what is known of a camera nobody pulls: a GB/T 28181
 // channel is offline while its device is not registered or its catalog
-// says the channel is off; otherwise it is idle.
-func (m *Manager) idleStatus(spec CameraSpec) Status {
+// says the channel is off; a probed camera is what its last probe found;
+// otherwise it is idle (nothing known).
+func (m *Manager) idleStatus(c *camera) Status {
+	if st := m.knownDown(c.spec); st.State == StateOffline {
+		return st
+	}
+	if p := c.probe; p != nil {
+		// Its last probe: online (it answered DESCRIBE) or why not.
+		if p.Online {
+			return Status{State: StateOnline, Since: p.since, Probed: p.at}
+		}
+		return Status{State: StateOffline, Since: p.since, Probed: p.at, Reason: p.Reason, LastError: p.Detail}
+	}
+	return Status{State: StateIdle}
+}
+
+// knownDown is a camera known to be offline without pulling it: a GB/T
+// 28181 channel whose device is not registered or whose catalog says it
+// is off (else a zero Status).
+func (m *Manager) knownDown(spec CameraSpec) Status {
 	if spec.GB.Channel != "" && m.cfg.GBOpener != nil {
 		if registered, since := m.cfg.GBOpener.Presence(spec.GB.Device); !registered {
 			return Status{State: StateOffline, Since: since, Reason: ReasonDeviceOffline,
@@ -391,7 +418,43 @@ func (m *Manager) idleStatus(spec CameraSpec) Status {
 	if spec.Off != "" {
 		return Status{State: StateOffline, Reason: ReasonChannelOff, LastError: spec.Off}
 	}
-	return Status{State: StateIdle}
+	return Status{}
+}
+
+// ProbeTargets are the RTSP cameras nobody pulls now (a GB/T 28181
+// channel's health is its device's registration instead; a channel the
+// catalog says is off is known).
+func (m *Manager) ProbeTargets() []ProbeTarget {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []ProbeTarget
+	for id, c := range m.cams {
+		if len(c.pulls) > 0 || c.spec.GB.Channel != "" || c.spec.Off != "" || c.spec.Main == "" {
+			continue
+		}
+		out = append(out, ProbeTarget{ID: id, URL: c.spec.Main})
+	}
+	return out
+}
+
+// SetProbe keeps what a probe of camera id found; it answers whether the
+// camera's state (online, or offline and why) changed. A camera pulled
+// meanwhile, or gone, keeps nothing: its stream is its health.
+func (m *Manager) SetProbe(id string, p Probe) (changed bool) {
+	now := time.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c, ok := m.cams[id]
+	if !ok || len(c.pulls) > 0 {
+		return false
+	}
+	prev := c.probe
+	next := &probed{Probe: p, at: now, since: now}
+	if prev != nil && prev.Online == p.Online && prev.Reason == p.Reason {
+		next.since = prev.since
+	}
+	c.probe = next
+	return prev == nil || next.since == now
 }
 
 // PullStat describes one running pull, for metrics.

@@ -3,10 +3,14 @@ package ingest
 import (
 	"context"
 	"fmt"
+	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"sharpeyes/camsim"
 )
 
 // TestProberSchedule: every camera nobody pulls is probed within its
@@ -115,4 +119,80 @@ func TestProberSchedule(t *testing.T) {
 		}
 	}
 	t.Logf("40 cameras over %v: at most %d probes at once", took.Round(time.Millisecond), most.Load())
+}
+
+// TestManagerKeepsProbes: the cameras to probe are the RTSP ones nobody
+// pulls (not one being pulled); a probe's
+// finding is the camera's status, since the probe that first found it
+// so; a pulled camera keeps no probe (its stream is its health), and a
+// camera given another source forgets what was probed of the old one.
+func TestManagerKeepsProbes(t *testing.T) {
+	f := startFleet(t, camsim.Config{})
+	m := NewManager(ManagerConfig{IdleTimeout: time.Minute, Timeout: 2 * time.Second})
+	defer m.Close()
+	for _, s := range []CameraSpec{
+		{ID: "r1", Main: f.URL(1, false), OnDemand: true},
+		{ID: "r2", Main: f.URL(2, false), OnDemand: true},
+	} {
+		if err := m.Upsert(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids := func() string {
+		var out []string
+		for _, tg := range m.ProbeTargets() {
+			out = append(out, tg.ID)
+		}
+		sort.Strings(out)
+		return strings.Join(out, ",")
+	}
+	if got := ids(); got != "r1,r2" {
+		t.Fatalf("targets %s", got)
+	}
+	if st, _ := m.Status("r1"); st.State != StateIdle || !st.Probed.IsZero() {
+		t.Fatalf("before a probe: %+v", st)
+	}
+	if !m.SetProbe("r1", Probe{Online: false, Reason: ReasonUnauthorized, Detail: "describe: 401"}) {
+		t.Fatal("the first probe is a change")
+	}
+	st, _ := m.Status("r1")
+	if st.State != StateOffline || st.Reason != ReasonUnauthorized || st.Probed.IsZero() {
+		t.Fatalf("after a failed probe: %+v", st)
+	}
+	since := st.Since
+	time.Sleep(5 * time.Millisecond)
+	if m.SetProbe("r1", Probe{Online: false, Reason: ReasonUnauthorized}) {
+		t.Fatal("the same finding again is no change")
+	}
+	if st, _ := m.Status("r1"); !st.Since.Equal(since) {
+		t.Fatalf("since moved on a repeat: %v → %v", since, st.Since)
+	}
+	if !m.SetProbe("r1", Probe{Online: true}) {
+		t.Fatal("back online is a change")
+	}
+	if st, _ := m.Status("r1"); st.State != StateOnline || !st.Since.After(since) {
+		t.Fatalf("after a good probe: %+v", st)
+	}
+	// Pulled, r2 is no target and keeps no probe.
+	_, release, err := m.Acquire(context.Background(), "r2", Main)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	if got := ids(); got != "r1" {
+		t.Fatalf("targets while r2 is pulled: %s", got)
+	}
+	if m.SetProbe("r2", Probe{Online: false, Reason: ReasonTimeout}) {
+		t.Fatal("a pulled camera took a probe")
+	}
+	// Another source: what was probed was another camera's.
+	if err := m.Upsert(CameraSpec{ID: "r1", Main: f.URL(3, false), OnDemand: true}); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := m.Status("r1"); st.State != StateIdle {
+		t.Fatalf("after a new source: %+v", st)
+	}
+	if m.SetProbe("gone", Probe{Online: true}) {
+		t.Fatal("a probe of an unknown camera kept")
+	}
 }

@@ -37,6 +37,10 @@ type Status struct {
 	// Reason says why a camera nobody pulls is offline (ReasonDeviceOffline,
 	// ReasonChannelOff).
 	Reason string `json:"reason,omitempty"`
+	// Probed is when a camera nobody pulls was last probed (its state and
+	// reason are that probe's); zero for a pulled camera, whose stream is
+	// its health.
+	Probed time.Time `json:"probed,omitzero"`
 	// Stalled says the last loss was the camera going silent (video loss)
 	// rather than a refused or broken connection.
 	Stalled bool `json:"stalled,omitempty"`
