@@ -176,6 +176,12 @@ type Config struct {
 		BackoffMin  Duration `yaml:"backoff_min"`
 		BackoffMax  Duration `yaml:"backoff_max"`
 	} `yaml:"ingest"`
+	// Health probes the cameras nobody pulls (ingest.Prober).
+	Health struct {
+		Interval    Duration `yaml:"interval"`
+		Concurrency int      `yaml:"concurrency"`
+		Timeout     Duration `yaml:"timeout"`
+	} `yaml:"health"`
 	Relay relay.StreamConfig `yaml:"relay"`
 	Node  struct {
 		ID            string `yaml:"id"`
@@ -431,6 +437,15 @@ func (c *Config) Validate() error {
 		if d <= 0 {
 			bad(key, "must be greater than zero")
 		}
+	}
+	if iv := c.Health.Interval.D(); iv != 0 && iv < time.Second {
+		bad("health.interval", "must be 0 (probes off) or at least 1s")
+	}
+	if c.Health.Concurrency < 1 || c.Health.Concurrency > 256 {
+		bad("health.concurrency", "must be 1 to 256")
+	}
+	if t := c.Health.Timeout.D(); t < 100*time.Millisecond || t > time.Minute {
+		bad("health.timeout", "must be 100ms to 1m")
 	}
 	if c.Ingest.BackoffMax < c.Ingest.BackoffMin {
 		bad("ingest.backoff_max", "must not be less than 'ingest.backoff_min'")

@@ -218,6 +218,15 @@ func (s *statuses) publish(id, variant string, st ingest.Status) {
 	if s.emit != nil {
 		s.emit(id, st) // queued in order; never blocks
 	}
+	s.store(id, st)
+}
+
+// store queues a status of a camera this node owns to be written, with no
+// event raised (a probe's finding).
+func (s *statuses) store(id string, st ingest.Status) {
+	if own, _ := owns(s.members, id); !own {
+		return
+	}
 	s.mu.Lock()
 	if s.pending == nil {
 		s.pending = map[string]ingest.Status{}

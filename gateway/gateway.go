@@ -118,6 +118,7 @@ func Start(cfg *configs.Config, opt Options) (_ *Gateway, err error) {
 		g.startRecording, // the recorders, their retention and clips
 		g.startRelays,    // WHEP and the RTSP re-serve, behind one authenticator
 		g.startFollower,  // the registry's cameras applied to the pulls and the recorders
+		g.startHealth,    // probes of the cameras nobody pulls
 		g.startWatches,   // identities, grids; incidents and cases heard by the recorders
 		g.startGBDevices, // GB/T 28181 devices registering, their catalogs, alarms
 		g.startCascade,   // the street registered with its superior platforms (the leader)
@@ -291,6 +292,39 @@ func (g *Gateway) startFollower(ctx context.Context) error {
 		Nodes: g.nodes, NodeAuth: url.UserPassword(authn.NodeUser, g.clusterKey), ReadyWithin: g.cfg.Registry.DialTimeout.D(),
 		Unstick: g.unstick, Log: g.log})
 	return g.parts.start(ctx, "follower", g.fol)
+}
+
+// startHealth probes, on a schedule, the cameras this node owns that
+// nobody pulls (health.interval 0: none). A finding is the camera's status
+// here and, through the statuses, on every node; a probe raises no event
+// of its own (the repair loop's fault_after is to come).
+func (g *Gateway) startHealth(ctx context.Context) error {
+	h := g.cfg.Health
+	if h.Interval.D() == 0 {
+		return nil
+	}
+	targets := func() []ingest.ProbeTarget {
+		all := g.manager.ProbeTargets()
+		out := all[:0]
+		for _, tg := range all {
+			if own, _ := owns(g.members, tg.ID); own {
+				out = append(out, tg)
+			}
+		}
+		return out
+	}
+	found := func(id string, p ingest.Probe) {
+		if !g.manager.SetProbe(id, p) {
+			return
+		}
+		if st, err := g.manager.Status(id); err == nil {
+			g.statuses.store(id, st.Status)
+		}
+		g.log.Info("camera probed", "camera", id, "online", p.Online, "reason", p.Reason, "detail", p.Detail)
+	}
+	pr := ingest.NewProber(ingest.ProberConfig{Interval: h.Interval.D(), Concurrency: h.Concurrency, Timeout: h.Timeout.D(), Logger: g.log},
+		targets, found)
+	return g.parts.start(ctx, "health", pr)
 }
 
 // startWatches follows the registry's identities and grids, and the bus

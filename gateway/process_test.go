@@ -119,7 +119,7 @@ func startProcess(t *testing.T, data string, nice int, extraEnv []string) (*gate
 		"SHARPEYES_WEBRTC_UDP_ADDR=127.0.0.1:"+strconv.Itoa(freePort(t, "udp")),
 		"SHARPEYES_WEBRTC_TCP_ADDR=127.0.0.1:"+strconv.Itoa(freePort(t, "tcp")),
 		"SHARPEYES_INGEST_TIMEOUT=2s", "SHARPEYES_INGEST_IDLE_TIMEOUT=1s", "SHARPEYES_INGEST_BACKOFF_MIN=100ms",
-		"SHARPEYES_INGEST_BACKOFF_MAX=500ms"), extraEnv...)
+		"SHARPEYES_INGEST_BACKOFF_MAX=500ms", "SHARPEYES_HEALTH_INTERVAL=0"), extraEnv...)
 	out := &syncBuffer{}
 	cmd.Stderr = io.MultiWriter(os.Stderr, out)
 	if err := cmd.Start(); err != nil {
