@@ -194,6 +194,7 @@ func (f *follower) DeleteCamera(id string, rev int64) {
 type statuses struct {
 	members *registry.Membership
 	emit    func(id string, st ingest.Status) // nil: none
+	note    func(id string, st ingest.Status) // the health history (nil: none)
 	log     *slog.Logger
 	g       group
 
@@ -202,8 +203,8 @@ type statuses struct {
 	wake    chan struct{}            // one token: there is something to write
 }
 
-func newStatuses(m *registry.Membership, emit func(string, ingest.Status), log *slog.Logger) *statuses {
-	return &statuses{members: m, emit: emit, log: log, wake: make(chan struct{}, 1)}
+func newStatuses(m *registry.Membership, emit, note func(string, ingest.Status), log *slog.Logger) *statuses {
+	return &statuses{members: m, emit: emit, note: note, log: log, wake: make(chan struct{}, 1)}
 }
 
 // publish is ingest's OnState: it queues the status of a camera this node
@@ -226,6 +227,9 @@ func (s *statuses) publish(id, variant string, st ingest.Status) {
 func (s *statuses) store(id string, st ingest.Status) {
 	if own, _ := owns(s.members, id); !own {
 		return
+	}
+	if s.note != nil {
+		s.note(id, st)
 	}
 	s.mu.Lock()
 	if s.pending == nil {

@@ -29,6 +29,7 @@ import (
 	"sharpeyes/configs"
 	"sharpeyes/events"
 	"sharpeyes/grid"
+	"sharpeyes/health"
 	"sharpeyes/ingest"
 	"sharpeyes/outbound"
 	"sharpeyes/recording"
@@ -68,7 +69,8 @@ type Gateway struct {
 	members    *registry.Membership
 	nodes      chan struct{} // a token: the node set changed (the follower rebalances)
 	statuses   *statuses
-	gb         *gbSide // nil unless gb28181.enabled
+	history    *healthHistory // nil without a case store
+	gb         *gbSide        // nil unless gb28181.enabled
 	manager    *ingest.Manager
 	rec        *recording.Manager
 	whep       *webrtc.WHEP
@@ -229,7 +231,20 @@ func (g *Gateway) startStatuses(ctx context.Context) error {
 	if g.own != nil {
 		emit = g.own.cameraState
 	}
-	g.statuses = newStatuses(g.members, emit, g.log)
+	var note func(string, ingest.Status)
+	if g.cases != nil {
+		db, pg := g.cases.DB()
+		store, err := health.Open(ctx, db, pg)
+		if err != nil {
+			return fmt.Errorf("health store: %w", err)
+		}
+		g.history = newHealthHistory(store, g.log)
+		if err := g.parts.start(ctx, "health history", g.history); err != nil {
+			return err
+		}
+		note = g.history.note
+	}
+	g.statuses = newStatuses(g.members, emit, note, g.log)
 	return g.parts.start(ctx, "statuses", g.statuses)
 }
 

@@ -1,12 +1,15 @@
 package gateway
 
 import (
+	"context"
+	"database/sql"
 	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"sharpeyes/camsim"
+	"sharpeyes/health"
 )
 
 // TestCamerasNobodyWatchesAreProbed: with health.interval 1 s, on-demand
@@ -65,4 +68,36 @@ func TestCamerasNobodyWatchesAreProbed(t *testing.T) {
 	})
 	fleet.SetRefuse(false)
 	eventually(t, 30*time.Second, "the good camera back", func() bool { return api.state("h-good") == "online" })
+
+	// The history kept each change once: online, offline (refused), online;
+	// the wrong password's camera offline (unauthorized) since its probe.
+	db, pg := dbOf(g)
+	store, err := health.Open(context.Background(), db, pg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got string
+	eventually(t, 10*time.Second, "the changes in the history", func() bool {
+		cs, err := store.Changes(context.Background(), "h-good", start.Add(-time.Minute), time.Now().Add(time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var parts []string
+		for _, c := range cs {
+			parts = append(parts, string(c.State)+"/"+c.Reason)
+		}
+		got = strings.Join(parts, " ")
+		return got == "online/ offline/refused online/"
+	})
+	cs, _ := store.Changes(context.Background(), "h-wrong", start.Add(-time.Minute), time.Now().Add(time.Minute))
+	if len(cs) != 1 || cs[0].State != health.Offline || cs[0].Reason != "unauthorized" {
+		t.Fatalf("the wrong password's history %+v", cs)
+	}
+	sh := health.Tally(cs, start, time.Now())
+	if r, ok := sh.Rate(); !ok || r != 0 || sh.Unknown <= 0 {
+		t.Fatalf("its rate %v %v (%+v): never online, unknown until its first probe", r, ok, sh)
+	}
 }
+
+// dbOf is the gateway's case store database.
+func dbOf(g *Gateway) (*sql.DB, bool) { return g.cases.DB() }

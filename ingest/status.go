@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"strings"
 	"sync"
 	"time"
 )
@@ -105,4 +106,28 @@ func (m *meter) get() Status {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.st
+}
+
+// OfflineReason names why an offline status is offline, in the probes'
+// words: its own reason when it has one, frozen for a stream that went
+// silent while its session lived, else read from its last error.
+func (s Status) OfflineReason() string {
+	switch {
+	case s.Reason != "":
+		return s.Reason
+	case s.Stalled:
+		return ReasonFrozen
+	}
+	e := strings.ToLower(s.LastError)
+	switch {
+	case strings.Contains(e, "401"), strings.Contains(e, "403"), strings.Contains(e, "unauthorized"):
+		return ReasonUnauthorized
+	case strings.Contains(e, "404"), strings.Contains(e, "not found"):
+		return ReasonNotFound
+	case strings.Contains(e, "timeout"), strings.Contains(e, "timed out"), strings.Contains(e, "deadline"):
+		return ReasonTimeout
+	case strings.Contains(e, "no h.264"), strings.Contains(e, "no video"), strings.Contains(e, "no supported"):
+		return ReasonNoMedia
+	}
+	return ReasonRefused
 }
