@@ -43,17 +43,7 @@ func stores(t *testing.T, f func(t *testing.T, s *Store)) {
 // the test's end (skipped without a server).
 func postgresStore(t *testing.T) *Store {
 	t.Helper()
-	dsn, drop, err := sqltest.Schema(context.Background(), sqltest.DSN(t), "events_test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(drop)
-	db, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	s, err := NewStore(context.Background(), db, true, DefaultRules())
+	s, err := NewStore(context.Background(), sqltest.DB(t, "events_test"), true, DefaultRules())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -105,17 +105,7 @@ func sqliteStore(t *testing.T) *Store {
 
 func postgresStore(t *testing.T) *Store {
 	t.Helper()
-	dsn, drop, err := sqltest.Schema(context.Background(), sqltest.DSN(t), "health_test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(drop)
-	db, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	s, err := Open(context.Background(), db, true)
+	s, err := Open(context.Background(), sqltest.DB(t, "health_test"), true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -65,7 +65,7 @@ func TestProbeNamesWhyACameraIsOffline(t *testing.T) {
 		if strings.Contains(p.Detail, "Probe-Secret-7") || strings.Contains(p.Detail, "Not-The-Pass-1") {
 			t.Errorf("%s: the detail carries a password: %s", tc.name, p.Detail)
 		}
-		if p.Took > timeout+time.Second {
+		if p.Took > 2*timeout { // it ends on its timeout, not never (room for a loaded machine)
 			t.Errorf("%s: took %v, bounded by %v", tc.name, p.Took, timeout)
 		}
 	}

@@ -54,3 +54,21 @@ func DSN(tb testing.TB) string {
 	}
 	return dsn
 }
+
+// DB is a handle on a PostgreSQL schema of the test's own (prefix names
+// it), closed and dropped when the test ends; the test is skipped (or
+// fails, under make test) without a server, as DSN says.
+func DB(t testing.TB, prefix string) *sql.DB {
+	t.Helper()
+	dsn, drop, err := Schema(context.Background(), DSN(t), prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(drop)
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}

@@ -65,6 +65,9 @@ try {
       traceConfig: { includedCategories: ['toplevel', 'devtools.timeline', 'disabled-by-default-devtools.timeline', 'blink', 'v8', 'webrtc', 'media', 'cc', 'renderer.scheduler'] } });
     tracer.finish = async () => { await tracer.send('Tracing.end'); await complete; writeFileSync(process.env.SE_TRACE, JSON.stringify(events)); };
   }
+  // Between the tiles' first frames and the burst the page idles: a spare
+  // peer connection is made then, for the burst's first switch.
+  await page.waitForFunction(() => window.__sharpeyes.whepStats().spares > 0, null, { timeout: 30000 });
   console.log('ready');
 
   // A script call every 100 ms while the burst runs: how long the page
