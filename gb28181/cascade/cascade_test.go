@@ -103,7 +103,12 @@ func startWith(t *testing.T, n int, p cascade.Platform, pc gbplatform.PlatformCo
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The client goes first: a keepalive sent after its stack closed
+	// would open a socket of its own that nothing closes.
 	t.Cleanup(func() {
+		if f.client != nil {
+			f.client.Close()
+		}
 		f.plat.Close()
 		if f.stack != nil {
 			f.stack.Close()
