@@ -317,7 +317,7 @@ func (s *Server) cameraStatus(c *gin.Context) {
 func (s *Server) statusOf(ctx context.Context, id string) statusView {
 	if owner := s.cluster.Owner(id); owner.ID != s.cluster.Self().ID {
 		// Pulled by another node, which publishes the status under its lease.
-		view := statusView{Status: ingest.Status{State: ingest.StateIdle}, Node: owner.ID}
+		view := statusView{Status: ingest.Status{State: ingest.StateUnknown}, Node: owner.ID}
 		if rs, err := s.cluster.RemoteStatus(ctx, id); err == nil {
 			_ = json.Unmarshal(rs.Status, &view.Status)
 			view.Node = rs.Node
@@ -369,9 +369,9 @@ func (s *Server) listCameras(c *gin.Context) {
 	}
 	gridCode, state, tag := c.Query("grid"), c.Query("status"), c.Query("tag")
 	switch state {
-	case "", "online", "offline", "connecting", "idle":
+	case "", "online", "offline", "connecting", "unknown":
 	default:
-		writeError(c, &queryError{"status", "must be online, offline, connecting or idle"})
+		writeError(c, &queryError{"status", "must be online, offline, connecting or unknown"})
 		return
 	}
 	var all []registry.Camera

@@ -162,7 +162,7 @@ func TestStreetSharesUpward(t *testing.T) {
 	if _, err := plat.Play(ctx, streetCode, "32100300001319999999", "udp", os.Stdout); err == nil {
 		t.Error("a code the street does not share was played")
 	}
-	if st, err := g.manager.Status("street61"); err != nil || st.Viewers != 0 || st.State != "idle" {
+	if st, err := g.manager.Status("street61"); err != nil || st.Viewers != 0 || st.State != "unknown" {
 		t.Errorf("the camera not shared: %+v %v", st, err)
 	}
 

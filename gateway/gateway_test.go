@@ -56,7 +56,7 @@ func startGatewayLogged(t *testing.T, w io.Writer, extraEnv ...string) *Gateway 
 		"SHARPEYES_INGEST_IDLE_TIMEOUT=1s",
 		"SHARPEYES_INGEST_BACKOFF_MIN=100ms",
 		"SHARPEYES_INGEST_BACKOFF_MAX=500ms",
-		"SHARPEYES_HEALTH_INTERVAL=0", // probes off unless a test turns them on: a probed camera is not idle
+		"SHARPEYES_HEALTH_INTERVAL=0", // probes off unless a test turns them on: an unprobed on-demand camera is unknown
 	}, extraEnv...))
 	if err != nil {
 		t.Fatal(err)

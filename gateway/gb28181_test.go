@@ -50,7 +50,8 @@ func startGBDevice(t *testing.T, g *Gateway, cfg camsim.GBConfig) *camsim.GBDevi
 // become cameras in the grid cell of their position; one plays over WHEP
 // (INVITE on the first viewer, BYE the idle time after the last); PTZ
 // reaches it as the standard's bytes; a tamper alarm opens a case on its
-// channel; keepalives stopped, its channels go offline; restarted from
+// channel; switched off (no keepalive, no answer to the catalog query a
+// silent device is sent), its channels go offline; restarted from
 // another address with one channel fewer, it is followed, nothing is
 // duplicated and the missing channel is marked gone.
 func TestGBDeviceChannelsAreCameras(t *testing.T) {
@@ -140,7 +141,7 @@ func TestGBDeviceChannelsAreCameras(t *testing.T) {
 		return len(items) == 1 && items[0].(map[string]any)["case_id"] != nil
 	})
 
-	dev.SetKeepalive(false)
+	dev.Kill() // a power cut: no keepalive, and nothing answers the catalog query
 	stopped := time.Now()
 	eventually(t, 8*time.Second, "both channels offline", func() bool {
 		for _, id := range []string{ch1, ch2} {
@@ -151,12 +152,11 @@ func TestGBDeviceChannelsAreCameras(t *testing.T) {
 		}
 		return true
 	})
-	t.Logf("channels offline %v after the keepalives stopped (timeout 3s)", time.Since(stopped).Round(100*time.Millisecond))
+	t.Logf("channels offline %v after the device was switched off (timeout 3s)", time.Since(stopped).Round(100*time.Millisecond))
 
 	// The NVR restarts from another port (NAT rebinding) with one channel
 	// left: it is asked again, channel 1 stays one camera, channel 2 is
 	// marked gone, not deleted, and the channels are online again.
-	dev.Kill()
 	again := startGBDevice(t, g, camsim.GBConfig{DeviceID: devID, Password: "its-own-pass-9", Channels: 1, Lon: 119.43, Lat: 32.41})
 	eventually(t, 10*time.Second, "channel 2 marked gone", func() bool {
 		_, cam := api.json("GET", "/api/v1/cameras/"+ch2, nil)

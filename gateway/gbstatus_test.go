@@ -69,8 +69,8 @@ func TestGBChannelStatusAndPTZByType(t *testing.T) {
 	if st := status(t, api, chs[2]); st["state"] != "offline" || st["reason"] != "channel_off" {
 		t.Errorf("the OFF channel: %v", st)
 	}
-	if st := status(t, api, chs[0]); st["state"] != "idle" {
-		t.Errorf("an ON channel nobody watches: %v", st)
+	if st := status(t, api, chs[0]); st["state"] != "online" || st["live"] != false {
+		t.Errorf("an ON channel nobody watches, its device registered: %v", st)
 	}
 
 	// Shared upward.

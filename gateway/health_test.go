@@ -16,7 +16,8 @@ import (
 // cameras nobody watches reach their state within two intervals, as
 // /status tells it: a good camera online, one registered with a wrong
 // password offline (unauthorized), one whose path the camera lacks
-// offline (not_found), one where nothing listens offline (refused). The
+// offline (not_found), one where nothing listens offline (refused), one
+// that takes the connection and never answers offline (timeout). The
 // probes play nothing at the camera; the password is in no answer; a
 // camera that comes back is online again.
 func TestCamerasNobodyWatchesAreProbed(t *testing.T) {
@@ -33,6 +34,7 @@ func TestCamerasNobodyWatchesAreProbed(t *testing.T) {
 		"h-wrong":   strings.Replace(good, "Health-Pass-3", "Wrong-Pass-9", 1),
 		"h-missing": strings.Replace(good, "/cam1", "/cam9", 1),
 		"h-nothing": nothing,
+		"h-hang":    "rtsp://" + hangingCamera(t) + "/cam1",
 	}
 	for id, u := range cams {
 		if code, out := api.json("POST", "/api/v1/cameras", map[string]any{"id": id, "name": id, "on_demand": true,
@@ -41,7 +43,7 @@ func TestCamerasNobodyWatchesAreProbed(t *testing.T) {
 		}
 	}
 	want := map[string][2]string{"h-good": {"online", ""}, "h-wrong": {"offline", "unauthorized"},
-		"h-missing": {"offline", "not_found"}, "h-nothing": {"offline", "refused"}}
+		"h-missing": {"offline", "not_found"}, "h-nothing": {"offline", "refused"}, "h-hang": {"offline", "timeout"}}
 	start := time.Now()
 	eventually(t, 30*time.Second, "every camera's probed state", func() bool {
 		for id, w := range want {
@@ -101,3 +103,113 @@ func TestCamerasNobodyWatchesAreProbed(t *testing.T) {
 
 // dbOf is the gateway's case store database.
 func dbOf(g *Gateway) (*sql.DB, bool) { return g.cases.DB() }
+
+// hangingCamera is an address that takes TCP connections and never
+// answers (a camera whose firmware hung): it is closed with the test.
+func hangingCamera(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	var conns []net.Conn
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c) // read by nobody: held open
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return ln.Addr().String()
+}
+
+// TestPulledCamerasTellNoMediaFromFrozen: a camera that answers DESCRIBE
+// and PLAY and sends nothing is offline (no_media) when pulled, one whose
+// frames stop while its session lives is offline (frozen); after the
+// pulls end their verdict stands although probes find both answering
+// DESCRIBE, until a pull gets frames again (online, live false once it
+// ends).
+func TestPulledCamerasTellNoMediaFromFrozen(t *testing.T) {
+	g := startGateway(t, "SHARPEYES_HEALTH_INTERVAL=1s", "SHARPEYES_HEALTH_TIMEOUT=500ms")
+	fleet := startFleet(t, "127.0.0.1:0", camsim.Config{Cameras: 2})
+	defer fleet.Close()
+	api := apiClient{t, "http://" + g.HTTPAddr()}
+	for i, id := range []string{"p-silent", "p-frozen"} {
+		if code, out := api.json("POST", "/api/v1/cameras", map[string]any{"id": id, "name": id, "on_demand": true,
+			"streams": map[string]string{"main": fleet.URL(i+1, false)}}); code != 201 {
+			t.Fatalf("camera %s: %d %v", id, code, out)
+		}
+	}
+	eventually(t, 20*time.Second, "both probed online", func() bool {
+		return api.state("p-silent") == "online" && api.state("p-frozen") == "online"
+	})
+	if err := fleet.SetStalled(1, true); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	_, releaseSilent, err := g.manager.Acquire(ctx, "p-silent", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, releaseFrozen, err := g.manager.Acquire(ctx, "p-frozen", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	statusOf := func(id string) map[string]any {
+		_, st := api.json("GET", "/api/v1/cameras/"+id+"/status", nil)
+		return st
+	}
+	eventually(t, 20*time.Second, "the silent camera offline (no_media) while pulled", func() bool {
+		st := statusOf("p-silent")
+		return st["state"] == "offline" && st["reason"] == "no_media" && st["live"] == true
+	})
+	eventually(t, 20*time.Second, "the other camera online while pulled", func() bool {
+		st := statusOf("p-frozen")
+		return st["state"] == "online" && st["live"] == true
+	})
+	if err := fleet.SetStalled(2, true); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "the camera frozen while pulled", func() bool {
+		st := statusOf("p-frozen")
+		return st["state"] == "offline" && st["reason"] == "frozen"
+	})
+	releaseSilent()
+	releaseFrozen()
+	eventually(t, 20*time.Second, "the pulls ended", func() bool {
+		return statusOf("p-silent")["live"] == false && statusOf("p-frozen")["live"] == false
+	})
+	// Probes (every second) find both answering DESCRIBE: the verdicts stand.
+	probedAt := statusOf("p-silent")["probed"]
+	eventually(t, 20*time.Second, "a probe after the pulls", func() bool { return statusOf("p-silent")["probed"] != probedAt })
+	for id, why := range map[string]string{"p-silent": "no_media", "p-frozen": "frozen"} {
+		if st := statusOf(id); st["state"] != "offline" || st["reason"] != why {
+			t.Fatalf("%s after its pull and a probe: %v, want offline (%s)", id, st, why)
+		}
+	}
+	// Mended: a pull with frames is online again, and stays so after it.
+	if err := fleet.SetStalled(2, false); err != nil {
+		t.Fatal(err)
+	}
+	_, release, err := g.manager.Acquire(ctx, "p-frozen", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "the mended camera online", func() bool { return statusOf("p-frozen")["state"] == "online" })
+	release()
+	eventually(t, 20*time.Second, "the mended camera online after its pull", func() bool {
+		st := statusOf("p-frozen")
+		return st["state"] == "online" && st["live"] == false
+	})
+}

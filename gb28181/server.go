@@ -56,8 +56,9 @@ type Device struct {
 	Registered    time.Time
 	Expires       time.Time
 	LastKeepalive time.Time
-	callID        string // of its REGISTERs: a new one is a device that restarted
-	untrust       func() // ends its address's trusted budget
+	checked       time.Time // when a catalog query last asked a silent device whether it is there
+	callID        string    // of its REGISTERs: a new one is a device that restarted
+	untrust       func()    // ends its address's trusted budget
 }
 
 // Handler receives what devices do and say.
@@ -387,7 +388,9 @@ func (s *Server) drop(id, why string) {
 }
 
 // watch marks offline the devices whose registration expired or that
-// missed three keepalives.
+// missed three keepalives, and asks a device that missed one for its
+// catalog: one that answers is there (and its channels' status is
+// fresh), one that does not goes offline at the third.
 func (s *Server) watch() {
 	t := time.NewTicker(min(time.Second, s.cfg.Keepalive/4))
 	defer t.Stop()
@@ -398,8 +401,7 @@ func (s *Server) watch() {
 		case <-t.C:
 		}
 		now := s.now()
-		var gone []string
-		var why []string
+		var gone, why, silent []string
 		s.mu.Lock()
 		for id, d := range s.live {
 			switch {
@@ -407,11 +409,18 @@ func (s *Server) watch() {
 				gone, why = append(gone, id), append(why, "registration expired")
 			case now.Sub(d.LastKeepalive) > 3*s.cfg.Keepalive:
 				gone, why = append(gone, id), append(why, "three keepalives missed")
+			case now.Sub(d.LastKeepalive) > s.cfg.Keepalive+s.cfg.Keepalive/2 && now.Sub(d.checked) > s.cfg.Keepalive:
+				d.checked = now
+				silent = append(silent, id)
 			}
 		}
 		s.mu.Unlock()
 		for i, id := range gone {
 			s.drop(id, why[i])
+		}
+		for _, id := range silent {
+			s.done.Add(1)
+			go func() { defer s.done.Done(); s.checkSilent(id) }()
 		}
 		s.auth.Sweep()
 		s.sweepBuckets(now)
@@ -525,6 +534,24 @@ func (s *Server) catalogDone(id string, sn int, complete bool) {
 	if s.h.Catalog != nil {
 		s.h.Catalog(id, items, complete)
 	}
+}
+
+// checkSilent asks a device that missed a keepalive for its catalog; a
+// device whose SIP answers the query is there (its keepalive may have
+// been lost on the way), so it counts as heard from.
+func (s *Server) checkSilent(id string) {
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.Keepalive)
+	defer cancel()
+	if err := s.Query(ctx, id, "Catalog"); err != nil {
+		s.log.Info("a silent device did not answer its catalog query", "device", id, "error", err)
+		return
+	}
+	s.mu.Lock()
+	if d, ok := s.live[id]; ok {
+		d.LastKeepalive = s.now()
+	}
+	s.mu.Unlock()
+	s.log.Debug("a silent device answered its catalog query", "device", id)
 }
 
 // query asks a newly registered device for its info and its catalog.

@@ -22,6 +22,8 @@ type events struct {
 	catalog map[string][]manscdp.Item
 	info    map[string]string
 	alarms  []string
+	// catalogs counts the complete catalogs gathered.
+	catalogs int
 }
 
 func (e *events) handler() Handler {
@@ -33,6 +35,7 @@ func (e *events) handler() Handler {
 			e.mu.Lock()
 			if complete {
 				e.catalog[id] = items
+				e.catalogs++
 			}
 			e.mu.Unlock()
 		},
@@ -146,16 +149,29 @@ func TestDeviceRegistersKeepsAliveAndListsItsChannels(t *testing.T) {
 			}
 			waitFor(t, 2*time.Second, "the alarm", func() bool { ev.mu.Lock(); defer ev.mu.Unlock(); return len(ev.alarms) == 1 })
 
-			// Keepalives stopped: offline within three intervals (and a
-			// little for the watcher's tick).
+			// Keepalives stopped but the device still answers: a silent
+			// device is asked for its catalog, answers, and stays online.
 			time.Sleep(2 * ka)
+			ev.mu.Lock()
+			catalogs := ev.catalogs
+			ev.mu.Unlock()
 			dev.SetKeepalive(false)
+			time.Sleep(5 * ka)
+			ev.mu.Lock()
+			asked, gone := ev.catalogs-catalogs, len(ev.offline)
+			ev.mu.Unlock()
+			if gone != 0 || asked == 0 {
+				t.Fatalf("keepalives lost, SIP answering: %d offline, %d catalog queries answered; want online, asked", gone, asked)
+			}
+			// Switched off: offline within three intervals (and a little
+			// for the watcher's tick).
+			dev.Kill()
 			stopped := time.Now()
 			waitFor(t, 6*ka, "offline", func() bool { ev.mu.Lock(); defer ev.mu.Unlock(); return len(ev.offline) == 1 })
 			if took := time.Since(stopped); took > 3*ka+ka {
 				t.Fatalf("offline after %v, want within 3 keepalives (%v)", took, 3*ka)
 			}
-			t.Logf("offline %v after the last keepalive stopped (%v intervals)", time.Since(stopped).Round(10*time.Millisecond), ka)
+			t.Logf("offline %v after the device was switched off (%v intervals)", time.Since(stopped).Round(10*time.Millisecond), ka)
 		})
 	}
 }

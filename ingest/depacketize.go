@@ -204,7 +204,7 @@ func (d *depacketizer) write(u *relay.Unit, pts int64, clock int64) {
 	if !d.gotMedia.Swap(true) {
 		// Online before the first unit is out: whoever got it and asks
 		// the status is told online.
-		d.src.meter.set(StateOnline, "", false)
+		d.src.meter.set(StateOnline, "", false, "")
 		d.src.log.Info("camera stream online", "codec", d.codec)
 	}
 	d.mu.Lock()

@@ -86,7 +86,7 @@ func TestIdleGBChannelIsOfflineWithItsDevice(t *testing.T) {
 		t.Fatalf("device not registered: %+v", st.Status)
 	}
 	op.registered = true
-	if st, _ := m.Status("ch1"); st.State != StateIdle {
+	if st, _ := m.Status("ch1"); st.State != StateOnline || st.Live {
 		t.Fatalf("device registered: %+v", st.Status)
 	}
 	spec.Off = "its device's catalog says the channel is OFF"

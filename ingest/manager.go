@@ -68,10 +68,16 @@ type camera struct {
 	probe *probed
 }
 
-// probed is a probe's finding and since when the camera has been so.
+// probed is a probe's finding (or the last pull's, when it ended) and
+// since when the camera has been so.
 type probed struct {
 	Probe
 	at, since time.Time
+	// pulled: the finding is a pull's that got no picture (no media, or
+	// frozen), which a probe cannot see: a probe that finds the camera
+	// answering leaves it; only a pull with frames, or a probe that finds
+	// it down, changes it.
+	pulled bool
 }
 
 type pull struct {
@@ -209,6 +215,30 @@ func (m *Manager) stopLocked(c *camera, variant string, p *pull) {
 	p.cancel()
 	p.stream.Close()
 	delete(c.pulls, variant)
+	if len(c.pulls) == 0 {
+		c.probe = lastPull(p.source.Status())
+	}
+}
+
+// lastPull is what a camera's last pull found when it ended, kept as its
+// finding until the next probe: online, or offline and why (nil while
+// it was still connecting: nothing found).
+func lastPull(st Status) *probed {
+	now := time.Now()
+	switch st.State {
+	case StateOnline:
+		return &probed{Probe: Probe{Online: true}, at: now, since: st.Since}
+	case StateOffline:
+		why := st.OfflineReason()
+		return &probed{Probe: Probe{Reason: why, Detail: st.LastError}, at: now, since: st.Since,
+			pulled: why == ReasonNoMedia || why == ReasonFrozen}
+	case StateConnecting:
+		// Between sessions: the last one's picture never came or froze.
+		if st.Reason == ReasonNoMedia || st.Reason == ReasonFrozen {
+			return &probed{Probe: Probe{Reason: st.Reason, Detail: st.LastError}, at: now, since: st.Since, pulled: true}
+		}
+	}
+	return nil
 }
 
 func (m *Manager) startLocked(c *camera, variant string) *pull {
@@ -346,8 +376,9 @@ type CameraStatus struct {
 	Viewers int `json:"viewers"`
 }
 
-// Status reports a camera: its main pull if running, else its sub pull,
-// else idle; viewers count readers of both.
+// Status reports a camera: its main pull if running, else its sub pull
+// (live), else what probes and its GB device tell (or unknown); viewers
+// count readers of both.
 func (m *Manager) Status(id string) (CameraStatus, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -355,7 +386,7 @@ func (m *Manager) Status(id string) (CameraStatus, error) {
 	if !ok {
 		return CameraStatus{}, fmt.Errorf("%w: %s", relay.ErrUnknownCamera, id)
 	}
-	out := CameraStatus{Status: Status{State: StateIdle}}
+	out := CameraStatus{Status: Status{State: StateUnknown}}
 	found := false
 	for _, v := range []string{Main, Sub} {
 		p, ok := c.pulls[v]
@@ -365,6 +396,7 @@ func (m *Manager) Status(id string) (CameraStatus, error) {
 		out.Viewers += p.readers
 		if !found {
 			out.Status = p.source.Status()
+			out.Live = true
 			found = true
 		}
 	}
@@ -388,12 +420,18 @@ const (
 )
 
 // idleStatus is what is known of a camera nobody pulls: a GB/T 28181
-// channel is offline while its device is not registered or its catalog
-// says the channel is off; a probed camera is what its last probe found;
-// otherwise it is idle (nothing known).
+// channel is online while its device is registered and its catalog says
+// the channel is on, offline otherwise; a probed camera is what its last
+// probe found; otherwise it is unknown (never checked).
 func (m *Manager) idleStatus(c *camera) Status {
 	if st := m.knownDown(c.spec); st.State == StateOffline {
 		return st
+	}
+	if c.spec.GB.Channel != "" && m.cfg.GBOpener != nil {
+		// Registered (knownDown said so) and not off: its device's
+		// registration and keepalives are its health.
+		_, since := m.cfg.GBOpener.Presence(c.spec.GB.Device)
+		return Status{State: StateOnline, Since: since}
 	}
 	if p := c.probe; p != nil {
 		// Its last probe: online (it answered DESCRIBE) or why not.
@@ -402,7 +440,7 @@ func (m *Manager) idleStatus(c *camera) Status {
 		}
 		return Status{State: StateOffline, Since: p.since, Probed: p.at, Reason: p.Reason, LastError: p.Detail}
 	}
-	return Status{State: StateIdle}
+	return Status{State: StateUnknown}
 }
 
 // knownDown is a camera known to be offline without pulling it: a GB/T
@@ -449,6 +487,11 @@ func (m *Manager) SetProbe(id string, p Probe) (changed bool) {
 		return false
 	}
 	prev := c.probe
+	if prev != nil && prev.pulled && p.Online {
+		// It answers DESCRIBE, as it did when its pull got no picture.
+		prev.at = now
+		return false
+	}
 	next := &probed{Probe: p, at: now, since: now}
 	if prev != nil && prev.Online == p.Online && prev.Reason == p.Reason {
 		next.since = prev.since

@@ -33,7 +33,7 @@ func TestManagerOnDemandStartsWithReaderAndStopsWhenIdle(t *testing.T) {
 	for f.Sessions(1) != 1 && ctx.Err() == nil {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if s, _ := m.Status("c1"); s.State == StateIdle || s.Viewers != 1 {
+	if s, _ := m.Status("c1"); s.State == StateUnknown || s.Viewers != 1 {
 		t.Fatalf("status %+v, want pulling with 1 viewer", s)
 	}
 	release()
@@ -45,7 +45,7 @@ func TestManagerOnDemandStartsWithReaderAndStopsWhenIdle(t *testing.T) {
 	if f.Sessions(1) != 0 || !st.Closed() {
 		t.Fatalf("idle pull not stopped: sessions=%d closed=%v", f.Sessions(1), st.Closed())
 	}
-	if s, _ := m.Status("c1"); s.State != StateIdle {
+	if s, _ := m.Status("c1"); s.State != StateUnknown {
 		t.Fatalf("state %q after idle stop, want idle", s.State)
 	}
 }
@@ -115,7 +115,7 @@ func TestHoldersAreNoViewersAndRunningKeepsNothing(t *testing.T) {
 	if err := st.WaitReady(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if s, _ := m.Status("c1"); s.State == StateIdle || s.Viewers != 0 {
+	if s, _ := m.Status("c1"); s.State == StateUnknown || s.Viewers != 0 {
 		t.Fatalf("status %+v, want pulling with no viewers", s)
 	}
 	if running, ok := m.Running("c1", Main); !ok || running != st {

@@ -149,7 +149,7 @@ func TestManagerKeepsProbes(t *testing.T) {
 	if got := ids(); got != "r1,r2" {
 		t.Fatalf("targets %s", got)
 	}
-	if st, _ := m.Status("r1"); st.State != StateIdle || !st.Probed.IsZero() {
+	if st, _ := m.Status("r1"); st.State != StateUnknown || !st.Probed.IsZero() {
 		t.Fatalf("before a probe: %+v", st)
 	}
 	if !m.SetProbe("r1", Probe{Online: false, Reason: ReasonUnauthorized, Detail: "describe: 401"}) {
@@ -189,7 +189,7 @@ func TestManagerKeepsProbes(t *testing.T) {
 	if err := m.Upsert(CameraSpec{ID: "r1", Main: f.URL(3, false), OnDemand: true}); err != nil {
 		t.Fatal(err)
 	}
-	if st, _ := m.Status("r1"); st.State != StateIdle {
+	if st, _ := m.Status("r1"); st.State != StateUnknown {
 		t.Fatalf("after a new source: %+v", st)
 	}
 	if m.SetProbe("gone", Probe{Online: true}) {

@@ -111,7 +111,7 @@ func (s *Source) Run(ctx context.Context) {
 		if attempt > 0 {
 			s.meter.update(func(st *Status) { st.Reconnects++ })
 		}
-		s.meter.set(StateConnecting, "", false)
+		s.meter.set(StateConnecting, "", false, "") // keeps the last session's reason
 		session := s.session
 		if s.cfg.GB != nil {
 			session = s.gbSession
@@ -121,7 +121,14 @@ func (s *Source) Run(ctx context.Context) {
 			return
 		}
 		msg := scrub(err.Error(), s.secrets...)
-		s.meter.set(StateOffline, msg, errors.Is(err, ErrStalled))
+		stalled, reason := errors.Is(err, ErrStalled), ""
+		switch {
+		case stalled && wentOnline:
+			reason = ReasonFrozen // frames came, then stopped with the session up
+		case stalled:
+			reason = ReasonNoMedia // it set up and played, and sent nothing
+		}
+		s.meter.set(StateOffline, msg, stalled, reason)
 		if wentOnline {
 			delay = s.cfg.BackoffMin
 		}

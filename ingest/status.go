@@ -14,7 +14,9 @@ const (
 	StateConnecting State = "connecting"
 	StateOnline     State = "online"
 	StateOffline    State = "offline"
-	StateIdle       State = "idle" // on-demand source with no viewers
+	// StateUnknown is a camera nobody pulls that has not been checked yet
+	// (no probe has answered, or probes are off).
+	StateUnknown State = "unknown"
 )
 
 // Status is a snapshot of a source's health.
@@ -35,8 +37,11 @@ type Status struct {
 	Bytes     int64  `json:"bytes"`
 	Transport string `json:"transport,omitempty"`
 	LastError string `json:"last_error,omitempty"`
-	// Reason says why a camera nobody pulls is offline (ReasonDeviceOffline,
-	// ReasonChannelOff).
+	// Reason says why the camera is offline: a probe's finding for a
+	// camera nobody pulls (ReasonUnauthorized…, ReasonDeviceOffline,
+	// ReasonChannelOff), or for a pull ReasonNoMedia (the session came up
+	// and no frame ever did) or ReasonFrozen (frames stopped while the
+	// session lived).
 	Reason string `json:"reason,omitempty"`
 	// Probed is when a camera nobody pulls was last probed (its state and
 	// reason are that probe's); zero for a pulled camera, whose stream is
@@ -45,6 +50,10 @@ type Status struct {
 	// Stalled says the last loss was the camera going silent (video loss)
 	// rather than a refused or broken connection.
 	Stalled bool `json:"stalled,omitempty"`
+	// Live says a pull is running (someone watches, or it is always on):
+	// the state is its stream's. Without one the state is the last
+	// probe's (or unknown).
+	Live bool `json:"live"`
 }
 
 // meter tracks a source's status; the packet path updates it under one lock.
@@ -57,13 +66,19 @@ type meter struct {
 	onEdge func(Status) // called on every state change, outside the lock
 }
 
-func (m *meter) set(state State, errMsg string, stalled bool) {
+// set moves the source to state; errMsg and reason say why it is offline
+// (reason in the probes' words, or empty).
+func (m *meter) set(state State, errMsg string, stalled bool, reason string) {
 	m.mu.Lock()
 	changed := m.st.State != state
 	if changed {
 		m.st.State, m.st.Since = state, time.Now()
 	}
 	m.st.Stalled = stalled
+	if state != StateConnecting || reason != "" {
+		// Reconnecting keeps why the last session failed.
+		m.st.Reason = reason
+	}
 	if errMsg != "" || state == StateOnline {
 		m.st.LastError = errMsg
 	}

@@ -6,6 +6,7 @@ import { get, session } from './api.js';
 import { h, escapeHTML } from './dom.js';
 import { t, caseTitle } from './i18n.js';
 import { Player } from './player.js';
+import { stateOf, statusTitle } from './status.js';
 
 let leaflet = null;
 
@@ -22,7 +23,7 @@ export function loadLeaflet() {
   return leaflet;
 }
 
-export const STATUS_COLOURS = { online: '#2fbf71', offline: '#e5484d', connecting: '#f5a524', stalled: '#f5a524', idle: '#8a93a6' };
+export const STATUS_COLOURS = { online: '#2fbf71', offline: '#e5484d', connecting: '#f5a524', stalled: '#f5a524', unknown: '#8a93a6' };
 export const LEVEL_COLOURS = ['#3e8ef7', '#f5a524', '#f76808', '#e5484d'];
 
 // baseMap makes a Leaflet map in el with the configured tiles, if any.
@@ -106,16 +107,17 @@ export class MapScreen {
     this.camLayer.clearLayers();
     const cams = this.cameras();
     for (const cam of cams) {
-      const st = (this.store.status[cam.id] || {}).state || 'idle';
+      const st = stateOf(this.store.status[cam.id]);
       const m = this.L.circleMarker([cam.location.lat, cam.location.lon], { radius: 7, color: '#fff', weight: 1.5,
-        fillColor: STATUS_COLOURS[st] || STATUS_COLOURS.idle, fillOpacity: 0.95 });
-      m.bindTooltip(h('span', {}, `${cam.name} · ${t(`state.${st}`)}`));
+        fillColor: STATUS_COLOURS[st] || STATUS_COLOURS.unknown, fillOpacity: 0.95 });
+      m.bindTooltip(h('span', {}, `${cam.name} · ${statusTitle(cam.id, this.store.status[cam.id])}`));
       m.on('click', () => this.play(cam));
       m.addTo(this.camLayer);
     }
     this.list.replaceChildren(...cams.map(cam => {
-      const st = (this.store.status[cam.id] || {}).state || 'idle';
-      return h('li', { dataset: { id: cam.id }, onclick: () => this.play(cam) }, h(`span.dot.${st}`), cam.name);
+      const st = stateOf(this.store.status[cam.id]);
+      return h('li', { dataset: { id: cam.id, state: st }, title: statusTitle(cam.id, this.store.status[cam.id]), onclick: () => this.play(cam) },
+        h(`span.dot.${st}`), cam.name);
     }));
   }
 

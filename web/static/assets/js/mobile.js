@@ -11,6 +11,7 @@ import { Player } from './player.js';
 import { actionsPanel, newCaseForm } from './caseform.js';
 import { clipSection } from './clips.js';
 import { Feed } from './notify.js';
+import { stateOf, statusTitle } from './status.js';
 
 const TABS = ['nearby', 'myCells', 'myCases', 'report'];
 
@@ -61,8 +62,8 @@ class Phone {
   }
 
   camItem(cam) {
-    const st = (cam.status || {}).state || 'idle';
-    return h('li.mcam', { dataset: { id: cam.id, state: st }, onclick: () => this.play(cam) },
+    const st = stateOf(cam.status);
+    return h('li.mcam', { dataset: { id: cam.id, state: st }, title: statusTitle(cam.id, cam.status), onclick: () => this.play(cam) },
       h(`span.dot.${st}`), h('span.name', {}, cam.name),
       cam.distance_m !== undefined ? h('span.dist', {}, distance(cam.distance_m)) : h('span.dist', {}, t(`state.${st}`)));
   }

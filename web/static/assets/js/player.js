@@ -172,7 +172,7 @@ export class Player {
   // setStatus colours the dot and fills the hover panel (fps, bitrate,
   // viewers: the gateway's view of the camera).
   setStatus(st) {
-    const state = (st && st.state) || 'idle';
+    const state = (st && st.state) || 'unknown';
     this.dot.className = `dot ${state}`;
     this.el.dataset.state = state;
     if (!st) { this.stats.textContent = ''; return; }

@@ -33,7 +33,7 @@ export class CameraStore {
     } while (cursor);
     this.cameras = items;
     this.byId = Object.fromEntries(items.map(c => [c.id, c]));
-    this.status = Object.fromEntries(items.map(c => [c.id, c.status || { state: 'idle' }]));
+    this.status = Object.fromEntries(items.map(c => [c.id, c.status || { state: 'unknown' }]));
     this.subs.forEach(f => f(this));
   }
 

@@ -4,6 +4,7 @@
 // wall (dataTransfer type text/x-camera-id).
 import { h } from './dom.js';
 import { t } from './i18n.js';
+import { stateOf, statusTitle } from './status.js';
 
 export const DRAG_TYPE = 'text/x-camera-id';
 
@@ -56,17 +57,12 @@ export class CameraTree {
     this.summary.textContent = t('summary', on, this.cameras.length);
   }
 
-  stateOf(id) { return (this.status[id] || {}).state || 'idle'; }
+  stateOf(id) { return stateOf(this.status[id]); }
 
   // titleOf is a camera's hover text: its id, its state and, when it is
-  // offline, why (its GB/T 28181 device unregistered, its channel off).
-  titleOf(id) {
-    const s = this.status[id] || {};
-    const st = s.state || 'idle';
-    let title = `${id} · ${t(`state.${st}`)}`;
-    if (st === 'offline' && s.reason) title += ` · ${t(`offlineWhy.${s.reason}`)}`;
-    return title;
-  }
+  // offline, why (a probe's reason, its GB/T 28181 device unregistered,
+  // its channel off) and since when.
+  titleOf(id) { return statusTitle(id, this.status[id]); }
 
   // baseOf is the cell a camera is listed under: its base cell when that
   // cell is known, else none (listed at the top).

@@ -7,7 +7,7 @@ import { get } from './api.js';
 import { h, when } from './dom.js';
 import { t } from './i18n.js';
 
-const DOTS = { registered: 'online', registering: 'connecting', failed: 'offline', disabled: 'idle' };
+const DOTS = { registered: 'online', registering: 'connecting', failed: 'offline', disabled: 'unknown' };
 
 export class UpstreamPanel {
   constructor({ every = 5000 } = {}) {
@@ -42,7 +42,7 @@ export class UpstreamPanel {
     if (st.last_keepalive) facts.push(t('up.keepalive', when(st.last_keepalive)));
     if (st.registered) facts.push(t('up.channels', st.channels || 0), t('up.streams', st.streams || 0));
     return h('li', { dataset: { id: u.id, state }, title: `${u.server_id} · ${u.address}` },
-      h('div.l1', {}, h(`span.dot.${DOTS[state] || 'idle'}`), h('span.nm', {}, u.name || u.id)),
+      h('div.l1', {}, h(`span.dot.${DOTS[state] || 'unknown'}`), h('span.nm', {}, u.name || u.id)),
       h('div.l2', {}, facts.join(' · ')),
       st.last_error && state !== 'registered' ? h('div.err', {}, st.last_error) : null);
   }
