@@ -26,7 +26,7 @@ func newHealthHistory(store *health.Store, log *slog.Logger) *healthHistory {
 }
 
 // note queues a camera's status as a change of its health: online, or
-// offline with its reason; connecting and idle say nothing yet.
+// offline with its reason; connecting and unknown say nothing yet.
 func (h *healthHistory) note(id string, st ingest.Status) {
 	c := health.Change{CameraID: id, At: st.Since}
 	if c.At.IsZero() {

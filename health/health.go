@@ -117,6 +117,36 @@ func (s *Store) Changes(ctx context.Context, camera string, from, to time.Time) 
 	return append(lead, rest...), nil
 }
 
+// History is every camera's changes in [from, to), each led by the one
+// in force at from (if any), oldest first: one pass for a street's
+// online rate instead of a query per camera.
+func (s *Store) History(ctx context.Context, from, to time.Time) (map[string][]Change, error) {
+	scan := func(r sqlstore.Scanner) (Change, error) {
+		var c Change
+		var at int64
+		var state string
+		err := r.Scan(&c.CameraID, &at, &state, &c.Reason)
+		c.At, c.State = time.UnixMilli(at).UTC(), State(state)
+		return c, err
+	}
+	lead, err := sqlstore.Collect(ctx, s.db, s.q(`SELECT h.camera_id, h.at_ms, h.state, h.reason FROM health_changes h
+		JOIN (SELECT camera_id, MAX(at_ms) AS m FROM health_changes WHERE at_ms < ? GROUP BY camera_id) l
+		ON h.camera_id = l.camera_id AND h.at_ms = l.m`), []any{from.UnixMilli()}, scan)
+	if err != nil {
+		return nil, err
+	}
+	rest, err := sqlstore.Collect(ctx, s.db, s.q(`SELECT camera_id, at_ms, state, reason FROM health_changes
+		WHERE at_ms >= ? AND at_ms < ? ORDER BY camera_id, at_ms`), []any{from.UnixMilli(), to.UnixMilli()}, scan)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]Change{}
+	for _, c := range append(lead, rest...) {
+		out[c.CameraID] = append(out[c.CameraID], c)
+	}
+	return out, nil
+}
+
 // Share is how a span of camera-time was spent.
 type Share struct {
 	Online, Offline, Unknown time.Duration

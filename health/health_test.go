@@ -84,6 +84,15 @@ func TestStoreKeepsChanges(t *testing.T) {
 			if sh.Unknown != 30*time.Minute || sh.Offline != 75*time.Minute {
 				t.Fatalf("tally from the store %+v", sh)
 			}
+			// The whole street in one pass: each camera led by the change in
+			// force at from.
+			h, err := s.History(ctx, at(3, 2, 1), at(4, 0, 0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(h) != 2 || len(h["c1"]) != 3 || h["c1"][0].Reason != "timeout" || len(h["c2"]) != 1 || h["c2"][0].Reason != "unauthorized" {
+				t.Fatalf("history %+v", h)
+			}
 		})
 	}
 }
