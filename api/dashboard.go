@@ -43,5 +43,14 @@ func (s *Server) dashboard(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"cases": f, "incidents_by_kind": kinds})
+	out := gin.H{"cases": f, "incidents_by_kind": kinds}
+	if s.health != nil {
+		h, err := s.healthFigures(c.Request.Context(), p, want, from, to)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		out["cameras"] = h
+	}
+	c.JSON(http.StatusOK, out)
 }

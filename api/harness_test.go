@@ -22,6 +22,7 @@ import (
 	"sharpeyes/cases"
 	"sharpeyes/events"
 	"sharpeyes/grid"
+	"sharpeyes/health"
 	"sharpeyes/ingest"
 	"sharpeyes/recording"
 	"sharpeyes/registry"
@@ -56,6 +57,7 @@ type harness struct {
 	gb      *fakeGB
 	ups     *fakeCascade
 	rec     *fakeRecordings
+	health  *health.Store
 }
 
 // harnessOpt changes the deps before the server is made.
@@ -89,6 +91,9 @@ func newHarness(t *testing.T, opts ...harnessOpt) *harness {
 	if h.events, err = events.NewStore(ctx, db, pg, events.DefaultRules()); err != nil {
 		t.Fatal(err)
 	}
+	if h.health, err = health.Open(ctx, db, pg); err != nil {
+		t.Fatal(err)
+	}
 	h.bus = events.NewBus(h.events, events.BusConfig{Every: 20 * time.Millisecond})
 	if err := h.bus.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -114,7 +119,7 @@ func newHarness(t *testing.T, opts ...harnessOpt) *harness {
 	cfg := Config{NodeID: "node-a", SessionTTL: time.Hour, TokenDefaultTTL: 24 * time.Hour, TokenMaxTTL: 90 * 24 * time.Hour, MaxStreams: 8, Location: loc}
 	d := Deps{Cameras: h.cams, Catalog: h.catalog, GridStore: gridImporter{h.grids}, Grids: h.grids, Pulls: h.pulls, WHEP: h.whep,
 		Sync: h.catalog, Cases: h.cases, Events: h.events, Intake: h.pipe, Places: places, Identities: h.ids, IdentityStore: h.idStore,
-		Auth: auth, Layouts: &memLayouts{}, Outbox: h.bus, Recordings: h.rec, GB: h.gb, Cascade: h.ups,
+		Auth: auth, Layouts: &memLayouts{}, Outbox: h.bus, Recordings: h.rec, GB: h.gb, Cascade: h.ups, Health: h.health,
 		Ready: func(context.Context) error { return nil }}
 	for _, o := range opts {
 		o(h, &cfg, &d)

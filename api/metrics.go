@@ -1,6 +1,9 @@
 package api
 
 import (
+	"context"
+	"time"
+
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -10,15 +13,22 @@ import (
 // street, only its cameras to one limited to some cells.
 func (s *Server) metrics(c *gin.Context) {
 	p := principal(c)
-	if p.Where.All {
-		promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}).ServeHTTP(c.Writer, c.Request)
-		return
-	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(&collector{pulls: s.pulls, whep: s.whep, csp: s.csps.count, rec: s.rec, sees: func(id string) bool {
-		_, ok := s.visibleCamera(p, id)
-		return ok
-	}})
+	coll := &collector{pulls: s.pulls, whep: s.whep, csp: s.csps.count, rec: s.rec}
+	if !p.Where.All {
+		coll.sees = func(id string) bool {
+			_, ok := s.visibleCamera(p, id)
+			return ok
+		}
+	}
+	if s.health != nil {
+		coll.grids = func() ([]gridGauge, error) {
+			ctx, cancel := context.WithTimeout(c.Request.Context(), 5*time.Second)
+			defer cancel()
+			return s.gridGauges(ctx, p)
+		}
+	}
+	reg.MustRegister(coll)
 	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(c.Writer, c.Request)
 }
 
@@ -31,10 +41,15 @@ type collector struct {
 	rec   Recordings // nil: none
 	// sees keeps the cameras of the scraper's jurisdiction (nil: all).
 	sees func(cameraID string) bool
+	// grids are the cells' online rates (nil: no health history).
+	grids func() ([]gridGauge, error)
 }
 
 var (
-	descState      = prometheus.NewDesc("sharpeyes_camera_up", "1 when the camera stream is online, 0 otherwise.", []string{"camera", "stream"}, nil)
+	descState      = prometheus.NewDesc("sharpeyes_camera_up", "1 when the camera is online (its stream, or its last probe for a camera nobody pulls), 0 when offline; absent while unknown.", []string{"camera", "stream"}, nil)
+	descGridRate   = prometheus.NewDesc("sharpeyes_grid_online_rate", "Today's online rate of the cameras in the grid cell and below it: the share of known camera-time online (street time zone).", []string{"grid"}, nil)
+	descGridCams   = prometheus.NewDesc("sharpeyes_grid_cameras", "Cameras in the grid cell and below it, by their last recorded health.", []string{"grid", "state"}, nil)
+	descGridErr    = prometheus.NewDesc("sharpeyes_grid_online_rate_error", "1 when the health history could not be read for this scrape.", nil, nil)
 	descBitrate    = prometheus.NewDesc("sharpeyes_camera_bitrate_bits_per_second", "Bitrate received from the camera.", []string{"camera", "stream"}, nil)
 	descFPS        = prometheus.NewDesc("sharpeyes_camera_fps", "Video frames per second received from the camera.", []string{"camera", "stream"}, nil)
 	descViewers    = prometheus.NewDesc("sharpeyes_camera_viewers", "Readers (WebRTC and RTSP) of the camera stream.", []string{"camera", "stream"}, nil)
@@ -55,7 +70,7 @@ var (
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descState, descBitrate, descFPS, descViewers, descReconnects, descDropped, descFrames, descReceived, descRecording, descWritten, descFull, descSessions, descSendCalls, descSendPkts, descResends, descReaped, descSealed, descCSP} {
+	for _, d := range []*prometheus.Desc{descState, descBitrate, descFPS, descViewers, descReconnects, descDropped, descFrames, descReceived, descRecording, descWritten, descFull, descSessions, descSendCalls, descSendPkts, descResends, descReaped, descSealed, descCSP, descGridRate, descGridCams, descGridErr} {
 		ch <- d
 	}
 }
@@ -87,8 +102,29 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		if pulled[id] || c.sees != nil && !c.sees(id) {
 			continue
 		}
-		if st, err := c.pulls.Status(id); err == nil && st.State == "offline" {
+		st, err := c.pulls.Status(id)
+		switch {
+		case err != nil:
+		case st.State == "offline":
 			ch <- prometheus.MustNewConstMetric(descState, prometheus.GaugeValue, 0, id, "main")
+		case st.State == "online": // its last probe (or its GB device) says so
+			ch <- prometheus.MustNewConstMetric(descState, prometheus.GaugeValue, 1, id, "main")
+		}
+	}
+	if c.grids != nil {
+		gs, err := c.grids()
+		failed := 0.0
+		if err != nil {
+			failed = 1
+		}
+		ch <- prometheus.MustNewConstMetric(descGridErr, prometheus.GaugeValue, failed)
+		for _, g := range gs {
+			if g.known {
+				ch <- prometheus.MustNewConstMetric(descGridRate, prometheus.GaugeValue, g.rate, g.grid)
+			}
+			ch <- prometheus.MustNewConstMetric(descGridCams, prometheus.GaugeValue, float64(g.online), g.grid, "online")
+			ch <- prometheus.MustNewConstMetric(descGridCams, prometheus.GaugeValue, float64(g.offline), g.grid, "offline")
+			ch <- prometheus.MustNewConstMetric(descGridCams, prometheus.GaugeValue, float64(g.unknown), g.grid, "unknown")
 		}
 	}
 	if c.rec != nil && c.sees == nil { // the node's figures: for a scraper of the whole street

@@ -11,6 +11,7 @@ import (
 
 	"sharpeyes/cases"
 	"sharpeyes/events"
+	"sharpeyes/health"
 )
 
 // TestOpenAPICoversEveryRoute fails when a route registered under /api/v1
@@ -26,7 +27,7 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 	if !strings.HasPrefix(doc.OpenAPI, "3.") {
 		t.Fatalf("openapi version %q", doc.OpenAPI)
 	}
-	s := New(Config{}, Deps{Cases: &cases.Store{}, Events: &events.Store{}, Intake: &cases.Pipeline{}, Layouts: noLayouts{}, Recordings: noRecordings{}, GB: noGB{}, Cascade: noCascade{}}) // every optional route on
+	s := New(Config{}, Deps{Cases: &cases.Store{}, Events: &events.Store{}, Intake: &cases.Pipeline{}, Layouts: noLayouts{}, Recordings: noRecordings{}, GB: noGB{}, Cascade: noCascade{}, Health: &health.Store{}}) // every optional route on
 	engine := s.Handler().(*gin.Engine)
 	param := regexp.MustCompile(`:([A-Za-z_]+)`)
 	registered := map[string]bool{}

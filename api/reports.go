@@ -1,15 +1,18 @@
 package api
 
 import (
+	"context"
 	"encoding/csv"
 	"fmt"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"sharpeyes/access"
 	"sharpeyes/cases"
 )
 
@@ -79,26 +82,117 @@ func (s *Server) reports(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
+	rows, err := s.withOnlineRate(c.Request.Context(), p, want, items, from, minTime(to, time.Now()))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	switch c.DefaultQuery("rank_by", "resolution") {
+	case "resolution":
+	case "online_rate":
+		rankByOnlineRate(rows)
+	default:
+		writeError(c, &queryError{"rank_by", "must be resolution or online_rate"})
+		return
+	}
 	ix := s.grids.Index()
 	switch c.Query("format") {
 	case "":
-		c.JSON(http.StatusOK, gin.H{"period": c.DefaultQuery("period", "day"), "from": from, "to": to, "items": items})
+		c.JSON(http.StatusOK, gin.H{"period": c.DefaultQuery("period", "day"), "from": from, "to": to, "items": rows})
 	case "csv":
 		c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="report-%s-%s.csv"`, c.DefaultQuery("period", "day"), from.Format("20060102")))
 		c.Status(http.StatusOK)
 		c.Writer.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		_, _ = c.Writer.Write([]byte("\ufeff")) // Excel reads UTF-8 with a BOM
 		w := csv.NewWriter(c.Writer)
-		_ = w.Write([]string{"rank", "grid", "name", "received", "closed_on_time", "overdue", "escalated", "response_rate", "resolution_rate", "satisfaction_rate", "top_categories"})
+		_ = w.Write([]string{"rank", "grid", "name", "received", "closed_on_time", "overdue", "escalated", "response_rate", "resolution_rate", "satisfaction_rate", "top_categories", "cameras", "online_rate"})
 		pct := func(x float64) string { return strconv.FormatFloat(100*x, 'f', 1, 64) + "%" }
-		for _, r := range items {
+		for _, r := range rows {
+			online := ""
+			if r.OnlineRate != nil {
+				online = pct(*r.OnlineRate)
+			}
 			cell, _ := ix.Get(r.Grid)
 			_ = w.Write([]string{strconv.Itoa(r.Rank), csvText(r.Grid), csvText(cell.Name), strconv.Itoa(r.Received), strconv.Itoa(r.ClosedOnTime),
 				strconv.Itoa(r.Overdue), strconv.Itoa(r.Escalated), pct(r.ResponseRate), pct(r.ResolutionRate), pct(r.SatisfactionRate),
-				csvText(strings.Join(r.TopCategories, ";"))})
+				csvText(strings.Join(r.TopCategories, ";")), strconv.Itoa(r.Cameras), online})
 		}
 		w.Flush()
 	default:
 		writeError(c, &queryError{"format", "must be csv or absent"})
 	}
+}
+
+// reportRow is a review's line: the grid's cases and its cameras' online
+// rate over the period (null when nothing was known of them, or no
+// health history is kept).
+type reportRow struct {
+	cases.GridReport
+	Cameras    int      `json:"cameras"`
+	OnlineRate *float64 `json:"online_rate"`
+}
+
+// withOnlineRate adds each grid's online rate over [from, to) to the
+// review, and a line for every cell with cameras and no case (ranked
+// after those with cases, by code).
+func (s *Server) withOnlineRate(ctx context.Context, p *access.Principal, want cellFilter, items []cases.GridReport, from, to time.Time) ([]reportRow, error) {
+	rows := make([]reportRow, 0, len(items))
+	for _, it := range items {
+		rows = append(rows, reportRow{GridReport: it})
+	}
+	if s.health == nil {
+		return rows, nil
+	}
+	shares, counts, err := s.cellShares(ctx, p, want, from, to)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for i := range rows {
+		seen[rows[i].Grid] = true
+		rows[i].Cameras = counts[rows[i].Grid]
+		rows[i].OnlineRate = viewShare(shares[rows[i].Grid]).Rate
+	}
+	// Cells with cameras of their own (a camera's base cell) and no case.
+	ix := s.grids.Index()
+	var more []string
+	for _, cam := range s.catalog.All() {
+		cells := locate(ix, cam)
+		if b := cells.Base; b != "" && !seen[b] && counts[b] > 0 {
+			seen[b] = true
+			more = append(more, b)
+		}
+	}
+	sort.Strings(more)
+	for _, code := range more {
+		rows = append(rows, reportRow{GridReport: cases.GridReport{Grid: code, TopCategories: []string{}}, Cameras: counts[code], OnlineRate: viewShare(shares[code]).Rate})
+	}
+	for i := range rows {
+		rows[i].Rank = i + 1
+	}
+	return rows, nil
+}
+
+// rankByOnlineRate ranks the lines by their online rate (highest first,
+// grids with nothing known last), then as they were.
+func rankByOnlineRate(rows []reportRow) {
+	sort.SliceStable(rows, func(i, j int) bool {
+		a, b := rows[i].OnlineRate, rows[j].OnlineRate
+		switch {
+		case a == nil || b == nil:
+			return a != nil && b == nil
+		default:
+			return *a > *b
+		}
+	})
+	for i := range rows {
+		rows[i].Rank = i + 1
+	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }

@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"sharpeyes/access"
 	"sharpeyes/events"
@@ -154,6 +153,8 @@ type Deps struct {
 	// Cascade is the superior platforms (nil: GB/T 28181 off).
 	Cascade Cascade
 	Layouts LayoutStore
+	// Health is the cameras' health history: the online rate (nil: none).
+	Health Health
 	// Outbox is the node's follower of the outbox (events.Bus): the event
 	// streams read it, not the store (nil: no events).
 	Outbox Outbox
@@ -189,13 +190,13 @@ type Server struct {
 	places       EventPlaces
 	ready        func(ctx context.Context) error
 	log          *slog.Logger
-	reg          *prometheus.Registry
 	ids          Identities
 	idStore      IdentityStore
 	auth         Authenticator
 	rec          Recordings
 	gb           GB
 	ups          Cascade
+	health       Health
 	proxies      []netip.Prefix
 	csps         cspReports
 	sessions     sync.Map     // WHEP session id → sessionOwner
@@ -228,7 +229,7 @@ func New(cfg Config, d Deps) *Server {
 	}
 	s := &Server{cfg: cfg, store: d.Cameras, catalog: d.Catalog, gridStore: d.GridStore, grids: d.Grids, pulls: d.Pulls, whep: d.WHEP,
 		sync: d.Sync, cluster: d.Cluster, cases: d.Cases, events: d.Events, intake: d.Intake, outbox: d.Outbox, layouts: d.Layouts, places: d.Places, ready: d.Ready,
-		log: cfg.Logger.With("component", "api"), ids: d.Identities, idStore: d.IdentityStore, auth: d.Auth, rec: d.Recordings, gb: d.GB, ups: d.Cascade,
+		log: cfg.Logger.With("component", "api"), ids: d.Identities, idStore: d.IdentityStore, auth: d.Auth, rec: d.Recordings, gb: d.GB, ups: d.Cascade, health: d.Health,
 		proxies: parseProxies(cfg.TrustedProxies)}
 	if s.sync == nil {
 		s.sync = noSync{}
@@ -236,8 +237,6 @@ func New(cfg Config, d Deps) *Server {
 	if s.cluster == nil {
 		s.cluster = alone{registry.Node{ID: cfg.NodeID}}
 	}
-	s.reg = prometheus.NewRegistry()
-	s.reg.MustRegister(&collector{pulls: d.Pulls, whep: d.WHEP, csp: s.csps.count, rec: d.Recordings})
 	return s
 }
 
@@ -294,6 +293,9 @@ func (s *Server) Handler() http.Handler {
 	s.handle(v1, "GET", "/grids/:code", camRead, s.getGrid)
 	s.handle(v1, "GET", "/grids/:code/cameras", camRead, s.gridCameras)
 	s.handle(v1, "POST", "/grids/import", scopes(access.GridsWrite), s.importGrids)
+	if s.health != nil {
+		s.handle(v1, "GET", "/health/online-rate", camRead, s.onlineRate)
+	}
 	if s.cases != nil {
 		evRead, evWrite := scopes(access.EventsRead), scopes(access.EventsWrite)
 		caseRead, caseWrite := scopes(access.CasesRead), scopes(access.CasesWrite)

@@ -189,6 +189,7 @@ func TestAccessMatrix(t *testing.T) {
 		{method: "PATCH", route: "/api/v1/cameras/:id", path: "/api/v1/cameras/new-1", ctype: "application/json", body: fixed(`{"tags":["x"]}`), want: want(u, f, f, f, f, ok)},
 		{method: "DELETE", route: "/api/v1/cameras/:id", path: "/api/v1/cameras/del-1", want: want(u, f, f, f, f, nocontent)},
 		{method: "GET", route: "/api/v1/grids", path: "/api/v1/grids", want: want(u, ok, ok, ok, ok, ok)},
+		{method: "GET", route: "/api/v1/health/online-rate", path: "/api/v1/health/online-rate", want: want(u, ok, ok, ok, ok, ok)},
 		{method: "GET", route: "/api/v1/grids/:code", path: "/api/v1/grids/" + cellB, want: want(u, n, n, n, ok, ok)},
 		{method: "GET", route: "/api/v1/grids/:code", path: "/api/v1/grids/" + street, want: want(u, ok, n, ok, ok, ok)},
 		{method: "GET", route: "/api/v1/grids/:code/cameras", path: "/api/v1/grids/" + cellA + "/cameras", want: want(u, ok, n, ok, ok, ok)},

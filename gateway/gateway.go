@@ -372,7 +372,7 @@ func (g *Gateway) startAPI(ctx context.Context) error {
 		MapTiles: cfg.Web.MapTiles, MapAttribution: cfg.Web.MapAttribution, TrustedProxies: cfg.HTTP.TrustedProxies, Location: g.pipe.Loc},
 		api.Deps{Cameras: g.store, Catalog: g.catalog, GridStore: g.store, Grids: &g.grids, Pulls: g.manager, WHEP: g.whep,
 			Sync: g.fol, Cluster: &cluster{members: g.members, store: g.store}, Cases: g.cases, Events: g.events, Intake: g.pipe, Places: g,
-			Identities: g.ids, IdentityStore: g.store, Auth: g.auth, Layouts: g.store, Ready: g.ready, Outbox: g.outboxOrNil(), Recordings: g.recordingsOrNil(), GB: g.gbOrNil(), Cascade: g.upstreamsOrNil()})
+			Identities: g.ids, IdentityStore: g.store, Auth: g.auth, Layouts: g.store, Ready: g.ready, Outbox: g.outboxOrNil(), Recordings: g.recordingsOrNil(), GB: g.gbOrNil(), Cascade: g.upstreamsOrNil(), Health: g.healthOrNil()})
 	g.api = srv
 	if err := g.parts.start(ctx, "api", newLoop(func(ctx context.Context) { srv.Run(ctx, 2*time.Second) }, nil)); err != nil {
 		return err
@@ -422,6 +422,13 @@ func (g *Gateway) outboxOrNil() api.Outbox {
 		return nil
 	}
 	return g.bus
+}
+
+func (g *Gateway) healthOrNil() api.Health {
+	if g.history == nil {
+		return nil
+	}
+	return g.history.store
 }
 
 // HTTPAddr is the bound HTTP address.

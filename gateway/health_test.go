@@ -213,3 +213,151 @@ func TestPulledCamerasTellNoMediaFromFrozen(t *testing.T) {
 		return st["state"] == "online" && st["live"] == false
 	})
 }
+
+// TestChromiumShowsEveryCamerasHealth: five probed cameras in two cells
+// of the demo street, one of them known from the history to have been
+// down since 30 hours ago. In Chromium the dispatcher's tree shows each
+// camera's dot as /status gives it; 设备在线率 draws the 30 days the API
+// answers (a bar per known day at its rate) and lists the offline
+// cameras longest first, the one from the history first; the grid
+// worker's phone lists exactly the offline cameras of his cell.
+func TestChromiumShowsEveryCamerasHealth(t *testing.T) {
+	g, admin := demoStreet(t, "SHARPEYES_HEALTH_INTERVAL=1s", "SHARPEYES_HEALTH_TIMEOUT=500ms")
+	fleet := startFleet(t, "127.0.0.1:0", camsim.Config{Cameras: 2, User: "admin", Pass: "Health-Pass-3"})
+	defer fleet.Close()
+	closed, _ := net.Listen("tcp", "127.0.0.1:0")
+	nothing := "rtsp://" + closed.Addr().String() + "/cam1"
+	closed.Close()
+	good1, good2 := fleet.URL(1, false), fleet.URL(2, false)
+	latA, lonA := inside(t, g.Grids(), cellA)
+	latB, lonB := inside(t, g.Grids(), cellB)
+	type cam struct{ url, cell string }
+	cams := map[string]cam{
+		"hc-a-good":    {good1, cellA},
+		"hc-a-wrong":   {strings.Replace(good1, "Health-Pass-3", "Wrong-Pass-9", 1), cellA},
+		"hc-a-refused": {nothing, cellA},
+		"hc-b-good":    {good2, cellB},
+		"hc-b-missing": {strings.Replace(good2, "/cam2", "/cam9", 1), cellB},
+	}
+	// The history before this gateway: hc-a-wrong online three days ago,
+	// down since 30 hours ago; hc-a-good online since three days ago.
+	db, pg := dbOf(g)
+	store, err := health.Open(context.Background(), db, pg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for _, c := range []health.Change{
+		{CameraID: "hc-a-good", At: now.Add(-72 * time.Hour), State: health.Online},
+		{CameraID: "hc-a-wrong", At: now.Add(-72 * time.Hour), State: health.Online},
+		{CameraID: "hc-a-wrong", At: now.Add(-30 * time.Hour), State: health.Offline, Reason: "unauthorized"},
+	} {
+		if _, err := store.Record(context.Background(), c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for id, c := range cams {
+		lat, lon := latA, lonA
+		if c.cell == cellB {
+			lat, lon = latB, lonB
+		}
+		if code, out := admin.json("POST", "/api/v1/cameras", map[string]any{"id": id, "name": "摄像机 " + id, "on_demand": true,
+			"location": map[string]any{"lat": lat, "lon": lon}, "streams": map[string]string{"main": c.url}}); code != 201 {
+			t.Fatalf("camera %s: %d %v", id, code, out)
+		}
+	}
+	eventually(t, 30*time.Second, "every camera probed", func() bool {
+		for id := range cams {
+			if st := status(t, admin, id); st["probed"] == nil || st["state"] == "unknown" {
+				return false
+			}
+		}
+		return true
+	})
+	dispatcherPw := addUser(t, admin, "hc-dispatcher", "dispatcher", []string{street}, "")
+	workerPw := addUser(t, admin, "hc-worker", "grid_worker", []string{cellA}, "")
+	var res struct {
+		Tree []struct {
+			ID, API, Reason, Dot, Title string
+		}
+		APIDays []struct {
+			Date string
+			Rate *float64
+		} `json:"apiDays"`
+		Bars []struct {
+			Date  string
+			Rate  *float64
+			Cls   string
+			Title string
+		}
+		APIOffline []string `json:"apiOffline"`
+		Offline    []struct {
+			ID    string
+			Cells []string
+		}
+		Today string
+		Phone []struct {
+			ID, Text string
+		}
+		PhoneHead string `json:"phoneHead"`
+		Error     string
+		Page      string
+	}
+	runE2E(t, 90*time.Second, []string{"SE_USER=hc-dispatcher", "SE_PASS=" + dispatcherPw, "SE_WORKER=hc-worker", "SE_WORKER_PASS=" + workerPw,
+		"SE_SHOTS=" + screenshots(t)}, &res, nil, e2eScript(t, "health.mjs"), admin.base+"/")
+	if res.Error != "" {
+		t.Fatalf("health.mjs: %s (the page: %s)", res.Error, res.Page)
+	}
+	// The tree: every camera, each dot the API's state.
+	if len(res.Tree) != len(cams) {
+		t.Fatalf("tree rows %+v", res.Tree)
+	}
+	for _, r := range res.Tree {
+		if r.Dot != "dot "+r.API || (r.API == "offline" && r.Reason == "") {
+			t.Errorf("tree row %+v", r)
+		}
+		if r.ID == "hc-a-good" && r.API != "online" || r.ID == "hc-a-refused" && r.Reason != "refused" {
+			t.Errorf("tree row %+v", r)
+		}
+	}
+	// The plot: the API's 30 days, a bar each at the API's rate.
+	if len(res.Bars) != 30 || len(res.APIDays) != 30 {
+		t.Fatalf("%d bars, %d days", len(res.Bars), len(res.APIDays))
+	}
+	known := 0
+	for i, b := range res.Bars {
+		d := res.APIDays[i]
+		if b.Date != d.Date || (b.Rate == nil) != (d.Rate == nil) || b.Rate != nil && *b.Rate != *d.Rate {
+			t.Errorf("bar %d %+v, the API's day %+v", i, b, d)
+		}
+		if d.Rate != nil {
+			known++
+			if !strings.Contains(b.Title, d.Date) || !strings.Contains(b.Cls, "bar") {
+				t.Errorf("bar %+v", b)
+			}
+		}
+	}
+	if known < 2 || known > 4 {
+		t.Errorf("%d days with a rate: the history spans three days and today", known)
+	}
+	// Offline, longest first: the one down since the history's 30 hours first.
+	var shown []string
+	for _, r := range res.Offline {
+		shown = append(shown, r.ID)
+	}
+	if strings.Join(shown, ",") != strings.Join(res.APIOffline, ",") || len(shown) != 3 || shown[0] != "hc-a-wrong" {
+		t.Errorf("offline shown %v, the API's %v", shown, res.APIOffline)
+	}
+	if len(res.Offline) > 0 && !strings.Contains(strings.Join(res.Offline[0].Cells, " "), "用户名或密码不对") {
+		t.Errorf("the first offline row %v says no reason", res.Offline[0].Cells)
+	}
+	// The phone: exactly the worker's cell's offline cameras, longest first.
+	var phone []string
+	for _, r := range res.Phone {
+		phone = append(phone, r.ID)
+	}
+	if strings.Join(phone, ",") != "hc-a-wrong,hc-a-refused" {
+		t.Errorf("the worker's phone lists %v (%q), want hc-a-wrong, hc-a-refused", phone, res.PhoneHead)
+	}
+	t.Logf("today %s; phone %q; offline %v", res.Today, res.PhoneHead, shown)
+}

@@ -410,6 +410,9 @@ func (m *Manager) Status(id string) (CameraStatus, error) {
 			out.State, out.Reason = StateOffline, why.Reason
 		}
 	}
+	if out.State == StateOffline && out.Reason == "" {
+		out.Reason = out.OfflineReason() // a pull's failed connection says why as a probe would
+	}
 	return out, nil
 }
 

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -126,6 +127,10 @@ func (m *meter) get() Status {
 // OfflineReason names why an offline status is offline, in the probes'
 // words: its own reason when it has one, frozen for a stream that went
 // silent while its session lived, else read from its last error.
+// statusCode is an RTSP answer's code in a client error ("bad status
+// code: 401 (Unauthorized)").
+var statusCode = regexp.MustCompile(`status code:? (\d{3})`)
+
 func (s Status) OfflineReason() string {
 	switch {
 	case s.Reason != "":
@@ -134,10 +139,18 @@ func (s Status) OfflineReason() string {
 		return ReasonFrozen
 	}
 	e := strings.ToLower(s.LastError)
+	code := ""
+	if m := statusCode.FindStringSubmatch(e); m != nil {
+		code = m[1]
+	}
+	// Addresses hold numbers too (a port 40351 is not a 403): a status
+	// code is read only as the RTSP client writes it.
 	switch {
-	case strings.Contains(e, "401"), strings.Contains(e, "403"), strings.Contains(e, "unauthorized"):
+	case strings.Contains(e, "connection refused"):
+		return ReasonRefused
+	case code == "401", code == "403", strings.Contains(e, "unauthorized"):
 		return ReasonUnauthorized
-	case strings.Contains(e, "404"), strings.Contains(e, "not found"):
+	case code == "404", strings.Contains(e, "not found"):
 		return ReasonNotFound
 	case strings.Contains(e, "timeout"), strings.Contains(e, "timed out"), strings.Contains(e, "deadline"):
 		return ReasonTimeout

@@ -73,9 +73,11 @@ export class Desk {
 
   async loadRates() {
     try {
-      const d = (await get('/api/v1/dashboard')).cases;
-      this.rates.replaceChildren(...[[t('cases30'), d.cases], [t('response'), pct(d.response_rate)], [t('resolutionRate'), pct(d.resolution_rate)],
-        [t('satisfaction'), pct(d.satisfaction_rate)]].map(([l, v]) => h('div.rate', {}, h('div.v', {}, v), h('div.l', {}, l))));
+      const dash = await get('/api/v1/dashboard'), d = dash.cases, cams = dash.cameras;
+      const tiles = [[t('cases30'), d.cases], [t('response'), pct(d.response_rate)], [t('resolutionRate'), pct(d.resolution_rate)],
+        [t('satisfaction'), pct(d.satisfaction_rate)]];
+      if (cams) tiles.push([t('hr.period30'), cams.period.rate === null ? '—' : pct(cams.period.rate)]);
+      this.rates.replaceChildren(...tiles.map(([l, v]) => h('div.rate', {}, h('div.v', {}, v), h('div.l', {}, l))));
     } catch (e) { /* no cases store */ }
   }
 

@@ -6,7 +6,11 @@ const STRINGS = {
     tooMany: (s) => `登录失败次数过多，请 ${s} 秒后再试`, loginFailed: (c) => `登录失败 (${c})`,
     roles: { admin: '管理员', dispatcher: '指挥中心', grid_worker: '网格员', department: '职能部门', viewer: '只看视频' },
     // navigation
-    wall: '视频墙', map: '地图', desk: '工单台', reports: '点评通报',
+    wall: '视频墙', map: '地图', desk: '工单台', reports: '点评通报', health: '设备在线率',
+    hr: { plot: '近30天每日在线率', nothingKnown: '无数据', offlineHours: (n) => `离线 ${n} 路·小时`, days30: '近30天在线率',
+      cells: '下级网格', offlineNow: '当前离线摄像机（离线最久的在前）', today: '今日在线率', period30: '30天在线率', cameras: '摄像机',
+      offlineN: '当前离线', since: '离线时间', down: '已离线', allOnline: '没有离线的摄像机', rankBy: '排名依据',
+      byResolution: '办结率', byOnlineRate: '设备在线率', noMyOffline: '您的网格内没有离线的摄像机' },
     // camera tree and status
     filter: '搜索摄像机', grids: '网格', all: '全部', summary: (on, all) => `在线 ${on} / 共 ${all}`,
     state: { online: '在线', offline: '离线', connecting: '连接中', unknown: '未检测', stalled: '卡顿' },
@@ -54,7 +58,7 @@ const STRINGS = {
     // map
     layersGrids: '网格', layersCameras: '摄像机', layersCases: '在办工单', noTiles: '未配置底图（离线）',
     // phone
-    nearby: '附近', myCells: '我的网格', myCases: '我的工单', report: '上报', locating: '正在定位…',
+    nearby: '附近', myCells: '我的网格', myOffline: '离线摄像机', myCases: '我的工单', report: '上报', locating: '正在定位…',
     noLocation: '无法获取位置', noNearby: '附近没有您可查看的摄像机', tapToPlay: '点击播放', back: '返回',
     noMyCases: '暂无待办工单', playing: '播放中', photoAdded: (n) => `已选 ${n} 张`, sent: '已提交',
     // what the gateway writes itself
@@ -88,7 +92,11 @@ const STRINGS = {
     username: 'Username', password: 'Password', signin: 'Sign in', logout: 'Sign out', badLogin: 'Wrong username or password',
     tooMany: (s) => `Too many failed sign-ins; try again in ${s} s`, loginFailed: (c) => `Sign-in failed (${c})`,
     roles: { admin: 'admin', dispatcher: 'command centre', grid_worker: 'grid worker', department: 'department', viewer: 'viewer' },
-    wall: 'Live wall', map: 'Map', desk: 'Case desk', reports: 'Reviews',
+    wall: 'Live wall', map: 'Map', desk: 'Case desk', reports: 'Reviews', health: 'Online rate',
+    hr: { plot: 'Online rate per day, last 30 days', nothingKnown: 'nothing known', offlineHours: (n) => `${n} camera-hours offline`, days30: 'Online rate, last 30 days',
+      cells: 'Cells below', offlineNow: 'Cameras offline now (longest first)', today: 'Online today', period30: 'Online, 30 days', cameras: 'Cameras',
+      offlineN: 'Offline now', since: 'Offline since', down: 'Down for', allOnline: 'No camera is offline', rankBy: 'Rank by',
+      byResolution: 'Resolution rate', byOnlineRate: 'Online rate', noMyOffline: 'No camera of your cells is offline' },
     filter: 'Search cameras', grids: 'Grids', all: 'All', summary: (on, all) => `${on} of ${all} online`,
     state: { online: 'online', offline: 'offline', connecting: 'connecting', unknown: 'not checked yet', stalled: 'stalled' },
     offlineWhy: { device_offline: 'its device is offline', channel_off: "its device's catalog says the channel is off", timeout: 'no answer (timeout)',
@@ -129,7 +137,7 @@ const STRINGS = {
     period: 'Period', day: 'Daily', week: 'Weekly', month: 'Monthly', date: 'Date', csv: 'Download CSV', rank: 'Rank',
     received: 'Received', onTime: 'Closed on time', overdueN: 'Overdue', escalated: 'Escalated', topCategories: 'Top categories',
     layersGrids: 'Grids', layersCameras: 'Cameras', layersCases: 'Open cases', noTiles: 'No base map configured (offline)',
-    nearby: 'Nearby', myCells: 'My cells', myCases: 'My cases', report: 'Report', locating: 'Locating…',
+    nearby: 'Nearby', myCells: 'My cells', myOffline: 'Offline', myCases: 'My cases', report: 'Report', locating: 'Locating…',
     noLocation: 'Location unavailable', noNearby: 'No cameras you may watch nearby', tapToPlay: 'Tap to play', back: 'Back',
     noMyCases: 'Nothing to do', playing: 'Playing', photoAdded: (n) => `${n} selected`, sent: 'Sent',
     kinds: { offline: 'Camera offline', video_loss: 'Video loss', tamper: 'Tampering', motion: 'Motion', intrusion: 'Intrusion', line_cross: 'Line crossing',

@@ -1,6 +1,6 @@
 // The command centre's page: live wall, map, case desk and reviews, each
 // shown only to a user whose role may use it. #wall, #map, #desk[/ID],
-// #reports address the screens.
+// #reports, #health (设备在线率) address the screens.
 import { session, can, follow, CASE_TOPICS, whepStats } from './api.js';
 import { h, $ } from './dom.js';
 import { t, apply, toggle, onChange } from './i18n.js';
@@ -11,6 +11,7 @@ import { MapScreen } from './map.js';
 import { Desk } from './desk.js';
 import { Reports } from './reports.js';
 import { Feed } from './notify.js';
+import { HealthScreen } from './health.js';
 
 async function main() {
   const params = new URLSearchParams(location.search);
@@ -33,6 +34,7 @@ async function main() {
     screens.desk = new Desk({ store });
     screens.reports = new Reports({ store });
   }
+  if (can('cameras:read')) screens.health = new HealthScreen({ store });
   const feed = can('cases:read') ? new Feed({ onOpenCase: openCase }) : null;
   const main = $('main');
   for (const s of Object.values(screens)) main.append(s.el);
@@ -45,7 +47,7 @@ async function main() {
   // wall coming back as it was.
   onChange(() => { sessionStorage.setItem('wall', JSON.stringify(wall.current())); location.reload(); });
   apply();
-  window.__sharpeyes = { store, wall, desk: screens.desk, map: screens.map, feed, session,
+  window.__sharpeyes = { store, wall, desk: screens.desk, map: screens.map, health: screens.health, feed, session,
     get tiles() { return wall.players; }, get csrf() { return session.csrf; }, get alarms() { return wall.alarms; }, get tourLog() { return wall.tourLog; },
     get switchLog() { return wall.switchLog; }, whepStats };
 

@@ -1,10 +1,11 @@
 // The grid worker's phone (/m/): nearby cameras from the browser's
-// geolocation, nearest first; the cameras of my cells; my cases with the
+// geolocation, nearest first; the cameras of my cells; those of them
+// offline now, longest first; my cases with the
 // time left and their actions (resolve with photos); a grid report
 // (即办/申办) with the place and photos. One tap plays the sub stream;
 // /m/?camera=ID opens a camera directly.
 import { get, can, follow, CASE_TOPICS, qs } from './api.js';
-import { h, $, distance, timeLeft } from './dom.js';
+import { h, $, distance, timeLeft, pct } from './dom.js';
 import { t, apply, toggle, onChange, caseTitle } from './i18n.js';
 import { requireSession, logout } from './login.js';
 import { Player } from './player.js';
@@ -12,8 +13,9 @@ import { actionsPanel, newCaseForm } from './caseform.js';
 import { clipSection } from './clips.js';
 import { Feed } from './notify.js';
 import { stateOf, statusTitle } from './status.js';
+import { downFor } from './health.js';
 
-const TABS = ['nearby', 'myCells', 'myCases', 'report'];
+const TABS = ['nearby', 'myCells', 'myOffline', 'myCases', 'report'];
 
 class Phone {
   constructor(me) {
@@ -38,7 +40,7 @@ class Phone {
   show(tab) {
     this.tab = tab;
     this.tabs.querySelectorAll('button').forEach(b => b.classList.toggle('on', b.dataset.tab === tab));
-    ({ nearby: () => this.nearby(), myCells: () => this.myCells(), myCases: () => this.myCases(), report: () => this.report() })[tab]();
+    ({ nearby: () => this.nearby(), myCells: () => this.myCells(), 'myOffline': () => this.myOffline(), myCases: () => this.myCases(), report: () => this.report() })[tab]();
   }
 
   play(cam) {
@@ -84,6 +86,26 @@ class Phone {
     try { items = (await get('/api/v1/cameras?include=status&limit=1000')).items; } catch (e) { /* none */ }
     if (this.tab !== 'myCells') return;
     this.body.replaceChildren(items.length ? h('ul.mlist', { id: 'mycams' }, ...items.map(c => this.camItem(c))) : h('div.none', {}, t('noCameras')));
+  }
+
+  // myOffline lists the cameras of the worker's cells offline now, the
+  // longest down first, with why and for how long; a tap plays one (its
+  // tile says why it does not).
+  async myOffline() {
+    let r = null;
+    try { r = await get('/api/v1/health/online-rate?days=1'); } catch (e) { /* none */ }
+    if (this.tab !== 'myOffline') return;
+    if (!r) { this.body.replaceChildren(h('div.none', {}, t('noCameras'))); return; }
+    const today = r.today.rate === null ? '—' : pct(r.today.rate);
+    const now = Date.now();
+    this.body.replaceChildren(h('div.mrate', { id: 'mytoday' }, `${t('hr.today')} ${today} · ${t('hr.offlineN')} ${r.offline.length} / ${r.cameras}`),
+      r.offline.length ? h('ul.mlist', { id: 'myoffline' }, ...r.offline.map(c => h('li.mcam', { dataset: { id: c.id, state: 'offline' },
+        onclick: async () => {
+          try { this.play({ ...(await get(`/api/v1/cameras/${encodeURIComponent(c.id)}`)), status: { state: 'offline', reason: c.reason, since: c.since } }); } catch (e) { /* gone */ }
+        } },
+      h('span.dot.offline'), h('span.name', {}, c.name || c.id),
+      h('span.dist', {}, `${c.reason ? t(`offlineWhy.${c.reason}`) : t('state.offline')} · ${downFor(c.since, now)}`))))
+        : h('div.none', {}, t('hr.noMyOffline')));
   }
 
   async myCases() {
