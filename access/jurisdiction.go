@@ -26,9 +26,8 @@ func NamedIn(ix *grid.Index, username string) []string {
 		return nil
 	}
 	for _, c := range ix.Cells() {
-		r := c.Roles
-		for _, who := range []string{r.Chief, r.GridWorker, r.Police, r.LawEnforcement, r.Property, r.Legal, r.Discipline} {
-			if who == username {
+		for _, role := range grid.RoleNames() {
+			if who, _ := c.Roles.Get(role); who == username {
 				out = append(out, c.Code)
 				break
 			}

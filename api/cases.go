@@ -12,6 +12,7 @@ import (
 	"sharpeyes/access"
 	"sharpeyes/cases"
 	"sharpeyes/events"
+	"sharpeyes/grid"
 )
 
 // actionBody is the body of a case action. Who acts is the authenticated
@@ -361,12 +362,10 @@ func (s *Server) roleAssignee(cs cases.Case, assignee string) (string, error) {
 	if !found {
 		return "", &queryError{"assignee", fmt.Sprintf("the case has no grid cell whose %s could be named", role)}
 	}
-	r := cell.Roles
-	who, known := map[string]string{"chief": r.Chief, "grid_worker": r.GridWorker, "police": r.Police,
-		"law_enforcement": r.LawEnforcement, "property": r.Property, "legal": r.Legal, "discipline": r.Discipline}[role]
+	who, known := cell.Roles.Get(role)
 	switch {
 	case !known:
-		return "", &queryError{"assignee", fmt.Sprintf("unknown role %q (chief, grid_worker, police, law_enforcement, property, legal, discipline)", role)}
+		return "", &queryError{"assignee", fmt.Sprintf("unknown role %q (%s)", role, strings.Join(grid.RoleNames(), ", "))}
 	case who == "":
 		return "", &queryError{"assignee", fmt.Sprintf("cell %s names no %s", cell.Code, role)}
 	}

@@ -17,12 +17,13 @@ import (
 // Notification is something a user should hear of: a case assigned to them
 // (or their department), a 督办 warning or overdue notice on a case of a
 // cell that names them grid chief (or assigned to them), an evaluation of
-// a case they handled; and for the command centre, a report filed by hand
-// waiting to be registered and a case resolved waiting to be verified.
+// a case they handled, a camera fault of theirs whose camera is back (to
+// close); and for the command centre, a report filed by hand waiting to be
+// registered and a case resolved waiting to be verified.
 type Notification struct {
 	Seq    int64     `json:"seq"`
 	At     time.Time `json:"at"`
-	Kind   string    `json:"kind"` // assignment, escalation, overdue, evaluation, report, verification
+	Kind   string    `json:"kind"` // assignment, escalation, overdue, evaluation, report, verification, camera_back
 	CaseID string    `json:"case_id"`
 	Title  string    `json:"title"`
 	// CaseKind and CameraID let screens name a case the gateway opened in
@@ -73,6 +74,9 @@ func (s *Server) notificationOf(ctx context.Context, p *access.Principal, m even
 	case string(cases.Resolve):
 		n.Kind = "verification"
 		return n, row.To == cases.Verifying && centre(p) && seesCase(p, cs)
+	case "camera_back": // the repair loop: the camera is back, close the case
+		n.Kind = "camera_back"
+		return n, mine || (cs.Assignee == "" && centre(p) && seesCase(p, cs))
 	case "create":
 		n.Kind = "report"
 		return n, row.To == cases.Received && cs.Source != "event" && centre(p) && seesCase(p, cs)

@@ -59,6 +59,9 @@ const (
 	Suspend  Action = "suspend"
 	// MarkDuplicate is taken by the gateway when a new case joins an open one.
 	MarkDuplicate Action = "mark_duplicate"
+	// Close is taken by the gateway alone, by policy, when what a case is
+	// about ended by itself (its cameras back online): no verification.
+	Close Action = "close"
 )
 
 // Role of the actor.
@@ -130,14 +133,16 @@ type rule struct {
 // the centre dispatches to a department, which accepts or returns it; 督办 is
 // escalation (not a state); 评办 the reporter or grid chief rates the result.
 var rules = map[Action]map[State]rule{
-	Register: {Received: {Registered, []Role{Dispatcher}, false}},
+	// The gateway registers and dispatches what its policy says (a camera
+	// fault to the cell's maintainer).
+	Register: {Received: {Registered, []Role{Dispatcher, System}, false}},
 	Reject: {
 		Received:   {Rejected, []Role{Dispatcher}, false},
 		Registered: {Rejected, []Role{Dispatcher}, false},
 		Returned:   {Rejected, []Role{Dispatcher}, false},
 	},
 	Dispatch: {
-		Registered: {Dispatched, []Role{Dispatcher}, false},
+		Registered: {Dispatched, []Role{Dispatcher, System}, false},
 		Returned:   {Dispatched, []Role{Dispatcher}, false},
 	},
 	// The work itself is the assignee's alone: accept or return what was
@@ -173,6 +178,11 @@ var rules = map[Action]map[State]rule{
 		Extended:   {Suspended, []Role{Dispatcher}, false},
 	},
 	MarkDuplicate: {Received: {Duplicate, []Role{System}, false}, Registered: {Duplicate, []Role{System, Dispatcher}, false}},
+	Close: {
+		Received: {Closed, []Role{System}, false}, Registered: {Closed, []Role{System}, false}, Dispatched: {Closed, []Role{System}, false},
+		Accepted: {Closed, []Role{System}, false}, InProgress: {Closed, []Role{System}, false}, Extended: {Closed, []Role{System}, false},
+		Verifying: {Closed, []Role{System}, false}, Returned: {Closed, []Role{System}, false}, Suspended: {Closed, []Role{System}, false},
+	},
 }
 
 // Actions lists every action, for routes and documentation.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 
 	"sharpeyes/events"
@@ -19,15 +20,35 @@ type KindPolicy struct {
 	// NightOnly opens a case only between 22:00 and 06:00 local time
 	// (intrusion into a park by day is not a case; by night it is).
 	NightOnly bool `json:"night_only,omitempty" yaml:"night_only"`
+	// After: the incident must have lasted this long before its case
+	// opens (a camera offline past health.fault_after); one that ends
+	// sooner opens none.
+	After time.Duration `json:"after,omitempty" yaml:"after"`
+	// DispatchTo is a cell role (maintainer, grid_worker, …): the gateway
+	// registers the case and dispatches it to the one holding that role in
+	// the case's cell or the nearest cell above it (the centre dispatches
+	// when none does).
+	DispatchTo string `json:"dispatch_to,omitempty" yaml:"dispatch_to"`
+	// OnReturn is what the case gets once the incident's cameras are back
+	// (its outage closed and not reopened within the merge window): "note"
+	// records the return and asks the assignee to close it, "close"
+	// closes it as well, "" does nothing.
+	OnReturn string `json:"on_return,omitempty" yaml:"on_return"`
 }
+
+// What a case gets when its cameras come back.
+const (
+	ReturnNote  = "note"
+	ReturnClose = "close"
+)
 
 // DefaultPolicy: motion never opens a case; offline, tamper, fire and
 // smoke, crowds and night-time intrusion do.
 func DefaultPolicy() map[string]KindPolicy {
 	return map[string]KindPolicy{
 		events.Motion:       {OpensCase: false},
-		events.Offline:      {OpensCase: true, Category: "device_fault", Priority: 3, LimitDays: 3},
-		events.VideoLoss:    {OpensCase: true, Category: "device_fault", Priority: 3, LimitDays: 3},
+		events.Offline:      {OpensCase: true, Category: "device_fault", Priority: 3, LimitDays: 3, After: 10 * time.Minute, DispatchTo: "maintainer", OnReturn: ReturnNote},
+		events.VideoLoss:    {OpensCase: true, Category: "device_fault", Priority: 3, LimitDays: 3, After: 10 * time.Minute, DispatchTo: "maintainer", OnReturn: ReturnNote},
 		events.StorageFault: {OpensCase: true, Category: "device_fault", Priority: 3, LimitDays: 5},
 		events.StorageFull:  {OpensCase: true, Category: "device_fault", Priority: 2, LimitDays: 1},
 		events.Tamper:       {OpensCase: true, Category: "device_tamper", Priority: 2, LimitDays: 2},
@@ -87,6 +108,21 @@ type Pipeline struct {
 	Loc    *time.Location
 	// Place describes a camera (name, base cell, location).
 	Place func(cameraID string) Place
+	// Holder is who holds a cell role in a cell or the nearest cell above
+	// it ("" when nobody does; nil: policy dispatches nothing).
+	Holder func(grid, role string) string
+	// Why says why a camera is down (ingest's reason: timeout, refused,
+	// unauthorized…; "" when unknown; nil: never said).
+	Why func(cameraID string) string
+	// Now is the time (nil: the clock's).
+	Now func() time.Time
+}
+
+func (p *Pipeline) now() time.Time {
+	if p.Now != nil {
+		return p.Now()
+	}
+	return time.Now()
 }
 
 var gatewayActor = Actor{ID: "gateway", Role: System}
@@ -149,6 +185,9 @@ func (p *Pipeline) caseFor(ctx context.Context, in events.Incident) (string, err
 			return "", nil
 		}
 	}
+	if pol.After > 0 && p.now().Sub(in.FirstSeen) < pol.After {
+		return "", nil // not long enough yet: Reconcile comes back to it
+	}
 	place := p.Place(in.CameraID)
 	if join, err := p.nearbyOpen(ctx, pol.Category, place); err != nil {
 		return "", err
@@ -171,10 +210,151 @@ func (p *Pipeline) caseFor(ctx context.Context, in events.Incident) (string, err
 		c.Priority = pol.Priority
 	}
 	note := Note{Text: "按处置策略自动开单：" + KindName(in.Kind), Key: "opened_by_policy", Args: map[string]string{"kind": in.Kind}}
-	if _, err := p.Cases.CreateNoted(ctx, c, gatewayActor, note); err != nil && !errors.Is(err, ErrExists) {
+	if pol.After > 0 { // a fault: say since when, and why when known
+		why := ""
+		if p.Why != nil {
+			why = p.Why(in.CameraID)
+		}
+		down := in.FirstSeen.In(p.Loc).Format("2006-01-02 15:04")
+		c.Description = fmt.Sprintf("%s：摄像机「%s」，自 %s 起超过 %s未恢复", KindName(in.Kind), place.Name, down, minutes(pol.After))
+		if len(in.Cameras) > 1 { // the site's address is not for every reader: not named
+			c.Description = fmt.Sprintf("%s：同一站点 %d 路摄像机（首路「%s」），自 %s 起超过 %s未恢复", KindName(in.Kind), len(in.Cameras), place.Name, down, minutes(pol.After))
+		}
+		if why != "" {
+			c.Description += "；原因：" + ReasonName(why)
+		}
+		c.Description += "；事件 " + in.ID
+		note = Note{Text: fmt.Sprintf("按处置策略自动开单：%s超过 %s", KindName(in.Kind), minutes(pol.After)), Key: "fault_opened",
+			Args: map[string]string{"kind": in.Kind, "reason": why, "down_at": in.FirstSeen.UTC().Format(time.RFC3339),
+				"cameras": strconv.Itoa(len(in.Cameras)), "after_min": strconv.Itoa(int(pol.After / time.Minute))}}
+	}
+	created, err := p.Cases.CreateNoted(ctx, c, gatewayActor, note)
+	if errors.Is(err, ErrExists) { // made before a crash: dispatch it if that was not done
+		created, err = p.Cases.Get(ctx, c.ID)
+	}
+	if err != nil {
 		return "", err
 	}
+	if created.State == Received && pol.DispatchTo != "" && p.Holder != nil {
+		if err := p.dispatch(ctx, created, pol.DispatchTo); err != nil {
+			return "", err
+		}
+	}
 	return c.ID, p.Events.SetCase(ctx, in.ID, c.ID)
+}
+
+// dispatch registers a case the gateway opened and sends it to whoever
+// holds role in its cell (or above); with nobody named it waits for the
+// centre.
+func (p *Pipeline) dispatch(ctx context.Context, c Case, role string) error {
+	who := p.Holder(c.Grid, role)
+	if who == "" {
+		return nil
+	}
+	if _, err := p.Cases.Act(ctx, c.ID, Register, gatewayActor, Args{Note: "按处置策略受理"}); err != nil {
+		return fmt.Errorf("register %s: %w", c.ID, err)
+	}
+	if _, err := p.Cases.Act(ctx, c.ID, Dispatch, gatewayActor, Args{Assignee: who, Note: "按处置策略派往 " + role}); err != nil {
+		return fmt.Errorf("dispatch %s: %w", c.ID, err)
+	}
+	return nil
+}
+
+// Returns tells the cases of outages that ended at or before now-settle
+// (not reopened since: past the merge window) that their cameras are back,
+// as each kind's policy says: a note asking to close, or closed. A case
+// with another incident still open, or a camera of the incident that up
+// says is not back, waits. It answers how many cases were told.
+func (p *Pipeline) Returns(ctx context.Context, settle time.Duration, up func(cameraID string) bool) (int, error) {
+	var kinds []string
+	for k, pol := range p.Policy {
+		if pol.OpensCase && pol.OnReturn != "" {
+			kinds = append(kinds, k)
+		}
+	}
+	now := p.now()
+	ins, err := p.Events.Returned(ctx, kinds, now.Add(-settle), 200)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, in := range ins {
+		back := true
+		for _, cam := range in.Cameras {
+			if up != nil && !up(cam) {
+				back = false
+			}
+		}
+		if !back {
+			continue // a site's other camera still down: asked again next time
+		}
+		told, err := p.tellReturn(ctx, in, now)
+		if err != nil {
+			return n, err
+		}
+		if told {
+			n++
+		}
+		if err := p.Events.MarkReturned(ctx, in.ID, now); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+func (p *Pipeline) tellReturn(ctx context.Context, in events.Incident, now time.Time) (bool, error) {
+	cs, err := p.Cases.Get(ctx, in.CaseID)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return false, nil
+		}
+		return false, err
+	}
+	if !cs.State.Open() {
+		return false, nil // closed meanwhile: nothing to ask
+	}
+	if open, err := p.Events.OpenOfCase(ctx, cs.ID); err != nil || open > 0 {
+		return false, err // another outage of the case is still on
+	}
+	ended := now
+	if in.EndedAt != nil {
+		ended = *in.EndedAt
+	}
+	down := ended.Sub(in.FirstSeen).Round(time.Minute)
+	text := fmt.Sprintf("摄像机已恢复在线：%s 离线至 %s（%s），请核实后办结", in.FirstSeen.In(p.Loc).Format("01-02 15:04"),
+		ended.In(p.Loc).Format("01-02 15:04"), minutes(down))
+	args := map[string]string{"note_key": "camera_back", "incident": in.ID, "down_at": in.FirstSeen.UTC().Format(time.RFC3339),
+		"back_at": ended.UTC().Format(time.RFC3339), "down_min": strconv.Itoa(int(down / time.Minute))}
+	if err := p.Cases.Note(ctx, cs.ID, gatewayActor, "camera_back", text, args); err != nil {
+		return false, err
+	}
+	if p.Policy[in.Kind].OnReturn == ReturnClose {
+		if _, err := p.Cases.Act(ctx, cs.ID, Close, gatewayActor, Args{Note: "摄像机已恢复在线，按处置策略办结"}); err != nil {
+			return false, fmt.Errorf("close %s: %w", cs.ID, err)
+		}
+	}
+	return true, nil
+}
+
+func minutes(d time.Duration) string {
+	if d < time.Minute {
+		return fmt.Sprintf("%d 秒", int(d/time.Second))
+	}
+	return fmt.Sprintf("%d 分钟", int(d/time.Minute))
+}
+
+// reasonNames say why a camera is down, as the street says it.
+var reasonNames = map[string]string{
+	"timeout": "无响应（超时）", "refused": "拒绝连接", "unauthorized": "用户名或密码不对", "not_found": "码流地址不存在",
+	"no_media": "无视频数据", "frozen": "画面冻结", "device_offline": "所属设备离线", "channel_off": "设备目录显示通道关闭",
+}
+
+// ReasonName is a reason in Chinese (the reason itself when unknown).
+func ReasonName(r string) string {
+	if n, ok := reasonNames[r]; ok {
+		return n
+	}
+	return r
 }
 
 func (p *Pipeline) nearbyOpen(ctx context.Context, category string, place Place) (string, error) {

@@ -73,12 +73,20 @@ type ICEServer struct {
 // KindPolicy says whether an incident kind opens a case, and how (the
 // gateway hands it to cases as cases.KindPolicy).
 type KindPolicy struct {
-	OpensCase bool   `yaml:"opens_case"`
-	Category  string `yaml:"category"`
-	Priority  int    `yaml:"priority"`
-	LimitDays int    `yaml:"limit_days"`
-	NightOnly bool   `yaml:"night_only"`
+	OpensCase  bool     `yaml:"opens_case"`
+	Category   string   `yaml:"category"`
+	Priority   int      `yaml:"priority"`
+	LimitDays  int      `yaml:"limit_days"`
+	NightOnly  bool     `yaml:"night_only"`
+	After      Duration `yaml:"after"`
+	DispatchTo string   `yaml:"dispatch_to"`
+	OnReturn   string   `yaml:"on_return"`
 }
+
+// cellRoles are the grid cells' roles a policy may dispatch to (as
+// grid.RoleNames; a test keeps them equal).
+var cellRoles = map[string]bool{"chief": true, "grid_worker": true, "police": true, "law_enforcement": true, "property": true,
+	"legal": true, "discipline": true, "maintainer": true}
 
 // RecordingConfig is recording.*: where footage goes, how it is cut and
 // kept, and the defaults of cameras' recording settings.
@@ -181,7 +189,17 @@ type Config struct {
 		Interval    Duration `yaml:"interval"`
 		Concurrency int      `yaml:"concurrency"`
 		Timeout     Duration `yaml:"timeout"`
+		// FaultAfter: an outage this long opens a device_fault case;
+		// BackAfter: a camera back this long has its case told.
+		FaultAfter Duration `yaml:"fault_after"`
+		BackAfter  Duration `yaml:"back_after"`
 	} `yaml:"health"`
+	// Events tunes how events fold into incidents (events.Rules).
+	Events struct {
+		MinOutage   Duration `yaml:"min_outage"`
+		MergeWindow Duration `yaml:"merge_window"`
+		SiteWindow  Duration `yaml:"site_window"`
+	} `yaml:"events"`
 	Relay relay.StreamConfig `yaml:"relay"`
 	Node  struct {
 		ID            string `yaml:"id"`
@@ -447,6 +465,21 @@ func (c *Config) Validate() error {
 	if t := c.Health.Timeout.D(); t < 100*time.Millisecond || t > time.Minute {
 		bad("health.timeout", "must be 100ms to 1m")
 	}
+	if d := c.Health.FaultAfter.D(); d < 0 || d > 7*24*time.Hour {
+		bad("health.fault_after", "must be 0 (a case as soon as the outage counts) to 168h")
+	}
+	if d := c.Health.BackAfter.D(); d < time.Second || d > 24*time.Hour {
+		bad("health.back_after", "must be 1s to 24h")
+	}
+	if d := c.Events.MinOutage.D(); d < 0 || d > time.Hour {
+		bad("events.min_outage", "must be 0 to 1h")
+	}
+	if d := c.Events.MergeWindow.D(); d < time.Second || d > 24*time.Hour {
+		bad("events.merge_window", "must be 1s to 24h")
+	}
+	if d := c.Events.SiteWindow.D(); d < 0 || d > time.Hour {
+		bad("events.site_window", "must be 0 to 1h")
+	}
 	if c.Ingest.BackoffMax < c.Ingest.BackoffMin {
 		bad("ingest.backoff_max", "must not be less than 'ingest.backoff_min'")
 	}
@@ -510,6 +543,17 @@ func (c *Config) Validate() error {
 		}
 		if p.OpensCase && (p.Category == "" || p.Priority < 1 || p.Priority > 4 || p.LimitDays < 1) {
 			bad(key, "opens a case, so it needs a category, priority 1-4 and limit_days of at least 1")
+		}
+		if p.After.D() < 0 || p.After.D() > 7*24*time.Hour {
+			bad(key+".after", "must be 0 to 168h")
+		}
+		if p.DispatchTo != "" && !cellRoles[p.DispatchTo] {
+			bad(key+".dispatch_to", "must be a cell role (chief, grid_worker, police, law_enforcement, property, legal, discipline, maintainer)")
+		}
+		switch p.OnReturn {
+		case "", "note", "close":
+		default:
+			bad(key+".on_return", "must be note, close or empty")
 		}
 	}
 	if u := c.Cases.WebhookURL; u != "" {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"sharpeyes/grid"
 )
 
 func TestShippedDefaultsLoadAndDocumentEveryKey(t *testing.T) {
@@ -128,6 +130,25 @@ func TestValidationErrorsComeInOneOrder(t *testing.T) {
 	for _, key := range []string{"auth.token_max_ttl", "http.trusted_proxies", "http.tls_cert_file", "http.addr", "ingest.timeout"} {
 		if !strings.Contains(first.Error(), "'"+key+"'") {
 			t.Errorf("no error names %s:\n%v", key, first)
+		}
+	}
+}
+
+// TestPolicyRolesAreTheCellRoles: a policy dispatches to the roles a grid
+// cell has, no more and no fewer.
+func TestPolicyRolesAreTheCellRoles(t *testing.T) {
+	names := grid.RoleNames()
+	if len(names) != len(cellRoles) {
+		t.Fatalf("configs knows %d cell roles, grid %d (%v)", len(cellRoles), len(names), names)
+	}
+	for _, r := range names {
+		if !cellRoles[r] {
+			t.Errorf("configs does not know the cell role %s", r)
+		}
+	}
+	for _, env := range [][]string{{"SHARPEYES_HEALTH_FAULT_AFTER=-1s"}, {"SHARPEYES_HEALTH_BACK_AFTER=0s"}, {"SHARPEYES_EVENTS_MERGE_WINDOW=0s"}} {
+		if _, err := Load("", env); err == nil {
+			t.Errorf("%v accepted", env)
 		}
 	}
 }

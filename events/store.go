@@ -342,10 +342,22 @@ func (s *Store) Tick(ctx context.Context, now time.Time) ([]Incident, error) {
 	var opened []Incident
 	siteOpen := map[string]int{} // site -> index in opened of its site incident
 	for _, in := range live {
+		// A site's incident opened by an earlier tick takes the site's
+		// cameras that go down within the window after it, as one opened
+		// in this tick does.
+		if in.State == Open && in.Kind == Offline && in.Site != "" {
+			if _, ok := siteOpen[in.Site]; !ok {
+				opened = append(opened, in)
+				siteOpen[in.Site] = len(opened) - 1
+			}
+		}
+	}
+	fresh := len(opened) // opened[:fresh] were open before this tick
+	for _, in := range live {
 		switch {
 		case in.State == Pending && !now.Before(in.FirstSeen.Add(s.rules.MinOutage)):
 			if in.Site != "" {
-				if i, ok := siteOpen[in.Site]; ok && in.FirstSeen.Sub(opened[i].FirstSeen) <= s.rules.SiteWindow {
+				if i, ok := siteOpen[in.Site]; ok && opened[i].Kind == in.Kind && in.FirstSeen.Sub(opened[i].FirstSeen) <= s.rules.SiteWindow {
 					host := &opened[i]
 					host.Cameras = union(host.Cameras, in.Cameras)
 					host.Grids = union(host.Grids, in.Grids)
@@ -385,7 +397,35 @@ func (s *Store) Tick(ctx context.Context, now time.Time) ([]Incident, error) {
 			}
 		}
 	}
-	return opened, tx.Commit()
+	return opened[fresh:], tx.Commit()
+}
+
+// Returned lists the closed incidents of kinds that have a case and whose
+// return is not yet told, ended at or before endedBefore, oldest first.
+func (s *Store) Returned(ctx context.Context, kinds []string, endedBefore time.Time, limit int) ([]Incident, error) {
+	if len(kinds) == 0 {
+		return nil, nil
+	}
+	q := `SELECT ` + incidentColumns + ` FROM incidents WHERE state = 'closed' AND case_id <> '' AND returned_at IS NULL
+		AND ended_at <= ? AND kind IN (` + strings.TrimSuffix(strings.Repeat("?,", len(kinds)), ",") + `) ORDER BY ended_at LIMIT ?`
+	args := []any{endedBefore.UnixMilli()}
+	for _, k := range kinds {
+		args = append(args, k)
+	}
+	return sqlstore.Collect(ctx, s.db, s.q(q), append(args, limit), scanIncident)
+}
+
+// MarkReturned says an incident's return was told (or needs no telling).
+func (s *Store) MarkReturned(ctx context.Context, id string, at time.Time) error {
+	_, err := s.db.ExecContext(ctx, s.q(`UPDATE incidents SET returned_at = ? WHERE id = ?`), at.UnixMilli(), id)
+	return err
+}
+
+// OpenOfCase counts the incidents of a case still pending or open.
+func (s *Store) OpenOfCase(ctx context.Context, caseID string) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM incidents WHERE case_id = ? AND state IN ('pending','open')`), caseID).Scan(&n)
+	return n, err
 }
 
 // Incident returns one incident.

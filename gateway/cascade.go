@@ -17,6 +17,7 @@ import (
 	"sharpeyes/gb28181/cascade"
 	"sharpeyes/gb28181/manscdp"
 	"sharpeyes/grid"
+	"sharpeyes/health"
 	"sharpeyes/ingest"
 	"sharpeyes/registry"
 )
@@ -46,8 +47,11 @@ type cascadeDeps struct {
 	Pulls   *ingest.Manager // the channels' state and their streams
 	GB      *gbSide         // its SIP stack; PTZ to a GB channel's device
 	Bus     *events.Bus     // incidents told upward as alarms; nil: none
-	Node    string          // this node, for the election
-	TTL     time.Duration   // the election's lease
+	// Health is the cameras' health history: the state of a camera
+	// another node owns, as last recorded (nil: none kept).
+	Health  *health.Store
+	Node    string        // this node, for the election
+	TTL     time.Duration // the election's lease
 	Unstick func()
 	Log     *slog.Logger
 }
@@ -78,7 +82,7 @@ func (g *Gateway) startCascade(ctx context.Context) error {
 		return nil
 	}
 	g.cascade = newCascadeSide(cascadeDeps{Config: g.cfg.GB28181, Store: g.store, Catalog: g.catalog, Grids: &g.grids, Pulls: g.manager,
-		GB: g.gb, Bus: g.bus, Node: g.self.ID, TTL: g.cfg.Registry.LeaseTTL.D(), Unstick: g.unstick, Log: g.log})
+		GB: g.gb, Bus: g.bus, Health: g.healthStore(), Node: g.self.ID, TTL: g.cfg.Registry.LeaseTTL.D(), Unstick: g.unstick, Log: g.log})
 	return g.parts.start(ctx, "cascade", g.cascade)
 }
 
@@ -190,8 +194,18 @@ func (s *cascadeSide) lead(ctx context.Context) {
 
 // Channels implements cascade.Catalog: the cameras of the share's grid
 // subtrees and its camera ids, each with its upward code (a GB channel
-// keeps its own), sorted by code.
+// keeps its own) and its real status (OFF when this node's pull or
+// probe, or for a camera another node owns the health history, says it
+// is offline), sorted by code.
 func (s *cascadeSide) Channels(ctx context.Context, share cascade.Share) ([]cascade.Channel, error) {
+	var last map[string][]health.Change
+	if s.Health != nil {
+		now := time.Now()
+		var err error
+		if last, err = s.Health.History(ctx, now, now); err != nil {
+			s.log.Warn("catalog: health history", "error", err) // the node's own states still count
+		}
+	}
 	ix := s.Grids.Index()
 	named := map[string]bool{}
 	for _, id := range share.Cameras {
@@ -217,8 +231,15 @@ func (s *cascadeSide) Channels(ctx context.Context, share cascade.Share) ([]casc
 			return nil, err
 		}
 		ch := cascade.Channel{ID: code, CameraID: c.ID, Name: c.Name, Online: true}
-		if st, err := s.Pulls.Status(c.ID); err == nil && st.State == ingest.StateOffline {
+		st, err := s.Pulls.Status(c.ID)
+		switch {
+		case err == nil && st.State == ingest.StateOffline:
 			ch.Online = false
+		case err == nil && st.State == ingest.StateOnline:
+		default: // not known here (another node's, or not checked yet)
+			if h := last[c.ID]; len(h) > 0 && h[len(h)-1].State == health.Offline {
+				ch.Online = false
+			}
 		}
 		if c.Location != nil {
 			ch.Lon, ch.Lat, ch.HasPosition = c.Location.Lon, c.Location.Lat, true

@@ -13,6 +13,8 @@ import (
 
 	"sharpeyes/cases"
 	"sharpeyes/events"
+	"sharpeyes/health"
+	"sharpeyes/ingest"
 	"sharpeyes/outbound"
 )
 
@@ -41,7 +43,9 @@ func (g *Gateway) startCases(ctx context.Context) error {
 	g.cases = store
 	g.parts.add("cases", running(func() { _ = store.Close() }))
 	db, pg := g.cases.DB()
-	g.events, err = events.NewStore(octx, db, pg, events.DefaultRules())
+	rules := events.DefaultRules()
+	rules.MinOutage, rules.MergeWindow, rules.SiteWindow = cfg.Events.MinOutage.D(), cfg.Events.MergeWindow.D(), cfg.Events.SiteWindow.D()
+	g.events, err = events.NewStore(octx, db, pg, rules)
 	if err != nil {
 		return err
 	}
@@ -63,10 +67,17 @@ func (g *Gateway) startCases(ctx context.Context) error {
 		g.webhook = &outbound.Webhook{URL: cfg.Cases.WebhookURL, Secret: cfg.Cases.WebhookSecret, Outbox: g.events, Feed: g.bus, Log: g.log}
 	}
 	policy := cases.DefaultPolicy()
-	for kind, p := range cfg.Cases.Policy { // validated in configs
-		policy[kind] = cases.KindPolicy(p)
+	for _, kind := range []string{events.Offline, events.VideoLoss} { // the repair loop's
+		p := policy[kind]
+		p.After = cfg.Health.FaultAfter.D()
+		policy[kind] = p
 	}
-	g.pipe = &cases.Pipeline{Events: g.events, Cases: g.cases, Policy: policy, Loc: loc, Place: g.Place}
+	for kind, p := range cfg.Cases.Policy { // validated in configs
+		policy[kind] = cases.KindPolicy{OpensCase: p.OpensCase, Category: p.Category, Priority: p.Priority, LimitDays: p.LimitDays,
+			NightOnly: p.NightOnly, After: p.After.D(), DispatchTo: p.DispatchTo, OnReturn: p.OnReturn}
+	}
+	g.pipe = &cases.Pipeline{Events: g.events, Cases: g.cases, Policy: policy, Loc: loc, Place: g.Place,
+		Holder: func(cell, role string) string { return g.grids.Index().Holder(cell, role) }, Why: g.whyDown}
 	g.own = newOwnEvents(g.recordOwn, g.log)
 	return g.parts.start(ctx, "own events", g.own)
 }
@@ -86,6 +97,19 @@ func (g *Gateway) Place(cameraID string) cases.Place {
 		}
 	}
 	return p
+}
+
+// whyDown is why a camera is offline as its status says (a pull's or a
+// probe's reason; "" when it is not offline or not known here).
+func (g *Gateway) whyDown(cameraID string) string {
+	if g.manager == nil {
+		return ""
+	}
+	st, err := g.manager.Status(cameraID)
+	if err != nil || st.State != ingest.StateOffline {
+		return ""
+	}
+	return st.OfflineReason()
 }
 
 // linker links events to grid cells from the camera catalog.
@@ -122,14 +146,19 @@ func (g *Gateway) recordOwn(ctx context.Context, e events.Event) error {
 
 // startClock runs the clock on one node at a time (the "clock" election).
 func (g *Gateway) startClock(ctx context.Context) error {
-	c := &clock{events: g.events, pipe: g.pipe, cases: g.cases, cal: g.cal, webhook: g.webhook, log: g.log}
+	c := &clock{events: g.events, pipe: g.pipe, cases: g.cases, cal: g.cal, webhook: g.webhook, log: g.log,
+		settle: max(g.cfg.Health.BackAfter.D(), g.cfg.Events.MergeWindow.D())}
+	if g.history != nil {
+		c.health = g.history.store
+	}
 	return g.parts.start(ctx, "clock", newLoop(func(ctx context.Context) {
 		g.store.Lead(ctx, "clock", g.self.ID, g.cfg.Registry.LeaseTTL.D(), c.run)
 	}, g.unstick))
 }
 
-// clock promotes outages, closes stale incidents, opens their cases and
-// raises escalations (督办); while it runs, this node delivers the
+// clock promotes outages, closes stale incidents, opens their cases
+// (a camera fault once it lasted health.fault_after), tells them when
+// their cameras are back, and raises escalations (督办); while it runs, this node delivers the
 // webhook, so receivers see one ordered stream.
 type clock struct {
 	events  *events.Store
@@ -138,6 +167,37 @@ type clock struct {
 	cal     *cases.Calendar
 	webhook *outbound.Webhook // nil: none
 	log     *slog.Logger
+	// health tells whether cameras are back (their last recorded state);
+	// settle is how long an outage has ended before its case is told.
+	health *health.Store
+	settle time.Duration
+}
+
+// returns tells the cases of outages that ended settle ago that their
+// cameras are back (each camera's last recorded health online).
+func (c *clock) returns(ctx context.Context, now time.Time) {
+	var last map[string][]health.Change
+	if c.health != nil {
+		var err error
+		if last, err = c.health.History(ctx, now, now); err != nil {
+			c.log.Warn("repair loop: health history", "error", err)
+			return
+		}
+	}
+	up := func(id string) bool {
+		if last == nil {
+			return true
+		}
+		ch := last[id]
+		return len(ch) > 0 && ch[len(ch)-1].State == health.Online
+	}
+	n, err := c.pipe.Returns(ctx, c.settle, up)
+	if err != nil && ctx.Err() == nil {
+		c.log.Warn("repair loop", "error", err)
+	}
+	if n > 0 {
+		c.log.Info("cameras back: their cases told", "cases", n)
+	}
 }
 
 func (c *clock) run(ctx context.Context) {
@@ -165,6 +225,7 @@ func (c *clock) run(ctx context.Context) {
 		if _, err := c.pipe.Reconcile(ctx); err != nil && ctx.Err() == nil {
 			c.log.Warn("case reconcile", "error", err)
 		}
+		c.returns(ctx, now)
 		if n%6 == 0 { // every 30 s
 			raised, err := c.cases.Escalate(ctx, c.cal, now)
 			if err != nil && ctx.Err() == nil {

@@ -128,7 +128,7 @@ func TestChromiumShowsIncidentsLive(t *testing.T) {
 		Rates  []string `json:"rates"`
 		CaseID string   `json:"case_id"`
 	}
-	if err := json.Unmarshal([]byte(result), &res); err != nil || len(res.Rates) != 4 || res.CaseID == "" {
+	if err := json.Unmarshal([]byte(result), &res); err != nil || len(res.Rates) != 5 || res.CaseID == "" {
 		t.Fatalf("cases.mjs said %q", result)
 	}
 	t.Logf("case %s in the desk's queue %d ms after the event was posted; rates %v", res.CaseID, res.SeenMS, res.Rates)

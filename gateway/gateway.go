@@ -311,8 +311,9 @@ func (g *Gateway) startFollower(ctx context.Context) error {
 
 // startHealth probes, on a schedule, the cameras this node owns that
 // nobody pulls (health.interval 0: none). A finding is the camera's status
-// here and, through the statuses, on every node; a probe raises no event
-// of its own (the repair loop's fault_after is to come).
+// here and, through the statuses, on every node; a camera found down (or
+// back) raises offline as a pulled camera does, for the wall and the
+// repair loop.
 func (g *Gateway) startHealth(ctx context.Context) error {
 	h := g.cfg.Health
 	if h.Interval.D() == 0 {
@@ -329,11 +330,19 @@ func (g *Gateway) startHealth(ctx context.Context) error {
 		return out
 	}
 	found := func(id string, p ingest.Probe) {
+		before, _ := g.manager.Status(id)
 		if !g.manager.SetProbe(id, p) {
 			return
 		}
-		if st, err := g.manager.Status(id); err == nil {
-			g.statuses.store(id, st.Status)
+		st, err := g.manager.Status(id)
+		switch {
+		case err != nil:
+		case st.State == ingest.StateOffline || before.State == ingest.StateOffline:
+			// Down, or back from down: an outage the wall and the repair
+			// loop follow as for a pulled camera.
+			g.statuses.publish(id, ingest.Main, st.Status)
+		default:
+			g.statuses.store(id, st.Status) // first found online: no event
 		}
 		g.log.Info("camera probed", "camera", id, "online", p.Online, "reason", p.Reason, "detail", p.Detail)
 	}
@@ -425,6 +434,14 @@ func (g *Gateway) outboxOrNil() api.Outbox {
 }
 
 func (g *Gateway) healthOrNil() api.Health {
+	if g.history == nil {
+		return nil
+	}
+	return g.history.store
+}
+
+// healthStore is the health history's store (nil without a case store).
+func (g *Gateway) healthStore() *health.Store {
 	if g.history == nil {
 		return nil
 	}

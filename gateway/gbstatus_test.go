@@ -161,3 +161,55 @@ func status(t *testing.T, api apiClient, id string) map[string]any {
 	_, st := api.json("GET", "/api/v1/cameras/"+id+"/status", nil)
 	return st
 }
+
+// TestProbedCamerasStatusGoesUpward: two on-demand RTSP cameras nobody
+// watches, shared with the district: its catalog says ON while their
+// probes find them; when they refuse the platform is told OFF (a
+// notification, no re-sync) and ON again when they are back.
+func TestProbedCamerasStatusGoesUpward(t *testing.T) {
+	ctx := context.Background()
+	plat, err := gbplatform.StartPlatform(ctx, gbplatform.PlatformConfig{ServerID: districtID, Password: districtPass})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { plat.Close() }()
+	g := startGateway(t, append([]string{"SHARPEYES_HEALTH_INTERVAL=1s", "SHARPEYES_HEALTH_TIMEOUT=500ms"}, gbEnv...)...)
+	api := apiClient{t, "http://" + g.HTTPAddr()}
+	fleet := startFleet(t, "127.0.0.1:0", camsim.Config{Cameras: 2})
+	defer fleet.Close()
+	ids := []string{"up-p1", "up-p2"}
+	for i, id := range ids {
+		if code, out := api.json("POST", "/api/v1/cameras", map[string]any{"id": id, "name": id, "on_demand": true,
+			"streams": map[string]string{"main": fleet.URL(i+1, false)}}); code != 201 {
+			t.Fatalf("camera %s: %d %v", id, code, out)
+		}
+	}
+	eventually(t, 20*time.Second, "both probed online", func() bool { return api.state(ids[0]) == "online" && api.state(ids[1]) == "online" })
+	if code, out := api.json("POST", "/api/v1/gb/upstream", map[string]any{"id": "district", "server_id": districtID, "address": plat.Addr(),
+		"password": districtPass, "local_id": streetCode, "keepalive_s": 1, "share": map[string]any{"cameras": ids}}); code != 201 {
+		t.Fatalf("upstream: %d %v", code, out)
+	}
+	offs := func() (n int, all int) {
+		items, _, _ := plat.Catalog(streetCode)
+		for _, it := range items {
+			all++
+			if it.Off() {
+				n++
+			}
+		}
+		return n, all
+	}
+	eventually(t, 15*time.Second, "the catalog of two, both ON", func() bool {
+		_, _, complete := plat.Catalog(streetCode)
+		n, all := offs()
+		return complete && all == 2 && n == 0
+	})
+	before := plat.Notifies(streetCode)
+	fleet.SetRefuse(true)
+	eventually(t, 20*time.Second, "the platform told both OFF", func() bool { n, _ := offs(); return n == 2 })
+	if plat.Notifies(streetCode) == before {
+		t.Error("OFF reached the platform without a notification")
+	}
+	fleet.SetRefuse(false)
+	eventually(t, 20*time.Second, "the platform told both ON again", func() bool { n, _ := offs(); return n == 0 })
+}

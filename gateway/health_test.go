@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -360,4 +361,71 @@ func TestChromiumShowsEveryCamerasHealth(t *testing.T) {
 		t.Errorf("the worker's phone lists %v (%q), want hc-a-wrong, hc-a-refused", phone, res.PhoneHead)
 	}
 	t.Logf("today %s; phone %q; offline %v", res.Today, res.PhoneHead, shown)
+}
+
+// TestRepairLoopOpensOneCaseForASite: three probed cameras of one camsim
+// (one stream host: one site) start refusing; the outage past
+// health.fault_after opens one device_fault case for the three, registered
+// and dispatched to the street's maintainer named in the demo grids, with
+// the reason; once they have been back for health.back_after the case
+// records the return and the maintainer is told to close it.
+func TestRepairLoopOpensOneCaseForASite(t *testing.T) {
+	g, admin := demoStreet(t, "SHARPEYES_HEALTH_INTERVAL=1s", "SHARPEYES_HEALTH_TIMEOUT=500ms", "SHARPEYES_HEALTH_FAULT_AFTER=3s",
+		"SHARPEYES_HEALTH_BACK_AFTER=2s", "SHARPEYES_EVENTS_MIN_OUTAGE=1s", "SHARPEYES_EVENTS_MERGE_WINDOW=2s")
+	fleet := startFleet(t, "127.0.0.1:0", camsim.Config{Cameras: 3})
+	defer fleet.Close()
+	lat, lon := inside(t, g.Grids(), cellA)
+	for i := 1; i <= 3; i++ {
+		id := fmt.Sprintf("rp-%d", i)
+		if code, out := admin.json("POST", "/api/v1/cameras", map[string]any{"id": id, "name": "运维 " + id, "on_demand": true,
+			"location": map[string]any{"lat": lat + float64(i)*0.0001, "lon": lon}, "streams": map[string]string{"main": fleet.URL(i, false)}}); code != 201 {
+			t.Fatalf("camera %s: %d %v", id, code, out)
+		}
+	}
+	eventually(t, 20*time.Second, "three cameras probed online", func() bool {
+		return admin.state("rp-1") == "online" && admin.state("rp-2") == "online" && admin.state("rp-3") == "online"
+	})
+	st, _ := g.Grids().Get(street)
+	maintainer := st.Roles.Maintainer
+	if maintainer == "" {
+		t.Fatal("the demo street names no maintainer")
+	}
+	fleet.SetRefuse(true)
+	var cs map[string]any
+	eventually(t, 60*time.Second, "the site's fault case", func() bool {
+		_, out := admin.json("GET", "/api/v1/cases?category=device_fault", nil)
+		items, _ := out["items"].([]any)
+		if len(items) == 0 {
+			return false
+		}
+		if len(items) > 1 {
+			t.Fatalf("%d device_fault cases for one site: %v", len(items), items)
+		}
+		cs = items[0].(map[string]any)
+		return cs["state"] == "dispatched"
+	})
+	desc, _ := cs["description"].(string)
+	if cs["assignee"] != maintainer || cs["state"] != "dispatched" || !strings.Contains(desc, "同一站点 3 路摄像机") || strings.Contains(desc, "127.0.0.1") || !strings.Contains(desc, "拒绝连接") {
+		t.Fatalf("the fault case %v", cs)
+	}
+	fleet.SetRefuse(false)
+	id := cs["id"].(string)
+	eventually(t, 60*time.Second, "the return recorded on the case", func() bool {
+		_, out := admin.json("GET", "/api/v1/cases/"+id+"/audit", nil)
+		for _, r := range out["items"].([]any) {
+			if strings.Contains(fmt.Sprint(r.(map[string]any)["detail"]), "camera_back") {
+				return true
+			}
+		}
+		return false
+	})
+	_, out := admin.json("GET", "/api/v1/cases?category=device_fault", nil)
+	if n := len(out["items"].([]any)); n != 1 {
+		t.Fatalf("%d device_fault cases after the return", n)
+	}
+	who := signIn(t, admin.base, maintainer, addUser(t, admin, maintainer, "grid_worker", nil, ""))
+	eventually(t, 10*time.Second, "the maintainer told to close", func() bool {
+		_, n := who.json("GET", "/api/v1/notifications", nil)
+		return strings.Contains(fmt.Sprint(n["items"]), "camera_back")
+	})
 }

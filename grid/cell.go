@@ -31,6 +31,53 @@ type Roles struct {
 	Property       string `json:"property,omitempty"`        // 物业
 	Legal          string `json:"legal,omitempty"`           // 法律服务
 	Discipline     string `json:"discipline,omitempty"`      // 纪检监督
+	// Maintainer keeps the cell's cameras working (设备运维: the street's
+	// maintenance contractor); camera faults are dispatched to them.
+	Maintainer string `json:"maintainer,omitempty"`
+}
+
+// RoleNames are the cell roles, as JSON and policies name them.
+func RoleNames() []string {
+	return []string{"chief", "grid_worker", "police", "law_enforcement", "property", "legal", "discipline", "maintainer"}
+}
+
+// Get is who holds a role ("" when nobody); known is false for a name
+// that is not a role.
+func (r Roles) Get(role string) (who string, known bool) {
+	switch role {
+	case "chief":
+		return r.Chief, true
+	case "grid_worker":
+		return r.GridWorker, true
+	case "police":
+		return r.Police, true
+	case "law_enforcement":
+		return r.LawEnforcement, true
+	case "property":
+		return r.Property, true
+	case "legal":
+		return r.Legal, true
+	case "discipline":
+		return r.Discipline, true
+	case "maintainer":
+		return r.Maintainer, true
+	}
+	return "", false
+}
+
+// Holder is who holds role in cell code or the nearest cell above it.
+func (ix *Index) Holder(code, role string) string {
+	for depth := 0; code != "" && depth < 32; depth++ {
+		c, ok := ix.cells[code]
+		if !ok {
+			return ""
+		}
+		if who, _ := c.Roles.Get(role); who != "" {
+			return who
+		}
+		code = c.Parent
+	}
+	return ""
 }
 
 // Cell is one grid cell.

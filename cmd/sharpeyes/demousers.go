@@ -70,6 +70,10 @@ func demoUsers(cells []grid.Cell, cams []registry.Camera) ([]demoUser, error) {
 		{User: registry.User{Username: "viewer", DisplayName: "领导大屏", Role: string(access.Viewer), Grids: []string{street}},
 			What: "live video only, whole street"},
 	}
+	if cell, _ := ix.Get(street); cell.Roles.Maintainer != "" {
+		out = append(out, demoUser{User: registry.User{Username: cell.Roles.Maintainer, DisplayName: "设备运维（维保单位）", Role: string(access.GridWorker), Grids: []string{}},
+			What: "camera maintenance, named on the street: its camera faults are dispatched here"})
+	}
 	for i := range out {
 		pw, err := access.NewSecret(9)
 		if err != nil {

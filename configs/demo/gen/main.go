@@ -73,7 +73,8 @@ func main() {
 		r = append(r, r[0])
 		return orb.MultiPolygon{{r}}
 	}
-	cells := []grid.Cell{{Code: street, Name: "瘦西湖街道", Level: 2, Kind: grid.Base, Geometry: ring(0, 0, cols, rows)}}
+	cells := []grid.Cell{{Code: street, Name: "瘦西湖街道", Level: 2, Kind: grid.Base, Geometry: ring(0, 0, cols, rows),
+		Roles: grid.Roles{Maintainer: "yw-" + street}}} // the street's camera maintenance contractor
 	// Communities are 2x2 blocks of grids: 5 across, 2 up.
 	for k, name := range communities {
 		ci, cj := (k%5)*2, (k/5)*2

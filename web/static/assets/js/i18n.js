@@ -47,11 +47,12 @@ const STRINGS = {
     categories: { environment: '市容环境', public_order: '社会治安', device_fault: '设备故障', public_security: '公共安全',
       device_tamper: '设备遮挡', fire_safety: '消防安全', other: '其他' },
     cellRoles: { chief: '网格长', grid_worker: '网格员', police: '网格民警', law_enforcement: '城管执法', property: '物业',
-      legal: '法律顾问', discipline: '纪检监督' },
+      legal: '法律顾问', discipline: '纪检监督', maintainer: '设备运维' },
     departments: { police: '派出所', law_enforcement: '综合执法', property: '物业公司', legal: '司法所', housing: '住建' },
     // notifications
     notifications: '通知', noNotifications: '暂无通知',
-    notify: { assignment: '新派单', escalation: '督办预警', overdue: '超时督办', evaluation: '评价结果', report: '新上报待受理', verification: '办结待核查' },
+    notify: { assignment: '新派单', escalation: '督办预警', overdue: '超时督办', evaluation: '评价结果', report: '新上报待受理', verification: '办结待核查',
+      camera_back: '摄像机已恢复，请办结' },
     // reports
     period: '周期', day: '日点评', week: '周小结', month: '月通报', date: '日期', csv: '下载 CSV', rank: '排名',
     received: '受理', onTime: '按时办结', overdueN: '超时', escalated: '督办', topCategories: '主要类别',
@@ -71,6 +72,8 @@ const STRINGS = {
     autoDescription: (cam, kind, incident) => `摄像机「${cam}」报警（${kind}），事件 ${incident}`,
     notes: {
       opened_by_policy: (d) => `按处置策略自动开单：${t(`kinds.${d.kind}`)}`,
+      fault_opened: (d) => `按处置策略自动开单：${t(`kinds.${d.kind}`)}超过 ${d.after_min} 分钟（${d.cameras} 路，自 ${clock(d.down_at)}）${d.reason ? `，原因：${t(`offlineWhy.${d.reason}`)}` : ''}`,
+      camera_back: (d) => `摄像机已恢复在线：${clock(d.down_at)} 离线至 ${clock(d.back_at)}（${d.down_min} 分钟），请核实后办结`,
       incident_joined: (d) => `事件 ${d.incident}（摄像机 ${d.camera_name || d.camera}）并入本工单`,
       escalation_1: '督办一级：已用时限的80%', escalation_2: '督办二级：已超时', escalation_3: '督办三级：超时逾五个工作日',
       filed: (d) => `登记：${t(`sources.${d.source}`)}`, handled_on_spot: '即办：网格员当场处置并上报', filed_open311: '经 Open311 热线接口登记',
@@ -130,10 +133,11 @@ const STRINGS = {
     categories: { environment: 'Environment', public_order: 'Public order', device_fault: 'Device fault', public_security: 'Public security',
       device_tamper: 'Camera tampering', fire_safety: 'Fire safety', other: 'Other' },
     cellRoles: { chief: 'grid chief', grid_worker: 'grid worker', police: 'police officer', law_enforcement: 'law enforcement', property: 'property',
-      legal: 'legal adviser', discipline: 'discipline' },
+      legal: 'legal adviser', discipline: 'discipline', maintainer: 'camera maintenance' },
     departments: { police: 'Police station', law_enforcement: 'Law enforcement', property: 'Property company', legal: 'Legal office', housing: 'Housing' },
     notifications: 'Notifications', noNotifications: 'No notifications',
-    notify: { assignment: 'Assigned to you', escalation: 'Escalation warning', overdue: 'Overdue', evaluation: 'Evaluated', report: 'New report to register', verification: 'Resolved, to verify' },
+    notify: { assignment: 'Assigned to you', escalation: 'Escalation warning', overdue: 'Overdue', evaluation: 'Evaluated', report: 'New report to register', verification: 'Resolved, to verify',
+      camera_back: 'Camera back: close the case' },
     period: 'Period', day: 'Daily', week: 'Weekly', month: 'Monthly', date: 'Date', csv: 'Download CSV', rank: 'Rank',
     received: 'Received', onTime: 'Closed on time', overdueN: 'Overdue', escalated: 'Escalated', topCategories: 'Top categories',
     layersGrids: 'Grids', layersCameras: 'Cameras', layersCases: 'Open cases', noTiles: 'No base map configured (offline)',
@@ -150,6 +154,8 @@ const STRINGS = {
     autoDescription: (cam, kind, incident) => `Alarm on camera “${cam}” (${kind}), incident ${incident}`,
     notes: {
       opened_by_policy: (d) => `Opened by policy: ${t(`kinds.${d.kind}`)}`,
+      fault_opened: (d) => `Opened by policy: ${t(`kinds.${d.kind}`)} for over ${d.after_min} min (${d.cameras} camera(s), since ${clock(d.down_at)})${d.reason ? `; why: ${t(`offlineWhy.${d.reason}`)}` : ''}`,
+      camera_back: (d) => `Camera back online: down from ${clock(d.down_at)} to ${clock(d.back_at)} (${d.down_min} min); check and close the case`,
       incident_joined: (d) => `Incident ${d.incident} (camera ${d.camera_name || d.camera}) joined this case`,
       escalation_1: 'Supervision 1: 80% of the time limit used', escalation_2: 'Supervision 2: overdue', escalation_3: 'Supervision 3: overdue by five more working days',
       filed: (d) => `Filed: ${t(`sources.${d.source}`)}`, handled_on_spot: 'Handled on the spot by the grid worker', filed_open311: 'Filed through the Open311 hotline interface',
@@ -166,6 +172,14 @@ const STRINGS = {
     clipStates: { pending: 'Waiting for the footage', ready: 'Kept', empty: 'No footage in the range', failed: 'Could not be made', expired: 'Past its hold' },
   },
 };
+
+// clock formats a time the gateway wrote (RFC 3339) as month-day hour:minute.
+function clock(iso) {
+  const d = new Date(iso);
+  if (!iso || isNaN(d)) return '';
+  const p = (n) => String(n).padStart(2, '0');
+  return `${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
+}
 
 let current = localStorage.getItem('lang') === 'en' ? 'en' : 'zh';
 const listeners = [];
