@@ -29,6 +29,9 @@ var (
 	ErrNoPTZ = errors.New("the camera takes no PTZ commands")
 	// ErrBusy means a bounded resource (event streams) is full; retry later.
 	ErrBusy = errors.New("busy")
+	// ErrNoAnswer is a device that did not answer the gateway in time
+	// (504).
+	ErrNoAnswer = errors.New("the device did not answer")
 	// ErrTooMany means the caller has as many of a thing under way as it
 	// may (429, e.g. exports); retry when one ends.
 	ErrTooMany = errors.New("too many at once")
@@ -80,6 +83,8 @@ func statusOf(err error) int {
 		return http.StatusBadRequest
 	case errors.Is(err, webrtc.ErrCodecNotOffered):
 		return http.StatusNotAcceptable
+	case errors.Is(err, ErrNoAnswer):
+		return http.StatusGatewayTimeout
 	case errors.Is(err, registry.ErrUnavailable), errors.Is(err, relay.ErrSourceUnavailable), errors.Is(err, webrtc.ErrTooManySessions),
 		errors.Is(err, ErrBusy):
 		return http.StatusServiceUnavailable

@@ -45,6 +45,18 @@ type GB interface {
 	// PTZ sends a channel's device a PTZ command (ErrBusy when the device
 	// is not registered).
 	PTZ(ctx context.Context, cam registry.Camera, action string, speed int) error
+	// Records asks a channel's device what footage it keeps over
+	// [from, to] (RecordInfo); complete is false when some of its answer
+	// did not arrive. ErrBusy: the device is not registered; ErrNoAnswer:
+	// it did not answer.
+	Records(ctx context.Context, cam registry.Camera, from, to time.Time) (spans []DeviceSpan, complete bool, err error)
+}
+
+// DeviceSpan is a span of footage a GB/T 28181 device keeps (设备录像).
+type DeviceSpan struct {
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+	Type  string    `json:"type,omitempty"` // time, alarm, manual, as the device says
 }
 
 // seesDevice tells whether a device lies in p's jurisdiction: all the

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"sharpeyes/registry"
 )
@@ -127,4 +128,59 @@ func TestUpstreamsAreStreetWideAndWriteOnly(t *testing.T) {
 	h.must(http.StatusNoContent, "DELETE", "/api/v1/gb/upstream/district", adminToken, nil)
 	h.must(http.StatusNotFound, "GET", "/api/v1/gb/upstream/district", adminToken, nil)
 	h.must(http.StatusNotFound, "PATCH", "/api/v1/gb/upstream/district", adminToken, map[string]any{"name": "x"})
+}
+
+// TestDeviceRecordingsBesideTheGateways: ?source=device lists what a
+// channel's NVR keeps, ?source=all both told apart and in order, the
+// default the gateway's alone as before; a camera with no device, an
+// unknown source and a range too long for a device are 400, a device
+// not registered 503 (with source=all the gateway's still listed), a
+// channel outside the caller's cells 404.
+func TestDeviceRecordingsBesideTheGateways(t *testing.T) {
+	h := newHarness(t)
+	h.streetGrids()
+	h.gbCameras()
+	h.camera("a1", "S-A")
+	now := time.Now().UTC().Truncate(time.Second)
+	h.gb.records = []DeviceSpan{{Start: now.Add(-3 * time.Hour), End: now.Add(-2 * time.Hour), Type: "time"},
+		{Start: now.Add(-90 * time.Minute), End: now.Add(-80 * time.Minute), Type: "alarm"}}
+	h.rec.mu.Lock()
+	h.rec.footage = map[string][]byte{chA: []byte("footage")}
+	h.rec.mu.Unlock()
+	q := "?from=" + now.Add(-4*time.Hour).Format(time.RFC3339) + "&to=" + now.Format(time.RFC3339)
+	type view struct {
+		Items []struct {
+			Source, Type string
+			Start, End   time.Time
+		}
+		DeviceComplete *bool  `json:"device_complete"`
+		DeviceError    string `json:"device_error"`
+	}
+	var dev, all, gw view
+	h.must(http.StatusOK, "GET", "/api/v1/cameras/"+chA+"/recordings"+q+"&source=device", adminToken, nil).json(t, &dev)
+	if len(dev.Items) != 2 || dev.Items[0].Source != "device" || dev.Items[1].Type != "alarm" || dev.DeviceComplete == nil || !*dev.DeviceComplete {
+		t.Fatalf("device: %+v", dev)
+	}
+	h.must(http.StatusOK, "GET", "/api/v1/cameras/"+chA+"/recordings"+q+"&source=all", adminToken, nil).json(t, &all)
+	if len(all.Items) != 3 || all.Items[0].Source != "gateway" || all.Items[1].Source != "device" || all.Items[2].Type != "alarm" || all.Items[1].Start.After(all.Items[2].Start) {
+		t.Fatalf("all: %+v", all)
+	}
+	h.must(http.StatusOK, "GET", "/api/v1/cameras/"+chA+"/recordings"+q, adminToken, nil).json(t, &gw)
+	if len(gw.Items) != 1 || gw.Items[0].Source != "" {
+		t.Fatalf("the default: %+v", gw)
+	}
+	h.must(http.StatusBadRequest, "GET", "/api/v1/cameras/a1/recordings"+q+"&source=device", adminToken, nil)
+	h.must(http.StatusBadRequest, "GET", "/api/v1/cameras/"+chA+"/recordings"+q+"&source=nvr", adminToken, nil)
+	long := "?from=" + now.Add(-40*24*time.Hour).Format(time.RFC3339) + "&to=" + now.Format(time.RFC3339)
+	h.must(http.StatusBadRequest, "GET", "/api/v1/cameras/"+chA+"/recordings"+long+"&source=all", adminToken, nil)
+	west := h.token([]string{"recordings:read"}, "S-B")
+	h.must(http.StatusNotFound, "GET", "/api/v1/cameras/"+chA+"/recordings"+q+"&source=device", west, nil)
+	h.gb.mu.Lock()
+	h.gb.offline = true
+	h.gb.mu.Unlock()
+	h.must(http.StatusServiceUnavailable, "GET", "/api/v1/cameras/"+chA+"/recordings"+q+"&source=device", adminToken, nil)
+	h.must(http.StatusOK, "GET", "/api/v1/cameras/"+chA+"/recordings"+q+"&source=all", adminToken, nil).json(t, &all)
+	if len(all.Items) != 1 || all.Items[0].Source != "gateway" || all.DeviceError == "" {
+		t.Fatalf("all, the device away: %+v", all)
+	}
 }

@@ -565,7 +565,8 @@ type fakeGB struct {
 	mu      sync.Mutex
 	devices map[string]GBDeviceView
 	ptz     []string // camera/action/speed sent
-	offline bool     // PTZ answers the device is not registered
+	offline bool     // PTZ and Records answer the device is not registered
+	records []DeviceSpan
 }
 
 func newFakeGB() *fakeGB { return &fakeGB{devices: map[string]GBDeviceView{}} }
@@ -619,6 +620,21 @@ func (f *fakeGB) PTZ(_ context.Context, cam registry.Camera, action string, spee
 	}
 	f.ptz = append(f.ptz, fmt.Sprintf("%s/%s/%d", cam.ID, action, speed))
 	return nil
+}
+
+func (f *fakeGB) Records(_ context.Context, cam registry.Camera, from, to time.Time) ([]DeviceSpan, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.offline {
+		return nil, false, fmt.Errorf("%w: device %s is not registered", ErrBusy, cam.GB.DeviceID)
+	}
+	var out []DeviceSpan
+	for _, sp := range f.records {
+		if sp.End.After(from) && sp.Start.Before(to) {
+			out = append(out, sp)
+		}
+	}
+	return out, true, nil
 }
 
 // fakeCascade keeps superior platforms in memory.

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -93,16 +94,79 @@ func (s *Server) recordings(c *gin.Context) {
 		writeError(c, &queryError{"from", fmt.Sprintf("must be before to, at most %d days earlier", int(maxTimeline.Hours()/24))})
 		return
 	}
-	spans, err := s.rec.Spans(c.Request.Context(), id, stream, from, to)
-	if err != nil {
-		writeError(c, err)
+	source := c.DefaultQuery("source", "gateway")
+	switch source {
+	case "gateway", "all":
+	case "device":
+		if cam.GB == nil {
+			writeError(c, &queryError{"source", "the camera is not a GB/T 28181 channel: it has no device recordings"})
+			return
+		}
+	default:
+		writeError(c, &queryError{"source", "must be gateway, device or all"})
 		return
 	}
-	if spans == nil {
-		spans = []recording.Span{}
+	if source != "gateway" && cam.GB != nil && to.Sub(from) > maxDeviceTimeline {
+		writeError(c, &queryError{"from", fmt.Sprintf("a device is asked at most %d days at once", int(maxDeviceTimeline.Hours()/24))})
+		return
 	}
-	c.JSON(http.StatusOK, gin.H{"items": spans, "stream": stream, "from": from.UTC(), "to": to.UTC()})
+	out := gin.H{"stream": stream, "from": from.UTC(), "to": to.UTC()}
+	var items []spanView
+	if source != "device" {
+		spans, err := s.rec.Spans(c.Request.Context(), id, stream, from, to)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		if source == "gateway" { // as before: the gateway's spans alone
+			if spans == nil {
+				spans = []recording.Span{}
+			}
+			out["items"] = spans
+			c.JSON(http.StatusOK, out)
+			return
+		}
+		for _, sp := range spans {
+			items = append(items, spanView{Source: "gateway", Start: sp.Start, End: sp.End, Stream: sp.Stream, Node: sp.Node, Bytes: sp.Bytes})
+		}
+	}
+	if cam.GB != nil && s.gb != nil {
+		spans, complete, err := s.gb.Records(c.Request.Context(), cam, from, to)
+		switch {
+		case err != nil && source == "device":
+			writeError(c, err)
+			return
+		case err != nil: // the gateway's own footage is still worth showing
+			out["device_error"] = err.Error()
+		default:
+			out["device_complete"] = complete
+			for _, sp := range spans {
+				items = append(items, spanView{Source: "device", Start: sp.Start, End: sp.End, Type: sp.Type})
+			}
+		}
+	}
+	sort.SliceStable(items, func(i, j int) bool { return items[i].Start.Before(items[j].Start) })
+	if items == nil {
+		items = []spanView{}
+	}
+	out["items"] = items
+	c.JSON(http.StatusOK, out)
 }
+
+// spanView is a span of footage and where it is: the gateway's own
+// (中心录像) or kept by the camera's device (设备录像).
+type spanView struct {
+	Source string    `json:"source"` // gateway or device
+	Start  time.Time `json:"start"`
+	End    time.Time `json:"end"`
+	Stream string    `json:"stream,omitempty"`
+	Node   string    `json:"node,omitempty"`
+	Bytes  int64     `json:"bytes,omitempty"`
+	Type   string    `json:"type,omitempty"` // a device's: time, alarm, manual
+}
+
+// maxDeviceTimeline is the longest range a device is asked for at once.
+const maxDeviceTimeline = 31 * 24 * time.Hour
 
 // playback answers a camera's footage from start for duration seconds:
 // fragmented MP4 to play (recordings:read), or with format=mp4 one

@@ -52,7 +52,17 @@ type GBConfig struct {
 	// live ffmpeg encode of a 1280x720 window onto a wider still scene
 	// (Clip is then not used; ffmpeg with libx264 is needed).
 	Pan bool
-	Log *slog.Logger
+	// The recording index (gbrecord.go): the device's zone (default
+	// China's, UTC+8), how many days back it keeps (default 7), how many
+	// files one RecordInfo MESSAGE carries and how many of an
+	// answer's last pages it never sends (fault; 0). Over UDP a page must
+	// fit one datagram with its SIP headers: one file a MESSAGE (default
+	// 1), as many NVRs send them.
+	Location   *time.Location
+	RecordDays int
+	RecordPage int
+	RecordDrop int
+	Log        *slog.Logger
 }
 
 // GBDevice is a running simulated device.
@@ -64,20 +74,21 @@ type GBDevice struct {
 	cli   *sipgo.Client
 	laddr string
 
-	keepalive atomic.Bool
-	kaSent    atomic.Int64 // keepalives sent
-	kaOK      atomic.Int64 // keepalives answered 200
-	sn        atomic.Int64
-	mu        sync.Mutex
-	ptz       []string // PTZCmd received, per channel in order
-	pans      map[int]*pan
-	cancel    context.CancelFunc
-	done      sync.WaitGroup
-	clip      *Clip
-	calls     map[string]*gbCall // by Call-ID
-	invites   atomic.Int64
-	byes      atomic.Int64
-	ctx       context.Context
+	keepalive     atomic.Bool
+	kaSent        atomic.Int64 // keepalives sent
+	kaOK          atomic.Int64 // keepalives answered 200
+	sn            atomic.Int64
+	mu            sync.Mutex
+	ptz           []string // PTZCmd received, per channel in order
+	recordQueries []string // RecordInfo queries received
+	pans          map[int]*pan
+	cancel        context.CancelFunc
+	done          sync.WaitGroup
+	clip          *Clip
+	calls         map[string]*gbCall // by Call-ID
+	invites       atomic.Int64
+	byes          atomic.Int64
+	ctx           context.Context
 	// Registered is closed when the first registration succeeds.
 	Registered chan struct{}
 	regOnce    sync.Once
@@ -114,6 +125,15 @@ func StartGB(ctx context.Context, cfg GBConfig) (*GBDevice, error) {
 	}
 	if cfg.FPS <= 0 {
 		cfg.FPS = 25
+	}
+	if cfg.Location == nil {
+		cfg.Location = time.FixedZone("CST", 8*3600)
+	}
+	if cfg.RecordDays <= 0 {
+		cfg.RecordDays = 7
+	}
+	if cfg.RecordPage <= 0 {
+		cfg.RecordPage = 1
 	}
 	var clip *Clip
 	var err error
@@ -361,6 +381,8 @@ func (d *GBDevice) onMessage(req *sip.Request, tx sip.ServerTransaction) {
 		switch {
 		case m.Kind == "Query" && m.CmdType == "Catalog":
 			d.answerCatalog(ctx, m.SN)
+		case m.Kind == "Query" && m.CmdType == "RecordInfo":
+			d.answerRecordInfo(ctx, m)
 		case m.Kind == "Query" && m.CmdType == "DeviceInfo":
 			_ = d.message(ctx, manscdp.Encode("Response", manscdp.F("CmdType", "DeviceInfo"), manscdp.F("SN", m.SN),
 				manscdp.F("DeviceID", d.cfg.DeviceID), manscdp.F("DeviceName", "camsim NVR"), manscdp.F("Result", "OK"),

@@ -22,10 +22,7 @@ import (
 // and starts the node's bus and the queue of the gateway's own events.
 func (g *Gateway) startCases(ctx context.Context) error {
 	cfg := g.cfg
-	loc, err := time.LoadLocation(cfg.Cases.Timezone)
-	if err != nil {
-		loc = time.FixedZone("CST", 8*3600) // no tzdata on the host: China has one offset and no DST
-	}
+	loc := g.location()
 	cal, err := cases.NewCalendar(loc, cfg.Cases.Holidays, cfg.Cases.Workdays)
 	if err != nil {
 		return fmt.Errorf("cases calendar: %w", err)
@@ -80,6 +77,16 @@ func (g *Gateway) startCases(ctx context.Context) error {
 		Holder: func(cell, role string) string { return g.grids.Index().Holder(cell, role) }, Why: g.whyDown}
 	g.own = newOwnEvents(g.recordOwn, g.log)
 	return g.parts.start(ctx, "own events", g.own)
+}
+
+// location is the street's time zone (cases.timezone): days of reports,
+// case deadlines, and the local time GB/T 28181 devices write.
+func (g *Gateway) location() *time.Location {
+	loc, err := time.LoadLocation(g.cfg.Cases.Timezone)
+	if err != nil {
+		loc = time.FixedZone("CST", 8*3600) // no tzdata on the host: China has one offset and no DST
+	}
+	return loc
 }
 
 // Place describes a camera for cases: its name, base cell and location.

@@ -36,6 +36,7 @@ type gbSide struct {
 	media  *gb28181.Media
 	opener *ingest.GBChannels
 	sn     atomic.Int64 // DeviceControl serial numbers
+	rec    *deviceRecords
 }
 
 // gbDeps is what the device side works with.
@@ -45,6 +46,7 @@ type gbDeps struct {
 	Catalog *registry.Catalog
 	Own     *ownEvents                                      // offline of a device's channels
 	Record  func(ctx context.Context, e events.Event) error // an alarm into the event intake
+	Loc     *time.Location                                  // the devices' local time (the street's)
 	Log     *slog.Logger
 }
 
@@ -64,7 +66,13 @@ func newGBSide(d gbDeps) (*gbSide, error) {
 		b.stack.Close()
 		return nil, err
 	}
+	b.rec = newDeviceRecords(b.server, d.Loc)
 	return b, nil
+}
+
+// Records is what a channel's device keeps over [from, to] (api.GB).
+func (b *gbSide) Records(ctx context.Context, cam registry.Camera, from, to time.Time) ([]api.DeviceSpan, bool, error) {
+	return b.rec.Records(ctx, cam, from, to)
 }
 
 // Start opens the media port and the SIP stack. Until the server starts
@@ -101,7 +109,7 @@ func (g *Gateway) startSIP(ctx context.Context) error {
 	if !g.cfg.GB28181.Enabled {
 		return nil
 	}
-	gb, err := newGBSide(gbDeps{Config: g.cfg.GB28181, Store: g.store, Catalog: g.catalog, Own: g.own, Record: g.recordOwn, Log: g.log})
+	gb, err := newGBSide(gbDeps{Config: g.cfg.GB28181, Store: g.store, Catalog: g.catalog, Own: g.own, Record: g.recordOwn, Loc: g.location(), Log: g.log})
 	if err != nil {
 		return err
 	}

@@ -214,9 +214,13 @@ func TestChromiumPlaysAGBChannel(t *testing.T) {
 		t.Fatalf("gb.mjs: %v\n%s", err, raw)
 	}
 	var res struct {
-		FirstFrameMs  float64 `json:"firstFrameMs"`
-		FramesDecoded int     `json:"framesDecoded"`
-		PTZShown      bool    `json:"ptzShown"`
+		FirstFrameMs   float64 `json:"firstFrameMs"`
+		FramesDecoded  int     `json:"framesDecoded"`
+		PTZShown       bool    `json:"ptzShown"`
+		DeviceSpans    int     `json:"deviceSpans"`
+		APIDeviceSpans int     `json:"apiDeviceSpans"`
+		Legend         string  `json:"legend"`
+		LaneColour     []int   `json:"laneColour"`
 	}
 	if err := json.Unmarshal(raw, &res); err != nil {
 		t.Fatalf("%v: %s", err, raw)
@@ -227,6 +231,13 @@ func TestChromiumPlaysAGBChannel(t *testing.T) {
 	}
 	if dev.Invites() != 1 {
 		t.Fatalf("%d INVITEs", dev.Invites())
+	}
+	// 回放 draws what the NVR keeps (two days of ten-minute files, 50 min an hour).
+	if res.DeviceSpans < 100 || res.DeviceSpans != res.APIDeviceSpans || !strings.Contains(res.Legend, "设备录像") || !strings.Contains(res.Legend, "中心录像") {
+		t.Fatalf("the device's recordings on the timeline: %+v", res)
+	}
+	if c := res.LaneColour; len(c) != 3 || c[2] < 150 || c[1] > c[2] {
+		t.Errorf("the device's lane at one of its spans is %v, not the device's blue", c)
 	}
 	eventually(t, 3*time.Second, "left then stop at the device", func() bool {
 		p := dev.PTZ()

@@ -32,4 +32,7 @@ var (
 	ErrNotRegistered = errors.New("device not registered")
 	// ErrRefused is a device answering a request with an error.
 	ErrRefused = errors.New("device refused")
+	// ErrNoAnswer is a device that took a query and sent no answer in
+	// time.
+	ErrNoAnswer = errors.New("device sent no answer")
 )

@@ -147,17 +147,7 @@ func rss(t *testing.T) int64 {
 func TestMessageFloodFromOneAddress(t *testing.T) {
 	st := startStack(t, sipstack.Limits{})
 	s, _ := startServerOn(t, st, time.Minute, func(string) (Settings, bool) { return Settings{}, false })
-	dev, err := camsim.StartGB(context.Background(), camsim.GBConfig{Server: s.Addr(), ServerID: serverID, Domain: domain,
-		DeviceID: "32100300001110000001", Password: "default-pass", Channels: 1, Keepalive: 200 * time.Millisecond, Log: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(dev.Kill)
-	select {
-	case <-dev.Registered:
-	case <-time.After(5 * time.Second):
-		t.Fatal("the device did not register")
-	}
+	dev := startDevice(t, s, camsim.GBConfig{DeviceID: "32100300001110000001", Channels: 1, Keepalive: 200 * time.Millisecond})
 	conn, err := net.Dial("udp", s.Addr())
 	if err != nil {
 		t.Fatal(err)

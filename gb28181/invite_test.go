@@ -23,17 +23,7 @@ func streamingDevice(t *testing.T, channels int) (*Server, *Media, *camsim.GBDev
 		t.Fatal(err)
 	}
 	t.Cleanup(media.Close)
-	dev, err := camsim.StartGB(context.Background(), camsim.GBConfig{Server: s.Addr(), ServerID: serverID, Domain: domain,
-		DeviceID: "32100300001110000001", Password: "default-pass", Channels: channels, Clip: sharpeyes.MainClip, Log: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(dev.Kill)
-	select {
-	case <-dev.Registered:
-	case <-time.After(5 * time.Second):
-		t.Fatal("the device did not register")
-	}
+	dev := startDevice(t, s, camsim.GBConfig{DeviceID: "32100300001110000001", Channels: channels, Clip: sharpeyes.MainClip})
 	return s, media, dev
 }
 

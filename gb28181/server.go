@@ -97,6 +97,7 @@ type Server struct {
 	catalogs map[string]*catalogRun
 	asked    map[string]map[int]time.Time // device → catalog SNs asked for, and when
 	calls    map[string]*Call             // by Call-ID
+	records  map[int]*recordRun           // RecordInfo queries waiting, by SN
 	left     map[string]time.Time         // device → when it went offline
 	sn       int
 	buckets  map[string]*bucket
@@ -449,6 +450,11 @@ func (s *Server) onMessage(req *sip.Request, tx sip.ServerTransaction) {
 		live.LastKeepalive = s.now()
 	}
 	s.mu.Unlock()
+	if m.Kind == "Response" && m.CmdType == "RecordInfo" {
+		s.recordPage(id, m)
+		s.respond(req, tx, 200, "OK")
+		return
+	}
 	if m.Kind == "Response" && m.CmdType == "Catalog" {
 		// A page is answered once it is taken, so a sender that waits for
 		// the 200 before the next page has its pages kept in order.

@@ -219,3 +219,28 @@ func TestRegistrationRefusals(t *testing.T) {
 		t.Fatalf("online: %+v", ev.online)
 	}
 }
+
+// startDevice starts a simulated device registering with s (the default
+// password, no log unless cfg says), killed with the test, and waits for
+// its registration.
+func startDevice(t *testing.T, s *Server, cfg camsim.GBConfig) *camsim.GBDevice {
+	t.Helper()
+	cfg.Server, cfg.ServerID, cfg.Domain = s.Addr(), serverID, domain
+	if cfg.Password == "" {
+		cfg.Password = "default-pass"
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	dev, err := camsim.StartGB(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(dev.Kill)
+	select {
+	case <-dev.Registered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the device did not register")
+	}
+	return dev
+}

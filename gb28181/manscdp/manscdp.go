@@ -17,6 +17,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"golang.org/x/text/encoding/simplifiedchinese"
@@ -55,6 +56,35 @@ type Message struct {
 
 	// Control.
 	PTZCmd string `xml:"PTZCmd"`
+
+	// RecordInfo query (StartTime, EndTime, Type) and response
+	// (SumNum, RecordList).
+	StartTime  string      `xml:"StartTime"`
+	EndTime    string      `xml:"EndTime"`
+	Type       string      `xml:"Type"`
+	RecordList *RecordList `xml:"RecordList"`
+}
+
+// RecordList is a page of a RecordInfo answer.
+type RecordList struct {
+	Num   int          `xml:"Num,attr"`
+	Items []RecordItem `xml:"Item"`
+}
+
+// RecordItem is one recording a device keeps (GB/T 28181-2016 A.2.6.11):
+// its channel, a time span in the device's local time, and its type
+// (time, alarm, manual).
+type RecordItem struct {
+	DeviceID   string `xml:"DeviceID"`
+	Name       string `xml:"Name"`
+	FilePath   string `xml:"FilePath"`
+	Address    string `xml:"Address"`
+	StartTime  string `xml:"StartTime"`
+	EndTime    string `xml:"EndTime"`
+	Secrecy    int    `xml:"Secrecy"`
+	Type       string `xml:"Type"`
+	RecorderID string `xml:"RecorderID"`
+	FileSize   string `xml:"FileSize"`
 }
 
 // DeviceList is a catalog page.
@@ -278,6 +308,41 @@ func writeField(b *strings.Builder, f Field, depth int) {
 		_ = xml.EscapeText(b, []byte(f.Value))
 	}
 	b.WriteString("</" + f.Name + ">\r\n")
+}
+
+// TimeLayout is how GB/T 28181 writes a time: the device's local time,
+// no zone.
+const TimeLayout = "2006-01-02T15:04:05"
+
+// ParseTime reads a GB/T 28181 time in loc, the device's zone (some
+// devices write a space for the T, or a zone the standard does not have).
+func ParseTime(s string, loc *time.Location) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	for _, layout := range []string{TimeLayout, "2006-01-02 15:04:05", time.RFC3339} {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%w: time %q", ErrInvalid, s)
+}
+
+// RecordInfoQuery asks a device for the recordings of channel over
+// [from, to], written in loc (the device's local time).
+func RecordInfoQuery(sn int, channel string, from, to time.Time, loc *time.Location) []byte {
+	return Encode("Query", F("CmdType", "RecordInfo"), F("SN", sn), F("DeviceID", channel),
+		F("StartTime", from.In(loc).Format(TimeLayout)), F("EndTime", to.In(loc).Format(TimeLayout)), F("Secrecy", 0), F("Type", "all"))
+}
+
+// RecordInfoPage is one MESSAGE of a RecordInfo answer: sum recordings in
+// all, items of them in this page.
+func RecordInfoPage(sn int, channel, name string, sum int, items []RecordItem) []byte {
+	list := Field{Name: "RecordList", Attrs: [][2]string{{"Num", strconv.Itoa(len(items))}}, Children: []Field{}}
+	for _, it := range items {
+		list.Children = append(list.Children, Field{Name: "Item", Children: []Field{
+			F("DeviceID", it.DeviceID), F("Name", it.Name), F("FilePath", it.FilePath), F("Address", it.Address),
+			F("StartTime", it.StartTime), F("EndTime", it.EndTime), F("Secrecy", it.Secrecy), F("Type", it.Type)}})
+	}
+	return Encode("Response", F("CmdType", "RecordInfo"), F("SN", sn), F("DeviceID", channel), F("Name", name), F("SumNum", sum), list)
 }
 
 // Query is a query body (Catalog, DeviceInfo, DeviceStatus…).

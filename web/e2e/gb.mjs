@@ -1,7 +1,9 @@
 // A GB/T 28181 channel on the wall: picked from the camera tree (its
 // device's branch), it plays over WHEP (the gateway INVITEs it on this
 // first viewer); its tile shows the PTZ pad, and holding ◀ moves the
-// camera until released. Prints one JSON line.
+// camera until released; its 回放 draws the device's recordings (设备录像)
+// on a lane of their own beside the gateway's, as the API lists them.
+// Prints one JSON line.
 //   SE_BASE, SE_USER/SE_PASS (a dispatcher), SE_CAMERA (the channel), SE_DEVICE
 import { launch, signIn, sleep, frames, shot } from './lib.mjs';
 
@@ -31,6 +33,25 @@ try {
   await page.mouse.up();
   await sleep(500);
   await shot(page, 'wall-gb-ptz');
+  // 回放: the device's spans, as /recordings?source=device has them.
+  await page.click('.tile[data-tile="0"] .pbopen');
+  await page.waitForFunction(() => window.__sharpeyes.tiles[0].pb?.deviceSpans.length > 0, null, { timeout: 20000 });
+  out.deviceSpans = await page.evaluate(() => window.__sharpeyes.tiles[0].pb.deviceSpans.length);
+  out.apiDeviceSpans = await page.evaluate(async (cam) => {
+    const pb = window.__sharpeyes.tiles[0].pb, to = Math.min(Date.now(), pb.end + 864e5), from = pb.end - pb.span - 864e5;
+    const r = await fetch(`/api/v1/cameras/${cam}/recordings?source=device&from=${new Date(from).toISOString()}&to=${new Date(to).toISOString()}`);
+    return (await r.json()).items.length;
+  }, cam);
+  out.legend = await page.$eval('.tile[data-tile="0"] .pblegend', e => e.textContent).catch(() => '');
+  // The lower lane is painted blue where the device keeps footage.
+  out.laneColour = await page.evaluate(() => {
+    const pb = window.__sharpeyes.tiles[0].pb, c = pb.canvas, s = pb.deviceSpans[pb.deviceSpans.length - 1];
+    const w = c.clientWidth, x = Math.round(pb.xOf((s.start + s.end) / 2, w)), dpr = window.devicePixelRatio || 1;
+    const y = c.clientHeight - 5;
+    const px = c.getContext('2d').getImageData(Math.round(x * dpr), Math.round(y * dpr), 1, 1).data;
+    return [px[0], px[1], px[2]];
+  });
+  await shot(page, 'wall-gb-device-recordings');
 } finally {
   await b.close();
 }

@@ -18,7 +18,7 @@ const MARK_PX = 6;             // a click this near a marker plays from it
 const LEAD_MS = 10000;         // a marker plays from this long before it
 const LIVE_EDGE_MS = 60000;    // footage ending this near now: back to live
 const TICKS = [6e4, 5 * 6e4, 15 * 6e4, 30 * 6e4, HOUR, 2 * HOUR, 3 * HOUR, 6 * HOUR];
-const COLOURS = { bg: '#10151c', span: '#2fbf71', alarm: '#e5484d', case: '#f5a524', head: '#ffffff', scrub: '#3e8ef7', text: '#9aa6b2' };
+const COLOURS = { bg: '#10151c', span: '#2fbf71', device: '#5b8def', alarm: '#e5484d', case: '#f5a524', head: '#ffffff', scrub: '#3e8ef7', text: '#9aa6b2' };
 
 const clock = new Map(); // one formatter per language and step
 function hhmm(ms, withSeconds) {
@@ -36,7 +36,9 @@ export class Playback {
     this.rate = 1;
     this.span = DAY;
     this.end = Date.now();
-    this.spans = [];
+    this.spans = [];       // the gateway's own footage (中心录像)
+    this.deviceSpans = []; // what a GB/T 28181 channel's NVR keeps (设备录像)
+    this.deviceNote = '';
     this.marks = [];
     this.stream = '';
     this.from = 0;        // wall time of the shown video's time 0
@@ -55,6 +57,7 @@ export class Playback {
     this.bar = h('div.pbbar', {},
       this.canvas,
       h('div.pbrow', {}, this.time, this.note, h('span.spacer'),
+        this.cam.gb ? h('span.pblegend', {}, h('i.lg.gw'), t('pb.legendGateway'), h('i.lg.dev'), t('pb.legendDevice')) : null,
         h('button', { title: t('pb.earlier'), dataset: { page: 'earlier' }, onclick: () => this.page(-1) }, '‹'),
         h('button', { title: t('pb.zoomOut'), dataset: { zoom: 'out' }, onclick: () => this.zoom(-1) }, '−'),
         h('button', { title: t('pb.zoomIn'), dataset: { zoom: 'in' }, onclick: () => this.zoom(1) }, '+'),
@@ -96,19 +99,25 @@ export class Playback {
     const id = encodeURIComponent(this.cam.id);
     const to = Math.min(Date.now(), this.end + DAY), from = this.end - this.span - DAY;
     const want = { from: new Date(from).toISOString(), to: new Date(to).toISOString() };
+    // A GB/T 28181 channel's NVR keeps footage of its own: both, told apart.
+    const source = this.cam.gb ? 'all' : '';
     const [rec, incidents, cases] = await Promise.all([
-      get(`/api/v1/cameras/${id}/recordings${qs(want)}`).catch(e => ({ error: e })),
+      get(`/api/v1/cameras/${id}/recordings${qs({ ...want, source })}`).catch(e => ({ error: e })),
       can('events:read') ? get(`/api/v1/incidents${qs({ camera_id: this.cam.id, limit: 500 })}`).then(r => r.items).catch(() => []) : [],
       can('cases:read') ? get(`/api/v1/cases${qs({ camera_id: this.cam.id, ...want, limit: 500 })}`).then(r => r.items).catch(() => []) : [],
     ]);
     if (rec.error) { this.say(rec.error.message); return; }
     this.stream = rec.stream;
-    this.spans = rec.items.map(s => ({ start: Date.parse(s.start), end: Date.parse(s.end) }));
+    const span = (s) => ({ start: Date.parse(s.start), end: Date.parse(s.end) });
+    this.spans = rec.items.filter(s => s.source !== 'device').map(span);
+    this.deviceSpans = rec.items.filter(s => s.source === 'device').map(span);
+    this.deviceNote = rec.device_error ? t('pb.deviceAway') : (rec.device_complete === false ? t('pb.deviceIncomplete') : '');
     this.marks = [
       ...incidents.map(i => ({ at: Date.parse(i.first_seen), until: i.ended_at ? Date.parse(i.ended_at) : Date.parse(i.last_seen), kind: 'alarm', label: t(`kinds.${i.kind}`) })),
       ...cases.map(c => ({ at: Date.parse(c.created_at), kind: 'case', label: c.title })),
     ].filter(m => m.at >= from && m.at <= to);
-    if (!this.spans.length && !this.video) this.say(t('pb.none'));
+    if (!this.spans.length && !this.video) this.say(this.deviceSpans.length ? t('pb.deviceOnly') : t('pb.none'));
+    else if (this.deviceNote) this.say(this.deviceNote);
     this.draw();
   }
 
@@ -294,12 +303,18 @@ export class Playback {
       g.fillRect(x, top - 3, 1, 3);
       g.fillText(hhmm(x0, step < 6e4), x + 2, 0);
     }
-    g.fillStyle = COLOURS.span;
+    // The gateway's footage on the upper lane, the device's on the lower
+    // (the whole bar when the camera has only one kind).
+    const lanes = this.deviceSpans.length ? [[this.spans, COLOURS.span, top + 3, (barH - 8) / 2], [this.deviceSpans, COLOURS.device, top + 5 + (barH - 8) / 2, (barH - 8) / 2]]
+      : [[this.spans, COLOURS.span, top + 3, barH - 6]];
     g.globalAlpha = 0.75;
-    for (const s of this.spans) {
-      if (s.end < from || s.start > this.end) continue;
-      const x = Math.max(0, this.xOf(s.start, w)), x2 = Math.min(w, this.xOf(s.end, w));
-      g.fillRect(x, top + 3, Math.max(1, x2 - x), barH - 6);
+    for (const [spans, colour, y, lh] of lanes) {
+      g.fillStyle = colour;
+      for (const s of spans) {
+        if (s.end < from || s.start > this.end) continue;
+        const x = Math.max(0, this.xOf(s.start, w)), x2 = Math.min(w, this.xOf(s.end, w));
+        g.fillRect(x, y, Math.max(1, x2 - x), lh);
+      }
     }
     g.globalAlpha = 1;
     for (const m of this.marks) {
