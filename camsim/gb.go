@@ -62,7 +62,10 @@ type GBConfig struct {
 	RecordDays int
 	RecordPage int
 	RecordDrop int
-	Log        *slog.Logger
+	// NoMediaStatus makes the device never say a Playback or Download
+	// ended (fault).
+	NoMediaStatus bool
+	Log           *slog.Logger
 }
 
 // GBDevice is a running simulated device.
@@ -81,6 +84,8 @@ type GBDevice struct {
 	mu            sync.Mutex
 	ptz           []string // PTZCmd received, per channel in order
 	recordQueries []string // RecordInfo queries received
+	controls      []string // MANSRTSP requests received
+	statusSent    int      // MediaStatus 121 sent
 	pans          map[int]*pan
 	cancel        context.CancelFunc
 	done          sync.WaitGroup
@@ -185,6 +190,7 @@ func StartGB(ctx context.Context, cfg GBConfig) (*GBDevice, error) {
 	d.srv.OnInvite(d.onInvite)
 	d.srv.OnAck(d.onAck)
 	d.srv.OnBye(d.onBye)
+	d.srv.OnInfo(d.onInfo)
 	ctx, d.cancel = context.WithCancel(ctx)
 	d.ctx = ctx
 	d.done.Add(2)

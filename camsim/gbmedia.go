@@ -20,6 +20,7 @@ type gbCall struct {
 	offer   sdp.SDP
 	channel int
 	cancel  context.CancelFunc
+	hist    *history // a Playback or Download; nil: live
 }
 
 // Invites and Byes count the INVITEs answered and the BYEs received.
@@ -58,12 +59,21 @@ func (d *GBDevice) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	answer := sdp.SDP{Origin: d.cfg.ChannelID(ch), Session: "Play", IP: host, Port: 15060 + ch, Transport: offer.Transport,
 		Direction: "sendonly", SSRC: offer.SSRC, F: "v/2/5/25/1/4096a/1/8/1"}
+	var hist *history
+	if offer.Session == "Playback" || offer.Session == "Download" {
+		if hist, err = d.newHistory(ch, offer); err != nil {
+			_ = dlg.Respond(488, "Not Acceptable Here", nil)
+			return
+		}
+		answer.Session, answer.URI, answer.Start, answer.Stop = offer.Session, offer.URI, offer.Start, offer.Stop
+		answer.DownloadSpeed = hist.speed
+	}
 	if offer.Transport == "TCP" {
 		answer.Setup = "active"
 	}
 	d.invites.Add(1)
 	d.mu.Lock()
-	d.calls[req.CallID().Value()] = &gbCall{dlg: dlg, offer: offer, channel: ch}
+	d.calls[req.CallID().Value()] = &gbCall{dlg: dlg, offer: offer, channel: ch, hist: hist}
 	d.mu.Unlock()
 	body := answer.Marshal()
 	if d.cfg.JunkSDP {
@@ -119,6 +129,10 @@ func (d *GBDevice) stream(ctx context.Context, c *gbCall) {
 		return
 	}
 	defer conn.Close()
+	if c.hist != nil {
+		d.streamHistory(ctx, c, conn, network)
+		return
+	}
 	ssrc, _ := c.offer.SSRCNumber()
 	codec := ps.CodecH264
 	if d.cfg.H265 {

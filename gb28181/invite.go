@@ -9,24 +9,69 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
+	"sharpeyes/gb28181/mansrtsp"
 	"sharpeyes/gb28181/sdp"
 )
 
-// Call is a live stream a device sends after an INVITE, until Bye (or
-// the device's own BYE, which closes Done).
+// Call is a stream a device sends after an INVITE — live video, or a
+// recording's Playback or Download — until Bye (or the device's own BYE,
+// which closes Done).
 type Call struct {
-	s       *Server
-	dlg     *sipgo.DialogClientSession
-	callID  string
-	device  string
-	Offer   sdp.SDP
-	Answer  sdp.SDP
-	done    chan struct{}
-	endOnce sync.Once
+	s        *Server
+	dlg      *sipgo.DialogClientSession
+	callID   string
+	device   string
+	channel  string
+	Offer    sdp.SDP
+	Answer   sdp.SDP
+	done     chan struct{}
+	endOnce  sync.Once
+	sent     chan struct{} // a history call's MediaStatus 121: the device sent it all
+	sentOnce sync.Once
+	cseq     int // MANSRTSP requests sent
+	cmu      sync.Mutex
+	seq      int // the server's count of calls when this one was made
 }
 
 // Done is closed when the call has ended (either side's BYE).
 func (c *Call) Done() <-chan struct{} { return c.done }
+
+// Sent is closed when the device says it has sent the whole recording
+// (MediaStatus, NotifyType 121) of a Playback or Download; the call stays
+// up until Bye.
+func (c *Call) Sent() <-chan struct{} { return c.sent }
+
+func (c *Call) markSent() { c.sentOnce.Do(func() { close(c.sent) }) }
+
+// Control sends a MANSRTSP request (PLAY with Scale or Range, PAUSE) in
+// the call's dialog (SIP INFO) and waits for its answer.
+func (c *Call) Control(ctx context.Context, r mansrtsp.Request) error {
+	c.cmu.Lock()
+	c.cseq++
+	r.CSeq = c.cseq
+	c.cmu.Unlock()
+	target := c.dlg.InviteRequest.Recipient
+	if ct := c.dlg.InviteResponse.Contact(); ct != nil {
+		target = ct.Address
+	}
+	req := sip.NewRequest(sip.INFO, target)
+	if d, ok := c.s.Device(c.device); ok { // where its SIP comes from, as the INVITE went
+		req.SetDestination(d.Addr)
+		req.SetTransport(d.Transport)
+	}
+	req.AppendHeader(sip.NewHeader("Content-Type", "Application/MANSRTSP"))
+	req.SetBody(r.Marshal())
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	res, err := c.dlg.Do(ctx, req)
+	if err != nil {
+		return fmt.Errorf("INFO %s to %s: %w", r.Method, c.channel, err)
+	}
+	if !res.IsSuccess() {
+		return fmt.Errorf("%w: INFO %s to %s: %d %s", ErrRefused, r.Method, c.channel, res.StatusCode, res.Reason)
+	}
+	return nil
+}
 
 func (c *Call) end() {
 	c.endOnce.Do(func() {
@@ -51,11 +96,35 @@ func (c *Call) Bye(ctx context.Context) error {
 // (its Origin, Session and Direction filled in here); the answer must be
 // a PS description, else the call is ended at once (ErrRefused).
 func (s *Server) Invite(ctx context.Context, id, channel string, offer sdp.SDP) (*Call, error) {
+	offer.Session, offer.URI, offer.Start, offer.Stop, offer.DownloadSpeed = "Play", "", 0, 0, 0
+	return s.invite(ctx, id, channel, offer)
+}
+
+// History asks device id to send channel's recording of [from, to] —
+// session Playback (at its own pace, controlled with MANSRTSP) or
+// Download (at speed times real time, as the device allows) — as the
+// offer says; the device's MediaStatus 121 at the end closes Sent.
+func (s *Server) History(ctx context.Context, id, channel, session string, offer sdp.SDP, from, to time.Time, speed int) (*Call, error) {
+	switch {
+	case session != "Playback" && session != "Download":
+		return nil, fmt.Errorf("%w: session %q (Playback or Download)", ErrConfig, session)
+	case !from.Before(to):
+		return nil, fmt.Errorf("%w: the window %v–%v is empty", ErrConfig, from, to)
+	}
+	offer.Session, offer.URI, offer.Start, offer.Stop = session, channel+":0", from.Unix(), to.Unix()
+	offer.DownloadSpeed = 0
+	if session == "Download" {
+		offer.DownloadSpeed = max(speed, 1)
+	}
+	return s.invite(ctx, id, channel, offer)
+}
+
+func (s *Server) invite(ctx context.Context, id, channel string, offer sdp.SDP) (*Call, error) {
 	d, ok := s.Device(id)
 	if !ok {
 		return nil, fmt.Errorf("%w: %s", ErrNotRegistered, id)
 	}
-	offer.Origin, offer.Session, offer.Direction = channel, "Play", "recvonly"
+	offer.Origin, offer.Direction = channel, "recvonly"
 	req := s.request(sip.INVITE, d, channel)
 	req.AppendHeader(sip.NewHeader("Subject", fmt.Sprintf("%s:%s,%s:0", channel, offer.SSRC, s.cfg.ServerID)))
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
@@ -75,7 +144,7 @@ func (s *Server) Invite(ctx context.Context, id, channel string, offer sdp.SDP) 
 		_ = dlg.Close()
 		return nil, fmt.Errorf("%w: INVITE %s: %v", ErrRefused, channel, err)
 	}
-	c := &Call{s: s, dlg: dlg, callID: req.CallID().Value(), device: id, Offer: offer, done: make(chan struct{})}
+	c := &Call{s: s, dlg: dlg, callID: req.CallID().Value(), device: id, channel: channel, Offer: offer, done: make(chan struct{}), sent: make(chan struct{})}
 	answer, err := sdp.Parse(dlg.InviteResponse.Body())
 	if err := dlg.Ack(ctx); err != nil {
 		_ = dlg.Close()
@@ -88,6 +157,8 @@ func (s *Server) Invite(ctx context.Context, id, channel string, offer sdp.SDP) 
 	}
 	c.Answer = answer
 	s.mu.Lock()
+	s.callSeq++
+	c.seq = s.callSeq
 	s.calls[c.callID] = c
 	s.mu.Unlock()
 	return c, nil

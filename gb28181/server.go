@@ -98,6 +98,7 @@ type Server struct {
 	asked    map[string]map[int]time.Time // device → catalog SNs asked for, and when
 	calls    map[string]*Call             // by Call-ID
 	records  map[int]*recordRun           // RecordInfo queries waiting, by SN
+	callSeq  int                          // calls made, for the newest of a channel
 	left     map[string]time.Time         // device → when it went offline
 	sn       int
 	buckets  map[string]*bucket
@@ -432,6 +433,9 @@ func (s *Server) watch() {
 func (s *Server) onMessage(req *sip.Request, tx sip.ServerTransaction) {
 	d, ok := s.from(req)
 	if !ok {
+		d, ok = s.inCall(req)
+	}
+	if !ok {
 		// Not registered from here (a reboot the gateway missed, a NAT
 		// mapping that changed, or a stranger naming a device): it must
 		// register first, and nothing it says is taken.
@@ -450,6 +454,11 @@ func (s *Server) onMessage(req *sip.Request, tx sip.ServerTransaction) {
 		live.LastKeepalive = s.now()
 	}
 	s.mu.Unlock()
+	if m.Kind == "Notify" && m.CmdType == "MediaStatus" {
+		s.mediaStatus(id, req, m)
+		s.respond(req, tx, 200, "OK")
+		return
+	}
 	if m.Kind == "Response" && m.CmdType == "RecordInfo" {
 		s.recordPage(id, m)
 		s.respond(req, tx, 200, "OK")
@@ -478,6 +487,52 @@ func (s *Server) onMessage(req *sip.Request, tx sip.ServerTransaction) {
 			s.log.Debug("MESSAGE not used", "device", id, "kind", m.Kind, "cmd", m.CmdType)
 		}
 	}
+}
+
+// inCall is the device of a request sent in one of its calls' dialogs
+// (From: the channel, as the INVITE's To), from where it registered.
+func (s *Server) inCall(req *sip.Request) (Device, bool) {
+	id := req.CallID()
+	if id == nil {
+		return Device{}, false
+	}
+	s.mu.Lock()
+	c := s.calls[id.Value()]
+	s.mu.Unlock()
+	if c == nil || !s.sentBy(req, c.device) {
+		return Device{}, false
+	}
+	return s.Device(c.device)
+}
+
+// mediaStatus takes a device's MediaStatus: 121 says a Playback or
+// Download has been sent whole. It names the call by the MESSAGE's
+// Call-ID where the device sends it in the dialog, else by the channel
+// (its newest history call).
+func (s *Server) mediaStatus(device string, req *sip.Request, m *manscdp.Message) {
+	if strings.TrimSpace(m.NotifyType) != "121" {
+		return
+	}
+	s.mu.Lock()
+	var hit *Call
+	if id := req.CallID(); id != nil {
+		if c := s.calls[id.Value()]; c != nil && c.device == device {
+			hit = c
+		}
+	}
+	if hit == nil {
+		for _, c := range s.calls {
+			if c.device == device && c.channel == m.DeviceID && c.Offer.Session != "Play" && (hit == nil || c.seq > hit.seq) {
+				hit = c
+			}
+		}
+	}
+	s.mu.Unlock()
+	if hit == nil {
+		s.log.Debug("MediaStatus of no call", "device", device, "channel", m.DeviceID)
+		return
+	}
+	hit.markSent()
 }
 
 // catalogPage gathers one page of a catalog answer: only of a query the

@@ -22,6 +22,7 @@ targets=(
   "gb28181/ps FuzzDemux"
   "gb28181/manscdp FuzzDecode"
   "gb28181/sdp FuzzSDP"
+  "gb28181/mansrtsp FuzzParse"
   "gb28181 FuzzSIPHandlers"
   "gb28181/cascade FuzzInviteSDP"
   "gb28181/cascade FuzzQueryXML"

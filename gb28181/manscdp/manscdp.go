@@ -57,6 +57,9 @@ type Message struct {
 	// Control.
 	PTZCmd string `xml:"PTZCmd"`
 
+	// MediaStatus notification (121: a Playback or Download sent whole).
+	NotifyType string `xml:"NotifyType"`
+
 	// RecordInfo query (StartTime, EndTime, Type) and response
 	// (SumNum, RecordList).
 	StartTime  string      `xml:"StartTime"`

@@ -31,7 +31,12 @@ type SDP struct {
 	PayloadType int    // the PS payload type (96)
 	SSRC        string // y=: ten digits
 	F           string // f=: video and audio parameters, as sent
-	Start, Stop int64  // t=
+	Start, Stop int64  // t=: 0 0 live; a recording's window (Unix seconds) for Playback and Download
+	// URI is u=: the recording asked for ("channel:0" for a time window).
+	URI string
+	// DownloadSpeed is a=downloadspeed: how many times real time a
+	// Download is sent at (0: not said).
+	DownloadSpeed int
 }
 
 // maxSDP is the largest session description read.
@@ -71,6 +76,8 @@ func Parse(b []byte) (SDP, error) {
 			}
 		case 's':
 			s.Session = v
+		case 'u':
+			s.URI = v
 		case 'c':
 			f := strings.Fields(v)
 			if len(f) != 3 || f[0] != "IN" || (f[1] != "IP4" && f[1] != "IP6") {
@@ -132,6 +139,10 @@ func Parse(b []byte) (SDP, error) {
 				}
 			case "setup":
 				s.Setup = strings.ToLower(val)
+			case "downloadspeed":
+				if n, err := strconv.Atoi(strings.TrimSpace(val)); err == nil && n > 0 && n <= 64 {
+					s.DownloadSpeed = n
+				}
 			case "recvonly", "sendonly", "sendrecv", "inactive":
 				s.Direction = name
 			}
@@ -187,7 +198,11 @@ func (s SDP) Marshal() []byte {
 		pt = 96
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "v=0\r\no=%s 0 0 IN IP4 %s\r\ns=%s\r\nc=IN IP4 %s\r\nt=%d %d\r\n", s.Origin, s.IP, s.Session, s.IP, s.Start, s.Stop)
+	fmt.Fprintf(&b, "v=0\r\no=%s 0 0 IN IP4 %s\r\ns=%s\r\n", s.Origin, s.IP, s.Session)
+	if s.URI != "" {
+		fmt.Fprintf(&b, "u=%s\r\n", s.URI)
+	}
+	fmt.Fprintf(&b, "c=IN IP4 %s\r\nt=%d %d\r\n", s.IP, s.Start, s.Stop)
 	fmt.Fprintf(&b, "m=video %d %s %d\r\n", s.Port, proto, pt)
 	if s.Direction != "" {
 		fmt.Fprintf(&b, "a=%s\r\n", s.Direction)
@@ -196,6 +211,9 @@ func (s SDP) Marshal() []byte {
 	if s.Transport == "TCP" && s.Setup != "" {
 		fmt.Fprintf(&b, "a=setup:%s\r\na=connection:new\r\n", s.Setup)
 	}
+	if s.DownloadSpeed > 0 {
+		fmt.Fprintf(&b, "a=downloadspeed:%d\r\n", s.DownloadSpeed)
+	}
 	if s.SSRC != "" {
 		fmt.Fprintf(&b, "y=%s\r\n", s.SSRC)
 	}
@@ -203,6 +221,12 @@ func (s SDP) Marshal() []byte {
 		fmt.Fprintf(&b, "f=%s\r\n", s.F)
 	}
 	return []byte(b.String())
+}
+
+// HistorySSRC is the y= of a Playback or Download (GB/T 28181 appendix:
+// 1 for history, the domain's digits 4-8, then a four-digit sequence).
+func HistorySSRC(domain string, seq int) string {
+	return "1" + LiveSSRC(domain, seq)[1:]
 }
 
 // LiveSSRC is the y= of a live stream (GB/T 28181 appendix: 0 for live,

@@ -80,3 +80,22 @@ func FuzzSDP(f *testing.F) {
 		}
 	})
 }
+
+// TestHistorySessions: a Playback offer says its window (t=), the
+// recording (u=) and an SSRC starting 1; a Download its speed; both
+// read back as written.
+func TestHistorySessions(t *testing.T) {
+	offer := SDP{Origin: "32100300001310000001", Session: "Download", IP: "127.0.0.1", Port: 30000, Transport: "UDP", Direction: "recvonly",
+		SSRC: HistorySSRC("3210030000", 7), Start: 1764979200, Stop: 1764979230, URI: "32100300001310000001:0", DownloadSpeed: 4}
+	got, err := Parse(offer.Marshal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.URI != offer.URI || got.DownloadSpeed != 4 || got.Start != offer.Start || got.Stop != offer.Stop || got.Session != "Download" ||
+		got.SSRC != "1003000007" {
+		t.Fatalf("read back %+v from\n%s", got, offer.Marshal())
+	}
+	if !strings.Contains(string(offer.Marshal()), "s=Download\r\nu=32100300001310000001:0\r\nc=") {
+		t.Fatalf("u= is not after s=:\n%s", offer.Marshal())
+	}
+}
