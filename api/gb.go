@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"time"
 
@@ -50,6 +51,11 @@ type GB interface {
 	// did not arrive. ErrBusy: the device is not registered; ErrNoAnswer:
 	// it did not answer.
 	Records(ctx context.Context, cam registry.Camera, from, to time.Time) (spans []DeviceSpan, complete bool, err error)
+	// PlayDevice plays d of what a channel's device keeps from start, at
+	// scale, to w as fragmented MP4 (time 0: the first frame), until the
+	// window ends or ctx does. ErrBusy: the device is not registered or
+	// refused; ErrNoAnswer: it sent nothing.
+	PlayDevice(ctx context.Context, cam registry.Camera, start time.Time, d time.Duration, scale float64, w io.Writer) error
 }
 
 // DeviceSpan is a span of footage a GB/T 28181 device keeps (设备录像).

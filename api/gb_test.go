@@ -184,3 +184,47 @@ func TestDeviceRecordingsBesideTheGateways(t *testing.T) {
 		t.Fatalf("all, the device away: %+v", all)
 	}
 }
+
+// TestDevicePlaybackThroughTheAPI: ?source=device plays what the NVR
+// keeps (its bytes as they come), at a scale of 1, 2, 4 or 8, logged as
+// a look back; bad scales, an export and a camera with no device are
+// 400; a device away is 503; the window is cut at now.
+func TestDevicePlaybackThroughTheAPI(t *testing.T) {
+	h := newHarness(t)
+	h.streetGrids()
+	h.gbCameras()
+	h.camera("a1", "S-A")
+	start := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
+	q := "/api/v1/cameras/" + chA + "/playback?source=device&start=" + start.Format(time.RFC3339) + "&duration=30"
+	c := h.must(http.StatusOK, "GET", q+"&scale=4", adminToken, nil)
+	if string(c.body) != "ftyp-device-footage" || c.header.Get("Content-Type") != "video/mp4" || c.header.Get("X-Playback-Source") != "device" {
+		t.Fatalf("device playback: %q %v", c.body, c.header)
+	}
+	h.gb.mu.Lock()
+	played := append([]string(nil), h.gb.played...)
+	h.gb.mu.Unlock()
+	if len(played) != 1 || played[0] != chA+"/"+start.Format(time.RFC3339)+"/30s/4" {
+		t.Fatalf("played %q", played)
+	}
+	rows := h.rec.log
+	if len(rows) == 0 || rows[len(rows)-1].Stream != "device" || rows[len(rows)-1].CameraID != chA {
+		t.Fatalf("access log %+v", rows)
+	}
+	for _, bad := range []string{q + "&scale=3", q + "&format=mp4", "/api/v1/cameras/a1/playback?source=device&start=" + start.Format(time.RFC3339) + "&duration=30",
+		strings.Replace(q, "source=device", "source=nvr", 1)} {
+		h.must(http.StatusBadRequest, "GET", bad, adminToken, nil)
+	}
+	// The end of a window reaching into the future is now.
+	recent := time.Now().Add(-10 * time.Second).UTC().Truncate(time.Second)
+	h.must(http.StatusOK, "GET", "/api/v1/cameras/"+chA+"/playback?source=device&duration=60&start="+recent.Format(time.RFC3339), adminToken, nil)
+	h.gb.mu.Lock()
+	last := h.gb.played[len(h.gb.played)-1]
+	h.gb.mu.Unlock()
+	if strings.HasSuffix(last, "/1m0s/1") {
+		t.Fatalf("a window past now was asked whole: %s", last)
+	}
+	h.gb.mu.Lock()
+	h.gb.offline = true
+	h.gb.mu.Unlock()
+	h.must(http.StatusServiceUnavailable, "GET", q, adminToken, nil)
+}

@@ -567,6 +567,7 @@ type fakeGB struct {
 	ptz     []string // camera/action/speed sent
 	offline bool     // PTZ and Records answer the device is not registered
 	records []DeviceSpan
+	played  []string // camera/start/duration/scale of device playbacks
 }
 
 func newFakeGB() *fakeGB { return &fakeGB{devices: map[string]GBDeviceView{}} }
@@ -635,6 +636,18 @@ func (f *fakeGB) Records(_ context.Context, cam registry.Camera, from, to time.T
 		}
 	}
 	return out, true, nil
+}
+
+func (f *fakeGB) PlayDevice(_ context.Context, cam registry.Camera, start time.Time, d time.Duration, scale float64, w io.Writer) error {
+	f.mu.Lock()
+	off := f.offline
+	f.played = append(f.played, fmt.Sprintf("%s/%s/%v/%v", cam.ID, start.UTC().Format(time.RFC3339), d, scale))
+	f.mu.Unlock()
+	if off {
+		return fmt.Errorf("%w: device %s is not registered", ErrBusy, cam.GB.DeviceID)
+	}
+	_, err := w.Write([]byte("ftyp-device-footage"))
+	return err
 }
 
 // fakeCascade keeps superior platforms in memory.

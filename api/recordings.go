@@ -210,6 +210,15 @@ func (s *Server) playback(c *gin.Context) {
 	}
 	d := time.Duration(secs * float64(time.Second))
 	ctx := c.Request.Context()
+	switch c.DefaultQuery("source", "gateway") {
+	case "gateway":
+	case "device":
+		s.playDevice(c, p, cam, start, d, format)
+		return
+	default:
+		writeError(c, &queryError{"source", "must be gateway or device"})
+		return
+	}
 	win, node, err := s.rec.Resolve(ctx, id, stream, start, d)
 	if errors.Is(err, recording.ErrOtherNode) {
 		s.toFootage(c, p, id, node, format)
@@ -524,4 +533,71 @@ func (s *Server) recordingAccess(c *gin.Context) {
 		rows = []recording.Access{}
 	}
 	c.JSON(http.StatusOK, gin.H{"items": rows, "next_cursor": ""})
+}
+
+// playDevice plays a window of what a GB/T 28181 channel's device keeps
+// (设备录像) as fragmented MP4, at ?scale= (1, 2, 4 or 8: the device sends
+// that fast, the player plays at that rate), logged as a look back like
+// the gateway's own footage.
+func (s *Server) playDevice(c *gin.Context, p *access.Principal, cam registry.Camera, start time.Time, d time.Duration, format string) {
+	if cam.GB == nil || s.gb == nil {
+		writeError(c, &queryError{"source", "the camera is not a GB/T 28181 channel: it has no device recordings"})
+		return
+	}
+	if format != "fmp4" {
+		writeError(c, &queryError{"format", "a device's footage plays as fmp4; its clips are evidence on the case"})
+		return
+	}
+	scale := 1.0
+	if v := c.Query("scale"); v != "" {
+		switch v {
+		case "1", "2", "4", "8":
+			scale, _ = strconv.ParseFloat(v, 64)
+		default:
+			writeError(c, &queryError{"scale", "must be 1, 2, 4 or 8"})
+			return
+		}
+	}
+	end := start.Add(d)
+	if now := time.Now(); end.After(now) {
+		end = now // a device has nothing after now
+	}
+	ctx := c.Request.Context()
+	if err := s.rec.LogAccess(ctx, recording.Access{At: time.Now(), Who: p.Who(), CameraID: cam.ID, Stream: "device",
+		From: start, To: end, Kind: "playback", Addr: c.ClientIP()}); err != nil {
+		writeError(c, err)
+		return
+	}
+	_ = http.NewResponseController(c.Writer).SetWriteDeadline(time.Time{})
+	out := &flushWriter{c: c}
+	err := s.gb.PlayDevice(ctx, cam, start, end.Sub(start), scale, out)
+	switch {
+	case err != nil && out.n == 0 && ctx.Err() == nil:
+		if errors.Is(err, recording.ErrNoKeyframe) {
+			err = fmt.Errorf("%w: the device sent no picture of the window", recording.ErrNoFootage)
+		}
+		writeError(c, err)
+	case err != nil && ctx.Err() == nil:
+		s.log.Warn("device playback cut short", "camera", cam.ID, "error", err)
+	}
+}
+
+// flushWriter writes a device's footage as it comes: the headers with
+// the first bytes, each write flushed to the player.
+type flushWriter struct {
+	c *gin.Context
+	n int64
+}
+
+func (w *flushWriter) Write(b []byte) (int, error) {
+	if w.n == 0 {
+		h := w.c.Writer.Header()
+		h.Set("Content-Type", "video/mp4")
+		h.Set("Cache-Control", "private, no-store")
+		h.Set("X-Playback-Source", "device")
+	}
+	n, err := w.c.Writer.Write(b)
+	w.n += int64(n)
+	w.c.Writer.Flush()
+	return n, err
 }

@@ -92,6 +92,7 @@ type GBDevice struct {
 	clip          *Clip
 	calls         map[string]*gbCall // by Call-ID
 	invites       atomic.Int64
+	histInvites   atomic.Int64
 	byes          atomic.Int64
 	ctx           context.Context
 	// Registered is closed when the first registration succeeds.

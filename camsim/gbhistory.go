@@ -194,3 +194,17 @@ func (d *GBDevice) mediaStatus(ctx context.Context, c *gbCall) {
 	d.statusSent++
 	d.mu.Unlock()
 }
+
+// HistorySessions is how many Playback and Download sessions are up
+// (answered and not yet ended by a BYE).
+func (d *GBDevice) HistorySessions() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for _, c := range d.calls {
+		if c.hist != nil {
+			n++
+		}
+	}
+	return n
+}

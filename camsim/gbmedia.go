@@ -26,6 +26,9 @@ type gbCall struct {
 // Invites and Byes count the INVITEs answered and the BYEs received.
 func (d *GBDevice) Invites() int64 { return d.invites.Load() }
 
+// HistoryInvites counts the INVITEs of a Playback or Download answered.
+func (d *GBDevice) HistoryInvites() int64 { return d.histInvites.Load() }
+
 // Byes counts the BYEs received.
 func (d *GBDevice) Byes() int64 { return d.byes.Load() }
 
@@ -72,6 +75,9 @@ func (d *GBDevice) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		answer.Setup = "active"
 	}
 	d.invites.Add(1)
+	if hist != nil {
+		d.histInvites.Add(1)
+	}
 	d.mu.Lock()
 	d.calls[req.CallID().Value()] = &gbCall{dlg: dlg, offer: offer, channel: ch, hist: hist}
 	d.mu.Unlock()

@@ -36,6 +36,7 @@ type gbSide struct {
 	media  *gb28181.Media
 	opener *ingest.GBChannels
 	sn     atomic.Int64 // DeviceControl serial numbers
+	hseq   atomic.Int64 // Playback and Download SSRCs
 	rec    *deviceRecords
 }
 

@@ -221,6 +221,15 @@ func TestChromiumPlaysAGBChannel(t *testing.T) {
 		APIDeviceSpans int     `json:"apiDeviceSpans"`
 		Legend         string  `json:"legend"`
 		LaneColour     []int   `json:"laneColour"`
+		DeviceSeek     struct {
+			MS     float64
+			At     float64
+			Target float64
+			Source string
+		} `json:"deviceSeek"`
+		DeviceRate1 float64 `json:"deviceRate1"`
+		DeviceRate4 float64 `json:"deviceRate4"`
+		DeviceSrc   string  `json:"deviceSrc"`
 	}
 	if err := json.Unmarshal(raw, &res); err != nil {
 		t.Fatalf("%v: %s", err, raw)
@@ -229,8 +238,10 @@ func TestChromiumPlaysAGBChannel(t *testing.T) {
 	if res.FirstFrameMs <= 0 || res.FramesDecoded < 10 || !res.PTZShown {
 		t.Fatalf("%+v", res)
 	}
-	if dev.Invites() != 1 {
-		t.Fatalf("%d INVITEs", dev.Invites())
+	// Live: the pick, and 直播 at the end; the device's footage: 回放
+	// opening on it, the click, and 4x.
+	if live, hist := dev.Invites()-dev.HistoryInvites(), dev.HistoryInvites(); live != 2 || hist != 3 {
+		t.Fatalf("%d live INVITEs (want 2), %d of the device's footage (want 3)", live, hist)
 	}
 	// 回放 draws what the NVR keeps (two days of ten-minute files, 50 min an hour).
 	if res.DeviceSpans < 100 || res.DeviceSpans != res.APIDeviceSpans || !strings.Contains(res.Legend, "设备录像") || !strings.Contains(res.Legend, "中心录像") {
@@ -239,6 +250,17 @@ func TestChromiumPlaysAGBChannel(t *testing.T) {
 	if c := res.LaneColour; len(c) != 3 || c[2] < 150 || c[1] > c[2] {
 		t.Errorf("the device's lane at one of its spans is %v, not the device's blue", c)
 	}
+	// A click on the device's lane played its footage from the time clicked,
+	// 1x then 4x (asked of the device at twice that: scale=8), and going back to live left
+	// no playback session at the device.
+	if s := res.DeviceSeek; s.Source != "device" || s.MS <= 0 || s.At != s.Target {
+		t.Errorf("the device's footage from the timeline: %+v", s)
+	}
+	if res.DeviceRate1 < 0.7 || res.DeviceRate1 > 1.3 || res.DeviceRate4 < 3 || res.DeviceRate4 > 5 || !strings.Contains(res.DeviceSrc, "scale=8") {
+		t.Errorf("device footage played at %.2fx then %.2fx (%s)", res.DeviceRate1, res.DeviceRate4, res.DeviceSrc)
+	}
+	eventually(t, 10*time.Second, "no playback session left at the device", func() bool { return dev.HistorySessions() == 0 })
+	t.Logf("device footage: first picture %.0f ms after the click; %.2fx, then %.2fx", res.DeviceSeek.MS, res.DeviceRate1, res.DeviceRate4)
 	eventually(t, 3*time.Second, "left then stop at the device", func() bool {
 		p := dev.PTZ()
 		return len(p) == 2 && strings.HasPrefix(p[0], ch+" A50F0102") && p[1] == ch+" A50F0100000000B5"

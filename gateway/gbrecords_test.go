@@ -1,10 +1,18 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 
 	"sharpeyes/camsim"
 )
@@ -55,5 +63,93 @@ func TestDeviceRecordingsThroughTheAPI(t *testing.T) {
 	other := fmt.Sprintf("/api/v1/cameras/%s/recordings?source=device&from=%s&to=%s", ch, url.QueryEscape(from.Add(-time.Hour).Format(time.RFC3339)), url.QueryEscape(to.Format(time.RFC3339)))
 	if code, out := api.json("GET", other, nil); code != 503 {
 		t.Fatalf("a device switched off: %d %v", code, out)
+	}
+}
+
+// devicePlayback GETs a device playback and answers its body, the time it
+// took and its frames' camsim stamps (read from the H.264 ffmpeg copies
+// out of the fMP4, which must be whole).
+func devicePlayback(t *testing.T, api apiClient, ch string, start time.Time, secs, scale int) ([]byte, time.Duration, []time.Time) {
+	t.Helper()
+	q := fmt.Sprintf("/api/v1/cameras/%s/playback?source=device&start=%s&duration=%d&scale=%d", ch, url.QueryEscape(start.Format(time.RFC3339)), secs, scale)
+	began := time.Now()
+	code, body := api.do("GET", q, "", nil, true)
+	took := time.Since(began)
+	if code != 200 {
+		t.Fatalf("device playback: %d %s", code, body)
+	}
+	path := filepath.Join(t.TempDir(), "device.mp4")
+	if err := os.WriteFile(path, body, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	annexb, err := exec.Command("ffmpeg", "-v", "error", "-i", path, "-c", "copy", "-bsf:v", "h264_mp4toannexb", "-f", "h264", "-").Output()
+	if err != nil {
+		t.Fatalf("ffmpeg cannot read the playback: %v", err)
+	}
+	var nalus h264.AnnexB
+	if err := nalus.Unmarshal(annexb); err != nil {
+		t.Fatal(err)
+	}
+	var stamps []time.Time
+	for _, n := range nalus {
+		if at, ok := camsim.ParseTimestampSEI(n); ok {
+			stamps = append(stamps, at)
+		}
+	}
+	return body, took, stamps
+}
+
+// TestDevicePlaybackThroughTheGateway: a window of the simulated NVR's
+// recording plays through GET /cameras/{id}/playback?source=device as
+// fMP4 ffmpeg reads whole, its frames stamped from the time asked to the
+// window's end; scale 4 takes a quarter of the time; a viewer who leaves
+// ends the device's session (BYE) within a second or two; a window with
+// nothing recorded is refused.
+func TestDevicePlaybackThroughTheGateway(t *testing.T) {
+	g := startGateway(t, gbEnv...)
+	api := apiClient{t, "http://" + g.HTTPAddr()}
+	dev := startGBDevice(t, g, camsim.GBConfig{DeviceID: "32100300001110000062", Channels: 1})
+	ch := dev.Config().ChannelID(1)
+	eventually(t, 10*time.Second, "the channel as a camera", func() bool {
+		code, _ := api.json("GET", "/api/v1/cameras/"+ch, nil)
+		return code == 200
+	})
+	start := time.Now().Truncate(time.Hour).Add(-time.Hour + 12*time.Minute + 7*time.Second)
+	_, took, stamps := devicePlayback(t, api, ch, start, 4, 1)
+	if len(stamps) < 95 || stamps[0].Sub(start).Abs() > 40*time.Millisecond || start.Add(4*time.Second).Sub(stamps[len(stamps)-1]) > 100*time.Millisecond {
+		t.Fatalf("%d frames stamped %v … %v; asked %v + 4 s", len(stamps), stamps[0], stamps[len(stamps)-1], start)
+	}
+	if took < 3*time.Second {
+		t.Fatalf("4 s at 1x took %v", took)
+	}
+	_, took4, stamps4 := devicePlayback(t, api, ch, start, 8, 4)
+	if len(stamps4) < 190 || took4 > 4*time.Second {
+		t.Fatalf("8 s at 4x: %d frames in %v", len(stamps4), took4)
+	}
+	t.Logf("4 s at 1x in %v; 8 s at 4x in %v", took.Round(time.Millisecond), took4.Round(time.Millisecond))
+
+	// The viewer leaves a minute-long playback after a second.
+	byes := dev.Byes()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", api.base+fmt.Sprintf("/api/v1/cameras/%s/playback?source=device&start=%s&duration=60", ch,
+		url.QueryEscape(start.Format(time.RFC3339))), nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	if _, err := io.ReadAtLeast(resp.Body, buf, 1024); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	resp.Body.Close()
+	eventually(t, 5*time.Second, "the device's session ended", func() bool { return dev.Byes() > byes })
+
+	// Nothing recorded: ten days ago (the NVR keeps seven).
+	old := time.Now().Add(-10 * 24 * time.Hour)
+	q := fmt.Sprintf("/api/v1/cameras/%s/playback?source=device&start=%s&duration=5", ch, url.QueryEscape(old.Format(time.RFC3339)))
+	if code, _ := api.json("GET", q, nil); code != 503 && code != 404 {
+		t.Fatalf("a window the device does not keep: %d", code)
 	}
 }

@@ -45,13 +45,46 @@ try {
   out.legend = await page.$eval('.tile[data-tile="0"] .pblegend', e => e.textContent).catch(() => '');
   // The lower lane is painted blue where the device keeps footage.
   out.laneColour = await page.evaluate(() => {
-    const pb = window.__sharpeyes.tiles[0].pb, c = pb.canvas, s = pb.deviceSpans[pb.deviceSpans.length - 1];
+    // The span nearest the middle of the view: away from the playhead.
+    const pb = window.__sharpeyes.tiles[0].pb, c = pb.canvas, mid = pb.end - pb.span / 2;
+    const s = pb.deviceSpans.reduce((a, b) => Math.abs((b.start + b.end) / 2 - mid) < Math.abs((a.start + a.end) / 2 - mid) ? b : a);
+    pb.draw(); // as it is now (a resize clears the canvas until its next draw)
     const w = c.clientWidth, x = Math.round(pb.xOf((s.start + s.end) / 2, w)), dpr = window.devicePixelRatio || 1;
     const y = c.clientHeight - 5;
     const px = c.getContext('2d').getImageData(Math.round(x * dpr), Math.round(y * dpr), 1, 1).data;
     return [px[0], px[1], px[2]];
   });
   await shot(page, 'wall-gb-device-recordings');
+  // A click on the device's lane plays its footage from there (the
+  // gateway recorded none): the first picture, then 1x, then 4x.
+  const target = await page.evaluate(() => {
+    const pb = window.__sharpeyes.tiles[0].pb, done = pb.deviceSpans.filter(s => s.end < Date.now() - 60000);
+    const s = done[done.length - 1];
+    return s.start + 2 * 60000 + 7000;
+  });
+  const seekNo = await page.evaluate(() => window.__sharpeyes.tiles[0].pb.seekLog.length);
+  await page.evaluate((t) => window.__sharpeyes.tiles[0].pb.seek(t), target);
+  await page.waitForFunction((n) => window.__sharpeyes.tiles[0].pb.seekLog.length > n, seekNo, { timeout: 20000 });
+  out.deviceSeek = await page.evaluate(() => { const pb = window.__sharpeyes.tiles[0].pb; return { ...pb.seekLog[pb.seekLog.length - 1], source: pb.source, target: 0 }; });
+  out.deviceSeek.target = target;
+  const rateOf = async () => {
+    const a = await page.evaluate(() => [performance.now(), window.__sharpeyes.tiles[0].pb.now()]);
+    await sleep(2000);
+    const b = await page.evaluate(() => [performance.now(), window.__sharpeyes.tiles[0].pb.now()]);
+    return (b[1] - a[1]) / (b[0] - a[0]);
+  };
+  await sleep(500);
+  out.deviceRate1 = await rateOf();
+  const n4 = await page.evaluate(() => window.__sharpeyes.tiles[0].pb.seekLog.length);
+  await page.click('.tile[data-tile="0"] .pbspeed[data-speed="4"]');
+  await page.waitForFunction((n) => window.__sharpeyes.tiles[0].pb.seekLog.length > n, n4, { timeout: 20000 });
+  await sleep(500);
+  out.deviceRate4 = await rateOf();
+  out.deviceSrc = await page.evaluate(() => window.__sharpeyes.tiles[0].pb.video.src);
+  await shot(page, 'wall-gb-device-playback');
+  // Back to live: the device's playback session is left.
+  await page.click('.tile[data-tile="0"] .pblive');
+  await sleep(300);
 } finally {
   await b.close();
 }

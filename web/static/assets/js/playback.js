@@ -10,6 +10,7 @@ import { t } from './i18n.js';
 const HOUR = 36e5;
 const DAY = 24 * HOUR;
 const WINDOW_S = 3600;         // one playback request (the gateway's most)
+const DEVICE_WINDOW_S = 600;   // one device playback (its session ends with the request)
 const EXPORT_S = 300;          // what 导出 downloads from the playhead
 const SPEEDS = [1, 2, 4, 8];
 const ZOOMS = [DAY, 6 * HOUR, HOUR, 15 * 6e4, 3 * 6e4]; // what the timeline shows
@@ -39,6 +40,7 @@ export class Playback {
     this.spans = [];       // the gateway's own footage (中心录像)
     this.deviceSpans = []; // what a GB/T 28181 channel's NVR keeps (设备录像)
     this.deviceNote = '';
+    this.source = '';      // whose footage the shown video is: gateway or device
     this.marks = [];
     this.stream = '';
     this.from = 0;        // wall time of the shown video's time 0
@@ -126,18 +128,33 @@ export class Playback {
   // snap is where playing from ms starts: ms inside a span, else the next
   // span's start; null when nothing is recorded from ms on.
   snap(ms) {
-    for (const s of this.spans) {
-      if (ms < s.start) return s.start;
-      if (ms < s.end) return ms;
-    }
-    return null;
+    const p = this.pick(ms);
+    return p ? p.at : null;
+  }
+
+  // pick is where playing from ms starts and whose footage it is: the
+  // gateway's own where it has some (its disk is near), else the
+  // device's (a GB/T 28181 channel's NVR); null when neither has any
+  // from ms on.
+  pick(ms) {
+    const next = (spans) => {
+      for (const s of spans) {
+        if (ms < s.start) return s.start;
+        if (ms < s.end) return ms;
+      }
+      return null;
+    };
+    const gw = next(this.spans), dev = next(this.deviceSpans);
+    if (gw === ms || (gw !== null && (dev === null || gw <= dev))) return { at: gw, source: 'gateway' };
+    return dev === null ? null : { at: dev, source: 'device' };
   }
 
   // seek plays from ms. The picture shown stays until the new one paints.
   seek(ms) {
     const clicked = performance.now();
-    const at = this.snap(ms);
-    if (at === null) { this.say(t('pb.none')); return Promise.resolve(-1); }
+    const p = this.pick(ms);
+    if (p === null) { this.say(t('pb.none')); return Promise.resolve(-1); }
+    const at = p.at;
     this.say('');
     const gen = ++this.gen;
     if (this.incoming) drop(this.incoming);
@@ -147,7 +164,13 @@ export class Playback {
     const v = h('video', { autoplay: true, muted: true, playsInline: true });
     v.muted = true;
     v.defaultPlaybackRate = v.playbackRate = this.rate;
-    v.src = `/api/v1/cameras/${encodeURIComponent(this.cam.id)}/playback${qs({ start: new Date(at).toISOString(), duration: WINDOW_S, stream: this.stream })}`;
+    // A device's footage comes as fast as the device sends it (MANSRTSP
+    // Scale): it is asked at twice the rate it is played (8x at most), so
+    // the player stays ahead instead of stalling on every late packet.
+    v.src = p.source === 'device'
+      ? `/api/v1/cameras/${encodeURIComponent(this.cam.id)}/playback${qs({ source: 'device', start: new Date(at).toISOString(), duration: DEVICE_WINDOW_S, scale: Math.min(8, this.rate * 2) })}`
+      : `/api/v1/cameras/${encodeURIComponent(this.cam.id)}/playback${qs({ start: new Date(at).toISOString(), duration: WINDOW_S, stream: this.stream })}`;
+    v.dataset.source = p.source;
     v.className = this.video ? 'next' : '';
     this.layer.prepend(v);
     this.incoming = v;
@@ -163,6 +186,7 @@ export class Playback {
         this.video = v;
         this.incoming = null;
         this.from = at;
+        this.source = p.source;
         this.follow(v, gen);
         resolve(ms);
       };
@@ -204,7 +228,10 @@ export class Playback {
   }
 
   setRate(s) {
+    const changed = s !== this.rate;
     this.rate = s;
+    // The device sends at the speed it was asked: ask again from here.
+    if (changed && this.source === 'device' && this.video) { this.speedButtons.forEach(b => b.classList.toggle('on', +b.dataset.speed === s)); this.seek(this.now()); return; }
     for (const v of [this.video, this.incoming]) if (v) { v.defaultPlaybackRate = s; v.playbackRate = s; }
     this.speedButtons.forEach(b => b.classList.toggle('on', +b.dataset.speed === s));
   }
