@@ -28,6 +28,38 @@ const deviceSilence = 10 * time.Second
 // or when the device falls silent; the session ends with a BYE whatever
 // ended it.
 func (b *gbSide) PlayDevice(ctx context.Context, cam registry.Camera, start time.Time, d time.Duration, scale float64, w io.Writer) error {
+	return b.history(ctx, cam, "Playback", start, start.Add(d), 0, scale, w)
+}
+
+// downloadSpeed is how many times real time a device is asked to send a
+// Download at (as it allows).
+const downloadSpeed = 4
+
+// DownloadDevice fetches [from, to] of what cam's device keeps (a
+// Download) into w as fragmented MP4, for an evidence clip; it answers
+// the footage's provenance. recording.ErrNoFootage when the camera has no
+// device or the device sends no picture; recording.ErrOtherNode when its
+// device is registered with another node.
+func (b *gbSide) DownloadDevice(ctx context.Context, cam registry.Camera, from, to time.Time, w io.Writer) (string, error) {
+	if cam.GB == nil {
+		return "", fmt.Errorf("%w: camera %s has no device of its own", recording.ErrNoFootage, cam.ID)
+	}
+	if _, ok := b.server.Device(cam.GB.DeviceID); !ok {
+		return "", fmt.Errorf("%w: device %s is not registered here", recording.ErrOtherNode, cam.GB.DeviceID)
+	}
+	prov := fmt.Sprintf("GB/T 28181 device %s channel %s, Download %s–%s", cam.GB.DeviceID, cam.GB.ChannelID,
+		from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339))
+	err := b.history(ctx, cam, "Download", from, to, downloadSpeed, 1, w)
+	if errors.Is(err, recording.ErrNoKeyframe) || errors.Is(err, api.ErrNoAnswer) {
+		err = fmt.Errorf("%w: %v", recording.ErrNoFootage, err)
+	}
+	return prov, err
+}
+
+// history receives a Playback or Download of cam's device and writes it
+// to w as fragmented MP4, until the device says it is all sent, ctx ends,
+// the device ends the call or falls silent.
+func (b *gbSide) history(ctx context.Context, cam registry.Camera, session string, from, to time.Time, speed int, scale float64, w io.Writer) error {
 	if cam.GB == nil {
 		return fmt.Errorf("camera %s is no GB/T 28181 channel", cam.ID)
 	}
@@ -49,7 +81,7 @@ func (b *gbSide) PlayDevice(ctx context.Context, cam registry.Camera, start time
 	if b.opener.Transport != nil && b.opener.Transport(cam.GB.DeviceID) == "tcp" {
 		offer.Transport, offer.Setup = "TCP", "passive"
 	}
-	call, err := b.server.History(ctx, cam.GB.DeviceID, cam.GB.ChannelID, "Playback", offer, start, start.Add(d), 0)
+	call, err := b.server.History(ctx, cam.GB.DeviceID, cam.GB.ChannelID, session, offer, from, to, speed)
 	switch {
 	case errors.Is(err, gb28181.ErrNotRegistered):
 		return fmt.Errorf("%w: device %s is not registered", api.ErrBusy, cam.GB.DeviceID)

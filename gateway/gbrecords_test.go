@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,13 +81,20 @@ func devicePlayback(t *testing.T, api apiClient, ch string, start time.Time, sec
 	if code != 200 {
 		t.Fatalf("device playback: %d %s", code, body)
 	}
-	path := filepath.Join(t.TempDir(), "device.mp4")
+	return body, took, seiStamps(t, body)
+}
+
+// seiStamps are the camsim stamps of an MP4's frames, read from the H.264
+// ffmpeg copies out of it (which must be whole).
+func seiStamps(t *testing.T, body []byte) []time.Time {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "footage.mp4")
 	if err := os.WriteFile(path, body, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	annexb, err := exec.Command("ffmpeg", "-v", "error", "-i", path, "-c", "copy", "-bsf:v", "h264_mp4toannexb", "-f", "h264", "-").Output()
 	if err != nil {
-		t.Fatalf("ffmpeg cannot read the playback: %v", err)
+		t.Fatalf("ffmpeg cannot read the footage: %v", err)
 	}
 	var nalus h264.AnnexB
 	if err := nalus.Unmarshal(annexb); err != nil {
@@ -96,7 +106,7 @@ func devicePlayback(t *testing.T, api apiClient, ch string, start time.Time, sec
 			stamps = append(stamps, at)
 		}
 	}
-	return body, took, stamps
+	return stamps
 }
 
 // TestDevicePlaybackThroughTheGateway: a window of the simulated NVR's
@@ -152,4 +162,75 @@ func TestDevicePlaybackThroughTheGateway(t *testing.T) {
 	if code, _ := api.json("GET", q, nil); code != 503 && code != 404 {
 		t.Fatalf("a window the device does not keep: %d", code)
 	}
+}
+
+// recordedMoment is a time about a minute ago at which camsim's NVR has
+// footage (it records fifty minutes of every hour).
+func recordedMoment() time.Time {
+	t := time.Now().Add(-70 * time.Second).Truncate(time.Second)
+	if t.Minute() >= 48 || t.Minute() < 1 {
+		t = t.Truncate(time.Hour).Add(-time.Hour + 30*time.Minute)
+	}
+	return t
+}
+
+// TestAnUnrecordedGBChannelsCaseGetsTheDevicesClip: an alarm on a GB
+// channel the gateway does not record opens a case; its evidence clip is
+// downloaded from the NVR (s=Download) once the post-roll is past, kept
+// with its SHA-256 and its provenance; the bytes served are those the
+// hash names, and the clip's frames are stamped from the pre-roll to the
+// post-roll.
+func TestAnUnrecordedGBChannelsCaseGetsTheDevicesClip(t *testing.T) {
+	g := startGateway(t, append([]string{"SHARPEYES_RECORDING_PRE_SECONDS=3", "SHARPEYES_RECORDING_POST_SECONDS=3"}, gbEnv...)...)
+	api := apiClient{t, "http://" + g.HTTPAddr()}
+	dev := startGBDevice(t, g, camsim.GBConfig{DeviceID: "32100300001110000063", Channels: 1})
+	ch := dev.Config().ChannelID(1)
+	eventually(t, 10*time.Second, "the channel as a camera", func() bool {
+		code, _ := api.json("GET", "/api/v1/cameras/"+ch, nil)
+		return code == 200
+	})
+	at := recordedMoment()
+	for i, phase := range []string{"start", "end"} {
+		body := fmt.Sprintf(`{"source":"ai","source_event_id":"dl-%d","camera_id":%q,"kind":"fire_smoke","phase":%q,"time":%q}`,
+			i, ch, phase, at.Add(time.Duration(i)*4*time.Second).UTC().Format(time.RFC3339))
+		if code, raw := api.do("POST", "/api/v1/events", "application/json", []byte(body), true); code != 200 {
+			t.Fatalf("event %s: %d %s", phase, code, raw)
+		}
+	}
+	var caseID string
+	eventually(t, 10*time.Second, "the alarm's case", func() bool {
+		_, out := api.json("GET", "/api/v1/cases?camera_id="+ch, nil)
+		if items, _ := out["items"].([]any); len(items) > 0 {
+			caseID = items[0].(map[string]any)["id"].(string)
+		}
+		return caseID != ""
+	})
+	var clip map[string]any
+	eventually(t, 40*time.Second, "the device's clip", func() bool {
+		_, out := api.json("GET", "/api/v1/cases/"+caseID+"/clips", nil)
+		items, _ := out["items"].([]any)
+		if len(items) == 1 && items[0].(map[string]any)["state"] != "pending" {
+			clip = items[0].(map[string]any)
+			return true
+		}
+		return false
+	})
+	prov, _ := clip["provenance"].(string)
+	if clip["state"] != "ready" || !strings.Contains(prov, dev.Config().DeviceID) || !strings.Contains(prov, ch) || !strings.Contains(prov, "Download") {
+		t.Fatalf("the clip %v", clip)
+	}
+	code, body := api.do("GET", clip["url"].(string), "", nil, true)
+	sum := sha256.Sum256(body)
+	if code != 200 || hex.EncodeToString(sum[:]) != clip["sha256"] {
+		t.Fatalf("clip download: %d, %d bytes, sha256 %x, the case lists %v", code, len(body), sum, clip["sha256"])
+	}
+	stamps := seiStamps(t, body)
+	from, to := at.Add(-3*time.Second), at.Add(7*time.Second)
+	if len(stamps) < 200 || stamps[0].Sub(from).Abs() > 100*time.Millisecond || to.Sub(stamps[len(stamps)-1]) > 100*time.Millisecond {
+		t.Fatalf("%d frames stamped %v … %v; the window %v … %v", len(stamps), stamps[0], stamps[len(stamps)-1], from, to)
+	}
+	if n := dev.HistoryInvites(); n != 1 {
+		t.Fatalf("%d Downloads asked of the device", n)
+	}
+	t.Logf("the device's clip: %d bytes, %d frames %s … %s, %s", len(body), len(stamps), stamps[0].Format("15:04:05.000"), stamps[len(stamps)-1].Format("15:04:05.000"), prov)
 }

@@ -3,6 +3,8 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -35,8 +37,21 @@ func (g *Gateway) startRecording(ctx context.Context) error {
 		Part: r.PartSeconds.D(), MaxBytes: r.MaxBytes, MinFreeBytes: r.MinFreeBytes,
 		EvidenceHold: time.Duration(r.EvidenceHoldDays) * 24 * time.Hour,
 		Defaults:     registry.Recording{Mode: r.Mode, Stream: r.Stream, RetainDays: r.RetainDays, PreSeconds: r.PreSeconds, PostSeconds: r.PostSeconds},
-		Logger:       g.log, OnStorageFull: g.own.storageFull, CaseHold: g.caseHold}, idx, g.manager)
+		Logger:       g.log, OnStorageFull: g.own.storageFull, CaseHold: g.caseHold, DeviceFootage: g.deviceFootage}, idx, g.manager)
 	return g.parts.start(ctx, "recording", g.rec) // segments closed before the pulls stop
+}
+
+// deviceFootage fetches an evidence clip's window from a GB/T 28181
+// channel's own device when the gateway recorded none of it (the SIP
+// side is made before recording starts; until its devices register the
+// clip waits, as for footage on another node).
+func (g *Gateway) deviceFootage(ctx context.Context, cameraID string, from, to time.Time, w io.Writer) (string, error) {
+	gb := g.gb
+	cam, ok := g.catalog.Get(cameraID)
+	if gb == nil || !ok || cam.GB == nil {
+		return "", fmt.Errorf("%w: camera %s has no device of its own", recording.ErrNoFootage, cameraID)
+	}
+	return gb.DownloadDevice(ctx, cam, from, to, w)
 }
 
 // recordingsOrNil is the manager as the API takes it (a nil interface

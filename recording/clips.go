@@ -44,17 +44,21 @@ type Clip struct {
 	Node       string    `json:"node"`
 	Error      string    `json:"error,omitempty"`
 	Created    time.Time `json:"created"`
+	// Provenance says where footage not recorded by the gateway came from
+	// (the device, its channel and the window it was asked for); empty
+	// for the gateway's own.
+	Provenance string `json:"provenance,omitempty"`
 	due        time.Time
 	path       string
 }
 
-const clipColumns = `id, case_id, incident_id, camera_id, stream, start_ms, end_ms, due_ms, state, bytes, sha256, path, node, error, created_ms`
+const clipColumns = `id, case_id, incident_id, camera_id, stream, start_ms, end_ms, due_ms, state, bytes, sha256, path, node, error, created_ms, provenance`
 
 func scanClip(r sqlstore.Scanner) (Clip, error) {
 	var c Clip
 	var start, end, due, created int64
 	err := r.Scan(&c.ID, &c.CaseID, &c.IncidentID, &c.CameraID, &c.Stream, &start, &end, &due, &c.State, &c.Bytes, &c.SHA256,
-		&c.path, &c.Node, &c.Error, &created)
+		&c.path, &c.Node, &c.Error, &created, &c.Provenance)
 	c.Start, c.End, c.due, c.Created = time.UnixMilli(start).UTC(), time.UnixMilli(end).UTC(), time.UnixMilli(due).UTC(), time.UnixMilli(created).UTC()
 	return c, err
 }
@@ -92,9 +96,9 @@ func (m *Manager) HoldClip(ctx context.Context, caseID, incidentID string, cam m
 	c := Clip{ID: newID("clip-"), CaseID: caseID, IncidentID: incidentID, CameraID: cam.ID, Stream: p.Stream,
 		Start: started.Add(-p.Pre).UTC(), State: ClipPending, Created: time.Now().UTC()}
 	c.End, c.due = clipEnd(started, ended, p.Post)
-	_, err := m.idx.db.ExecContext(ctx, m.idx.q(`INSERT INTO case_clips (`+clipColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+	_, err := m.idx.db.ExecContext(ctx, m.idx.q(`INSERT INTO case_clips (`+clipColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 		ON CONFLICT (case_id, incident_id) DO NOTHING`),
-		c.ID, c.CaseID, c.IncidentID, c.CameraID, c.Stream, ms(c.Start), ms(c.End), ms(c.due), c.State, 0, "", "", "", "", ms(c.Created))
+		c.ID, c.CaseID, c.IncidentID, c.CameraID, c.Stream, ms(c.Start), ms(c.End), ms(c.due), c.State, 0, "", "", "", "", ms(c.Created), "")
 	return err
 }
 
@@ -137,11 +141,28 @@ func (m *Manager) makeClip(ctx context.Context, c Clip) error {
 	switch {
 	case errors.Is(err, ErrOtherNode):
 		return err // that node makes it
+	case errors.Is(err, ErrNoFootage) && m.cfg.DeviceFootage != nil:
+		return m.makeDeviceClip(ctx, c) // the gateway recorded none: its device may have
 	case errors.Is(err, ErrNoFootage):
 		return m.finishClip(ctx, c.ID, ClipEmpty, 0, "", "", "nothing was recorded from the pre-roll to the post-roll")
 	case err != nil:
 		return m.finishClip(ctx, c.ID, ClipFailed, 0, "", "", err.Error())
 	}
+	return m.writeClip(ctx, c, func(w io.Writer) (string, error) { return "", m.WriteMP4(ctx, w, win) })
+}
+
+// makeDeviceClip fetches the clip's window from the camera's device (a
+// GB/T 28181 Download), into a file of its own with its SHA-256 and its
+// provenance.
+func (m *Manager) makeDeviceClip(ctx context.Context, c Clip) error {
+	return m.writeClip(ctx, c, func(w io.Writer) (string, error) {
+		return m.cfg.DeviceFootage(ctx, c.CameraID, c.Start, c.End, w)
+	})
+}
+
+// writeClip writes a clip's file with write (which says the footage's
+// provenance), then its state, bytes and SHA-256.
+func (m *Manager) writeClip(ctx context.Context, c Clip, write func(w io.Writer) (string, error)) error {
 	path := filepath.Join(m.cfg.Root, "clips", safe(c.CaseID), c.ID+".mp4")
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return err
@@ -153,7 +174,7 @@ func (m *Manager) makeClip(ctx context.Context, c Clip) error {
 	}
 	h := sha256.New()
 	n := &counter{}
-	err = m.WriteMP4(ctx, io.MultiWriter(f, h, n), win)
+	prov, err := write(io.MultiWriter(f, h, n))
 	if err == nil {
 		err = f.Sync()
 	}
@@ -165,19 +186,26 @@ func (m *Manager) makeClip(ctx context.Context, c Clip) error {
 	}
 	if err != nil {
 		os.Remove(tmp)
-		if errors.Is(err, ErrNoFootage) {
-			return m.finishClip(ctx, c.ID, ClipEmpty, 0, "", "", "nothing was recorded from the pre-roll to the post-roll")
+		switch {
+		case errors.Is(err, ErrOtherNode):
+			return err // the node that reaches the device makes it
+		case errors.Is(err, ErrNoFootage):
+			return m.finishClip(ctx, c.ID, ClipEmpty, 0, "", "", "nothing was recorded from the pre-roll to the post-roll", prov)
 		}
-		return m.finishClip(ctx, c.ID, ClipFailed, 0, "", "", err.Error())
+		return m.finishClip(ctx, c.ID, ClipFailed, 0, "", "", err.Error(), prov)
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
-	m.log.Info("evidence clip made", "case", c.CaseID, "camera", c.CameraID, "bytes", n.n, "sha256", sum)
-	return m.finishClip(ctx, c.ID, ClipReady, n.n, sum, path, "")
+	m.log.Info("evidence clip made", "case", c.CaseID, "camera", c.CameraID, "bytes", n.n, "sha256", sum, "from", prov)
+	return m.finishClip(ctx, c.ID, ClipReady, n.n, sum, path, "", prov)
 }
 
-func (m *Manager) finishClip(ctx context.Context, id, state string, bytes int64, sum, path, why string) error {
-	_, err := m.idx.db.ExecContext(ctx, m.idx.q(`UPDATE case_clips SET state = ?, bytes = ?, sha256 = ?, path = ?, node = ?, error = ? WHERE id = ?`),
-		state, bytes, sum, path, m.cfg.Node, why, id)
+func (m *Manager) finishClip(ctx context.Context, id, state string, bytes int64, sum, path, why string, provenance ...string) error {
+	prov := ""
+	if len(provenance) > 0 {
+		prov = provenance[0]
+	}
+	_, err := m.idx.db.ExecContext(ctx, m.idx.q(`UPDATE case_clips SET state = ?, bytes = ?, sha256 = ?, path = ?, node = ?, error = ?, provenance = ? WHERE id = ?`),
+		state, bytes, sum, path, m.cfg.Node, why, prov, id)
 	return err
 }
 

@@ -8,6 +8,7 @@ package recording
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -42,7 +43,16 @@ type Config struct {
 	OnStorageFull func(cameras []string)
 	// CaseHold says whether a case still holds its clips.
 	CaseHold CaseHold
+	// DeviceFootage fetches an evidence clip's window from the camera's
+	// own device when the gateway recorded nothing of it (nil: none).
+	DeviceFootage DeviceFootage
 }
+
+// DeviceFootage writes a window of what a camera's own device keeps (a
+// GB/T 28181 channel's NVR: a Download) to w, and says where it came
+// from. ErrNoFootage: the camera has no device to ask, or it has nothing
+// of the window; ErrOtherNode: another node reaches the device.
+type DeviceFootage func(ctx context.Context, cameraID string, from, to time.Time, w io.Writer) (provenance string, err error)
 
 // Manager runs a recorder for every camera this node records.
 type Manager struct {

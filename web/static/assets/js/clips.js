@@ -40,5 +40,8 @@ function clipItem(c, tap) {
     kids.push(h('div.hash', {}, h('span', {}, t('sha256')), h('code.sha', {}, c.sha256)),
       h('a.button.clipdl', { href: `${c.url}?download=1`, download: '' }, t('download')));
   }
-  return h('li.clip', { dataset: { clip: c.id, state: c.state } }, ...kids);
+  // Footage the gateway did not record says where it came from (the
+  // camera's NVR, its channel and the window asked for).
+  if (c.provenance) kids.push(h('div.prov', {}, h('span', {}, t('clipFromDevice')), h('span.provtext', {}, c.provenance)));
+  return h('li.clip', { dataset: { clip: c.id, state: c.state, source: c.provenance ? 'device' : 'gateway' } }, ...kids);
 }
