@@ -19,6 +19,7 @@ import (
 	"sharpeyes/grid"
 	"sharpeyes/health"
 	"sharpeyes/ingest"
+	"sharpeyes/recording"
 	"sharpeyes/registry"
 )
 
@@ -49,7 +50,11 @@ type cascadeDeps struct {
 	Bus     *events.Bus     // incidents told upward as alarms; nil: none
 	// Health is the cameras' health history: the state of a camera
 	// another node owns, as last recorded (nil: none kept).
-	Health  *health.Store
+	Health *health.Store
+	// Rec is the recordings (nil: none): a shared camera's spans answer
+	// the platform's RecordInfo; Loc is the platform's local time.
+	Rec     *recording.Manager
+	Loc     *time.Location
 	Node    string        // this node, for the election
 	TTL     time.Duration // the election's lease
 	Unstick func()
@@ -82,7 +87,7 @@ func (g *Gateway) startCascade(ctx context.Context) error {
 		return nil
 	}
 	g.cascade = newCascadeSide(cascadeDeps{Config: g.cfg.GB28181, Store: g.store, Catalog: g.catalog, Grids: &g.grids, Pulls: g.manager,
-		GB: g.gb, Bus: g.bus, Health: g.healthStore(), Node: g.self.ID, TTL: g.cfg.Registry.LeaseTTL.D(), Unstick: g.unstick, Log: g.log})
+		GB: g.gb, Bus: g.bus, Health: g.healthStore(), Rec: g.rec, Loc: g.location(), Node: g.self.ID, TTL: g.cfg.Registry.LeaseTTL.D(), Unstick: g.unstick, Log: g.log})
 	return g.parts.start(ctx, "cascade", g.cascade)
 }
 
@@ -138,7 +143,7 @@ func platformOf(u registry.Upstream) cascade.Platform {
 // from the registry every few seconds, their status published.
 func (s *cascadeSide) lead(ctx context.Context) {
 	mgr := cascade.NewManager(ctx, cascade.Deps{SIP: s.GB.stack, Catalog: s, Streams: s.Pulls, PTZ: s.ptz, Name: "sharpeyes", Manufacturer: "sharpeyes",
-		Model: "sharpeyes gateway"}, s.Log)
+		Model: "sharpeyes gateway", Records: s.records, Location: s.Loc}, s.Log)
 	s.mu.Lock()
 	s.mgr = mgr
 	s.mu.Unlock()
@@ -190,6 +195,26 @@ func (s *cascadeSide) lead(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// records are a camera's spans on the gateway's disks (every node's, from
+// the shared index), of the stream its plan records, for RecordInfo.
+func (s *cascadeSide) records(ctx context.Context, cameraID string, from, to time.Time) ([]cascade.Span, error) {
+	if s.Rec == nil {
+		return nil, nil
+	}
+	stream := "main"
+	if cam, ok := s.Catalog.Get(cameraID); ok {
+		if p, ok := s.Rec.PlanOf(cam); ok && p.Stream != "" {
+			stream = p.Stream
+		}
+	}
+	spans, err := s.Rec.Index().Spans(ctx, cameraID, stream, from, to)
+	out := make([]cascade.Span, 0, len(spans))
+	for _, sp := range spans {
+		out = append(out, cascade.Span{Start: sp.Start, End: sp.End})
+	}
+	return out, err
 }
 
 // Channels implements cascade.Catalog: the cameras of the share's grid

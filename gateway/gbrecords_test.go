@@ -18,6 +18,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 
 	"sharpeyes/camsim"
+	"sharpeyes/camsim/gbplatform"
 )
 
 // TestDeviceRecordingsThroughTheAPI: a simulated NVR's channel's
@@ -233,4 +234,59 @@ func TestAnUnrecordedGBChannelsCaseGetsTheDevicesClip(t *testing.T) {
 		t.Fatalf("%d Downloads asked of the device", n)
 	}
 	t.Logf("the device's clip: %d bytes, %d frames %s … %s, %s", len(body), len(stamps), stamps[0].Format("15:04:05.000"), stamps[len(stamps)-1].Format("15:04:05.000"), prov)
+}
+
+// TestUpstreamRecordInfoFromTheIndex: the district's RecordInfo of a
+// shared camera the gateway records lists the gateway's spans (as
+// /recordings has them, to the second, in the platform's local time); a
+// camera not shared gets nothing.
+func TestUpstreamRecordInfoFromTheIndex(t *testing.T) {
+	ctx := context.Background()
+	plat, err := gbplatform.StartPlatform(ctx, gbplatform.PlatformConfig{ServerID: districtID, Password: districtPass})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { plat.Close() }()
+	g := startGateway(t, append(append([]string{}, gbEnv...), recordingEnv...)...)
+	api := apiClient{t, "http://" + g.HTTPAddr()}
+	fleet := startFleet(t, "127.0.0.1:0", camsim.Config{Cameras: 2})
+	defer fleet.Close()
+	for i, id := range []string{"up-rec", "up-not-shared"} {
+		if code, out := api.json("POST", "/api/v1/cameras", map[string]any{"id": id, "name": id, "streams": map[string]string{"main": fleet.URL(i+1, false)},
+			"recording": map[string]any{"mode": "continuous"}}); code != 201 {
+			t.Fatalf("camera %s: %d %v", id, code, out)
+		}
+	}
+	footageThrough(t, api, "up-rec", time.Now().Add(3*time.Second))
+	if code, out := api.json("POST", "/api/v1/gb/upstream", map[string]any{"id": "district", "server_id": districtID, "address": plat.Addr(),
+		"password": districtPass, "local_id": streetCode, "keepalive_s": 1, "share": map[string]any{"cameras": []string{"up-rec"}}}); code != 201 {
+		t.Fatalf("upstream: %d %v", code, out)
+	}
+	var code string
+	eventually(t, 15*time.Second, "the platform's catalog", func() bool {
+		items, _, complete := plat.Catalog(streetCode)
+		if complete && len(items) == 1 {
+			code = items[0].DeviceID
+		}
+		return code != ""
+	})
+	from, to := time.Now().Add(-time.Hour), time.Now().Add(time.Minute)
+	recs, err := plat.RecordInfo(ctx, streetCode, code, from, to)
+	if err != nil || !recs.Complete || len(recs.Items) == 0 {
+		t.Fatalf("RecordInfo of the shared camera: %+v %v", recs, err)
+	}
+	_, tl := api.json("GET", fmt.Sprintf("/api/v1/cameras/up-rec/recordings?from=%s&to=%s", url.QueryEscape(from.Format(time.RFC3339)), url.QueryEscape(to.Format(time.RFC3339))), nil)
+	spans := tl["items"].([]any)
+	if len(spans) != len(recs.Items) {
+		t.Fatalf("%d spans upward, %d in the API", len(recs.Items), len(spans))
+	}
+	first, _ := time.Parse(time.RFC3339Nano, spans[0].(map[string]any)["start"].(string))
+	if !recs.Items[0].Start.Equal(first.Truncate(time.Second)) {
+		t.Fatalf("the first span starts %v upward, %v in the index", recs.Items[0].Start, first)
+	}
+	// A camera not shared: its code is not the platform's to ask.
+	other := strings.Replace(code, code[len(code)-3:], "999", 1)
+	if recs, err := plat.RecordInfo(ctx, streetCode, other, from, to); err != nil || len(recs.Items) != 0 {
+		t.Fatalf("an unshared code: %+v %v", recs, err)
+	}
 }

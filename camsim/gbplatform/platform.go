@@ -490,3 +490,9 @@ func (p *Platform) Source(id string) (addr, transport string, ok bool) {
 	d, ok := p.srv.Device(id)
 	return d.Addr, d.Transport, ok
 }
+
+// RecordInfo asks lower platform id for channel's recordings over
+// [from, to] (in China's local time, UTC+8) and gathers the answer.
+func (p *Platform) RecordInfo(ctx context.Context, id, channel string, from, to time.Time) (gb28181.Records, error) {
+	return p.srv.RecordInfo(ctx, id, channel, from, to, time.FixedZone("CST", 8*3600), 10*time.Second)
+}

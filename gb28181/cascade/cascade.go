@@ -212,6 +212,12 @@ type Deps struct {
 	// PTZ sends a PTZCmd (16 hex digits) to the camera; nil: no camera
 	// takes PTZ.
 	PTZ func(ctx context.Context, cameraID, cmd string) error
+	// Records lists the gateway's recorded spans of a camera over
+	// [from, to], oldest first (nil: nothing is recorded); Location is
+	// the platform's local time, in which RecordInfo is written (default:
+	// China's, UTC+8).
+	Records  func(ctx context.Context, cameraID string, from, to time.Time) ([]Span, error)
+	Location *time.Location
 	// Name, Manufacturer, Model and Firmware answer DeviceInfo.
 	Name, Manufacturer, Model, Firmware string
 	// CatalogEvery is how often the shared set is compared with what the
@@ -227,7 +233,13 @@ type Deps struct {
 	InviteWait time.Duration
 }
 
+// Span is a stretch of a camera's footage on the gateway's disk.
+type Span struct{ Start, End time.Time }
+
 func (d *Deps) defaults() {
+	if d.Location == nil {
+		d.Location = time.FixedZone("CST", 8*3600)
+	}
 	if d.CatalogEvery <= 0 {
 		d.CatalogEvery = 5 * time.Second
 	}

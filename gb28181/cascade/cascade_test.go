@@ -82,6 +82,7 @@ type fixture struct {
 	p      cascade.Platform
 	ptz    chan string
 	stack  *sipstack.Stack
+	spans  map[string][]cascade.Span // the gateway's footage by camera
 }
 
 func start(t *testing.T, n int, p cascade.Platform) *fixture {
@@ -93,7 +94,8 @@ func startWith(t *testing.T, n int, p cascade.Platform, pc gbplatform.PlatformCo
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	f := &fixture{prov: &relaytest.Provider{Streams: map[string]*relay.Stream{}}, cat: newCatalog(n), ptz: make(chan string, 4), p: p}
+	f := &fixture{prov: &relaytest.Provider{Streams: map[string]*relay.Stream{}}, cat: newCatalog(n), ptz: make(chan string, 4), p: p,
+		spans: map[string][]cascade.Span{}}
 	for i := 1; i <= n; i++ {
 		s := relay.NewStream(relay.StreamConfig{})
 		f.prov.Streams[fmt.Sprintf("c%d", i)] = s
@@ -138,7 +140,16 @@ func (f *fixture) sip() *sipstack.Stack {
 func (f *fixture) newClient(ctx context.Context, p cascade.Platform) *cascade.Client {
 	c, err := cascade.New(p, cascade.Deps{SIP: f.sip(), Catalog: f.cat, Streams: f.prov, PageSize: 4, CatalogEvery: 200 * time.Millisecond,
 		BackoffMin: 100 * time.Millisecond, BackoffMax: time.Second, Name: "城东街道",
-		PTZ: func(_ context.Context, camera, cmd string) error { f.ptz <- camera + " " + cmd; return nil }}, nil)
+		PTZ: func(_ context.Context, camera, cmd string) error { f.ptz <- camera + " " + cmd; return nil },
+		Records: func(_ context.Context, camera string, from, to time.Time) ([]cascade.Span, error) {
+			var out []cascade.Span
+			for _, sp := range f.spans[camera] {
+				if sp.End.After(from) && sp.Start.Before(to) {
+					out = append(out, sp)
+				}
+			}
+			return out, nil
+		}}, nil)
 	if err != nil {
 		panic(err)
 	}
@@ -573,4 +584,47 @@ func netipAddrPort(t *testing.T, addr string) netip.AddrPort {
 		t.Fatal(err)
 	}
 	return ap
+}
+
+// TestRecordInfoAnsweredFromTheIndex: the platform's RecordInfo for a
+// shared camera lists the gateway's spans over the range (one a MESSAGE
+// over UDP, SumNum in each, in the platform's local time, read back to
+// the second); an unshared camera and an inverted range get nothing.
+func TestRecordInfoAnsweredFromTheIndex(t *testing.T) {
+	day := time.Now().Add(-24 * time.Hour).Truncate(time.Hour)
+	f := start(t, 3, platform(2))
+	for i, cam := range []string{"c1", "c3"} {
+		for h := 0; h < 3-2*i; h++ {
+			f.spans[cam] = append(f.spans[cam], cascade.Span{Start: day.Add(time.Duration(h)*time.Hour + 90*time.Second), End: day.Add(time.Duration(h)*time.Hour + 40*time.Minute)})
+		}
+	}
+	eventually(t, 5*time.Second, "registered", func() bool { return f.plat.Registered(streetID) })
+	code := func(cam string) string {
+		for _, ch := range f.cat.chans {
+			if ch.CameraID == cam {
+				return ch.ID
+			}
+		}
+		return ""
+	}
+	ctx := context.Background()
+	recs, err := f.plat.RecordInfo(ctx, streetID, code("c1"), day, day.Add(6*time.Hour))
+	if err != nil || !recs.Complete || len(recs.Items) != 3 {
+		t.Fatalf("a shared camera: %+v %v", recs, err)
+	}
+	for i, r := range recs.Items {
+		if !r.Start.Equal(f.spans["c1"][i].Start) || !r.End.Equal(f.spans["c1"][i].End) {
+			t.Fatalf("span %d %v–%v, the index %+v", i, r.Start, r.End, f.spans["c1"][i])
+		}
+	}
+	// Only the range asked for.
+	if recs, err := f.plat.RecordInfo(ctx, streetID, code("c1"), day.Add(time.Hour), day.Add(90*time.Minute)); err != nil || len(recs.Items) != 1 {
+		t.Fatalf("one hour of the three: %+v %v", recs, err)
+	}
+	for what, q := range map[string][3]any{"an unshared camera": {code("c3"), day, day.Add(6 * time.Hour)}, "an inverted range": {code("c1"), day.Add(6 * time.Hour), day}} {
+		recs, err := f.plat.RecordInfo(ctx, streetID, q[0].(string), q[1].(time.Time), q[2].(time.Time))
+		if err != nil || !recs.Complete || len(recs.Items) != 0 {
+			t.Fatalf("%s: %+v %v", what, recs, err)
+		}
+	}
 }

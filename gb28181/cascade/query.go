@@ -34,6 +34,9 @@ func (c *Client) onMessage(req *sip.Request, tx sip.ServerTransaction) {
 	case m.Kind == "Query" && m.CmdType == "DeviceStatus":
 		c.respond(req, tx, 200, "OK")
 		c.goAway(func() { c.answerStatus(m) })
+	case m.Kind == "Query" && m.CmdType == "RecordInfo":
+		c.respond(req, tx, 200, "OK")
+		c.goAway(func() { c.answerRecords(m) })
 	case m.Kind == "Control" && m.CmdType == "DeviceControl" && m.PTZCmd != "":
 		code, reason := c.ptz(m)
 		c.respond(req, tx, code, reason)
@@ -163,6 +166,67 @@ func (c *Client) sendItems(kind string, sn int, chs []Channel, event string) err
 		}
 	}
 	return nil
+}
+
+// maxRecordRange is the longest RecordInfo range answered (a platform
+// asking for more gets the first that long).
+const maxRecordRange = 31 * 24 * time.Hour
+
+// answerRecords answers RecordInfo for a shared camera from the gateway's
+// index: its spans over the range, in the platform's local time, paged
+// as the catalog is (over UDP what fits one datagram: one a MESSAGE),
+// SumNum in each. A code not shared, a range that cannot be read or is
+// inverted, is answered with nothing (SumNum 0).
+func (c *Client) answerRecords(q *manscdp.Message) {
+	loc := c.deps.Location
+	var items []manscdp.RecordItem
+	from, err1 := manscdp.ParseTime(q.StartTime, loc)
+	to, err2 := manscdp.ParseTime(q.EndTime, loc)
+	ch, shared := c.channel(c.ctx, q.DeviceID)
+	if shared && err1 == nil && err2 == nil && from.Before(to) && c.deps.Records != nil {
+		if to.Sub(from) > maxRecordRange {
+			to = from.Add(maxRecordRange)
+		}
+		ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
+		spans, err := c.deps.Records(ctx, ch.CameraID, from, to)
+		cancel()
+		if err != nil {
+			c.log.Warn("RecordInfo: spans not read", "camera", ch.CameraID, "error", err)
+		}
+		for _, sp := range spans {
+			items = append(items, manscdp.RecordItem{DeviceID: ch.ID, Name: ch.Name, FilePath: ch.ID + "/" + sp.Start.UTC().Format("20060102T150405Z"),
+				Address: c.p.LocalID, StartTime: sp.Start.In(loc).Format(manscdp.TimeLayout), EndTime: sp.End.In(loc).Format(manscdp.TimeLayout),
+				Type: "time"})
+		}
+	}
+	name := ""
+	if shared {
+		name = ch.Name
+	}
+	per := c.deps.PageSize
+	if c.p.Transport == "udp" {
+		per = 1 // a recording item with its SIP headers is half a datagram
+	}
+	limit := 60 << 10
+	sum := len(items)
+	for i := 0; i == 0 || i < sum; {
+		page := []manscdp.RecordItem{}
+		for i < sum && len(page) < per {
+			if len(page) > 0 && len(manscdp.RecordInfoPage(q.SN, q.DeviceID, name, sum, append(page, items[i]))) > limit {
+				break
+			}
+			page = append(page, items[i])
+			i++
+		}
+		code, err := c.message(c.ctx, manscdp.RecordInfoPage(q.SN, q.DeviceID, name, sum, page))
+		if err != nil || code != 200 {
+			c.log.Warn("RecordInfo not delivered whole", "channel", q.DeviceID, "code", code, "error", err)
+			return
+		}
+		if sum == 0 {
+			break
+		}
+	}
 }
 
 // maxUDPBody is the largest MESSAGE body sent over UDP: with the SIP
