@@ -228,3 +228,42 @@ func TestDevicePlaybackThroughTheAPI(t *testing.T) {
 	h.gb.mu.Unlock()
 	h.must(http.StatusServiceUnavailable, "GET", q, adminToken, nil)
 }
+
+// TestAskingForAClipOfAnyWindow: a dispatcher asks a case for a clip of
+// a window of its camera (202, pending, listed with the case's clips); a
+// window too long, inverted or in the future is 400; another camera out
+// of view 404; a grid worker (no recordings:export) 403.
+func TestAskingForAClipOfAnyWindow(t *testing.T) {
+	h := newHarness(t)
+	h.streetGrids()
+	h.gbCameras()
+	var cs struct{ ID string }
+	h.must(http.StatusCreated, "POST", "/api/v1/cases", adminToken, map[string]any{"source": "hotline", "category": "public_order",
+		"title": "夜间有人翻墙", "grid": "S-A", "camera_id": chA}).json(t, &cs)
+	at := time.Now().Add(-2 * time.Hour).UTC().Truncate(time.Second)
+	var clip struct{ ID, State string }
+	body := map[string]any{"start": at.Format(time.RFC3339), "end": at.Add(90 * time.Second).Format(time.RFC3339)}
+	h.must(http.StatusAccepted, "POST", "/api/v1/cases/"+cs.ID+"/clips", adminToken, body).json(t, &clip)
+	var list struct {
+		Items []struct {
+			ID, State string
+			CameraID  string `json:"camera_id"`
+		}
+	}
+	h.must(http.StatusOK, "GET", "/api/v1/cases/"+cs.ID+"/clips", adminToken, nil).json(t, &list)
+	if len(list.Items) != 1 || list.Items[0].State != "pending" || list.Items[0].CameraID != chA {
+		t.Fatalf("the case's clips %+v", list)
+	}
+	for _, bad := range []map[string]any{
+		{"start": at.Format(time.RFC3339), "end": at.Add(11 * time.Minute).Format(time.RFC3339)},
+		{"start": at.Format(time.RFC3339), "end": at.Add(-time.Minute).Format(time.RFC3339)},
+		{"start": time.Now().Add(time.Hour).Format(time.RFC3339), "end": time.Now().Add(61 * time.Minute).Format(time.RFC3339)},
+		{"start": at.Format(time.RFC3339)},
+	} {
+		h.must(http.StatusBadRequest, "POST", "/api/v1/cases/"+cs.ID+"/clips", adminToken, bad)
+	}
+	west := h.token([]string{"recordings:export", "cases:read"}, "S-B")
+	h.must(http.StatusNotFound, "POST", "/api/v1/cases/"+cs.ID+"/clips", west, body)
+	worker := h.token([]string{"cases:read", "recordings:read"}, "S-A")
+	h.must(http.StatusForbidden, "POST", "/api/v1/cases/"+cs.ID+"/clips", worker, body)
+}

@@ -781,6 +781,15 @@ func (f *fakeRecordings) PlanOf(c registry.Camera) (recording.Plan, bool) {
 	return recording.Plan{Camera: c.ID, Stream: "main", Mode: "continuous"}, true
 }
 
+func (f *fakeRecordings) HoldWindowClip(_ context.Context, caseID, who string, cam registry.Camera, start, end time.Time) (recording.Clip, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := recording.Clip{ID: fmt.Sprintf("clip-asked-%d", len(f.clips)+1), CaseID: caseID, IncidentID: "asked:" + who, CameraID: cam.ID, Stream: "main",
+		Start: start, End: end, State: recording.ClipPending}
+	f.clips = append(f.clips, c)
+	return c, nil
+}
+
 func (f *fakeRecordings) Recording() []string { return nil }
 func (f *fakeRecordings) StorageFull() bool   { return false }
 func (f *fakeRecordings) Written() int64      { return 0 }

@@ -37,6 +37,10 @@ type Recordings interface {
 	WriteMP4(ctx context.Context, w io.Writer, win recording.Window) error
 	OpenClip(c recording.Clip) (*os.File, error)
 	PlanOf(c registry.Camera) (recording.Plan, bool)
+	// HoldWindowClip holds a clip of any window a person asks for on a
+	// case (made once the window is past; from the device when the
+	// gateway recorded none).
+	HoldWindowClip(ctx context.Context, caseID, who string, cam registry.Camera, start, end time.Time) (recording.Clip, error)
 	Recording() []string // the cameras this node records now
 	StorageFull() bool
 	Written() int64
@@ -314,6 +318,56 @@ func (s *Server) caseClips(c *gin.Context) {
 		}
 	}
 	c.JSON(http.StatusOK, gin.H{"items": out, "next_cursor": ""})
+}
+
+// askClip holds an evidence clip of a window the caller asks for on a
+// case: of the case's camera unless another (in view) is named, at most
+// ten minutes, not in the future; made once the window is past, from the
+// gateway's footage or else the camera's device (设备录像).
+func (s *Server) askClip(c *gin.Context) {
+	cs, ok := s.visibleCase(c, c.Param("id"))
+	if !ok {
+		return
+	}
+	var in struct {
+		CameraID string    `json:"camera_id"`
+		Start    time.Time `json:"start"`
+		End      time.Time `json:"end"`
+	}
+	if err := bindJSON(c, &in); err != nil {
+		writeError(c, err)
+		return
+	}
+	p := principal(c)
+	if in.CameraID == "" {
+		in.CameraID = cs.CameraID
+	}
+	if in.CameraID == "" {
+		writeError(c, &queryError{"camera_id", "is required: the case has no camera"})
+		return
+	}
+	cam, ok := s.visibleCamera(p, in.CameraID)
+	if !ok {
+		s.hidden(c, "camera "+in.CameraID)
+		return
+	}
+	switch {
+	case in.Start.IsZero() || in.End.IsZero():
+		writeError(c, &queryError{"start", "start and end are required RFC 3339 times"})
+		return
+	case !in.Start.Before(in.End) || in.End.Sub(in.Start) > recording.MaxClip:
+		writeError(c, &queryError{"end", fmt.Sprintf("must be after start, at most %v later", recording.MaxClip)})
+		return
+	case in.Start.After(time.Now()):
+		writeError(c, &queryError{"start", "is in the future"})
+		return
+	}
+	cl, err := s.rec.HoldWindowClip(c.Request.Context(), cs.ID, p.Who(), cam, in.Start, in.End)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusAccepted, clipView{Clip: cl})
 }
 
 // caseClip answers a clip's bytes, exactly as made (Range requests for

@@ -325,6 +325,7 @@ func (s *Server) Handler() http.Handler {
 		s.handle(v1, "GET", "/cameras/:id/recordings", recRead, s.recordings)
 		s.handle(v1, "GET", "/cameras/:id/playback", scopes(access.RecordingsRead, access.RecordingsExport), s.playback)
 		s.handle(v1, "GET", "/cases/:id/clips", scopes(access.CasesRead), s.caseClips)
+		s.handle(v1, "POST", "/cases/:id/clips", scopes(access.RecordingsExport), s.askClip)
 		s.handle(v1, "GET", "/cases/:id/clips/:clip", scopes(access.CasesRead), s.caseClip)
 		s.handle(v1, "GET", "/recordings/access", scopes(access.AuditRead), s.recordingAccess)
 	}

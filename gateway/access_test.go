@@ -211,6 +211,10 @@ func TestAccessMatrix(t *testing.T) {
 		{method: "GET", route: "/api/v1/cameras/:id/playback", path: "/api/v1/cameras/camIn/playback?format=mp4&start=" + url.QueryEscape(time.Now().Add(-time.Hour).Format(time.RFC3339)) + "&duration=10",
 			want: want(u, f, f, f, n, n)},
 		{method: "GET", route: "/api/v1/cases/:id/clips", path: "/api/v1/cases/" + caseOut + "/clips", want: want(u, f, ok, n, ok, ok)},
+		// Asking for a clip of a window: whoever may export footage, of a case and a camera in view.
+		{method: "POST", route: "/api/v1/cases/:id/clips", path: "/api/v1/cases/" + caseIn + "/clips", ctype: "application/json",
+			body: fixed(`{"start":"` + time.Now().Add(-time.Hour).UTC().Format(time.RFC3339) + `","end":"` + time.Now().Add(-59*time.Minute).UTC().Format(time.RFC3339) + `"}`),
+			want: want(u, f, f, f, 202, 202)},
 		{method: "GET", route: "/api/v1/cases/:id/clips/:clip", path: "/api/v1/cases/" + caseOut + "/clips/clip-none", want: want(u, f, n, n, n, n)},
 		{method: "GET", route: "/api/v1/recordings/access", path: "/api/v1/recordings/access", want: want(u, f, f, f, f, ok)},
 		{method: "GET", route: "/api/v1/notifications", path: "/api/v1/notifications", want: want(u, f, ok, ok, ok, ok)},

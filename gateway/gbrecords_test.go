@@ -234,6 +234,33 @@ func TestAnUnrecordedGBChannelsCaseGetsTheDevicesClip(t *testing.T) {
 		t.Fatalf("%d Downloads asked of the device", n)
 	}
 	t.Logf("the device's clip: %d bytes, %d frames %s … %s, %s", len(body), len(stamps), stamps[0].Format("15:04:05.000"), stamps[len(stamps)-1].Format("15:04:05.000"), prov)
+
+	// The dispatcher asks for 5 s of the camera from a moment before the alarm.
+	from2 := at.Add(-20 * time.Second)
+	ask := fmt.Sprintf(`{"start":%q,"end":%q}`, from2.UTC().Format(time.RFC3339), from2.Add(5*time.Second).UTC().Format(time.RFC3339))
+	if code, raw := api.do("POST", "/api/v1/cases/"+caseID+"/clips", "application/json", []byte(ask), true); code != 202 {
+		t.Fatalf("asking for a clip: %d %s", code, raw)
+	}
+	var asked map[string]any
+	eventually(t, 40*time.Second, "the clip asked for", func() bool {
+		_, out := api.json("GET", "/api/v1/cases/"+caseID+"/clips", nil)
+		for _, it := range out["items"].([]any) {
+			m := it.(map[string]any)
+			if m["id"] != clip["id"] && m["state"] != "pending" {
+				asked = m
+				return true
+			}
+		}
+		return false
+	})
+	if asked["state"] != "ready" || !strings.Contains(fmt.Sprint(asked["provenance"]), "Download") {
+		t.Fatalf("the clip asked for: %v", asked)
+	}
+	_, body2 := api.do("GET", asked["url"].(string), "", nil, true)
+	stamps2 := seiStamps(t, body2)
+	if len(stamps2) < 120 || stamps2[0].Sub(from2).Abs() > 100*time.Millisecond || from2.Add(5*time.Second).Sub(stamps2[len(stamps2)-1]) > 100*time.Millisecond {
+		t.Fatalf("the clip asked for: %d frames %v … %v, the window %v + 5 s", len(stamps2), stamps2[0], stamps2[len(stamps2)-1], from2)
+	}
 }
 
 // TestUpstreamRecordInfoFromTheIndex: the district's RecordInfo of a

@@ -102,6 +102,34 @@ func (m *Manager) HoldClip(ctx context.Context, caseID, incidentID string, cam m
 	return err
 }
 
+// HoldWindowClip holds a clip a person asked for on a case: cam's
+// footage of [start, end] (at most MaxClip), made once end is past (from
+// the gateway's disk, else from the camera's device). It answers the
+// pending clip.
+func (m *Manager) HoldWindowClip(ctx context.Context, caseID, who string, cam model.Camera, start, end time.Time) (Clip, error) {
+	if !start.Before(end) || end.Sub(start) > MaxClip {
+		return Clip{}, fmt.Errorf("%w: a clip is from 1 s to %v long", ErrBadRange, MaxClip)
+	}
+	p, _ := m.PlanOf(cam)
+	c := Clip{ID: newID("clip-"), CaseID: caseID, IncidentID: "asked:" + newID(""), CameraID: cam.ID, Stream: p.Stream,
+		Start: start.UTC(), End: end.UTC(), State: ClipPending, Created: time.Now().UTC()}
+	c.due = maxTime(end, time.Now()).Add(2 * time.Second).UTC() // the last fragment synced
+	_, err := m.idx.db.ExecContext(ctx, m.idx.q(`INSERT INTO case_clips (`+clipColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`),
+		c.ID, c.CaseID, c.IncidentID, c.CameraID, c.Stream, ms(c.Start), ms(c.End), ms(c.due), c.State, 0, "", "", "", "", ms(c.Created), "")
+	if err != nil {
+		return Clip{}, err
+	}
+	m.log.Info("evidence clip asked for", "case", caseID, "camera", cam.ID, "by", who, "from", c.Start, "to", c.End)
+	return c, nil
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
 // clipEnd is where a clip ends and when its footage is due: post after
 // the incident ended, or (while it goes on) MaxClip after it started.
 func clipEnd(started time.Time, ended *time.Time, post time.Duration) (end, due time.Time) {

@@ -222,7 +222,7 @@ export class Desk {
         mapEl),
       media.length ? h('div', {}, h('h3', {}, t('media')), h('div.thumbs', {}, ...media)) : null,
       photos.length ? h('div', {}, h('h3', {}, t('photos')), h('div.thumbs', { id: 'casephotos' }, ...photos)) : null,
-      this.clipsOf(cs.id),
+      this.clipsOf(cs.id, cs.camera_id),
       h('h3', {}, t('actionsTitle')), actionsPanel(cs, (updated) => this.update(updated.id)),
       h('h3', {}, t('audit')),
       h('table.audit', { id: 'audit' }, h('tbody', {}, ...audit.map(r => h('tr', {}, h('td', {}, when(r.at)), h('td', {}, actorName(r.actor)),
@@ -235,8 +235,8 @@ export class Desk {
 
   // clipsOf keeps the open case's clip section across redraws (a clip
   // being watched goes on playing when the case changes).
-  clipsOf(id) {
-    if (!this.clips || this.clips.dataset.caseId !== id) this.clips = clipSection(id);
+  clipsOf(id, cameraId) {
+    if (!this.clips || this.clips.dataset.caseId !== id) this.clips = clipSection(id, { cameraId });
     return this.clips;
   }
 
