@@ -210,7 +210,9 @@ func TestDevicePlaybackThroughTheAPI(t *testing.T) {
 	if len(rows) == 0 || rows[len(rows)-1].Stream != "device" || rows[len(rows)-1].CameraID != chA {
 		t.Fatalf("access log %+v", rows)
 	}
-	for _, bad := range []string{q + "&scale=3", q + "&format=mp4", "/api/v1/cameras/a1/playback?source=device&start=" + start.Format(time.RFC3339) + "&duration=30",
+	days := "/api/v1/cameras/" + chA + "/playback?source=device&start=" + start.Add(-48*time.Hour).Format(time.RFC3339) + "&duration=172800"
+	future := "/api/v1/cameras/" + chA + "/playback?source=device&start=" + time.Now().Add(time.Hour).UTC().Format(time.RFC3339) + "&duration=30"
+	for _, bad := range []string{days, future, q + "&scale=3", q + "&format=mp4", "/api/v1/cameras/a1/playback?source=device&start=" + start.Format(time.RFC3339) + "&duration=30",
 		strings.Replace(q, "source=device", "source=nvr", 1)} {
 		h.must(http.StatusBadRequest, "GET", bad, adminToken, nil)
 	}

@@ -317,3 +317,25 @@ func TestUpstreamRecordInfoFromTheIndex(t *testing.T) {
 		t.Fatalf("an unshared code: %+v %v", recs, err)
 	}
 }
+
+// TestDevicePlaybackWithoutMediaStatusEnds: a device that never says its
+// Playback is sent whole leaves no session behind: the gateway ends it
+// (BYE) once the device has sent nothing for 10 s, and the viewer gets
+// the window's footage.
+func TestDevicePlaybackWithoutMediaStatusEnds(t *testing.T) {
+	g := startGateway(t, gbEnv...)
+	api := apiClient{t, "http://" + g.HTTPAddr()}
+	dev := startGBDevice(t, g, camsim.GBConfig{DeviceID: "32100300001110000064", Channels: 1, NoMediaStatus: true})
+	ch := dev.Config().ChannelID(1)
+	eventually(t, 10*time.Second, "the channel as a camera", func() bool {
+		code, _ := api.json("GET", "/api/v1/cameras/"+ch, nil)
+		return code == 200
+	})
+	start := recordedMoment()
+	_, took, stamps := devicePlayback(t, api, ch, start, 2, 1)
+	if len(stamps) < 45 || took > 20*time.Second {
+		t.Fatalf("%d frames in %v", len(stamps), took)
+	}
+	eventually(t, 5*time.Second, "no session left at the device", func() bool { return dev.HistorySessions() == 0 })
+	t.Logf("a 2 s window with no MediaStatus ended after %v", took.Round(time.Millisecond))
+}
