@@ -3,6 +3,7 @@ package recording
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4/seekablebuffer"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/pmp4"
 )
 
@@ -309,4 +311,44 @@ func (m *Manager) WriteMP4(ctx context.Context, w io.Writer, win Window) error {
 	}
 	track.Samples = append(track.Samples, pend)
 	return pmp4.Presentation{Tracks: []*pmp4.Track{track}}.Marshal(w)
+}
+
+// Frame is a recorded H.264 frame read back to be sent elsewhere (a
+// superior platform's Playback): the time it was recorded, whether it is
+// a keyframe, and its NAL units (a keyframe's led by the SPS and PPS, so
+// a receiver can start on it).
+type Frame struct {
+	At    time.Time
+	Key   bool
+	NALUs [][]byte
+}
+
+// Frames hands on the window's frames in order, from the keyframe at or
+// before From (as a device starts a playback where it can) to To.
+func (m *Manager) Frames(ctx context.Context, win Window, each func(Frame) error) error {
+	return win.frames(true, func(f *footage, t timed, _ bool) error {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var codec *mp4.CodecH264
+		if len(f.init.Tracks) > 0 {
+			codec, _ = f.init.Tracks[0].Codec.(*mp4.CodecH264)
+		}
+		if codec == nil {
+			return fmt.Errorf("%w: only H.264 footage is sent on", ErrNotRecordable)
+		}
+		fr := Frame{At: t.at, Key: !t.IsNonSyncSample}
+		if fr.Key {
+			fr.NALUs = append(fr.NALUs, codec.SPS, codec.PPS)
+		}
+		for p := t.Payload; len(p) >= 4; {
+			n := int(binary.BigEndian.Uint32(p))
+			if n <= 0 || n > len(p)-4 {
+				return fmt.Errorf("recording: a sample of %s with a NAL unit of %d bytes in %d", f.seg.ID, n, len(p)-4)
+			}
+			fr.NALUs = append(fr.NALUs, p[4:4+n])
+			p = p[4+n:]
+		}
+		return each(fr)
+	})
 }

@@ -216,3 +216,49 @@ func TestRecordedSegmentsPlayAndPlaybackStartsAtTheTime(t *testing.T) {
 			last.Format("15:04:05.000"), from.Format("15:04:05.000"), from.Add(d).Format("15:04:05.000"))
 	}
 }
+
+// TestFramesFromTheKeyframeBefore: a window's frames read back to be sent
+// on start at the keyframe at or before its start (led by SPS and PPS),
+// run in order to its end, and carry camsim's stamps of when they were
+// recorded.
+func TestFramesFromTheKeyframeBefore(t *testing.T) {
+	m, ix := recordFor(t, 5*time.Second, Config{Segment: 2 * time.Second, Part: 500 * time.Millisecond})
+	ctx := context.Background()
+	segs, err := ix.Segments(ctx, "cam1", "main", time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	if err != nil || len(segs) == 0 {
+		t.Fatalf("segments %v %v", segs, err)
+	}
+	from := segs[0].Start.Add(1500 * time.Millisecond)
+	win, _, err := m.Resolve(ctx, "cam1", "main", from, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var frames []Frame
+	if err := m.Frames(ctx, win, func(f Frame) error { frames = append(frames, f); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(frames) < 40 || !frames[0].Key || frames[0].At.After(from) {
+		t.Fatalf("%d frames, the first key %v at %v (from %v)", len(frames), frames[0].Key, frames[0].At, from)
+	}
+	if k := frames[0].NALUs; len(k) < 3 || k[0][0]&0x1F != 7 || k[1][0]&0x1F != 8 {
+		t.Fatalf("the first frame does not start with SPS and PPS: %d NAL units", len(k))
+	}
+	for i := 1; i < len(frames); i++ {
+		if frames[i].At.Before(frames[i-1].At) || !frames[i].At.Before(win.To) {
+			t.Fatalf("frame %d at %v after %v (to %v)", i, frames[i].At, frames[i-1].At, win.To)
+		}
+	}
+	// The recorded moments are camsim's: each frame's stamp near its time.
+	stamped := 0
+	for _, f := range frames {
+		if at, ok := camsim.FindTimestamp(f.NALUs); ok {
+			stamped++
+			if at.Sub(f.At).Abs() > 200*time.Millisecond {
+				t.Fatalf("a frame recorded at %v stamped %v", f.At, at)
+			}
+		}
+	}
+	if stamped < len(frames)/2 {
+		t.Fatalf("%d of %d frames carry camsim's stamp", stamped, len(frames))
+	}
+}
