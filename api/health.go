@@ -170,7 +170,7 @@ func (s *Server) onlineRate(c *gin.Context) {
 	offlineNow := map[string]bool{}
 	withStatus := c.Query("include") == "cameras"
 	for _, rc := range cams {
-		st := s.statusOf(c.Request.Context(), rc.cam.ID)
+		st := s.quickStatus(c.Request.Context(), rc)
 		if st.State == ingest.StateOffline {
 			offlineNow[rc.cam.ID] = true
 			since := st.Since
@@ -388,4 +388,25 @@ func lastState(ch []health.Change) health.State {
 func (s *Server) today() (now, midnight time.Time) {
 	now = time.Now().In(s.cfg.Location)
 	return now, time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, now.Location())
+}
+
+// quickStatus is a camera's status for a listing of many: this node's
+// own for the cameras it owns, else what the health history last
+// recorded (one etcd read per camera of another node would be hundreds
+// a panel refresh).
+func (s *Server) quickStatus(ctx context.Context, rc rateCamera) statusView {
+	if owner := s.cluster.Owner(rc.cam.ID); owner.ID == s.cluster.Self().ID {
+		return s.statusOf(ctx, rc.cam.ID)
+	}
+	v := statusView{Status: ingest.Status{State: ingest.StateUnknown}, Node: s.cluster.Owner(rc.cam.ID).ID}
+	if rc.last != nil {
+		v.Since = rc.last.At
+		switch rc.last.State {
+		case health.Online:
+			v.State = ingest.StateOnline
+		case health.Offline:
+			v.State, v.Reason = ingest.StateOffline, rc.last.Reason
+		}
+	}
+	return v
 }

@@ -10,6 +10,7 @@ import (
 
 	"sharpeyes/health"
 	"sharpeyes/ingest"
+	"sharpeyes/registry"
 )
 
 // rateCase is the street of TestOnlineRate: a1 and a2 in S-A, b1 in S-B,
@@ -245,4 +246,28 @@ func grepText(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestOnlineRateOfAnotherNodesCameras: cameras another node pulls are
+// listed offline from the health history (every node writes it), not from
+// an etcd read per camera.
+func TestOnlineRateOfAnotherNodesCameras(t *testing.T) {
+	h := newHarness(t, func(hh *harness, _ *Config, d *Deps) {
+		d.Cluster = cluster2{registry.Node{ID: "node-a"}, registry.Node{ID: "node-b"}}
+	})
+	h.streetGrids()
+	h.camera("a1", "S-A")
+	h.camera("a2", "S-A")
+	down := time.Now().Add(-3 * time.Hour).Truncate(time.Second)
+	for _, c := range []health.Change{{CameraID: "a1", At: down, State: health.Offline, Reason: "refused"},
+		{CameraID: "a2", At: down, State: health.Online}} {
+		if _, err := h.health.Record(context.Background(), c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var r rateAnswer
+	h.must(http.StatusOK, "GET", "/api/v1/health/online-rate?days=1", adminToken, nil).json(t, &r)
+	if len(r.Offline) != 1 || r.Offline[0].ID != "a1" || r.Offline[0].Reason != "refused" || !r.Offline[0].Since.Equal(down) {
+		t.Fatalf("offline on node-b: %+v", r.Offline)
+	}
 }

@@ -134,7 +134,7 @@ func TestDevicePlaybackThroughTheGateway(t *testing.T) {
 		t.Fatalf("4 s at 1x took %v", took)
 	}
 	_, took4, stamps4 := devicePlayback(t, api, ch, start, 8, 4)
-	if len(stamps4) < 190 || took4 > 4*time.Second {
+	if len(stamps4) < 190 || took4 > 6*time.Second { // at 1x: 8 s
 		t.Fatalf("8 s at 4x: %d frames in %v", len(stamps4), took4)
 	}
 	t.Logf("4 s at 1x in %v; 8 s at 4x in %v", took.Round(time.Millisecond), took4.Round(time.Millisecond))
@@ -333,7 +333,7 @@ func TestDevicePlaybackWithoutMediaStatusEnds(t *testing.T) {
 	})
 	start := recordedMoment()
 	_, took, stamps := devicePlayback(t, api, ch, start, 2, 1)
-	if len(stamps) < 45 || took > 20*time.Second {
+	if len(stamps) < 45 || took > 40*time.Second { // 10 s of silence ends it, not never
 		t.Fatalf("%d frames in %v", len(stamps), took)
 	}
 	eventually(t, 5*time.Second, "no session left at the device", func() bool { return dev.HistorySessions() == 0 })

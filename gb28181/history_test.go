@@ -105,7 +105,7 @@ func TestPlaybackAndDownloadOfAnNVRsRecording(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	a1, w1 := st.get()
 	rate := a1[len(a1)-1].Sub(a0[len(a0)-1]).Seconds() / w1[len(w1)-1].Sub(w0[len(w0)-1]).Seconds()
-	if rate < 3.3 || rate > 4.7 {
+	if rate < 2.5 || rate > 6 { // four times faster, told from 1x with room for a loaded machine
 		t.Fatalf("at Scale 4 the recording came at %.2f× real time", rate)
 	}
 	if err := pb.Control(context.Background(), mansrtsp.Request{Method: mansrtsp.Play, Range: 30, HasRange: true}); err != nil {
@@ -137,7 +137,7 @@ func TestPlaybackAndDownloadOfAnNVRsRecording(t *testing.T) {
 		t.Fatal("the Download never ended")
 	}
 	at, arrived = st.get()
-	if took := arrived[len(arrived)-1].Sub(arrived[0]); len(at) < 190 || took > 3*time.Second || took < time.Second {
+	if took := arrived[len(arrived)-1].Sub(arrived[0]); len(at) < 190 || took > 6*time.Second || took < time.Second { // at 1x: 8 s
 		t.Fatalf("a Download at 4: %d frames in %v", len(at), took)
 	}
 	if dl.Offer.DownloadSpeed != 4 || dl.Answer.Session != "Download" {

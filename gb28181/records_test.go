@@ -53,7 +53,7 @@ func TestRecordInfoGathersThePages(t *testing.T) {
 	if err != nil || recs.Complete || recs.Sum != 30 || len(recs.Items) != 29 {
 		t.Fatalf("lossy: %+v %v", recs, err)
 	}
-	if took := time.Since(start); took > 3*time.Second {
+	if took := time.Since(start); took > 10*time.Second { // bounded by the wait, not hung
 		t.Fatalf("the incomplete answer took %v (wait 1 s)", took)
 	}
 	// Nothing recorded in the range: an empty answer, complete.
