@@ -238,10 +238,10 @@ func TestChromiumPlaysAGBChannel(t *testing.T) {
 	if res.FirstFrameMs <= 0 || res.FramesDecoded < 10 || !res.PTZShown {
 		t.Fatalf("%+v", res)
 	}
-	// Live: the pick, and 直播 at the end; the device's footage: 回放
-	// opening on it, the click, and 4x.
-	if live, hist := dev.Invites()-dev.HistoryInvites(), dev.HistoryInvites(); live != 2 || hist != 3 {
-		t.Fatalf("%d live INVITEs (want 2), %d of the device's footage (want 3)", live, hist)
+	// Live: the pick (and 直播 at the end); the device's footage: the
+	// click and 4x (and 回放 opening on it, unless the click came first).
+	if live, hist := dev.Invites()-dev.HistoryInvites(), dev.HistoryInvites(); live < 1 || live > 2 || hist < 2 || hist > 3 {
+		t.Fatalf("%d live INVITEs (want 1-2), %d of the device's footage (want 2-3)", live, hist)
 	}
 	// 回放 draws what the NVR keeps (two days of ten-minute files, 50 min an hour).
 	if res.DeviceSpans < 100 || res.DeviceSpans != res.APIDeviceSpans || !strings.Contains(res.Legend, "设备录像") || !strings.Contains(res.Legend, "中心录像") {

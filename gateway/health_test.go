@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
 	"net"
 	"strings"
 	"testing"
@@ -328,7 +329,11 @@ func TestChromiumShowsEveryCamerasHealth(t *testing.T) {
 	known := 0
 	for i, b := range res.Bars {
 		d := res.APIDays[i]
-		if b.Date != d.Date || (b.Rate == nil) != (d.Rate == nil) || b.Rate != nil && *b.Rate != *d.Rate {
+		// Today's rate moves while it is read (the page and the test ask
+		// moments apart); the days before are fixed.
+		today := i == len(res.Bars)-1
+		if b.Date != d.Date || (b.Rate == nil) != (d.Rate == nil) || b.Rate != nil && !today && *b.Rate != *d.Rate ||
+			b.Rate != nil && today && math.Abs(*b.Rate-*d.Rate) > 0.05 {
 			t.Errorf("bar %d %+v, the API's day %+v", i, b, d)
 		}
 		if d.Rate != nil {
