@@ -133,7 +133,14 @@ func TestGridImportLinksCamerasAndAnswersQueries(t *testing.T) {
 	if code != 200 || r["cameras_relinked"].(float64) != 1 {
 		t.Fatalf("re-import: %d %v, want 1 camera re-linked", code, r)
 	}
-	if got := cells("a"); got != "G2 G2 [SP] location" {
+	// The answer counts the re-link; the index every reader uses follows
+	// from the registry's watch a moment later.
+	var got string
+	eventually(t, 10*time.Second, "camera a in G2 after the re-import", func() bool {
+		got = cells("a")
+		return got == "G2 G2 [SP] location"
+	})
+	if got != "G2 G2 [SP] location" {
 		t.Fatalf("after re-import camera a is %s, want G2", got)
 	}
 	if code, _ := api.json("PATCH", "/api/v1/cameras/b", map[string]any{"grid": "NOPE"}); code != 400 {
