@@ -119,6 +119,13 @@ func (s *Server) History(ctx context.Context, id, channel, session string, offer
 	return s.invite(ctx, id, channel, offer)
 }
 
+// Offer INVITEs with the offer's session, u=, t= and downloadspeed as
+// given, unchecked: for a tool (the simulated platform) probing what a
+// device refuses. The gateway uses Invite and History.
+func (s *Server) Offer(ctx context.Context, id, channel string, offer sdp.SDP) (*Call, error) {
+	return s.invite(ctx, id, channel, offer)
+}
+
 func (s *Server) invite(ctx context.Context, id, channel string, offer sdp.SDP) (*Call, error) {
 	d, ok := s.Device(id)
 	if !ok {

@@ -20,6 +20,7 @@ import (
 
 	"sharpeyes/gb28181"
 	"sharpeyes/gb28181/manscdp"
+	"sharpeyes/gb28181/mansrtsp"
 	"sharpeyes/gb28181/sdp"
 	"sharpeyes/gb28181/sipstack"
 )
@@ -370,6 +371,41 @@ func (c *PlatformCall) Bye(ctx context.Context) error {
 // or tcp-active (this platform connects to the answer's port,
 // a=setup:active).
 func (p *Platform) Play(ctx context.Context, id, channel, mode string, w io.Writer) (*PlatformCall, error) {
+	return p.receive(ctx, mode, w, func(offer sdp.SDP) (*gb28181.Call, error) { return p.srv.Invite(ctx, id, channel, offer) })
+}
+
+// History asks lower platform id for channel's recording of [from, to]
+// — session Playback or Download (at speed times real time) — and
+// writes the PS it sends to w; mode as for Play. Its Sent is closed by
+// the lower platform's MediaStatus 121.
+func (p *Platform) History(ctx context.Context, id, channel, mode, session string, from, to time.Time, speed int, w io.Writer) (*PlatformCall, error) {
+	return p.receive(ctx, mode, w, func(offer sdp.SDP) (*gb28181.Call, error) {
+		return p.srv.History(ctx, id, channel, session, offer, from, to, speed)
+	})
+}
+
+// Offer INVITEs with offer's session, u=, t= and downloadspeed as
+// given (a window a lower platform should refuse, say); mode as for Play.
+func (p *Platform) Offer(ctx context.Context, id, channel, mode string, offer sdp.SDP, w io.Writer) (*PlatformCall, error) {
+	return p.receive(ctx, mode, w, func(o sdp.SDP) (*gb28181.Call, error) {
+		o.Session, o.URI, o.Start, o.Stop, o.DownloadSpeed = offer.Session, offer.URI, offer.Start, offer.Stop, offer.DownloadSpeed
+		return p.srv.Offer(ctx, id, channel, o)
+	})
+}
+
+// Sent is closed when the lower platform says the recording was sent
+// whole (MediaStatus 121).
+func (c *PlatformCall) Sent() <-chan struct{} { return c.call.Sent() }
+
+// Control sends a MANSRTSP request (PLAY with Scale or Range, PAUSE,
+// TEARDOWN) in the call's dialog.
+func (c *PlatformCall) Control(ctx context.Context, r mansrtsp.Request) error {
+	return c.call.Control(ctx, r)
+}
+
+// receive sets up where the media of an INVITE (sent by invite with the
+// offer) arrives, and writes what arrives to w.
+func (p *Platform) receive(ctx context.Context, mode string, w io.Writer, invite func(sdp.SDP) (*gb28181.Call, error)) (*PlatformCall, error) {
 	host := "127.0.0.1"
 	ssrc := fmt.Sprintf("0%s%04d", p.cfg.ServerID[3:8], p.ssrc.Add(1)%10000)
 	offer := sdp.SDP{IP: host, PayloadType: 96, SSRC: ssrc, Transport: "UDP"}
@@ -381,6 +417,9 @@ func (p *Platform) Play(ctx context.Context, id, channel, mode string, w io.Writ
 	case "udp":
 		if pc, err = net.ListenPacket("udp", host+":0"); err != nil {
 			return nil, err
+		}
+		if u, ok := pc.(*net.UDPConn); ok {
+			_ = u.SetReadBuffer(4 << 20) // a platform's media port takes bursts (a keyframe at 4x)
 		}
 		offer.Port = pc.LocalAddr().(*net.UDPAddr).Port
 		c.hold(pc)
@@ -396,7 +435,7 @@ func (p *Platform) Play(ctx context.Context, id, channel, mode string, w io.Writ
 		return nil, fmt.Errorf("%w: mode %q", ErrPlatform, mode)
 	}
 	c.Invited = time.Now()
-	call, err := p.srv.Invite(ctx, id, channel, offer)
+	call, err := invite(offer)
 	if err != nil {
 		c.closeAll()
 		return nil, err

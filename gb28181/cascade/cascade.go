@@ -218,6 +218,11 @@ type Deps struct {
 	// China's, UTC+8).
 	Records  func(ctx context.Context, cameraID string, from, to time.Time) ([]Span, error)
 	Location *time.Location
+	// Footage reads a camera's recorded video over [from, to], from the
+	// keyframe at or before from, handing each frame in order to each
+	// (whose error stops it; nothing recorded is no error and no frame);
+	// nil: Playback and Download are refused (488).
+	Footage func(ctx context.Context, cameraID string, from, to time.Time, each func(Frame) error) error
 	// Name, Manufacturer, Model and Firmware answer DeviceInfo.
 	Name, Manufacturer, Model, Firmware string
 	// CatalogEvery is how often the shared set is compared with what the
@@ -231,6 +236,10 @@ type Deps struct {
 	// InviteWait bounds how long an INVITE waits for the camera's first
 	// frame (default 10 s).
 	InviteWait time.Duration
+	// ByeWait is how long the platform has to end a Playback or Download
+	// once told it was sent whole (MediaStatus 121) before the street
+	// ends it (default 30 s).
+	ByeWait time.Duration
 }
 
 // Span is a stretch of a camera's footage on the gateway's disk.
@@ -254,6 +263,9 @@ func (d *Deps) defaults() {
 	}
 	if d.InviteWait <= 0 {
 		d.InviteWait = 10 * time.Second
+	}
+	if d.ByeWait <= 0 {
+		d.ByeWait = 30 * time.Second
 	}
 	if d.Manufacturer == "" {
 		d.Manufacturer = "sharpeyes"

@@ -149,7 +149,8 @@ func (f *fixture) newClient(ctx context.Context, p cascade.Platform) *cascade.Cl
 				}
 			}
 			return out, nil
-		}}, nil)
+		},
+		Footage: f.footage, ByeWait: 2 * time.Second}, nil)
 	if err != nil {
 		panic(err)
 	}

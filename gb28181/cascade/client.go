@@ -103,18 +103,20 @@ func (c *Client) Start(ctx context.Context) error {
 	return nil
 }
 
-// goAway runs f in a goroutine of the client's, which Close waits for.
-func (c *Client) goAway(f func()) {
+// goAway runs f in a goroutine of the client's, which Close waits for;
+// false when the client is closing (f is not run).
+func (c *Client) goAway(f func()) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closing {
-		return // nothing new once Close waits
+		return false // nothing new once Close waits
 	}
 	c.done.Add(1)
 	go func() {
 		defer c.done.Done()
 		f()
 	}()
+	return true
 }
 
 // Claim implements sipstack.Route: a request is the platform's when its
@@ -149,6 +151,8 @@ func (c *Client) Serve(req *sip.Request, tx sip.ServerTransaction) {
 		c.onAck(req, tx)
 	case sip.BYE:
 		c.onBye(req, tx)
+	case sip.INFO:
+		c.onInfo(req, tx)
 	case sip.SUBSCRIBE:
 		c.respond(req, tx, 200, "OK")
 	default:
