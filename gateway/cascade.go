@@ -143,7 +143,7 @@ func platformOf(u registry.Upstream) cascade.Platform {
 // from the registry every few seconds, their status published.
 func (s *cascadeSide) lead(ctx context.Context) {
 	mgr := cascade.NewManager(ctx, cascade.Deps{SIP: s.GB.stack, Catalog: s, Streams: s.Pulls, PTZ: s.ptz, Name: "sharpeyes", Manufacturer: "sharpeyes",
-		Model: "sharpeyes gateway", Records: s.records, Location: s.Loc}, s.Log)
+		Model: "sharpeyes gateway", Records: s.records, Location: s.Loc, Footage: s.footage, Looked: s.looked}, s.Log)
 	s.mu.Lock()
 	s.mgr = mgr
 	s.mu.Unlock()
@@ -197,24 +197,99 @@ func (s *cascadeSide) lead(ctx context.Context) {
 	}
 }
 
+// recordedStream is the stream a camera's plan records.
+func (s *cascadeSide) recordedStream(cameraID string) string {
+	if cam, ok := s.Catalog.Get(cameraID); ok {
+		if p, ok := s.Rec.PlanOf(cam); ok && p.Stream != "" {
+			return p.Stream
+		}
+	}
+	return "main"
+}
+
 // records are a camera's spans on the gateway's disks (every node's, from
 // the shared index), of the stream its plan records, for RecordInfo.
 func (s *cascadeSide) records(ctx context.Context, cameraID string, from, to time.Time) ([]cascade.Span, error) {
 	if s.Rec == nil {
 		return nil, nil
 	}
-	stream := "main"
-	if cam, ok := s.Catalog.Get(cameraID); ok {
-		if p, ok := s.Rec.PlanOf(cam); ok && p.Stream != "" {
-			stream = p.Stream
-		}
-	}
+	stream := s.recordedStream(cameraID)
 	spans, err := s.Rec.Index().Spans(ctx, cameraID, stream, from, to)
 	out := make([]cascade.Span, 0, len(spans))
 	for _, sp := range spans {
 		out = append(out, cascade.Span{Start: sp.Start, End: sp.End})
 	}
 	return out, err
+}
+
+// footage reads a camera's recorded frames over [from, to] for a
+// platform's Playback or Download: window by window (an hour at most
+// each, or until the format changes), from the keyframe at or before
+// from; a frame handed on once only (a later window's lead-in is not
+// sent again). Footage on another node's disk is skipped: the leader,
+// which runs the cascade, serves what it holds.
+func (s *cascadeSide) footage(ctx context.Context, cameraID string, from, to time.Time, each func(cascade.Frame) error) error {
+	if s.Rec == nil {
+		return nil
+	}
+	stream := s.recordedStream(cameraID)
+	var last time.Time // the newest frame handed on
+	for at := from; at.Before(to); {
+		d := min(to.Sub(at), recording.MaxPlayback)
+		win, _, err := s.Rec.Resolve(ctx, cameraID, stream, at, d)
+		switch {
+		case errors.Is(err, recording.ErrNoFootage):
+			at = at.Add(d)
+			continue
+		case errors.Is(err, recording.ErrOtherNode):
+			segs, err := s.Rec.Index().Segments(ctx, cameraID, stream, at, at.Add(d))
+			if err != nil {
+				return err
+			}
+			if len(segs) == 0 || !segs[0].End.After(at) {
+				at = at.Add(d)
+			} else {
+				at = segs[0].End
+			}
+			continue
+		case err != nil:
+			return err
+		}
+		err = s.Rec.Frames(ctx, win, func(f recording.Frame) error {
+			if !last.IsZero() && !f.At.After(last) {
+				return nil
+			}
+			last = f.At
+			return each(cascade.Frame{At: f.At, Key: f.Key, NALUs: f.NALUs})
+		})
+		if err != nil {
+			return err
+		}
+		next := win.To
+		if end := win.Segments[len(win.Segments)-1].End; end.After(at) && end.Before(next) {
+			next = end // another format, or another node's, follows
+		}
+		if !next.After(at) {
+			next = at.Add(d)
+		}
+		at = next
+	}
+	return nil
+}
+
+// looked writes a platform's Playback or Download in the access log, as
+// a person's look back is: who is the platform (upstream:ID), a Download
+// an export.
+func (s *cascadeSide) looked(ctx context.Context, l cascade.Look) error {
+	if s.Rec == nil {
+		return nil
+	}
+	kind := "playback"
+	if l.Session == "Download" {
+		kind = "export"
+	}
+	return s.Rec.Index().LogAccess(ctx, recording.Access{At: time.Now(), Who: "upstream:" + l.Platform, CameraID: l.CameraID,
+		Stream: s.recordedStream(l.CameraID), From: l.From, To: l.To, Kind: kind, Addr: l.Addr})
 }
 
 // Channels implements cascade.Catalog: the cameras of the share's grid

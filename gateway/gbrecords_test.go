@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +21,7 @@ import (
 
 	"sharpeyes/camsim"
 	"sharpeyes/camsim/gbplatform"
+	"sharpeyes/gb28181/mansrtsp"
 )
 
 // TestDeviceRecordingsThroughTheAPI: a simulated NVR's channel's
@@ -263,11 +266,17 @@ func TestAnUnrecordedGBChannelsCaseGetsTheDevicesClip(t *testing.T) {
 	}
 }
 
-// TestUpstreamRecordInfoFromTheIndex: the district's RecordInfo of a
+// TestUpstreamRecordingsFromTheSegments: the district's RecordInfo of a
 // shared camera the gateway records lists the gateway's spans (as
 // /recordings has them, to the second, in the platform's local time); a
-// camera not shared gets nothing.
-func TestUpstreamRecordInfoFromTheIndex(t *testing.T) {
+// camera not shared gets nothing. Its Playback of a 30 s window is sent
+// from the segments on disk as PS that ffprobe reads, the camera's own
+// time stamps (SEI) from the keyframe before the window's start to its
+// end, PTS following them; Scale 4 sends the rest four times faster, and
+// a Download at downloadspeed 4 takes a quarter of the window and ends
+// with MediaStatus 121; both are in the access log as the platform's.
+// A camera not shared cannot be played back.
+func TestUpstreamRecordingsFromTheSegments(t *testing.T) {
 	ctx := context.Background()
 	plat, err := gbplatform.StartPlatform(ctx, gbplatform.PlatformConfig{ServerID: districtID, Password: districtPass})
 	if err != nil {
@@ -284,7 +293,7 @@ func TestUpstreamRecordInfoFromTheIndex(t *testing.T) {
 			t.Fatalf("camera %s: %d %v", id, code, out)
 		}
 	}
-	footageThrough(t, api, "up-rec", time.Now().Add(3*time.Second))
+	footageThrough(t, api, "up-rec", time.Now().Add(33*time.Second))
 	if code, out := api.json("POST", "/api/v1/gb/upstream", map[string]any{"id": "district", "server_id": districtID, "address": plat.Addr(),
 		"password": districtPass, "local_id": streetCode, "keepalive_s": 1, "share": map[string]any{"cameras": []string{"up-rec"}}}); code != 201 {
 		t.Fatalf("upstream: %d %v", code, out)
@@ -315,6 +324,131 @@ func TestUpstreamRecordInfoFromTheIndex(t *testing.T) {
 	other := strings.Replace(code, code[len(code)-3:], "999", 1)
 	if recs, err := plat.RecordInfo(ctx, streetCode, other, from, to); err != nil || len(recs.Items) != 0 {
 		t.Fatalf("an unshared code: %+v %v", recs, err)
+	}
+
+	// Playback of 30 s of the first span: 2 s at 1x, then Scale 4.
+	w0 := recs.Items[0].Start.Add(2 * time.Second)
+	w1 := w0.Add(30 * time.Second)
+	var ps bytes.Buffer
+	var mu sync.Mutex
+	call, err := plat.History(ctx, streetCode, code, "tcp-passive", "Playback", w0, w1, 0, lockedWriter{&mu, &ps})
+	if err != nil {
+		t.Fatalf("Playback: %v", err)
+	}
+	time.Sleep(2 * time.Second)
+	fast := time.Now()
+	if err := call.Control(ctx, mansrtsp.Request{Method: mansrtsp.Play, Scale: 4}); err != nil {
+		t.Fatal(err)
+	}
+	waitSent(t, call)
+	took := time.Since(fast)
+	_ = call.Bye(ctx)
+	mu.Lock()
+	frames, err := gbplatform.ReadPS(ctx, ps.Bytes())
+	mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkUpwardWindow(t, frames, w0, w1)
+	// 28 s of footage at 4x: 7 s (it would be 28 at 1x).
+	if took < 4*time.Second || took > 14*time.Second {
+		t.Errorf("28 s of footage at Scale 4 took %v", took)
+	}
+	t.Logf("Playback of 30 s: %d frames, the 28 s at 4x in %v", len(frames), took.Round(time.Millisecond))
+
+	// Download at 4x.
+	ps.Reset()
+	call, err = plat.History(ctx, streetCode, code, "tcp-active", "Download", w0, w1, 4, lockedWriter{&mu, &ps})
+	if err != nil {
+		t.Fatalf("Download: %v", err)
+	}
+	waitSent(t, call)
+	took = time.Since(call.Invited)
+	_ = call.Bye(ctx)
+	mu.Lock()
+	frames, err = gbplatform.ReadPS(ctx, ps.Bytes())
+	mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkUpwardWindow(t, frames, w0, w1)
+	if took < 5*time.Second || took > 15*time.Second {
+		t.Errorf("a 30 s Download at 4x took %v", took)
+	}
+	t.Logf("Download of 30 s at 4x: %d frames in %v", len(frames), took.Round(time.Millisecond))
+	if _, err := plat.History(ctx, streetCode, other, "udp", "Playback", w0, w1, 0, io.Discard); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Errorf("Playback of an unshared code: %v, want 404", err)
+	}
+	_, acc := api.json("GET", "/api/v1/recordings/access?camera_id=up-rec", nil)
+	kinds := map[string]int{}
+	for _, r := range acc["items"].([]any) {
+		if m := r.(map[string]any); m["who"] == "upstream:district" {
+			kinds[m["kind"].(string)]++
+		}
+	}
+	if kinds["playback"] != 1 || kinds["export"] != 1 {
+		t.Errorf("the platform's looks in the access log: %v", kinds)
+	}
+}
+
+// lockedWriter writes to a buffer under a lock (a platform call writes
+// from its receiving goroutine).
+type lockedWriter struct {
+	mu *sync.Mutex
+	b  *bytes.Buffer
+}
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+// waitSent waits for a platform call's MediaStatus 121, then for the
+// media in flight to be read (no packet for 300 ms).
+func waitSent(t *testing.T, call *gbplatform.PlatformCall) {
+	t.Helper()
+	select {
+	case <-call.Sent():
+	case <-time.After(60 * time.Second):
+		t.Fatal("no MediaStatus 121")
+	}
+	n, _, _ := call.Packets()
+	for quiet := 0; quiet < 3; {
+		time.Sleep(100 * time.Millisecond)
+		m, _, _ := call.Packets()
+		if m == n {
+			quiet++
+		} else {
+			quiet, n = 0, m
+		}
+	}
+}
+
+// checkUpwardWindow checks PS received upward is the window's footage:
+// from a keyframe at most a GOP (camsim's, 2 s) before w0 to w1's last
+// frame, every frame stamped, about 25 a second, the PTS following the
+// time stamps (the recording's clock against the camera's, so within a
+// few frames over the window).
+func checkUpwardWindow(t *testing.T, frames []gbplatform.PSFrame, w0, w1 time.Time) {
+	t.Helper()
+	if len(frames) < 700 {
+		t.Fatalf("%d frames for 30 s", len(frames))
+	}
+	first, last := frames[0], frames[len(frames)-1]
+	if !first.Key || first.Stamp.IsZero() || first.Stamp.After(w0.Add(100*time.Millisecond)) || w0.Sub(first.Stamp) > 2100*time.Millisecond {
+		t.Fatalf("the first frame (key %v) stamped %v, the window from %v", first.Key, first.Stamp, w0)
+	}
+	if last.Stamp.Sub(w1).Abs() > 300*time.Millisecond {
+		t.Fatalf("the last frame stamped %v, the window to %v", last.Stamp, w1)
+	}
+	for i := 1; i < len(frames); i++ {
+		if frames[i].PTS <= frames[i-1].PTS || !frames[i].Stamp.After(frames[i-1].Stamp) {
+			t.Fatalf("frame %d: PTS %v after %v, stamped %v after %v", i, frames[i].PTS, frames[i-1].PTS, frames[i].Stamp, frames[i-1].Stamp)
+		}
+	}
+	if d := (last.PTS - first.PTS) - last.Stamp.Sub(first.Stamp); d.Abs() > 200*time.Millisecond {
+		t.Fatalf("PTS span %v, time stamps span %v", last.PTS-first.PTS, last.Stamp.Sub(first.Stamp))
 	}
 }
 

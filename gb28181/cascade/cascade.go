@@ -223,6 +223,10 @@ type Deps struct {
 	// (whose error stops it; nothing recorded is no error and no frame);
 	// nil: Playback and Download are refused (488).
 	Footage func(ctx context.Context, cameraID string, from, to time.Time, each func(Frame) error) error
+	// Looked records a platform's Playback or Download before its
+	// footage is sent (the access log); its error refuses the INVITE
+	// (500): no look back the log does not keep. nil: not recorded.
+	Looked func(ctx context.Context, l Look) error
 	// Name, Manufacturer, Model and Firmware answer DeviceInfo.
 	Name, Manufacturer, Model, Firmware string
 	// CatalogEvery is how often the shared set is compared with what the
@@ -240,6 +244,15 @@ type Deps struct {
 	// once told it was sent whole (MediaStatus 121) before the street
 	// ends it (default 30 s).
 	ByeWait time.Duration
+}
+
+// Look is a platform's Playback or Download of a camera's footage.
+type Look struct {
+	Platform string // the platform's id
+	CameraID string
+	Session  string // Playback or Download
+	From, To time.Time
+	Addr     string // where the platform's SIP comes from
 }
 
 // Span is a stretch of a camera's footage on the gateway's disk.

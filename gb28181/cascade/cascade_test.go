@@ -83,6 +83,9 @@ type fixture struct {
 	ptz    chan string
 	stack  *sipstack.Stack
 	spans  map[string][]cascade.Span // the gateway's footage by camera
+
+	mu    sync.Mutex
+	looks []cascade.Look // the access log
 }
 
 func start(t *testing.T, n int, p cascade.Platform) *fixture {
@@ -150,7 +153,13 @@ func (f *fixture) newClient(ctx context.Context, p cascade.Platform) *cascade.Cl
 			}
 			return out, nil
 		},
-		Footage: f.footage, ByeWait: 2 * time.Second}, nil)
+		Footage: f.footage, ByeWait: 2 * time.Second,
+		Looked: func(_ context.Context, l cascade.Look) error {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.looks = append(f.looks, l)
+			return nil
+		}}, nil)
 	if err != nil {
 		panic(err)
 	}

@@ -132,6 +132,13 @@ func (k *call) prepareHistory() error {
 			return &windowError{404, "nothing is recorded in the window"}
 		}
 		h.first = &fr
+		if k.c.deps.Looked != nil {
+			l := Look{Platform: k.c.p.ID, CameraID: k.ch.CameraID, Session: h.session, From: h.from, To: h.to, Addr: k.c.ip}
+			if err := k.c.deps.Looked(k.c.ctx, l); err != nil {
+				k.c.log.Warn("a playback not logged: refused", "camera", k.ch.CameraID, "error", err)
+				return &windowError{500, "the access log cannot take the playback"}
+			}
+		}
 		return nil
 	case <-t.C:
 		return fmt.Errorf("camera %s: no footage read in %v", k.ch.CameraID, k.c.deps.InviteWait)

@@ -154,6 +154,17 @@ func TestPlaybackUpwardEveryTransport(t *testing.T) {
 			t.Logf("%s: %d frames in %v", mode, len(frames), took.Round(time.Millisecond))
 		})
 	}
+	// Each in the access log, the platform's and the window's.
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.looks) != 3 {
+		t.Fatalf("%d looks logged, want 3", len(f.looks))
+	}
+	for _, l := range f.looks {
+		if l.Platform != "district" || l.CameraID != "c1" || l.Session != "Playback" || !l.From.Equal(from) || !l.To.Equal(to) || l.Addr != "127.0.0.1" {
+			t.Fatalf("look %+v", l)
+		}
+	}
 }
 
 // sent waits for a call's MediaStatus 121 and then for the media in
@@ -354,5 +365,10 @@ func TestHistoryWindowsRefused(t *testing.T) {
 	}
 	if n := f.client.Status().Streams; n != 0 {
 		t.Fatalf("%d calls left", n)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.looks) != 0 {
+		t.Fatalf("refused windows logged as looks: %+v", f.looks)
 	}
 }

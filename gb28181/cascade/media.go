@@ -201,7 +201,7 @@ func (k *call) prepareLive() error {
 
 // refuse answers a request with code and why in a Warning header.
 func (c *Client) refuse(req *sip.Request, tx sip.ServerTransaction, code int, why string) {
-	reason := map[int]string{400: "Bad Request", 404: "Not Found", 488: "Not Acceptable Here"}[code]
+	reason := map[int]string{400: "Bad Request", 404: "Not Found", 488: "Not Acceptable Here", 500: "Server Internal Error"}[code]
 	res := sip.NewResponseFromRequest(req, code, reason, nil)
 	res.AppendHeader(sip.NewHeader("Warning", fmt.Sprintf("399 %s %q", c.host, why)))
 	if err := tx.Respond(res); err != nil {
