@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -54,11 +55,16 @@ func main() {
 	platMode := flag.String("platform-mode", "udp", "media: udp, tcp-passive (the platform listens) or tcp-active (it connects)")
 	platHold := flag.Duration("platform-hold", time.Minute, "how long the INVITEd channels are held")
 	platWait := flag.Duration("platform-wait", 0, "wait this long after the catalog arrived before the first INVITE")
+	platSession := flag.String("platform-session", "Play", "what --platform-play asks for: Play (live), Playback or Download (recordings)")
+	platBack := flag.Duration("platform-back", 2*time.Minute, "Playback and Download: the window starts this long before the INVITEs")
+	platWindow := flag.Duration("platform-window", time.Minute, "Playback and Download: the window's length")
+	platSpeed := flag.Int("platform-speed", 4, "Download: the downloadspeed asked for")
 	flag.Parse()
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	if *platListen != "" {
-		if err := runPlatform(log, *platListen, *platID, *platPass, *platLower, *platPlay, *platMode, *platHold, *platWait); err != nil {
+		h := historyAsk{session: *platSession, back: *platBack, window: *platWindow, speed: *platSpeed}
+		if err := runPlatform(log, *platListen, *platID, *platPass, *platLower, *platPlay, *platMode, *platHold, *platWait, h); err != nil {
 			log.Error("platform", "error", err)
 			os.Exit(1)
 		}
@@ -121,7 +127,7 @@ func main() {
 // them for hold, ends them and prints one JSON line: the time from each
 // INVITE to its first packet and to its first whole frame, and the bytes
 // received.
-func runPlatform(log *slog.Logger, listen, id, pass, lower string, play int, mode string, hold, wait time.Duration) error {
+func runPlatform(log *slog.Logger, listen, id, pass, lower string, play int, mode string, hold, wait time.Duration, h historyAsk) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	p, err := gbplatform.StartPlatform(ctx, gbplatform.PlatformConfig{Listen: listen, ServerID: id, Password: pass, Log: log})
@@ -148,6 +154,9 @@ func runPlatform(log *slog.Logger, listen, id, pass, lower string, play int, mod
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-time.After(wait):
+	}
+	if h.session != "Play" {
+		return playBack(ctx, log, p, lower, items[:play], mode, hold, h)
 	}
 	var calls []*gbplatform.PlatformCall
 	var packetMS, frameMS []float64
@@ -181,6 +190,69 @@ func runPlatform(log *slog.Logger, listen, id, pass, lower string, play int, mod
 	}
 	out, _ := json.Marshal(map[string]any{"streams": len(calls), "mode": mode, "invite_to_first_packet_ms": packetMS,
 		"invite_to_first_frame_ms": frameMS, "hold_s": hold.Seconds(), "mbit_s": float64(got) * 8 / hold.Seconds() / 1e6})
+	fmt.Println(string(out))
+	return nil
+}
+
+// historyAsk is what --platform-play asks for when it is not live video.
+type historyAsk struct {
+	session      string // Playback or Download
+	back, window time.Duration
+	speed        int
+}
+
+// playBack is --platform-play with --platform-session Playback or
+// Download: the channels' recordings of one window, all INVITEd at once
+// and received until each says it was sent whole (MediaStatus 121) or
+// hold is over; it prints one JSON line: how long each took, the bytes
+// received and their rate.
+func playBack(ctx context.Context, log *slog.Logger, p *gbplatform.Platform, lower string, items []manscdp.Item, mode string, hold time.Duration, h historyAsk) error {
+	from := time.Now().Add(-h.back).Truncate(time.Second)
+	to := from.Add(h.window)
+	log.Info("history", "session", h.session, "from", from, "to", to, "streams", len(items))
+	start := time.Now()
+	calls := make([]*gbplatform.PlatformCall, len(items))
+	errs := make([]error, len(items))
+	var wg sync.WaitGroup
+	for i, it := range items {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			calls[i], errs[i] = p.History(ctx, lower, it.DeviceID, mode, h.session, from, to, h.speed, io.Discard)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return fmt.Errorf("INVITE %s %s: %w", h.session, items[i].DeviceID, err)
+		}
+	}
+	log.Info("receiving", "streams", len(calls))
+	took := make([]float64, len(calls)) // -1: not sent whole within hold
+	hctx, cancel := context.WithTimeout(ctx, hold)
+	defer cancel()
+	for i, c := range calls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case <-c.Sent():
+				took[i] = time.Since(start).Seconds()
+			case <-hctx.Done():
+				took[i] = -1
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	var got int64
+	for _, c := range calls {
+		_, b, _ := c.Packets()
+		got += b
+		_ = c.Bye(context.Background())
+	}
+	out, _ := json.Marshal(map[string]any{"streams": len(calls), "session": h.session, "mode": mode, "window_s": h.window.Seconds(),
+		"speed": h.speed, "took_s": took, "elapsed_s": elapsed.Seconds(), "bytes": got, "mbit_s": float64(got) * 8 / elapsed.Seconds() / 1e6})
 	fmt.Println(string(out))
 	return nil
 }

@@ -310,19 +310,20 @@ func (k *call) sendHistory(ctx context.Context, out *output) {
 }
 
 // sentWhole tells the platform the window was sent whole (MediaStatus
-// 121, in the call's dialog) and waits for its BYE.
+// 121) and waits for its BYE. The MESSAGE is the street's (From: the
+// street's code, To: the platform) with the call's Call-ID, as devices
+// send it: WVP finds the call by its Call-ID and the sender by its From,
+// which inside the dialog would be the channel, no device it knows.
 func (k *call) sentWhole(ctx context.Context) {
 	body := manscdp.Encode("Notify", manscdp.F("CmdType", "MediaStatus"), manscdp.F("SN", k.c.sn.Add(1)),
 		manscdp.F("DeviceID", k.ch.ID), manscdp.F("NotifyType", 121))
-	target := k.dlg.InviteRequest.From().Address
-	if ct := k.dlg.InviteRequest.Contact(); ct != nil {
-		target = ct.Address
-	}
-	req := sip.NewRequest(sip.MESSAGE, target)
+	req := k.c.request(sip.MESSAGE, k.c.p.ServerID)
+	id := sip.CallIDHeader(k.id)
+	req.AppendHeader(&id)
 	req.AppendHeader(sip.NewHeader("Content-Type", "Application/MANSCDP+xml"))
 	req.SetBody(body)
 	mctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	res, err := k.dlg.Do(mctx, req)
+	res, err := k.c.cli.Do(mctx, req)
 	cancel()
 	switch {
 	case err != nil:

@@ -66,6 +66,7 @@ func (c *Client) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		if hist, err = newHistory(offer, time.Now()); err != nil {
 			var we *windowError
 			errors.As(err, &we)
+			c.log.Info("INVITE from the platform refused", "channel", req.Recipient.User, "session", offer.Session, "why", we.why)
 			c.refuse(req, tx, we.code, we.why)
 			return
 		}
