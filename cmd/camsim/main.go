@@ -245,6 +245,7 @@ func playBack(ctx context.Context, log *slog.Logger, p *gbplatform.Platform, low
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	log.Info("sent whole", "streams", len(calls), "after", elapsed)
 	var got int64
 	for _, c := range calls {
 		_, b, _ := c.Packets()

@@ -132,7 +132,7 @@ func (c *Client) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	if hist != nil {
 		c.log.Info("the platform plays back a camera", "camera", ch.CameraID, "channel", ch.ID, "session", hist.session,
-			"from", hist.from, "to", hist.to, "transport", offer.Transport, "setup", offer.Setup)
+			"from", hist.from, "to", hist.to, "scale", hist.scale, "transport", offer.Transport, "setup", offer.Setup)
 	} else {
 		c.log.Info("the platform plays a camera", "camera", ch.CameraID, "channel", ch.ID, "transport", offer.Transport, "setup", offer.Setup)
 	}
