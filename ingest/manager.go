@@ -212,11 +212,12 @@ func (m *Manager) stopLocked(c *camera, variant string, p *pull) {
 	if p.idle != nil {
 		p.idle.Stop()
 	}
+	found := p.source.Status() // before the cancel: a cancelled source soon says nothing
 	p.cancel()
 	p.stream.Close()
 	delete(c.pulls, variant)
 	if len(c.pulls) == 0 {
-		c.probe = lastPull(p.source.Status())
+		c.probe = lastPull(found)
 	}
 }
 
