@@ -217,7 +217,9 @@ func (m *Manager) stopLocked(c *camera, variant string, p *pull) {
 	p.stream.Close()
 	delete(c.pulls, variant)
 	if len(c.pulls) == 0 {
-		c.probe = lastPull(found)
+		if f := lastPull(found); f != nil {
+			c.probe = f // a pull that found nothing leaves what was known
+		}
 	}
 }
 
@@ -409,6 +411,19 @@ func (m *Manager) Status(id string) (CameraStatus, error) {
 		// (its device gone is why every INVITE fails).
 		if why := m.knownDown(c.spec); why.State == StateOffline {
 			out.State, out.Reason = StateOffline, why.Reason
+			break
+		}
+		if out.State != StateConnecting {
+			break
+		}
+		// Connecting is no news: a pull retrying after a failed session
+		// is down for why that session failed; before its first session
+		// has ended, the camera is what was last found of it (a viewer
+		// opening a camera that refuses does not make it look up).
+		if out.LastError != "" {
+			out.State = StateOffline
+		} else if p := c.probe; p != nil && !p.Online {
+			out.State, out.Since, out.Reason, out.LastError, out.Probed = StateOffline, p.since, p.Reason, p.Detail, p.at
 		}
 	}
 	if out.State == StateOffline && out.Reason == "" {

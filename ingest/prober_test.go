@@ -196,3 +196,39 @@ func TestManagerKeepsProbes(t *testing.T) {
 		t.Fatal("a probe of an unknown camera kept")
 	}
 }
+
+// TestOpeningARefusingCameraKeepsItOffline: a camera probed offline
+// (wrong password) that a viewer opens is still offline, for the same
+// reason, while its pull connects and retries (connecting is no news),
+// and after the idle pull stops it keeps what was known.
+func TestOpeningARefusingCameraKeepsItOffline(t *testing.T) {
+	f := startFleet(t, camsim.Config{User: "admin", Pass: "Right-Pass-1"})
+	m := NewManager(ManagerConfig{IdleTimeout: 200 * time.Millisecond, Timeout: 2 * time.Second})
+	defer m.Close()
+	wrong := strings.Replace(f.URL(1, false), "Right-Pass-1", "Wrong-Pass-2", 1)
+	if err := m.Upsert(CameraSpec{ID: "w1", Main: wrong, OnDemand: true}); err != nil {
+		t.Fatal(err)
+	}
+	m.SetProbe("w1", Probe{Online: false, Reason: ReasonUnauthorized, Detail: "describe: 401"})
+	_, release, err := m.Acquire(context.Background(), "w1", Main)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := m.Status("w1"); st.State != StateOffline || st.Reason != ReasonUnauthorized || !st.Live {
+		t.Fatalf("opened, before its first session ends: %+v", st)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for st, _ := m.Status("w1"); st.Reconnects == 0 && time.Now().Before(deadline); st, _ = m.Status("w1") {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if st, _ := m.Status("w1"); st.State != StateOffline || st.Reason != ReasonUnauthorized || st.Reconnects == 0 {
+		t.Fatalf("retrying after a refused session: %+v", st)
+	}
+	release()
+	for st, _ := m.Status("w1"); st.Live && time.Now().Before(deadline); st, _ = m.Status("w1") {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if st, _ := m.Status("w1"); st.State != StateOffline || st.Reason != ReasonUnauthorized || st.Live {
+		t.Fatalf("after the idle stop: %+v", st)
+	}
+}
