@@ -145,7 +145,8 @@ func TestRecordingPlaybackAndEvidenceThroughTheAPI(t *testing.T) {
 	footageThrough(t, admin, "rec1", time.Now().Add(3*time.Second)) // more than the 2 s kept before an alarm
 	alarmStart := alarm("start")
 	footageThrough(t, admin, "rec1", time.Now().Add(2*time.Second))
-	alarmEnd := alarm("end")                                        // two seconds later, or more on a loaded machine (the footage lags)
+	// Two seconds later, or more on a loaded machine (the footage lags).
+	alarmEnd := alarm("end")
 	footageThrough(t, admin, "rec1", time.Now().Add(3*time.Second)) // more than the 2 s kept after it
 
 	code, tl := admin.json("GET", "/api/v1/cameras/rec1/recordings", nil)
