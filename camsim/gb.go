@@ -82,10 +82,11 @@ type GBDevice struct {
 	kaOK          atomic.Int64 // keepalives answered 200
 	sn            atomic.Int64
 	mu            sync.Mutex
-	ptz           []string // PTZCmd received, per channel in order
-	recordQueries []string // RecordInfo queries received
-	controls      []string // MANSRTSP requests received
-	statusSent    int      // MediaStatus 121 sent
+	ptz           []string    // PTZCmd received, per channel in order
+	recordQueries []string    // RecordInfo queries received
+	controls      []string    // MANSRTSP requests received
+	statusSent    int         // MediaStatus 121 sent
+	firstStamps   []time.Time // the stamp of each history session's first frame
 	pans          map[int]*pan
 	cancel        context.CancelFunc
 	done          sync.WaitGroup

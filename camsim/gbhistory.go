@@ -133,6 +133,11 @@ func (d *GBDevice) streamHistory(ctx context.Context, c *gbCall, conn net.Conn, 
 		// the start of every loop, as a recording's file has.
 		unit := d.clip.Units[n%len(d.clip.Units)]
 		unit = withSEI(unit, TimestampSEI(at))
+		if n == 0 {
+			d.mu.Lock()
+			d.firstStamps = append(d.firstStamps, at)
+			d.mu.Unlock()
+		}
 		au = au[:0]
 		for _, nal := range unit {
 			au = append(au, 0, 0, 0, 1)
@@ -193,6 +198,14 @@ func (d *GBDevice) mediaStatus(ctx context.Context, c *gbCall) {
 	d.mu.Lock()
 	d.statusSent++
 	d.mu.Unlock()
+}
+
+// FirstStamps are the time stamps (SEI) of the first frame each
+// Playback or Download sent, oldest first.
+func (d *GBDevice) FirstStamps() []time.Time {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]time.Time(nil), d.firstStamps...)
 }
 
 // HistorySessions is how many Playback and Download sessions are up

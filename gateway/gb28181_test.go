@@ -256,11 +256,24 @@ func TestChromiumPlaysAGBChannel(t *testing.T) {
 	if s := res.DeviceSeek; s.Source != "device" || s.MS <= 0 || s.At != s.Target {
 		t.Errorf("the device's footage from the timeline: %+v", s)
 	}
+	// What the device sent for the click starts at the time clicked: its
+	// first frame's camsim stamp at most a GOP (2 s) before it.
+	clicked := time.UnixMilli(int64(res.DeviceSeek.Target))
+	hit, before := false, time.Duration(-1)
+	for _, at := range dev.FirstStamps() {
+		if !at.After(clicked) && clicked.Sub(at) <= 2*time.Second {
+			hit, before = true, clicked.Sub(at)
+		}
+	}
+	if !hit {
+		t.Errorf("no session of the device started within a GOP of the click at %v: %v", clicked, dev.FirstStamps())
+	}
 	if res.DeviceRate1 < 0.5 || res.DeviceRate1 > 1.5 || res.DeviceRate4 < 2.5 || res.DeviceRate4 > 5.5 || !strings.Contains(res.DeviceSrc, "scale=8") {
 		t.Errorf("device footage played at %.2fx then %.2fx (%s)", res.DeviceRate1, res.DeviceRate4, res.DeviceSrc)
 	}
 	eventually(t, 10*time.Second, "no playback session left at the device", func() bool { return dev.HistorySessions() == 0 })
-	t.Logf("device footage: first picture %.0f ms after the click; %.2fx, then %.2fx", res.DeviceSeek.MS, res.DeviceRate1, res.DeviceRate4)
+	t.Logf("device footage: first picture %.0f ms after the click, the device's first frame stamped %v before the time clicked; %.2fx, then %.2fx",
+		res.DeviceSeek.MS, before, res.DeviceRate1, res.DeviceRate4)
 	eventually(t, 3*time.Second, "left then stop at the device", func() bool {
 		p := dev.PTZ()
 		return len(p) == 2 && strings.HasPrefix(p[0], ch+" A50F0102") && p[1] == ch+" A50F0100000000B5"
