@@ -279,6 +279,13 @@ func TestChromiumShowsUpstreamStatus(t *testing.T) {
 		st, _ := u["status"].(map[string]any)
 		return st["state"] == "failed"
 	})
+	// The district told of its one camera (the catalog's first sync comes
+	// a moment after the registration; later on a loaded machine).
+	eventually(t, 20*time.Second, "the district's shared camera in the status", func() bool {
+		_, u := api.json("GET", "/api/v1/gb/upstream/district", nil)
+		st, _ := u["status"].(map[string]any)
+		return st["state"] == "registered" && st["channels"] == 1.0
+	})
 	runE2E(t, 60*time.Second, []string{"SE_USER=up-admin", "SE_PASS=" + pw, "SE_PLATFORM=district", "SE_SHOTS=" + screenshots(t)}, &res, nil, script, api.base+"/")
 	if res.Error != "" {
 		t.Fatalf("upstream.mjs: %s", res.Error)
