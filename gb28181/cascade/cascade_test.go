@@ -316,10 +316,18 @@ type probe struct {
 
 func ffprobe(t *testing.T, path string) probe {
 	t.Helper()
-	out, err := exec.Command("ffprobe", "-v", "error", "-f", "mpeg", "-count_frames", "-select_streams", "v:0",
-		"-show_entries", "stream=codec_name,width,height,nb_read_frames", "-of", "json", path).CombinedOutput()
+	// The JSON is stdout alone: a frame cut by the BYE mid-way makes the
+	// decoder complain on stderr, which is logged, not parsed.
+	cmd := exec.Command("ffprobe", "-v", "error", "-f", "mpeg", "-count_frames", "-select_streams", "v:0",
+		"-show_entries", "stream=codec_name,width,height,nb_read_frames", "-of", "json", path)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("ffprobe: %v\n%s", err, out)
+		t.Fatalf("ffprobe: %v\n%s", err, stderr.String())
+	}
+	if stderr.Len() > 0 {
+		t.Logf("ffprobe: %.300s", stderr.String())
 	}
 	var res struct{ Streams []probe }
 	if err := json.Unmarshal(out, &res); err != nil || len(res.Streams) != 1 {
